@@ -1,0 +1,481 @@
+"""Shared builders for FATE modules: labels, images, Services, config objects with rollout checksums, workloads.
+
+Every module component builds its Kubernetes objects through these helpers, so labels, image naming, NodePort
+handling, volume persistence and the "a changed config rolls its pods" rule are defined once.
+
+Manifests are written as plain dicts in Kubernetes' own camelCase, exactly as they would appear in YAML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+PART_OF = "fate"
+MANAGED_BY = "pulumi"
+LABEL_PREFIX = "fate.federatedai.io"
+CHECKSUM_ANNOTATION = f"{LABEL_PREFIX}/config-checksum"
+
+# Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
+MYSQL_IMAGE = ("mysql", "8.0.28")
+FLUENT_BIT_IMAGE = ("fluent/fluent-bit", "2.1.4")
+BUSYBOX_IMAGE = ("busybox", "1.36")  # KubeFATE pulled an unpinned busybox
+REDIS_IMAGE = ("redis", "5")
+ZOOKEEPER_IMAGE = ("bitnami/zookeeper", "3.7.0")
+FATE_REGISTRY = "federatedai"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Typed settings passed from the compositions to the components
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Images:
+    """How image names are formed: one registry prefix for all images (KubeFATE #397 left some out)."""
+
+    registry: Optional[str]
+    tag: str
+    pull_policy: str = "IfNotPresent"
+    pull_secrets: tuple[str, ...] = ()
+
+    def fate(self, name: str, tag: Optional[str] = None) -> str:
+        """A FATE image (federatedai/<name>) under the configured registry."""
+        return f"{(self.registry or FATE_REGISTRY).rstrip('/')}/{name}:{tag or self.tag}"
+
+    def third_party(self, image: tuple[str, str]) -> str:
+        """A third-party image: Docker Hub by default, `<registry>/<basename>` when a registry is configured."""
+        hub_name, tag = image
+        if self.registry:
+            return f"{self.registry.rstrip('/')}/{hub_name.rsplit('/', 1)[-1]}:{tag}"
+        return f"{hub_name}:{tag}"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Facts every module of one deployment shares."""
+
+    name: str  # deployment name (KubeFATE's cluster name), e.g. fate-9999
+    namespace: str
+    party_id: int
+    kind: str  # party | exchange | serving
+    images: Images
+    persistence: bool = True
+    retain_volumes: bool = True
+    istio: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how big a module's pods are."""
+
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[Mapping[str, Any]] = ()
+    affinity: Mapping[str, Any] = field(default_factory=dict)
+    resources: Optional[Mapping[str, Any]] = None  # None = the module's default requests
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """How a module's Service is exposed outside the cluster."""
+
+    type: str = "ClusterIP"
+    node_ports: Mapping[str, int] = field(default_factory=dict)  # by port name
+    load_balancer_ip: Optional[str] = None
+    load_balancer_source_ranges: Sequence[str] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def external(self) -> bool:
+        return self.type in ("NodePort", "LoadBalancer")
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A module's data volume, used when the deployment enables persistence."""
+
+    storage_class: Optional[str] = None
+    size: str = "1Gi"
+    access_mode: str = "ReadWriteOnce"
+    existing_claim: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One port of a Service: `key` is the name users give NodePorts by (config `service.nodePorts.<key>`)."""
+
+    key: str
+    name: str  # the Service port name (KubeFATE's, for compatibility)
+    port: int
+    node_port: Optional[int] = None  # a fixed NodePort, used when the Service is exposed and config gives none
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Labels
+# --------------------------------------------------------------------------------------------------------------
+
+
+def selector(site: Site, app: str) -> dict[str, str]:
+    """Immutable selector of a workload: which app of which deployment."""
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": site.name}
+
+
+def labels(site: Site, app: str, component: str) -> dict[str, str]:
+    """Kubernetes recommended labels plus the FATE party id."""
+    return {
+        **selector(site, app),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        f"{LABEL_PREFIX}/party-id": str(site.party_id),
+        f"{LABEL_PREFIX}/kind": site.kind,
+    }
+
+
+def meta(site: Site, name: str, app: str, component: str, annotations: Optional[Mapping[str, str]] = None) -> dict:
+    m: dict[str, Any] = {"name": name, "namespace": site.namespace, "labels": labels(site, app, component)}
+    if annotations:
+        m["annotations"] = dict(annotations)
+    return m
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Module base class
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Module(pulumi.ComponentResource):
+    """Base of every FATE module component: owns its objects, names them, and builds them with shared helpers.
+
+    Subclasses set APP (the app label), COMPONENT (the recommended-label component) and TYPE (fate:<module>:<Type>).
+    """
+
+    TYPE = "fate:index:Module"
+    APP = "fate"
+    COMPONENT = "fate"
+
+    def __init__(self, name: str, site: Site, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(self.TYPE, name, None, opts)
+        self.site = site
+        self._child_opts = pulumi.ResourceOptions(parent=self)
+        self._checksums: list[str] = []
+
+    # -- naming --
+
+    @staticmethod
+    def _logical(kind: str, name: str) -> str:
+        # A stack holds one deployment in one namespace, where Kubernetes names are unique per kind; Pulumi names
+        # are unique per type, so the Kubernetes name is the clearest logical name.
+        return name
+
+    def meta(self, name: str, annotations: Optional[Mapping[str, str]] = None, app: Optional[str] = None) -> dict:
+        return meta(self.site, name, app or self.APP, self.COMPONENT, annotations)
+
+    # -- configuration objects --
+
+    def config_map(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.ConfigMap:
+        """A ConfigMap whose content, when it changes, rolls the pods of this module."""
+        self._checksums.append(_digest(name, data))
+        return k8s.core.v1.ConfigMap(
+            self._logical("ConfigMap", name),
+            metadata=self.meta(name),
+            data=dict(data),
+            opts=self._child_opts,
+        )
+
+    def secret(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.Secret:
+        """A Secret from plain values; the values are Pulumi secrets (encrypted in state, masked in output).
+
+        Its change rolls the pods too; the checksum is a slow salted hash so it reveals nothing usable.
+        """
+        self._checksums.append(_digest(name, data, secret_salt=f"{self.site.namespace}/{name}"))
+        return k8s.core.v1.Secret(
+            self._logical("Secret", name),
+            metadata=self.meta(name),
+            type="Opaque",
+            string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
+            opts=self._child_opts,
+        )
+
+    def uses_config(self, checksum: str) -> None:
+        """Roll this module's pods also when another module's config object it mounts changes."""
+        self._checksums.append(checksum)
+
+    @property
+    def config_checksum(self) -> str:
+        """Checksum of this module's config objects, for modules that mount them."""
+        return hashlib.sha256("".join(self._checksums).encode()).hexdigest()
+
+    def pod_annotations(self, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+        """Pod template annotations: the checksum of every config object of this module (so changes roll pods)."""
+        ann = dict(extra or {})
+        if self._checksums:
+            ann[CHECKSUM_ANNOTATION] = hashlib.sha256("".join(self._checksums).encode()).hexdigest()
+        return ann
+
+    # -- Services --
+
+    def service(
+        self,
+        name: str,
+        ports: Sequence[ServicePort],
+        exposure: Exposure = Exposure(),
+        app: Optional[str] = None,
+        headless: bool = False,
+    ) -> k8s.core.v1.Service:
+        spec: dict[str, Any] = {
+            "type": exposure.type,
+            "selector": selector(self.site, app or self.APP),
+            "ports": [],
+        }
+        for p in ports:
+            entry: dict[str, Any] = {"name": p.name, "port": p.port, "targetPort": p.port, "protocol": "TCP"}
+            node_port = exposure.node_ports.get(p.key, p.node_port)
+            if exposure.external and node_port is not None:
+                entry["nodePort"] = node_port
+            spec["ports"].append(entry)
+        if headless:
+            spec["clusterIP"] = "None"
+        if exposure.type == "LoadBalancer":
+            if exposure.load_balancer_ip:
+                spec["loadBalancerIP"] = exposure.load_balancer_ip
+            if exposure.load_balancer_source_ranges:
+                spec["loadBalancerSourceRanges"] = list(exposure.load_balancer_source_ranges)
+        return k8s.core.v1.Service(
+            self._logical("Service", name),
+            metadata=self.meta(name, exposure.annotations, app=app),
+            spec=spec,
+            opts=self._child_opts,
+        )
+
+    # -- workloads --
+
+    def pod_spec(
+        self,
+        containers: Sequence[dict],
+        placement: Placement,
+        volumes: Sequence[dict] = (),
+        init_containers: Sequence[dict] = (),
+        service_account: Optional[str] = None,
+        **extra: Any,
+    ) -> dict:
+        spec: dict[str, Any] = {"containers": list(containers), "restartPolicy": "Always"}
+        if init_containers:
+            spec["initContainers"] = list(init_containers)
+        if volumes:
+            spec["volumes"] = list(volumes)
+        if placement.node_selector:
+            spec["nodeSelector"] = dict(placement.node_selector)
+        if placement.tolerations:
+            spec["tolerations"] = [dict(t) for t in placement.tolerations]
+        if placement.affinity:
+            spec["affinity"] = dict(placement.affinity)
+        if self.site.images.pull_secrets:
+            spec["imagePullSecrets"] = [{"name": s} for s in self.site.images.pull_secrets]
+        if service_account:
+            spec["serviceAccountName"] = service_account
+        spec.update(extra)
+        return spec
+
+    def container(
+        self,
+        name: str,
+        image: str,
+        placement: Optional[Placement] = None,
+        default_resources: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> dict:
+        """A container with the deployment's pull policy and the module's resources (config wins over default)."""
+        c: dict[str, Any] = {"name": name, "image": image, "imagePullPolicy": self.site.images.pull_policy}
+        resources = placement.resources if placement is not None and placement.resources is not None else default_resources
+        if resources:
+            c["resources"] = {k: dict(v) for k, v in resources.items() if v}
+        c.update({k: v for k, v in fields.items() if v is not None and v != []})
+        return c
+
+    def deployment(self, name: str, replicas: int, pod: dict, pod_annotations: Optional[Mapping[str, str]] = None,
+                   app: Optional[str] = None) -> k8s.apps.v1.Deployment:
+        app = app or self.APP
+        return k8s.apps.v1.Deployment(
+            self._logical("Deployment", name),
+            metadata=self.meta(name, app=app),
+            spec={
+                "replicas": replicas,
+                # Recreate: FATE modules hold fixed ports and volumes a second pod could not share.
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": selector(self.site, app)},
+                "template": {"metadata": self._template_meta(app, pod_annotations), "spec": pod},
+            },
+            opts=self._child_opts,
+        )
+
+    def stateful_set(
+        self,
+        name: str,
+        service_name: str,
+        replicas: int,
+        pod: dict,
+        claim_templates: Sequence[dict] = (),
+        pod_annotations: Optional[Mapping[str, str]] = None,
+        app: Optional[str] = None,
+        **extra_spec: Any,
+    ) -> k8s.apps.v1.StatefulSet:
+        app = app or self.APP
+        spec: dict[str, Any] = {
+            "serviceName": service_name,
+            "replicas": replicas,
+            "selector": {"matchLabels": selector(self.site, app)},
+            "template": {"metadata": self._template_meta(app, pod_annotations), "spec": pod},
+            **extra_spec,
+        }
+        if claim_templates:
+            spec["volumeClaimTemplates"] = list(claim_templates)
+            # Data outlives the StatefulSet unless the stack says otherwise.
+            policy = "Retain" if self.site.retain_volumes else "Delete"
+            spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": "Retain"}
+        return k8s.apps.v1.StatefulSet(
+            self._logical("StatefulSet", name),
+            metadata=self.meta(name, app=app),
+            spec=spec,
+            opts=self._child_opts,
+        )
+
+    def _template_meta(self, app: str, pod_annotations: Optional[Mapping[str, str]]) -> dict:
+        m: dict[str, Any] = {"labels": labels(self.site, app, self.COMPONENT)}
+        ann = self.pod_annotations(pod_annotations)
+        if ann:
+            m["annotations"] = ann
+        return m
+
+    # -- persistence --
+
+    def data_volume(self, volume_name: str, volume: Volume) -> tuple[Optional[dict], Optional[dict]]:
+        """The pod volume or the StatefulSet claim template for a module's data (exactly one is not None).
+
+        Without persistence: emptyDir. With an existing claim: that PVC (all replicas share it). Otherwise a
+        volumeClaimTemplate, so each replica gets its own PVC (KubeFATE #650: datanodes sharing one PVC).
+        """
+        if not self.site.persistence:
+            return {"name": volume_name, "emptyDir": {}}, None
+        if volume.existing_claim:
+            return {"name": volume_name, "persistentVolumeClaim": {"claimName": volume.existing_claim}}, None
+        return None, self.claim_template(volume_name, volume)
+
+    def claim_template(self, volume_name: str, volume: Volume) -> dict:
+        spec: dict[str, Any] = {
+            "accessModes": [volume.access_mode],
+            "resources": {"requests": {"storage": volume.size}},
+        }
+        if volume.storage_class is not None:
+            spec["storageClassName"] = volume.storage_class
+        return {"metadata": {"name": volume_name, "labels": labels(self.site, self.APP, self.COMPONENT)}, "spec": spec}
+
+    def claim(self, name: str, volume: Volume) -> k8s.core.v1.PersistentVolumeClaim:
+        """A standalone PVC (Deployments' data), kept on destroy unless the stack says otherwise."""
+        template = self.claim_template(name, volume)
+        return k8s.core.v1.PersistentVolumeClaim(
+            self._logical("PersistentVolumeClaim", name),
+            metadata=self.meta(name),
+            spec=template["spec"],
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=self.site.retain_volumes),
+        )
+
+    # -- Ingress --
+
+    def ingress(self, name: str, route: "IngressRoute", service_name: str, port: int,
+                class_name: Optional[str]) -> Optional[k8s.networking.v1.Ingress]:
+        """An Ingress for a web UI; only when hosts are configured (no example.com defaults)."""
+        if not route.hosts:
+            return None
+        spec: dict[str, Any] = {
+            "rules": [
+                {
+                    "host": host,
+                    "http": {"paths": [{
+                        "path": path,
+                        "pathType": "Prefix",
+                        "backend": {"service": {"name": service_name, "port": {"number": port}}},
+                    }]},
+                }
+                for host, path in route.hosts
+            ]
+        }
+        if class_name:
+            spec["ingressClassName"] = class_name
+        if route.tls:
+            spec["tls"] = [{"secretName": s, "hosts": list(h)} if h else {"secretName": s} for s, h in route.tls]
+        return k8s.networking.v1.Ingress(
+            self._logical("Ingress", name),
+            metadata=self.meta(name, route.annotations),
+            spec=spec,
+            opts=self._child_opts,
+        )
+
+
+@dataclass(frozen=True)
+class IngressRoute:
+    hosts: tuple[tuple[str, str], ...] = ()  # (host, path)
+    tls: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (secretName, hosts)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _digest(name: str, data: Mapping[str, str], secret_salt: Optional[str] = None) -> str:
+    blob = name.encode() + b"\0" + b"\0".join(k.encode() + b"=" + v.encode() for k, v in sorted(data.items()))
+    if secret_salt is None:
+        return hashlib.sha256(blob).hexdigest()
+    return hashlib.pbkdf2_hmac("sha256", blob, secret_salt.encode(), 20_000).hex()
+
+
+def env(name: str, value: Any) -> dict:
+    return {"name": name, "value": str(value)}
+
+
+def env_from_secret(name: str, secret: str, key: str) -> dict:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def tcp_probes(port: int, liveness_delay: int = 1, readiness_delay: int = 1, timeout: int = 3,
+               startup_failures: int = 12) -> dict:
+    """Liveness, readiness and startup probes on a TCP port (a slow JVM start is covered by the startup probe)."""
+    return _probes({"tcpSocket": {"port": port}}, liveness_delay, readiness_delay, timeout, startup_failures)
+
+
+def http_probes(port: int, path: str = "/", liveness_delay: int = 1, readiness_delay: int = 1, timeout: int = 3,
+                startup_failures: int = 12) -> dict:
+    return _probes({"httpGet": {"path": path, "port": port}}, liveness_delay, readiness_delay, timeout, startup_failures)
+
+
+def exec_probes(command: Sequence[str], liveness_delay: int = 1, readiness_delay: int = 1, timeout: int = 3,
+                startup_failures: int = 12, failure_threshold: int = 3) -> dict:
+    return _probes({"exec": {"command": list(command)}}, liveness_delay, readiness_delay, timeout, startup_failures,
+                   failure_threshold)
+
+
+def _probes(handler: dict, liveness_delay: int, readiness_delay: int, timeout: int, startup_failures: int,
+            failure_threshold: int = 3) -> dict:
+    def probe(delay: int) -> dict:
+        return {**handler, "initialDelaySeconds": delay, "periodSeconds": 10, "timeoutSeconds": timeout,
+                "successThreshold": 1, "failureThreshold": failure_threshold}
+
+    return {
+        "livenessProbe": probe(liveness_delay),
+        "readinessProbe": probe(readiness_delay),
+        "startupProbe": {**handler, "periodSeconds": 10, "timeoutSeconds": timeout, "failureThreshold": startup_failures},
+    }
+
+
+def node_port_outputs(service: k8s.core.v1.Service) -> pulumi.Output[dict[str, int]]:
+    """The NodePorts the cluster really assigned, by Service port name (empty for ClusterIP)."""
+    return service.spec.apply(
+        lambda spec: {p.name: int(p.node_port) for p in (spec.ports or []) if getattr(p, "node_port", None)}
+        if spec is not None else {}
+    )

@@ -1,0 +1,149 @@
+"""nginx: FATE's OpenResty proxy for the control plane of FATE on Spark, in a party or as an exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Union
+
+import pulumi
+
+from . import endpoints
+from .files import to_yaml
+from .kube import Exposure, Module, Placement, Site, http_probes, node_port_outputs
+
+CONFIG_MAP = "nginx-config"
+NGINX_HOME = "/data/projects/fate/proxy/nginx"
+DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}}
+
+Directive = tuple[str, Union[str, "Block"]]
+Block = Sequence[Directive]
+
+
+def render_nginx(block: Block, indent: int = 0) -> str:
+    pad = "    " * indent
+    out = []
+    for name, value in block:
+        if isinstance(value, str):
+            out.append(f"{pad}{name} {value};" if value else f"{pad}{name};")
+        else:
+            out.append(f"{pad}{name} {{")
+            out.append(render_nginx(value, indent + 1))
+            out.append(f"{pad}}}")
+    return "\n".join(out)
+
+
+def nginx_conf(upstream_placeholder_host: str, http_port: int, grpc_port: int) -> Block:
+    """nginx.conf: OpenResty whose lua balancer picks the upstream from route_table.yaml per request.
+    The upstream servers are placeholders (the lua balancer replaces them) but must resolve at start."""
+    log_format = ("'$remote_addr - $remote_user [$time_local] \"$request\" \"$http_host\" '\n"
+                  "                      '$status $body_bytes_sent \"$http_referer\" '\n"
+                  "                      '\"$http_user_agent\" \"$http_x_forwarded_for\" '\n"
+                  "                      '$upstream_status $upstream_addr '\n"
+                  "                      '$request_time $upstream_response_time'")
+    return [
+        ("worker_processes", "2"),
+        ("error_log", "/dev/stdout info"),
+        ("error_log", "/dev/stderr error"),
+        ("events", [("worker_connections", "1024")]),
+        ("http", [
+            ("include", "mime.types"),
+            ("default_type", "application/octet-stream"),
+            ("log_format", f"main {log_format}"),
+            ("access_log", "/dev/stdout main"),
+            ("sendfile", "on"),
+            ("keepalive_timeout", "65"),
+            ("underscores_in_headers", "on"),
+            ("lua_package_path", '"$prefix/lua/?.lua;;"'),
+            ("init_worker_by_lua_file", "'lua/initialize.lua'"),
+            ("upstream http_cluster", [("server", f"{upstream_placeholder_host}:{http_port}"),
+                                       ("balancer_by_lua_file", "'lua/balancer.lua'")]),
+            ("upstream grpc_cluster", [("server", f"{upstream_placeholder_host}:{grpc_port}"),
+                                       ("balancer_by_lua_file", "'lua/balancer.lua'")]),
+            # the image's vhost/ holds the 9300 (http), 9310 (grpc) and 9302 (/test health) servers
+            ("include", "vhost/*.conf"),
+        ]),
+        ("stream", [
+            ("log_format", "tcp_proxy '$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received "
+                           "$session_time \"$upstream_addr\" \"$upstream_bytes_sent\" \"$upstream_bytes_received\" "
+                           "\"$upstream_connect_time\"'"),
+            ("access_log", "/dev/stdout tcp_proxy"),
+            ("server", [("listen", "9128"), ("proxy_connect_timeout", "1s"), ("proxy_timeout", "3s"),
+                        ("proxy_pass", "127.0.0.1:3128")]),
+        ]),
+    ]
+
+
+def hop(host: str, http_port: int, grpc_port: int) -> dict:
+    return {"host": host, "http_port": http_port, "grpc_port": grpc_port}
+
+
+@dataclass(frozen=True)
+class NginxArgs:
+    image: str
+    route_table: dict  # route_table.yaml as data (see party_route_table / exchange_route_table)
+    replicas: int = 1
+    upstream_placeholder: str = endpoints.FATEFLOW.name
+    placement: Placement = Placement()
+    exposure: Exposure = Exposure()
+
+
+def local_nginx() -> dict:
+    return hop(endpoints.NGINX.name, endpoints.NGINX.port("http"), endpoints.NGINX.port("grpc"))
+
+
+def party_route_table(party_id: int, peers: dict[int, dict[str, list[dict]]], exchange: Optional[dict]) -> dict:
+    """A party's route_table.yaml: default to the exchange (if any), the own nginx and fateflow, then peers.
+    Without an exchange there is no default route (KubeFATE leaked an example exchange address here)."""
+    table: dict[Any, Any] = {}
+    if exchange is not None:
+        table["default"] = {"proxy": [exchange]}
+    table[party_id] = {
+        "proxy": [local_nginx()],
+        "fateflow": [hop(endpoints.FATEFLOW.name, endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc"))],
+    }
+    table.update(peers)
+    return table
+
+
+def exchange_route_table(exchange_id: int, parties: dict[int, dict[str, list[dict]]]) -> dict:
+    """An exchange's route_table.yaml: itself, then every party of the star."""
+    return {"default": {"proxy": [local_nginx()]}, exchange_id: {"proxy": [local_nginx()]}, **parties}
+
+
+class Nginx(Module):
+    """Deployment and Service `nginx` (9300 http, 9310 grpc), ConfigMap `nginx-config`."""
+
+    TYPE = "fate:nginx:Nginx"
+    APP = "nginx"
+    COMPONENT = "proxy"
+
+    def __init__(self, name: str, site: Site, args: NginxArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        http, grpc = endpoints.NGINX.port("http"), endpoints.NGINX.port("grpc")
+        upstream_ports = (endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")) \
+            if args.upstream_placeholder == endpoints.FATEFLOW.name else (http, grpc)
+        self.route_table = args.route_table
+        self.config_map(CONFIG_MAP, {
+            "route_table.yaml": to_yaml(args.route_table),
+            "nginx.conf": render_nginx(nginx_conf(args.upstream_placeholder, *upstream_ports)) + "\n",
+        })
+        container = self.container(
+            "nginx", args.image, args.placement, DEFAULT_RESOURCES,
+            command=["/bin/bash", "-c",
+                     # the lua route table reader looks in conf/; the ConfigMap is mounted at conf/modifiable/
+                     'sed -i "s#conf/route_table.yaml#conf/modifiable/route_table.yaml#g" nginx/lua/route_table.lua\n'
+                     "exec openresty -g 'daemon off;'"],
+            ports=[{"name": "http-port", "containerPort": http}, {"name": "grpc-port", "containerPort": grpc},
+                   {"name": "health", "containerPort": endpoints.NGINX_HEALTH_PORT}],
+            volumeMounts=[
+                {"name": "nginx-confs", "mountPath": f"{NGINX_HOME}/conf/nginx.conf", "subPath": "nginx.conf"},
+                {"name": "nginx-confs", "mountPath": f"{NGINX_HOME}/conf/modifiable/", "readOnly": True},
+            ],
+            **http_probes(endpoints.NGINX_HEALTH_PORT, path="/test"),
+        )
+        pod = self.pod_spec([container], args.placement, [{"name": "nginx-confs", "configMap": {"name": CONFIG_MAP}}])
+        self.service_obj = self.service(endpoints.NGINX.name, endpoints.NGINX.ports, args.exposure)
+        self.workload = self.deployment("nginx", args.replicas, pod)
+        self.node_ports = node_port_outputs(self.service_obj)
+        self.register_outputs({"endpoint": endpoints.NGINX.address("http"), "nodePorts": self.node_ports,
+                               "routeTable": {str(k): v for k, v in args.route_table.items()}})

@@ -1,0 +1,79 @@
+"""pulsar: the federation message broker of FATE on Spark with Pulsar (a standalone broker per party)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import pulumi
+
+from . import endpoints
+from .files import properties
+from .kube import Exposure, IngressRoute, Module, Placement, Site, Volume, node_port_outputs, tcp_probes
+from .pulsar_standalone import CERT_DIR, TLS_FILES, standalone_conf
+
+IMAGE_TAG = "2.10.1"
+CONFIG_MAP = "pulsar-config"
+DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
+
+
+@dataclass(frozen=True)
+class PulsarArgs:
+    tls_secret: Optional[str] = None  # set when the party federates through an ATS exchange
+    backlog_quota_gb: int = 10
+    delete_inactive_topics_seconds: int = 60
+    env: Sequence[dict] = ()
+    public_lb: bool = False
+    volume: Volume = Volume()
+    placement: Placement = Placement()
+    exposure: Exposure = Exposure()
+    ingress: IngressRoute = IngressRoute()
+    ingress_class: Optional[str] = None
+
+
+class Pulsar(Module):
+    """StatefulSet and Service `pulsar` (6650, TLS 6651, admin 8080/8081), ConfigMap `pulsar-config`,
+    optional Service `pulsar-public-tls`, Ingress `pulsar`; PVC `pulsar-data-pulsar-0`."""
+
+    TYPE = "fate:pulsar:Pulsar"
+    APP = "pulsar"
+    COMPONENT = "federation"
+
+    def __init__(self, name: str, site: Site, args: PulsarArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        p = endpoints.PULSAR
+        tls = args.tls_secret is not None
+        self.standalone = standalone_conf(tls, args.backlog_quota_gb, args.delete_inactive_topics_seconds,
+                                          p.port("broker"), p.port("brokerTls"), p.port("web"), p.port("webTls"))
+        self.config_map(CONFIG_MAP, {"standalone.conf": properties(self.standalone)})
+        data_volume, claim = self.data_volume("pulsar-data", args.volume)
+        mounts: list[dict[str, Any]] = [
+            {"name": "pulsar-confs", "mountPath": "/pulsar/conf/standalone.conf", "subPath": "standalone.conf"},
+            {"name": "pulsar-data", "mountPath": "/pulsar/data"},
+        ]
+        volumes: list[dict[str, Any]] = [{"name": "pulsar-confs", "configMap": {"name": CONFIG_MAP}}]
+        if tls:  # KubeFATE mounted the Secret even without TLS, so a party without it never started
+            mounts.append({"name": "pulsar-cert", "mountPath": CERT_DIR, "readOnly": True})
+            volumes.append({"name": "pulsar-cert", "secret": {"secretName": args.tls_secret}})
+        if data_volume:
+            volumes.append(data_volume)
+        admin_port = p.port("webTls") if tls else p.port("web")
+        container = self.container(
+            "pulsar", site.images.fate("pulsar", IMAGE_TAG), args.placement, DEFAULT_RESOURCES,
+            command=["/bin/bash", "-c", "exec bin/pulsar standalone -nss"],
+            env=list(args.env) or None,
+            ports=[{"name": f"port-{q.port}", "containerPort": q.port} for q in p.ports],
+            volumeMounts=mounts,
+            **tcp_probes(admin_port),
+        )
+        self.service_obj = self.service(p.name, p.ports, args.exposure)
+        if args.public_lb:
+            self.service(endpoints.PULSAR_PUBLIC_TLS.name, endpoints.PULSAR_PUBLIC_TLS.ports, Exposure(type="LoadBalancer"))
+        self.workload = self.stateful_set("pulsar", p.name, 1, self.pod_spec([container], args.placement, volumes),
+                                          claim_templates=[claim] if claim else [])
+        self.ingress("pulsar", args.ingress, p.name, p.port("web"), args.ingress_class)
+        self.node_ports = node_port_outputs(self.service_obj)
+        self.register_outputs({"endpoint": p.address("broker"), "nodePorts": self.node_ports, "tls": tls})
+
+
+TLS_SECRET_KEYS = tuple(TLS_FILES.values())

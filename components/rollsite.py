@@ -1,0 +1,139 @@
+"""rollsite: eggroll's federation gateway, in a party or as the exchange of a rollsite star."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+
+from . import eggroll, endpoints
+from .files import properties, to_json
+from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+
+CONFIG_MAP = "rollsite-config"
+DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
+
+
+@dataclass(frozen=True)
+class Route:
+    party_id: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class RollsiteArgs:
+    image: str
+    placement: Placement = Placement()
+    exposure: Exposure = Exposure()
+    exchange: Optional[Route] = None  # default route to an exchange (party_id ignored)
+    peers: Sequence[Route] = ()
+    tls_secret: Optional[str] = None  # Secret with the eggroll certificates; None = plain gRPC
+    polling: Optional[str] = None  # "client" | "server"
+    polling_server: Optional[Route] = None
+    polling_clients: Sequence[int] = ()
+    polling_concurrency: int = 50
+    # Party: the shared eggroll-config ConfigMap (its eggroll.properties); exchange: None, rollsite writes its own.
+    eggroll_config: Optional[str] = eggroll.EGGROLL_CONFIG_MAP
+    eggroll_config_checksum: str = ""
+    route_fateflow: bool = True  # the own party's fateflow is reached through rollsite (not on an exchange)
+    coordinator: str = ""
+    extra_labels: dict = field(default_factory=dict)
+
+
+def route_table(site: Site, args: RollsiteArgs) -> dict:
+    """route_table.json: default route, one route per peer (and per polling client), and the own party."""
+    local = {"ip": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")}
+    if args.exchange is not None:
+        default = {"ip": args.exchange.host, "port": args.exchange.port}
+    elif args.polling == "client" and args.polling_server is not None:
+        default = {"ip": args.polling_server.host, "port": args.polling_server.port}
+    else:
+        default = local
+    table: dict = {"default": {"default": [default]}}
+    for peer in args.peers:
+        table[str(peer.party_id)] = {"default": [{"ip": peer.host, "port": peer.port}]}
+    if args.polling == "server":
+        for client in args.polling_clients:
+            table[str(client)] = {"default": [{"port": -1, "ip": "", "is_polling": True}]}
+    own: dict = {}
+    if args.route_fateflow:
+        own["fateflow"] = [{"ip": endpoints.FATEFLOW.name, "port": endpoints.FATEFLOW.port("grpc")}]
+    own["default"] = [local]
+    table[str(site.party_id)] = own
+    return {"route_table": table, "permission": {"default_allow": True}}
+
+
+def rollsite_extra_properties(args: RollsiteArgs) -> list[tuple[str, object]]:
+    """Keys only rollsite reads: polling mode and TLS (kept out of the shared eggroll-config, KubeFATE PR #703)."""
+    extra: list[tuple[str, object]] = []
+    if args.polling == "client":
+        extra.append(("eggroll.rollsite.polling.client.enabled", True))
+    elif args.polling == "server":
+        extra.append(("eggroll.rollsite.polling.server.enabled", True))
+        extra.append(("eggroll.rollsite.polling.concurrency", args.polling_concurrency))
+    if args.tls_secret:
+        extra += eggroll.TLS_PROPERTIES
+    return extra
+
+
+class Rollsite(Module):
+    """Deployment + Service `rollsite` (9370) and ConfigMap `rollsite-config` (route_table.json, rollsite keys)."""
+
+    TYPE = "fate:rollsite:Rollsite"
+    APP = "rollsite"
+    COMPONENT = "federation"
+
+    def __init__(self, name: str, site: Site, args: RollsiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        self.route_table = route_table(site, args)
+        data = {
+            "route_table.json": to_json(self.route_table),
+            "rollsite.properties": properties(rollsite_extra_properties(args)),
+        }
+        if args.eggroll_config is None:  # exchange: no shared eggroll-config, only rollsite's own keys
+            data["eggroll.properties"] = properties(
+                eggroll.rollsite_properties(site.party_id, args.coordinator or site.name), header="[eggroll]")
+        self.config = self.config_map(CONFIG_MAP, data)
+        if args.eggroll_config_checksum:
+            self.uses_config(args.eggroll_config_checksum)
+
+        parts_dir = eggroll.EGGROLL_CONF_PARTS
+        mounts = [
+            {"name": "rollsite-confs", "mountPath": eggroll.ROUTE_TABLE_DIR, "readOnly": True},
+            {"name": "rollsite-parts", "mountPath": f"{parts_dir}/rollsite", "readOnly": True},
+        ]
+        volumes = [
+            eggroll.config_map_volume(CONFIG_MAP, "rollsite-confs", items=["route_table.json"]),
+            eggroll.config_map_volume(CONFIG_MAP, "rollsite-parts"),
+        ]
+        if args.eggroll_config is not None:
+            base = f"{parts_dir}/eggroll/eggroll.properties"
+            mounts.append({"name": "eggroll-confs", "mountPath": f"{parts_dir}/eggroll", "readOnly": True})
+            volumes.append(eggroll.config_map_volume(args.eggroll_config, "eggroll-confs"))
+        else:
+            base = f"{parts_dir}/rollsite/eggroll.properties"
+        if args.tls_secret:
+            mounts.append({"name": "eggroll-certs", "mountPath": f"{eggroll.EGGROLL_CONF}/cert", "readOnly": True})
+            volumes.append({"name": "eggroll-certs", "secret": {"secretName": args.tls_secret}})
+
+        port = endpoints.ROLLSITE.port("rollsite")
+        container = self.container(
+            "rollsite", args.image, args.placement, DEFAULT_RESOURCES,
+            command=eggroll.start_script([base, f"{parts_dir}/rollsite/rollsite.properties"],
+                                         "com.webank.eggroll.rollsite.EggSiteBootstrap -c ${EGGROLL_HOME}/conf/eggroll.properties"),
+            env=[{"name": "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "value": "python"}],
+            ports=[{"name": "rollsite", "containerPort": port}],
+            volumeMounts=mounts,
+            **tcp_probes(port),
+        )
+        pod = self.pod_spec([container], args.placement, volumes,
+                            hostAliases=[{"ip": "127.0.0.1", "hostnames": [endpoints.ROLLSITE.name]}])
+        self.service_obj = self.service(endpoints.ROLLSITE.name, endpoints.ROLLSITE.ports, args.exposure)
+        self.workload = self.deployment("rollsite", 1, pod)
+
+        self.endpoint = pulumi.Output.from_input(f"{endpoints.ROLLSITE.name}.{site.namespace}:{port}")
+        self.node_ports = node_port_outputs(self.service_obj)
+        self.register_outputs({"endpoint": self.endpoint, "nodePorts": self.node_ports,
+                               "routeTable": self.route_table})

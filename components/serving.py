@@ -1,0 +1,341 @@
+"""FATE-Serving: online inference of FATE models. One component per module: serving-proxy (the party's gateway),
+serving-server (inference), serving-redis (cache), serving-zookeeper (registry), serving-admin (UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+
+from . import endpoints
+from .files import properties, to_json
+from .kube import (REDIS_IMAGE, ZOOKEEPER_IMAGE, Exposure, IngressRoute, Module, Placement, Site, Volume, env,
+                   env_from_secret, exec_probes, node_port_outputs, tcp_probes)
+from .rollsite import Route
+
+SERVING_HOME = "/data/projects/fate-serving"
+ZK_URL = endpoints.SERVING_ZOOKEEPER.address("client")
+
+
+# -------------------------------------------------------------------------------------------------- serving-proxy
+
+
+def proxy_route_table(party_id: int, peers: Sequence[Route], exchange: Optional[Route]) -> dict:
+    """serving-proxy route_table.json. Without an exchange the default stays local (KubeFATE leaked an example
+    exchange address); ports are numbers (KubeFATE wrote peers' ports as strings)."""
+    inter = endpoints.SERVING_PROXY.port("inter")
+    default = {"ip": exchange.host, "port": exchange.port} if exchange else {"ip": endpoints.SERVING_PROXY.name, "port": inter}
+    table: dict[str, Any] = {"default": {"default": [default]}}
+    for peer in peers:
+        table[str(peer.party_id)] = {"default": [{"ip": peer.host, "port": peer.port}]}
+    table[str(party_id)] = {
+        "default": [{"ip": endpoints.SERVING_PROXY.name, "port": endpoints.SERVING_PROXY.port("http")}],
+        "serving": [{"ip": endpoints.SERVING_SERVER.name, "port": endpoints.SERVING_SERVER.port("grpc")}],
+    }
+    return {"route_table": table, "permission": {"default_allow": True}}
+
+
+@dataclass(frozen=True)
+class ServingProxyArgs:
+    image: str
+    peers: Sequence[Route] = ()
+    exchange: Optional[Route] = None
+    placement: Placement = Placement()
+    exposure: Exposure = Exposure()
+    ingress: IngressRoute = IngressRoute()
+    ingress_class: Optional[str] = None
+
+
+class ServingProxy(Module):
+    """Deployment and Service `serving-proxy` (8059 http, 8869 between parties, 8879 from serving-server),
+    ConfigMap `serving-proxy-config`, Ingress `serving-proxy`."""
+
+    TYPE = "fate:serving:ServingProxy"
+    APP = "serving-proxy"
+    COMPONENT = "serving-gateway"
+    CONFIG_MAP = "serving-proxy-config"
+
+    def __init__(self, name: str, site: Site, args: ServingProxyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        p = endpoints.SERVING_PROXY
+        self.route_table = proxy_route_table(site.party_id, args.peers, args.exchange)
+        self.config_map(self.CONFIG_MAP, {
+            "application.properties": properties([
+                ("coordinator", site.party_id),
+                ("server.port", p.port("http")),
+                ("zk.url", ZK_URL),
+                ("useZkRouter", True),
+                ("proxy.grpc.intra.port", p.port("intra")),
+                ("proxy.grpc.inter.port", p.port("inter")),
+            ]),
+            "route_table.json": to_json(self.route_table),
+        })
+        conf = f"{SERVING_HOME}/serving-proxy/conf"
+        container = self.container(
+            "serving-proxy", args.image, args.placement, {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            command=["/bin/sh", "-c",
+                     # the proxy rewrites its route table at run time: give it a writable copy
+                     f"cp {conf}/route_table.base.json {conf}/route_table.json && chmod 644 {conf}/route_table.json && "
+                     "exec java -Dspring.config.location=conf/application.properties -cp conf/:lib/*:fate-serving-proxy.jar "
+                     "com.webank.ai.fate.serving.proxy.bootstrap.Bootstrap -c conf/application.properties"],
+            ports=[{"name": f"port-{q.port}", "containerPort": q.port} for q in p.ports],
+            volumeMounts=[
+                {"name": "serving-proxy-confs", "mountPath": f"{conf}/application.properties", "subPath": "application.properties"},
+                {"name": "serving-proxy-confs", "mountPath": f"{conf}/route_table.base.json", "subPath": "route_table.json"},
+            ],
+            **tcp_probes(p.port("http")),
+        )
+        pod = self.pod_spec([container], args.placement, [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}])
+        self.service_obj = self.service(p.name, p.ports, args.exposure)
+        self.workload = self.deployment("serving-proxy", 1, pod)
+        self.ingress("serving-proxy", args.ingress, p.name, p.port("http"), args.ingress_class)
+        self.node_ports = node_port_outputs(self.service_obj)
+        self.register_outputs({"endpoint": p.address("inter"), "nodePorts": self.node_ports})
+
+
+# -------------------------------------------------------------------------------------------------- serving-server
+
+
+@dataclass(frozen=True)
+class ServingServerArgs:
+    image: str
+    fateflow: Route  # FATE Flow HTTP endpoint of the party (party_id ignored)
+    redis_password: str
+    cache_type: str = "local"
+    cache_switch: bool = True
+    redis_host: str = endpoints.SERVING_REDIS.name
+    redis_port: int = endpoints.SERVING_REDIS.port("redis")
+    single_adaptor: str = ""
+    batch_adaptor: str = ""
+    adapter_url: str = ""
+    volume: Volume = Volume()
+    placement: Placement = Placement()
+    exposure: Exposure = Exposure()
+
+
+def server_properties(site: Site, args: ServingServerArgs) -> list[tuple[str, Any]]:
+    """serving-server.properties without the Redis password (Spring reads REDIS_PASSWORD from the environment)."""
+    return [
+        ("party.id", site.party_id),
+        ("port", endpoints.SERVING_SERVER.port("grpc")),
+        # KubeFATE wrote the cache type here (a bug); this is the switch of the remote inference result cache
+        ("remoteModelInferenceResultCacheSwitch", args.cache_switch),
+        ("cache.type", args.cache_type),
+        ("model.cache.path", f"{SERVING_HOME}/serving-server"),
+        ("redis.ip", args.redis_host),
+        ("redis.port", args.redis_port),
+        ("proxy", endpoints.SERVING_PROXY.address("intra")),
+        ("feature.single.adaptor", args.single_adaptor),
+        ("feature.batch.adaptor", args.batch_adaptor),
+        ("http.adapter.url", args.adapter_url),
+        ("model.transfer.url", f"http://{args.fateflow.host}:{args.fateflow.port}/v1/model/transfer"),
+        ("zk.url", ZK_URL),
+        ("useRegister", True),
+        ("useZkRouter", True),
+    ]
+
+
+class ServingServer(Module):
+    """Deployment and Service `serving-server` (8000), ConfigMap `serving-server-config`, Secret
+    `serving-server-secret`, PVC `serving-server-data`."""
+
+    TYPE = "fate:serving:ServingServer"
+    APP = "serving-server"
+    COMPONENT = "serving"
+    CONFIG_MAP = "serving-server-config"
+    SECRET = "serving-server-secret"
+
+    def __init__(self, name: str, site: Site, args: ServingServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        self.properties = server_properties(site, args)
+        self.config_map(self.CONFIG_MAP, {"serving-server.properties": properties(self.properties)})
+        self.secret(self.SECRET, {"redis-password": args.redis_password})
+        data = _standalone_volume(self, "serving-server-data", args.volume)
+        port = endpoints.SERVING_SERVER.port("grpc")
+        container = self.container(
+            "serving-server", args.image, args.placement, {"requests": {"cpu": "500m", "memory": "1Gi"}},
+            env=[env_from_secret("REDIS_PASSWORD", self.SECRET, "redis-password")],
+            ports=[{"name": "grpc", "containerPort": port}],  # KubeFATE declared 9394
+            volumeMounts=[
+                {"name": "serving-server-confs", "mountPath": f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
+                 "subPath": "serving-server.properties"},
+                {"name": "data", "mountPath": "/root/.fate", "subPath": "cache"},
+                {"name": "data", "mountPath": f"{SERVING_HOME}/serving-server/.fate", "subPath": "model_cache"},
+            ],
+            **tcp_probes(port),
+        )
+        pod = self.pod_spec([container], args.placement,
+                            [{"name": "serving-server-confs", "configMap": {"name": self.CONFIG_MAP}}, data])
+        self.service_obj = self.service(endpoints.SERVING_SERVER.name, endpoints.SERVING_SERVER.ports, args.exposure)
+        self.workload = self.deployment("serving-server", 1, pod)
+        self.node_ports = node_port_outputs(self.service_obj)
+        self.register_outputs({"endpoint": endpoints.SERVING_SERVER.address("grpc"), "nodePorts": self.node_ports})
+
+
+def _standalone_volume(module: Module, claim_name: str, volume: Volume) -> dict:
+    """The `data` volume of a serving Deployment: emptyDir, an existing claim, or a PVC of its own."""
+    if not module.site.persistence:
+        return {"name": "data", "emptyDir": {}}
+    if volume.existing_claim:
+        return {"name": "data", "persistentVolumeClaim": {"claimName": volume.existing_claim}}
+    module.claim(claim_name, volume)
+    return {"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}
+
+
+# -------------------------------------------------------------------------------------------------- serving-redis
+
+
+@dataclass(frozen=True)
+class ServingRedisArgs:
+    password: str
+    volume: Volume = Volume()
+    placement: Placement = Placement()
+
+
+class ServingRedis(Module):
+    """Deployment and Service `serving-redis` (6379), ConfigMap `serving-redis-config`, Secret
+    `serving-redis-secret`, PVC `serving-redis-data`."""
+
+    TYPE = "fate:serving:ServingRedis"
+    APP = "serving-redis"
+    COMPONENT = "cache"
+    CONFIG_MAP = "serving-redis-config"
+    SECRET = "serving-redis-secret"
+
+    def __init__(self, name: str, site: Site, args: ServingRedisArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        self.config_map(self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\n"})
+        self.secret(self.SECRET, {"password": args.password})
+        data = _standalone_volume(self, "serving-redis-data", args.volume)
+        port = endpoints.SERVING_REDIS.port("redis")
+        container = self.container(
+            "serving-redis", site.images.third_party(REDIS_IMAGE), args.placement, {"requests": {"cpu": "100m", "memory": "256Mi"}},
+            command=["redis-server"],
+            # $(REDIS_PASSWORD) is expanded by the kubelet from the Secret, never written into the spec
+            args=["/usr/local/etc/redis/redis.conf", "--requirepass", "$(REDIS_PASSWORD)"],
+            env=[env_from_secret("REDIS_PASSWORD", self.SECRET, "password")],
+            ports=[{"name": "redis", "containerPort": port}],
+            volumeMounts=[
+                {"name": "serving-redis-confs", "mountPath": "/usr/local/etc/redis/redis.conf", "subPath": "redis.conf"},
+                {"name": "data", "mountPath": "/var/lib/redis", "subPath": "redis"},
+            ],
+            **tcp_probes(port),
+        )
+        pod = self.pod_spec([container], args.placement,
+                            [{"name": "serving-redis-confs", "configMap": {"name": self.CONFIG_MAP}}, data])
+        self.service(endpoints.SERVING_REDIS.name, endpoints.SERVING_REDIS.ports)
+        self.workload = self.deployment("serving-redis", 1, pod)
+        self.register_outputs({"endpoint": endpoints.SERVING_REDIS.address("redis")})
+
+
+# -------------------------------------------------------------------------------------------------- serving-zookeeper
+
+
+@dataclass(frozen=True)
+class ServingZookeeperArgs:
+    volume: Volume = Volume()
+    placement: Placement = Placement()
+
+
+class ServingZookeeper(Module):
+    """StatefulSet `serving-zookeeper`, Services `serving-zookeeper` and `serving-zookeeper-headless` (2181/2888/3888);
+    PVC `data-serving-zookeeper-0`. (KubeFATE named a headless Service it never created and hard-coded namespace default.)"""
+
+    TYPE = "fate:serving:ServingZookeeper"
+    APP = "serving-zookeeper"
+    COMPONENT = "registry"
+
+    def __init__(self, name: str, site: Site, args: ServingZookeeperArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        z = endpoints.SERVING_ZOOKEEPER
+        headless = endpoints.SERVING_ZOOKEEPER_HEADLESS.name
+        server = (f"{z.name}-0.{headless}.{site.namespace}.svc.cluster.local:"
+                  f"{z.port('follower')}:{z.port('election')}::1")
+        data_volume, claim = self.data_volume("data", args.volume)
+        script = "\n".join([
+            # ZOO_SERVER_ID from the volume's myid, else from the pod ordinal
+            'if [[ -f "/bitnami/zookeeper/data/myid" ]]; then',
+            '  export ZOO_SERVER_ID="$(cat /bitnami/zookeeper/data/myid)"',
+            "else",
+            "  HOSTNAME=$(hostname -s)",
+            '  if [[ $HOSTNAME =~ (.*)-([0-9]+)$ ]]; then export ZOO_SERVER_ID=$((BASH_REMATCH[2] + 1)); '
+            'else echo "cannot derive an id from $HOSTNAME"; exit 1; fi',
+            "fi",
+            "exec /entrypoint.sh /run.sh",
+        ])
+        zoo_env = {
+            "ZOO_DATA_LOG_DIR": "", "ZOO_PORT_NUMBER": z.port("client"), "ZOO_TICK_TIME": 2000, "ZOO_INIT_LIMIT": 10,
+            "ZOO_SYNC_LIMIT": 5, "ZOO_MAX_CLIENT_CNXNS": 60, "ZOO_4LW_COMMANDS_WHITELIST": "srvr, mntr, ruok",
+            "ZOO_LISTEN_ALLIPS_ENABLED": "no", "ZOO_AUTOPURGE_INTERVAL": 0, "ZOO_AUTOPURGE_RETAIN_COUNT": 3,
+            "ZOO_MAX_SESSION_TIMEOUT": 40000, "ZOO_SERVERS": server, "ZOO_ENABLE_AUTH": "no", "ZOO_HEAP_SIZE": 1024,
+            "ZOO_LOG_LEVEL": "ERROR", "ALLOW_ANONYMOUS_LOGIN": "yes",
+        }
+        container = self.container(
+            "zookeeper", site.images.third_party(ZOOKEEPER_IMAGE), args.placement,
+            {"requests": {"cpu": "250m", "memory": "256Mi"}},
+            command=["bash", "-ec", script],
+            securityContext={"runAsUser": 1001},
+            env=[env(k, v) for k, v in zoo_env.items()]
+            + [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}],
+            ports=[{"name": p.key, "containerPort": p.port} for p in z.ports],
+            volumeMounts=[{"name": "data", "mountPath": "/bitnami/zookeeper"}],
+            **exec_probes(["/bin/bash", "-c", f'echo "ruok" | timeout 2 nc -w 2 localhost {z.port("client")} | grep imok'],
+                          liveness_delay=30, readiness_delay=5, timeout=5, failure_threshold=6),
+        )
+        pod = self.pod_spec([container], args.placement, [data_volume] if data_volume else [],
+                            securityContext={"fsGroup": 1001})
+        self.service(z.name, z.ports)
+        self.service(headless, z.ports, headless=True)
+        self.workload = self.stateful_set("serving-zookeeper", headless, 1, pod, claim_templates=[claim] if claim else [],
+                                          podManagementPolicy="Parallel", updateStrategy={"type": "RollingUpdate"})
+        self.register_outputs({"endpoint": ZK_URL})
+
+
+# -------------------------------------------------------------------------------------------------- serving-admin
+
+
+@dataclass(frozen=True)
+class ServingAdminArgs:
+    image: str
+    username: str
+    password: str
+    placement: Placement = Placement()
+    ingress: IngressRoute = IngressRoute()
+    ingress_class: Optional[str] = None
+
+
+class ServingAdmin(Module):
+    """Deployment and Service `serving-admin` (8350), ConfigMap `serving-admin-config`, Secret `serving-admin-secret`,
+    Ingress `serving-admin`."""
+
+    TYPE = "fate:serving:ServingAdmin"
+    APP = "serving-admin"
+    COMPONENT = "ui"
+    CONFIG_MAP = "serving-admin-config"
+    SECRET = "serving-admin-secret"
+
+    def __init__(self, name: str, site: Site, args: ServingAdminArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        port = endpoints.SERVING_ADMIN.port("http")
+        self.config_map(self.CONFIG_MAP, {"application.properties": properties([
+            ("server.port", port),
+            ("zk.url", ZK_URL),
+            ("admin.username", args.username),
+            ("spring.mvc.pathmatch.matching-strategy", "ANT_PATH_MATCHER"),
+        ])})
+        self.secret(self.SECRET, {"password": args.password})
+        container = self.container(
+            "serving-admin", args.image, args.placement, {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            # Spring binds ADMIN_PASSWORD to admin.password, above application.properties
+            env=[env_from_secret("ADMIN_PASSWORD", self.SECRET, "password")],
+            ports=[{"name": "http", "containerPort": port}],
+            volumeMounts=[{"name": "serving-admin-confs", "mountPath": f"{SERVING_HOME}/serving-admin/conf/application.properties",
+                           "subPath": "application.properties"}],
+            **tcp_probes(port),
+        )
+        pod = self.pod_spec([container], args.placement, [{"name": "serving-admin-confs", "configMap": {"name": self.CONFIG_MAP}}])
+        self.service(endpoints.SERVING_ADMIN.name, endpoints.SERVING_ADMIN.ports)
+        self.workload = self.deployment("serving-admin", 1, pod)
+        self.ingress("serving-admin", args.ingress, endpoints.SERVING_ADMIN.name, port, args.ingress_class)
+        self.register_outputs({"endpoint": endpoints.SERVING_ADMIN.address("http")})

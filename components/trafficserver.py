@@ -1,0 +1,100 @@
+"""trafficServer: Apache Traffic Server, the SNI proxy of a Pulsar exchange (star of Pulsar parties)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+
+from . import endpoints
+from .files import to_yaml
+from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+
+CONFIG_MAP = "traffic-server-config"
+SNI_CONFIG_MAP = "traffic-server-sni"
+CERT_DIR = "/opt/proxy"
+CERT_FILES = ("proxy.cert.pem", "proxy.key.pem", "ca.cert.pem")
+DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}}
+
+
+def records_config() -> list[tuple[str, str, str]]:
+    """records.config: a forward CONNECT tunnel on 443 (TLS) routed by SNI; no caching, no remapping."""
+    tls = endpoints.TRAFFIC_SERVER.port("tls")
+    http = endpoints.TRAFFIC_SERVER_HTTP_PORT
+    return [
+        ("INT", "proxy.config.http.cache.http", "0"),
+        ("INT", "proxy.config.reverse_proxy.enabled", "0"),
+        ("INT", "proxy.config.url_remap.remap_required", "0"),
+        ("INT", "proxy.config.url_remap.pristine_host_hdr", "0"),
+        ("INT", "proxy.config.http.response_server_enabled", "0"),
+        ("STRING", "proxy.config.http.server_ports", f"{http} {http}:ipv6 {tls}:ssl"),
+        # pulsar brokers: 6650-6700 in-cluster, 30000-33000 through NodePorts
+        ("STRING", "proxy.config.http.connect_ports", f"{tls} 6650-6700 30000-33000"),
+        ("STRING", "proxy.config.ssl.CA.cert.filename", "ca.cert.pem"),
+        ("STRING", "proxy.config.ssl.CA.cert.path", CERT_DIR),
+        ("STRING", "proxy.config.ssl.server.cert.path", CERT_DIR),
+        ("STRING", "proxy.config.ssl.servername.filename", "sni/sni.yaml"),
+    ]
+
+
+def render_records(entries: Sequence[tuple[str, str, str]]) -> str:
+    return "".join(f"CONFIG {name} {kind} {value}\n" for kind, name, value in entries)
+
+
+def sni_yaml(routes: Sequence[tuple[str, str]]) -> dict:
+    return {"sni": [{"fqdn": fqdn, "tunnel_route": route} for fqdn, route in routes]}
+
+
+@dataclass(frozen=True)
+class TrafficServerArgs:
+    image: str
+    sni_routes: Sequence[tuple[str, str]]  # (fqdn, host:port)
+    cert_secret: str = "traffic-server-cert"
+    replicas: int = 1
+    placement: Placement = Placement()
+    exposure: Exposure = Exposure()
+
+
+class TrafficServer(Module):
+    """Deployment and Service `traffic-server` (443), ConfigMaps `traffic-server-config` and `traffic-server-sni`;
+    mounts the user's Secret with the proxy certificate."""
+
+    TYPE = "fate:trafficserver:TrafficServer"
+    APP = "traffic-server"
+    COMPONENT = "federation"
+
+    def __init__(self, name: str, site: Site, args: TrafficServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        self.sni = sni_yaml(args.sni_routes)
+        self.config_map(CONFIG_MAP, {
+            "records.config": render_records(records_config()),
+            "ssl_multicert.config": "dest_ip=* ssl_cert_name=proxy.cert.pem ssl_key_name=proxy.key.pem\n",
+        })
+        self.config_map(SNI_CONFIG_MAP, {"sni.yaml": to_yaml(self.sni)})
+        etc = "/opt/trafficserver/etc/trafficserver"
+        tls = endpoints.TRAFFIC_SERVER.port("tls")
+        container = self.container(
+            "traffic-server", args.image, args.placement, DEFAULT_RESOURCES,
+            command=["/opt/trafficserver/bin/traffic_manager"],
+            ports=[{"name": "http", "containerPort": endpoints.TRAFFIC_SERVER_HTTP_PORT}, {"name": "tls", "containerPort": tls}],
+            volumeMounts=[
+                {"name": "traffic-server-confs", "mountPath": f"{etc}/records.config", "subPath": "records.config"},
+                {"name": "traffic-server-confs", "mountPath": f"{etc}/ssl_multicert.config", "subPath": "ssl_multicert.config"},
+                {"name": "traffic-server-sni", "mountPath": f"{etc}/sni", "readOnly": True},
+                {"name": "traffic-server-cert", "mountPath": CERT_DIR, "readOnly": True},
+                {"name": "traffic-server-cert", "mountPath": f"{etc}/proxy.cert.pem", "subPath": "proxy.cert.pem"},
+                {"name": "traffic-server-cert", "mountPath": f"{etc}/proxy.key.pem", "subPath": "proxy.key.pem"},
+            ],
+            **tcp_probes(tls),
+        )
+        pod = self.pod_spec([container], args.placement, [
+            {"name": "traffic-server-confs", "configMap": {"name": CONFIG_MAP}},
+            {"name": "traffic-server-sni", "configMap": {"name": SNI_CONFIG_MAP}},
+            {"name": "traffic-server-cert", "secret": {"secretName": args.cert_secret}},
+        ])
+        self.service_obj = self.service(endpoints.TRAFFIC_SERVER.name, endpoints.TRAFFIC_SERVER.ports, args.exposure)
+        self.workload = self.deployment("traffic-server", args.replicas, pod)
+        self.node_ports = node_port_outputs(self.service_obj)
+        self.register_outputs({"endpoint": endpoints.TRAFFIC_SERVER.address("tls"), "nodePorts": self.node_ports,
+                               "sniRoutes": [f"{f} -> {r}" for f, r in args.sni_routes]})

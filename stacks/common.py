@@ -1,0 +1,128 @@
+"""What every composition shares: the cluster target, the namespace, and turning config sections into the typed
+settings components take."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kube
+from stacks.config import (
+    SECRET_KEYS, DeploymentConfig, IngressRoute, ModuleBase, ServiceSettings, StorageSettings, _snake,
+)
+
+
+def site_of(cfg: DeploymentConfig) -> kube.Site:
+    return kube.Site(
+        name=cfg.deployment_name,
+        namespace=cfg.target_namespace,
+        party_id=cfg.party_id,
+        kind=cfg.kind,
+        images=kube.Images(
+            registry=cfg.registry,
+            tag=cfg.fate_image_tag,
+            pull_policy=cfg.pull_policy,
+            pull_secrets=tuple(cfg.image_pull_secrets),
+        ),
+        persistence=cfg.persistence.enabled,
+        retain_volumes=cfg.persistence.retain_on_destroy,
+        istio=cfg.istio.enabled,
+    )
+
+
+def placement_of(section: ModuleBase) -> kube.Placement:
+    resources = None
+    if section.resources is not None:
+        resources = {k: dict(v) for k, v in (("requests", section.resources.requests),
+                                             ("limits", section.resources.limits)) if v}
+    return kube.Placement(
+        node_selector=dict(section.node_selector),
+        tolerations=tuple(section.tolerations),
+        affinity=dict(section.affinity),
+        resources=resources,
+    )
+
+
+def exposure_of(svc: ServiceSettings) -> kube.Exposure:
+    return kube.Exposure(
+        type=svc.type,
+        node_ports=dict(svc.node_ports),
+        load_balancer_ip=svc.load_balancer_ip,
+        load_balancer_source_ranges=tuple(svc.load_balancer_source_ranges),
+        annotations=dict(svc.annotations),
+    )
+
+
+def volume_of(storage: StorageSettings) -> kube.Volume:
+    return kube.Volume(
+        storage_class=storage.storage_class,
+        size=storage.size,
+        access_mode=storage.access_mode,
+        existing_claim=storage.existing_claim,
+    )
+
+
+def ingress_of(route: IngressRoute) -> kube.IngressRoute:
+    return kube.IngressRoute(
+        hosts=tuple((h.name, h.path) for h in route.hosts),
+        tls=tuple((t.secret_name, tuple(t.hosts)) for t in route.tls),
+        annotations=dict(route.annotations),
+    )
+
+
+def secret(cfg: DeploymentConfig, key: str) -> str:
+    """A password from secret config; a development stack falls back to the KubeFATE default, with a warning."""
+    value = getattr(cfg.secrets, _snake(key))
+    if value is not None:
+        return value.get_secret_value()
+    fallback = SECRET_KEYS[key][1]
+    pulumi.log.warn(f"fate:{key} is not set; development stack uses {'an empty value' if not fallback else 'a default'}. "
+                    f"Set it with: pulumi config set --secret fate:{key} '<value>'")
+    return fallback
+
+
+def provider(cfg: DeploymentConfig) -> k8s.Provider:
+    """The one explicit Kubernetes provider every resource of the stack goes through (no ambient kube context)."""
+    t = cfg.kubernetes
+    args: dict[str, Any] = {
+        "namespace": cfg.target_namespace,
+        "enable_server_side_apply": t.enable_server_side_apply,
+        # update config objects in place instead of replacing them (pods roll through the checksum annotation)
+        "enable_config_map_mutable": True,
+        "enable_secret_mutable": True,
+    }
+    if t.render_yaml_to_directory:
+        args["render_yaml_to_directory"] = t.render_yaml_to_directory
+    else:
+        args["cluster_identifier"] = t.cluster_identifier or t.context or t.cluster or "default"
+        for key in ("kubeconfig", "context", "cluster"):
+            value = getattr(t, key)
+            if value:
+                args[key] = value
+    return k8s.Provider("kubernetes", **args)
+
+
+def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[k8s.core.v1.Namespace]:
+    """The target namespace, when the stack creates it; kept on destroy while persistent data is retained."""
+    if not cfg.create_namespace:
+        return None
+    site = site_of(cfg)
+    return k8s.core.v1.Namespace(
+        "namespace",
+        metadata={"name": site.namespace, "labels": {
+            "app.kubernetes.io/part-of": kube.PART_OF, "app.kubernetes.io/managed-by": kube.MANAGED_BY,
+            f"{kube.LABEL_PREFIX}/party-id": str(site.party_id)}},
+        opts=pulumi.ResourceOptions(provider=k8s_provider,
+                                    retain_on_delete=cfg.persistence.enabled and cfg.persistence.retain_on_destroy),
+    )
+
+
+def module_opts(k8s_provider: k8s.Provider, ns: Optional[k8s.core.v1.Namespace]) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}, depends_on=[ns] if ns is not None else None)
+
+
+def connect_info(cfg: DeploymentConfig, node_ports: dict[str, pulumi.Output]) -> dict[str, Any]:
+    """What another party needs to reach this deployment: party id, host and the NodePorts of its entry points."""
+    return {"partyId": cfg.party_id, "host": cfg.public_host, "nodePorts": node_ports}

@@ -1,0 +1,1222 @@
+"""The stack configuration: every option of a fate-pulumi deployment, its default, its meaning and its checks.
+
+A stack is configured under the ``fate`` namespace of ``Pulumi.<stack>.yaml`` (``fate:partyId``, ``fate:rollsite`` ...).
+`load_config` turns those keys into one validated `DeploymentConfig` or raises `ConfigError`, which names every
+offending key and what is allowed, before any resource is registered.
+
+This module is the single place where an option exists. Nothing downstream re-validates or re-defaults; it imports
+nothing from pulumi_kubernetes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Optional
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
+
+FATE_VERSION = "1.11.2"
+FATE_IMAGE_TAG = "1.11.2-release"
+SERVING_IMAGE_TAG = "2.1.6-release"
+
+NODE_PORT_RANGE = (30000, 32767)
+
+Kind = Literal["party", "exchange", "serving"]
+Backend = Literal["eggroll", "spark_rabbitmq", "spark_pulsar", "spark_local_pulsar"]
+Computing = Literal["Eggroll", "Spark", "Spark_local"]
+Federation = Literal["Eggroll", "Pulsar", "RabbitMQ"]
+StorageEngine = Literal["Eggroll", "HDFS", "LocalFS"]
+Algorithm = Literal["Basic", "NN", "ALL"]
+Device = Literal["CPU", "IPCL", "GPU"]
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# What each backend means in FATE's own three engine words (service_conf.yaml default_engines).
+BACKEND_ENGINES: dict[str, tuple[str, str, str]] = {
+    "eggroll": ("Eggroll", "Eggroll", "Eggroll"),
+    "spark_rabbitmq": ("Spark", "RabbitMQ", "HDFS"),
+    "spark_pulsar": ("Spark", "Pulsar", "HDFS"),
+    "spark_local_pulsar": ("Spark_local", "Pulsar", "LocalFS"),
+}
+
+PARTY_MODULES = (
+    "rollsite", "clustermanager", "nodemanager", "mysql", "python", "fateboard", "client",
+    "spark", "hdfs", "nginx", "rabbitmq", "pulsar",
+)
+EXCHANGE_MODULES = ("rollsite", "trafficServer", "nginx")
+SERVING_MODULES = ("servingProxy", "servingServer", "servingRedis", "servingZookeeper", "servingAdmin")
+
+# Party modules per backend: those the backend cannot run without, and those it may add.
+# mysql, spark, hdfs, rabbitmq and pulsar may instead be external services (see `external_services`).
+BACKEND_MODULES: dict[str, dict[str, tuple[str, ...]]] = {
+    "eggroll": {
+        "required": ("rollsite", "clustermanager", "nodemanager", "mysql", "python"),
+        "optional": ("fateboard", "client"),
+    },
+    "spark_rabbitmq": {
+        "required": ("mysql", "python", "nginx", "spark", "hdfs", "rabbitmq"),
+        "optional": ("fateboard", "client"),
+    },
+    "spark_pulsar": {
+        "required": ("mysql", "python", "nginx", "spark", "hdfs", "pulsar"),
+        "optional": ("fateboard", "client"),
+    },
+    "spark_local_pulsar": {
+        "required": ("mysql", "python", "nginx", "pulsar"),
+        "optional": ("fateboard", "client"),
+    },
+}
+EXCHANGE_BACKEND_MODULES: dict[str, tuple[str, ...]] = {
+    "eggroll": ("rollsite",),
+    "spark_pulsar": ("trafficServer", "nginx"),
+    "spark_local_pulsar": ("trafficServer", "nginx"),
+}
+
+# Passwords: one top-level secret key each, set with `pulumi config set --secret fate:<key> ...`.
+# value = (which modules need it, the development-only fallback, what it is)
+SECRET_KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "mysqlPassword": (("mysql", "python", "clustermanager"), "fate_dev", "password of the FATE MySQL user"),
+    "fateboardPassword": (("fateboard",), "admin", "FATE Board login password"),
+    "rabbitmqPassword": (("rabbitmq",), "fate", "RabbitMQ user password"),
+    "notebookHashedPassword": (("client",), "", "Jupyter hashed password (jupyter_server.auth.passwd())"),
+    "servingRedisPassword": (("servingRedis", "servingServer"), "fate_dev", "FATE-Serving Redis password"),
+    "servingAdminPassword": (("servingAdmin",), "admin", "FATE-Serving admin login password"),
+    "hivePassword": ((), "", "password of an external Hive (only when python.hive is set)"),
+    "zookeeperPassword": ((), "", "password of the FATE-Serving ZooKeeper ACL (only when serving.zookeeper.useAcl)"),
+}
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
+_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$")
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:]*[A-Za-z0-9]$|^[A-Za-z0-9]$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Field types with their checks
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _host(value: str) -> str:
+    """A host other parties or pods connect to: an IP address or a DNS name (never a URL, never a port)."""
+    value = str(value).strip()
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not an IP address or DNS name")
+    return value
+
+
+def _quantity(value: Any) -> str:
+    text = str(value)
+    if isinstance(value, bool) or not _QUANTITY.match(text):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    return text
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(f"{value!r} is not a valid Kubernetes name (lower-case letters, digits and '-', max 63)")
+    return value
+
+
+Host = Annotated[str, AfterValidator(_host)]
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+K8sName = Annotated[str, AfterValidator(_dns_label)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+NodePort = Annotated[int, Field(ge=NODE_PORT_RANGE[0], le=NODE_PORT_RANGE[1])]
+PartyId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Count = Annotated[int, Field(ge=0, le=10_000)]
+
+
+class Model(BaseModel):
+    """Base of every config section: camelCase keys, unknown keys rejected, immutable once validated."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        str_strip_whitespace=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Building blocks shared by modules
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Resources(Model):
+    """Container resources, as in a Kubernetes container spec."""
+
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class ServiceSettings(Model):
+    """How a module's Service is exposed. nodePorts are keyed by the module's port names (see each module)."""
+
+    type: ServiceType = "ClusterIP"
+    node_ports: dict[str, NodePort] = Field(
+        default_factory=dict, description="NodePort per port name; only with type NodePort or LoadBalancer")
+    load_balancer_ip: Optional[str] = Field(default=None, description="Requested LoadBalancer IP (cloud-specific)")
+    load_balancer_source_ranges: list[str] = Field(default_factory=list)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("load_balancer_ip")
+    @classmethod
+    def _ip(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            ipaddress.ip_address(v)
+        return v
+
+    @field_validator("load_balancer_source_ranges")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            ipaddress.ip_network(cidr, strict=False)
+        return v
+
+
+class StorageSettings(Model):
+    """Persistent volume of a module (used when persistence is enabled)."""
+
+    storage_class: Optional[str] = Field(
+        default=None, description="StorageClass; unset = the cluster default (KubeFATE defaulted it to the module name)")
+    size: Quantity = "1Gi"
+    access_mode: AccessMode = "ReadWriteOnce"
+    existing_claim: Optional[K8sName] = Field(default=None, description="Mount this existing PVC instead of a new one")
+
+
+class Endpoint(Model):
+    """A host and port another party or an external service listens on."""
+
+    host: Host
+    port: Port
+
+
+class PartyRoute(Model):
+    """One remote party: its id and the address of its entry point."""
+
+    party_id: PartyId
+    host: Host
+    port: Port
+
+
+class ModuleBase(Model):
+    """Scheduling and sizing every module takes."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    affinity: dict[str, Any] = Field(default_factory=dict)
+    resources: Optional[Resources] = Field(
+        default=None, description="Container resources; unset = the module's modest default requests")
+
+    # Port names a user may give a NodePort for; the module's Service defines the numbers.
+    exposable_ports: ClassVar[tuple[str, ...]] = ()
+
+
+class ExposedModule(ModuleBase):
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Party modules
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RollsitePolling(Model):
+    """Eggroll polling: a party without a reachable port polls a rollsite that acts as server."""
+
+    enabled: bool = False
+    type: Optional[Literal["client", "server"]] = None
+    server: Optional[Endpoint] = Field(default=None, description="(client) the polling server's rollsite")
+    client_list: list[PartyId] = Field(default_factory=list, description="(server) party ids that poll this rollsite")
+    concurrency: int = Field(default=50, ge=1, le=10_000)
+
+
+class TlsSecret(Model):
+    enabled: bool = False
+    secret_name: K8sName
+
+
+class RollsiteTls(TlsSecret):
+    """Rollsite mutual TLS; the Secret holds ca.pem, server.crt, server.key, client.crt, client.key (PKCS#8 keys)."""
+
+    secret_name: K8sName = "eggroll-certs"
+
+
+class RollsiteConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite",)
+
+    exchange: Optional[Endpoint] = Field(default=None, description="Send every unknown party to this exchange")
+    party_list: list[PartyRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
+    tls: RollsiteTls = Field(default_factory=RollsiteTls)
+    polling: RollsitePolling = Field(default_factory=RollsitePolling)
+
+
+class ClusterManagerConfig(ModuleBase):
+    mysql_server_timezone: str = "UTC"
+
+
+class NodeManagerConfig(ModuleBase):
+    replicas: Count = Field(default=2, description="Number of nodemanagers (KubeFATE docs call it count)")
+    session_processors_per_node: int = Field(default=4, ge=1, le=4096)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ExternalMysql(Model):
+    host: Host
+    port: Optional[Port] = Field(default=None, description="default: MySQL's 3306")
+
+
+class MysqlConfig(ExposedModule):
+    database: str = Field(default="eggroll_meta", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    user: str = Field(default="fate", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    external: Optional[ExternalMysql] = Field(
+        default=None, description="Use this MySQL instead of deploying the mysql module")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class EggrollCores(Model):
+    cores_per_node: int = Field(default=16, ge=1)
+    nodes: int = Field(default=2, ge=1)
+
+
+class SparkCores(Model):
+    cores_per_node: int = Field(default=20, ge=1)
+    nodes: int = Field(default=2, ge=1)
+    master: Optional[str] = Field(
+        default=None, description="External Spark master URL; unset = the spark module (or local[*] for Spark_local)")
+    driver_host: Optional[Host] = Field(default=None, description="Address executors reach the driver on (external Spark)")
+    driver_host_type: Optional[ServiceType] = None
+    port_max_retries: Optional[int] = Field(default=None, ge=1, le=1000)
+    driver_start_port: Optional[Port] = None
+    block_manager_start_port: Optional[Port] = None
+    pyspark_python: Optional[str] = None
+
+
+class HdfsClient(Model):
+    name_node: Optional[str] = Field(default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module")
+    path_prefix: Optional[str] = None
+
+
+class RabbitmqClient(Model):
+    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
+    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
+
+
+class PulsarClient(Model):
+    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
+    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
+    topic_ttl: int = Field(default=3, ge=0)
+    cluster: str = "standalone"
+    tenant: str = "fl-tenant"
+
+
+class NginxClient(Model):
+    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
+
+    host: Optional[Host] = None
+    http_port: Optional[Port] = None
+    grpc_port: Optional[Port] = None
+
+
+class HiveClient(Model):
+    host: Host
+    port: Port = 10000
+    auth_mechanism: Optional[str] = None
+    username: Optional[str] = None
+
+
+class PythonConfig(ExposedModule):
+    """FATE Flow (KubeFATE module name: python)."""
+
+    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    log_level: LogLevel = "INFO"
+    service_account_name: Optional[K8sName] = None
+    dependent_distribution: bool = False
+    gpu_count: Optional[int] = Field(default=None, ge=1, le=64, description="GPUs per fateflow pod (device GPU; default 1)")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    clustermanager: EggrollCores = Field(default_factory=EggrollCores)
+    spark: SparkCores = Field(default_factory=SparkCores)
+    hdfs: HdfsClient = Field(default_factory=HdfsClient)
+    rabbitmq: RabbitmqClient = Field(default_factory=RabbitmqClient)
+    pulsar: PulsarClient = Field(default_factory=PulsarClient)
+    nginx: NginxClient = Field(default_factory=NginxClient)
+    hive: Optional[HiveClient] = None
+
+
+class FateboardConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("http",)
+
+    username: str = Field(default="admin", min_length=1)
+
+
+class ClientConfig(ModuleBase):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class SparkMaster(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("webUi",)
+
+    image: Optional[str] = Field(default=None, description="Full image name without tag, overrides registry")
+    image_tag: Optional[str] = None
+    replicas: int = Field(default=1, ge=1, le=1)
+
+
+class SparkWorker(ModuleBase):
+    image: Optional[str] = None
+    image_tag: Optional[str] = None
+    replicas: Count = 2
+
+
+class SparkConfig(Model):
+    master: SparkMaster = Field(default_factory=SparkMaster)
+    worker: SparkWorker = Field(default_factory=SparkWorker)
+
+
+class NameNode(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("rpc",)
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class DataNode(ModuleBase):
+    replicas: Count = 3
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class HdfsConfig(Model):
+    namenode: NameNode = Field(default_factory=NameNode)
+    datanode: DataNode = Field(default_factory=DataNode)
+
+
+class HttpGrpcEndpoint(Model):
+    host: Host
+    http_port: Port
+    grpc_port: Port
+
+
+class NginxRoute(Model):
+    """How to reach one party's control plane: its nginx (proxy) and/or its fateflow."""
+
+    proxy: list[HttpGrpcEndpoint] = Field(default_factory=list)
+    fateflow: list[HttpGrpcEndpoint] = Field(default_factory=list)
+
+
+class NginxConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    exchange: Optional[HttpGrpcEndpoint] = Field(default=None, description="Default route to an nginx exchange")
+    route_table: dict[PartyId, NginxRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+
+
+class RabbitmqRoute(Model):
+    host: Host
+    port: Port
+
+
+class RabbitmqConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("amqp", "management")
+
+    user: str = Field(default="fate", min_length=1)
+    route_table: dict[PartyId, RabbitmqRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+
+
+class PulsarRoute(Model):
+    host: Host
+    port: Port
+    ssl_port: Port
+    proxy: str = ""
+
+
+class PulsarExchange(Model):
+    host: Host
+    port: Port
+    domain: Host = "fate.org"
+
+
+class PulsarConfs(Model):
+    backlog_quota_default_limit_gb: int = Field(default=10, ge=0, alias="backlogQuotaDefaultLimitGB")
+    broker_delete_inactive_topics_frequency_seconds: int = Field(default=60, ge=1)
+
+
+class PublicLoadBalancer(Model):
+    enabled: bool = False
+
+
+class PulsarTls(Model):
+    """Secret with broker.cert.pem, broker.key-pk8.pem, ca.cert.pem; used when an exchange is set."""
+
+    secret_name: K8sName = "pulsar-cert"
+
+
+class PulsarConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("broker", "brokerTls")
+
+    env: list[dict[str, Any]] = Field(default_factory=list, description="Extra container env, e.g. PULSAR_MEM")
+    confs: PulsarConfs = Field(default_factory=PulsarConfs)
+    public_lb: PublicLoadBalancer = Field(default_factory=PublicLoadBalancer, alias="publicLB")
+    exchange: Optional[PulsarExchange] = Field(default=None, description="Route unknown parties via an ATS exchange (TLS)")
+    tls: PulsarTls = Field(default_factory=PulsarTls)
+    route_table: dict[PartyId, PulsarRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Exchange modules
+# --------------------------------------------------------------------------------------------------------------
+
+
+class SniRoute(Model):
+    fqdn: Host
+    tunnel_route: str = Field(description="host:port of the party's pulsar TLS endpoint")
+
+    @field_validator("tunnel_route")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{v!r} is not host:port")
+        _host(host)
+        return v
+
+
+class TrafficServerConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("tls",)
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    image_tag: str = Field(default="latest", description="federatedai/trafficserver publishes no versioned tag")
+    sni_routes: list[SniRoute] = Field(default_factory=list)
+    cert_secret_name: K8sName = Field(
+        default="traffic-server-cert", description="Secret with proxy.cert.pem, proxy.key.pem, ca.cert.pem")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Serving modules
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ServingProxyConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("inter", "http")
+
+    party_list: list[PartyRoute] = Field(default_factory=list)
+    exchange: Optional[Endpoint] = None
+
+
+class ServingRedisClient(Model):
+    host: Host
+    port: Port = 6379
+
+
+class ServingServerConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("grpc",)
+
+    fateflow: Optional[Endpoint] = Field(
+        default=None, description="FATE Flow HTTP endpoint of the party (model transfer); required")
+    cache_type: Optional[Literal["local", "redis"]] = Field(
+        default=None, description="Inference cache; default redis when servingRedis is deployed, else local")
+    cache_switch: bool = Field(default=True, description="remoteModelInferenceResultCacheSwitch")
+    single_adaptor: str = "com.webank.ai.fate.serving.adaptor.dataaccess.MockAdapter"
+    batch_adaptor: str = "com.webank.ai.fate.serving.adaptor.dataaccess.MockBatchAdapter"
+    adapter_url: str = "http://127.0.0.1:9380/v1/http/adapter/getFeature"
+    redis: Optional[ServingRedisClient] = Field(default=None, description="External Redis instead of servingRedis")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ServingRedisConfig(ModuleBase):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ServingZookeeperConfig(ModuleBase):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ServingAdminConfig(ModuleBase):
+    username: str = Field(default="admin", min_length=1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Deployment-wide sections
+# --------------------------------------------------------------------------------------------------------------
+
+
+class IngressHost(Model):
+    name: Host
+    path: str = Field(default="/", pattern=r"^/")
+
+
+class IngressTls(Model):
+    secret_name: K8sName
+    hosts: list[Host] = Field(default_factory=list)
+
+
+class IngressRoute(Model):
+    hosts: list[IngressHost] = Field(default_factory=list)
+    tls: list[IngressTls] = Field(default_factory=list)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class IngressConfig(Model):
+    """Ingresses are created for a module only when it has hosts (KubeFATE always rendered example.com hosts)."""
+
+    class_name: Optional[str] = "nginx"
+    fateboard: IngressRoute = Field(default_factory=IngressRoute)
+    client: IngressRoute = Field(default_factory=IngressRoute)
+    spark: IngressRoute = Field(default_factory=IngressRoute)
+    rabbitmq: IngressRoute = Field(default_factory=IngressRoute)
+    pulsar: IngressRoute = Field(default_factory=IngressRoute)
+    serving_proxy: IngressRoute = Field(default_factory=IngressRoute)
+    serving_admin: IngressRoute = Field(default_factory=IngressRoute)
+
+
+class IstioConfig(Model):
+    enabled: bool = False
+
+
+class PersistenceConfig(Model):
+    enabled: bool = Field(default=True, description="PVCs for mysql, fateflow, notebook, nodemanager, hdfs, pulsar, serving")
+    retain_on_destroy: bool = Field(
+        default=True, description="Keep PVCs (and a namespace we created) on pulumi destroy")
+
+
+class KubernetesTarget(Model):
+    """Which cluster the stack deploys to; one explicit provider serves every resource."""
+
+    kubeconfig: Optional[str] = Field(default=None, description="Path to a kubeconfig file (or its content)")
+    context: Optional[str] = None
+    cluster: Optional[str] = None
+    render_yaml_to_directory: Optional[str] = Field(
+        default=None, description="Write manifests on `pulumi up` instead of applying them (GitOps)")
+    enable_server_side_apply: bool = True
+    cluster_identifier: Optional[str] = Field(
+        default=None, description="Stable cluster id: only its change replaces the provider (default: context or 'default')")
+
+
+class ServingLink(Model):
+    """Where this party's FATE Flow publishes models: the FATE-Serving deployment of the same party."""
+
+    host: Optional[Host] = None
+    port: Optional[Port] = None
+    use_registry: bool = False
+    zookeeper: Optional["ZookeeperLink"] = None
+
+
+class ZookeeperLink(Model):
+    hosts: list[str] = Field(min_length=1, description="host:port of each ZooKeeper server")
+    use_acl: bool = False
+    user: Optional[str] = None
+
+
+ServingLink.model_rebuild()
+
+
+class Secrets(Model):
+    """Passwords, from `pulumi config set --secret fate:<key>`; never written to a ConfigMap."""
+
+    mysql_password: Optional[SecretStr] = None
+    fateboard_password: Optional[SecretStr] = None
+    rabbitmq_password: Optional[SecretStr] = None
+    notebook_hashed_password: Optional[SecretStr] = None
+    serving_redis_password: Optional[SecretStr] = None
+    serving_admin_password: Optional[SecretStr] = None
+    hive_password: Optional[SecretStr] = None
+    zookeeper_password: Optional[SecretStr] = None
+
+    def get(self, key: str) -> str:
+        """The plain value of a secret key (camelCase), '' when unset."""
+        value = getattr(self, _snake(key))
+        return value.get_secret_value() if value is not None else ""
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+
+
+MODULE_SECTIONS: dict[str, str] = {  # module name -> config section (field alias)
+    **{m: m for m in PARTY_MODULES},
+    **{m: m for m in EXCHANGE_MODULES},
+    **{m: m for m in SERVING_MODULES},
+}
+
+
+class DeploymentConfig(Model):
+    """One deployment: a FATE party, an exchange or a FATE-Serving cluster."""
+
+    kind: Kind = "party"
+    party_id: PartyId = Field(description="FATE party id (an exchange conventionally uses 1)")
+    name: Optional[K8sName] = Field(
+        default=None, description="Deployment name (KubeFATE cluster name); default fate-<partyId>, fate-exchange, fate-serving-<partyId>")
+    namespace: Optional[K8sName] = Field(default=None, description="Target namespace; default = name")
+    create_namespace: bool = True
+    development: bool = Field(default=False, description="Allow development fallbacks for unset passwords (warns)")
+    public_host: Optional[Host] = Field(
+        default=None, description="Address other parties use to reach this deployment's NodePorts/LoadBalancers")
+    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+
+    registry: Optional[str] = Field(
+        default=None, description="Image registry prefix for every image, e.g. harbor.bank.example/federatedai")
+    image_tag: Optional[str] = Field(default=None, description="FATE image tag; default 1.11.2-release (serving 2.1.6-release)")
+    pull_policy: PullPolicy = "IfNotPresent"
+    image_pull_secrets: list[K8sName] = Field(default_factory=list)
+    persistence: PersistenceConfig = Field(default_factory=PersistenceConfig)
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
+    istio: IstioConfig = Field(default_factory=IstioConfig)
+
+    backend: Backend = "eggroll"
+    computing: Optional[Computing] = None
+    federation: Optional[Federation] = None
+    storage: Optional[StorageEngine] = None
+    algorithm: Algorithm = "Basic"
+    device: Device = "CPU"
+    modules: Optional[list[str]] = Field(default=None, description="Modules to deploy; default = all of the backend")
+
+    serving: ServingLink = Field(default_factory=ServingLink)
+
+    rollsite: RollsiteConfig = Field(default_factory=RollsiteConfig)
+    clustermanager: ClusterManagerConfig = Field(default_factory=ClusterManagerConfig)
+    nodemanager: NodeManagerConfig = Field(default_factory=NodeManagerConfig)
+    mysql: MysqlConfig = Field(default_factory=MysqlConfig)
+    python: PythonConfig = Field(default_factory=PythonConfig)
+    fateboard: FateboardConfig = Field(default_factory=FateboardConfig)
+    client: ClientConfig = Field(default_factory=ClientConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    hdfs: HdfsConfig = Field(default_factory=HdfsConfig)
+    nginx: NginxConfig = Field(default_factory=NginxConfig)
+    rabbitmq: RabbitmqConfig = Field(default_factory=RabbitmqConfig)
+    pulsar: PulsarConfig = Field(default_factory=PulsarConfig)
+    traffic_server: TrafficServerConfig = Field(default_factory=TrafficServerConfig)
+    serving_proxy: ServingProxyConfig = Field(default_factory=ServingProxyConfig)
+    serving_server: ServingServerConfig = Field(default_factory=ServingServerConfig)
+    serving_redis: ServingRedisConfig = Field(default_factory=ServingRedisConfig)
+    serving_zookeeper: ServingZookeeperConfig = Field(default_factory=ServingZookeeperConfig)
+    serving_admin: ServingAdminConfig = Field(default_factory=ServingAdminConfig)
+
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+
+    # ---- derived facts (computed once, used by the compositions) ----
+
+    @property
+    def deployment_name(self) -> str:
+        if self.name:
+            return self.name
+        return {"party": f"fate-{self.party_id}", "exchange": "fate-exchange", "serving": f"fate-serving-{self.party_id}"}[self.kind]
+
+    @property
+    def target_namespace(self) -> str:
+        return self.namespace or self.deployment_name
+
+    @property
+    def engines(self) -> tuple[str, str, str]:
+        """(computing, federation, storage) in FATE's words."""
+        return BACKEND_ENGINES[self.backend]
+
+    @property
+    def fate_image_tag(self) -> str:
+        return self.image_tag or (SERVING_IMAGE_TAG if self.kind == "serving" else FATE_IMAGE_TAG)
+
+    @property
+    def enabled_modules(self) -> tuple[str, ...]:
+        """Modules that are deployed, in a stable order."""
+        if self.kind == "exchange":
+            chosen = self.modules if self.modules is not None else EXCHANGE_BACKEND_MODULES.get(self.backend, ())
+            return tuple(m for m in EXCHANGE_MODULES if m in chosen)
+        if self.kind == "serving":
+            chosen = self.modules if self.modules is not None else SERVING_MODULES
+            return tuple(m for m in SERVING_MODULES if m in chosen)
+        spec = BACKEND_MODULES[self.backend]
+        if self.modules is not None:
+            chosen = set(self.modules)
+        else:
+            chosen = set(spec["required"]) | set(spec["optional"])
+            chosen -= self.external_services
+        return tuple(m for m in PARTY_MODULES if m in chosen)
+
+    @property
+    def external_services(self) -> set[str]:
+        """Party modules replaced by an external service the user configured."""
+        external = set()
+        if self.mysql.external is not None:
+            external.add("mysql")
+        if self.python.spark.master is not None:
+            external.add("spark")
+        if self.python.hdfs.name_node is not None:
+            external.add("hdfs")
+        if self.python.rabbitmq.host is not None:
+            external.add("rabbitmq")
+        if self.python.pulsar.host is not None:
+            external.add("pulsar")
+        return external
+
+    def module(self, name: str) -> BaseModel:
+        """The config section of a module, by its FATE name (e.g. 'trafficServer')."""
+        return getattr(self, _snake(name))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str  # full key path, e.g. fate:rollsite.service.nodePorts.rollsite
+    message: str  # what is wrong and what is allowed / how to fix it
+
+
+class ConfigError(Exception):
+    """The stack configuration is invalid; every problem names its key."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        lines = [f"  {p.key}: {p.message}" for p in self.problems]
+        super().__init__("invalid stack configuration:\n" + "\n".join(lines))
+
+    @property
+    def keys(self) -> list[str]:
+        return [p.key for p in self.problems]
+
+
+def _key(path: Iterable[Any]) -> str:
+    text = f"{NAMESPACE}:"
+    first = True
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("" if first else ".") + str(part)
+        first = False
+    return text
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> Optional[list[str]]:
+    """Keys allowed at the parent of `loc` (for 'unknown key' errors)."""
+    model: Any = DeploymentConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+        field = fields.get(part)
+        if field is None:
+            model = None
+            break
+        model = _model_of(field.annotation)
+    if model is None:
+        return None
+    return sorted(f.alias or n for n, f in model.model_fields.items() if not f.exclude)
+
+
+def _model_of(annotation: Any) -> Any:
+    """The BaseModel class inside an annotation like Optional[X] / list[X] / dict[K, X]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_validation_error(err: ValidationError) -> list[Problem]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        # pydantic puts the union/validator name into loc for some errors; keep only real path parts
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc)
+            msg = "unknown key"
+            if allowed is not None:
+                msg += "; allowed here: " + ", ".join(allowed)
+        elif e["type"] == "literal_error":
+            msg = f"{e['input']!r} is not allowed; {e['msg'].replace('Input should be', 'use')}"
+        else:
+            msg = e["msg"]
+            if e["type"] not in ("missing",) and "input" in e and not isinstance(e["input"], (dict, list)):
+                msg += f" (got {e['input']!r})"
+        problems.append(Problem(_key(loc), msg))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Cross-field checks (run after parsing; each problem names its key)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
+    p: list[Problem] = []
+    kind = cfg.kind
+    modules = set(cfg.enabled_modules)
+
+    # Sections that belong to another kind of deployment.
+    kind_sections = {
+        "party": set(PARTY_MODULES) | {"serving", "computing", "federation", "storage", "algorithm", "device"},
+        "exchange": set(EXCHANGE_MODULES),
+        "serving": set(SERVING_MODULES),
+    }
+    all_sections = set().union(*kind_sections.values())
+    for key in sorted(set_keys & (all_sections - kind_sections[kind])):
+        p.append(Problem(_key([key]), f"not used by a deployment of kind {kind}; remove it "
+                                      f"(it belongs to kind {', '.join(k for k, s in kind_sections.items() if key in s)})"))
+
+    if cfg.modules is not None:
+        allowed = {"party": PARTY_MODULES, "exchange": EXCHANGE_MODULES, "serving": SERVING_MODULES}[kind]
+        for i, m in enumerate(cfg.modules):
+            if m not in allowed:
+                p.append(Problem(_key(["modules", i]), f"unknown module {m!r} for kind {kind}; allowed: {', '.join(allowed)}"))
+        for m, n in Counter(cfg.modules).items():
+            if n > 1:
+                p.append(Problem(_key(["modules"]), f"module {m!r} is listed {n} times"))
+        if not cfg.modules:
+            p.append(Problem(_key(["modules"]), "empty module list; omit the key to deploy the backend's modules"))
+
+    if kind == "party":
+        p += _check_party(cfg, modules)
+    elif kind == "exchange":
+        if cfg.backend == "spark_rabbitmq":
+            p.append(Problem(_key(["backend"]), "spark_rabbitmq has no exchange (RabbitMQ federates peer to peer); "
+                                                "use eggroll (rollsite) or spark_pulsar / spark_local_pulsar (trafficServer + nginx)"))
+        if "backend" in set_keys and cfg.modules is not None:
+            for i, m in enumerate(cfg.modules):
+                if cfg.backend in EXCHANGE_BACKEND_MODULES and m not in EXCHANGE_BACKEND_MODULES[cfg.backend]:
+                    p.append(Problem(_key(["modules", i]), f"{m!r} does not serve backend {cfg.backend}; allowed: "
+                                                           f"{', '.join(EXCHANGE_BACKEND_MODULES[cfg.backend])}"))
+    else:
+        p += _check_serving(cfg, modules)
+
+    p += _check_routes(cfg, modules)
+    p += _check_services(cfg, modules)
+    p += _check_storage(cfg, modules)
+    p += _check_secrets(cfg, modules)
+    p += _check_target(cfg)
+    if cfg.registry is not None and not _IMAGE_REF.match(cfg.registry.rstrip("/")):
+        p.append(Problem(_key(["registry"]), f"{cfg.registry!r} is not a registry prefix like harbor.example.org/federatedai"))
+    if cfg.image_tag is not None and not _TAG.match(cfg.image_tag):
+        p.append(Problem(_key(["imageTag"]), f"{cfg.image_tag!r} is not a valid image tag"))
+    return p
+
+
+def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    p: list[Problem] = []
+    computing, federation, storage = cfg.engines
+    for key, given, implied in (("computing", cfg.computing, computing), ("federation", cfg.federation, federation),
+                                ("storage", cfg.storage, storage)):
+        if given is not None and given != implied:
+            p.append(Problem(_key([key]), f"{given!r} contradicts backend {cfg.backend} ({key} {implied}); "
+                                          f"set backend to the combination you want or remove {key}"))
+    spec = BACKEND_MODULES[cfg.backend]
+    external = cfg.external_services
+    if cfg.modules is not None:
+        for i, m in enumerate(cfg.modules):
+            if m in PARTY_MODULES and m not in spec["required"] and m not in spec["optional"]:
+                p.append(Problem(_key(["modules", i]), f"{m!r} is not part of backend {cfg.backend}; modules allowed: "
+                                                       f"{', '.join(spec['required'] + spec['optional'])}"))
+            if m in external:
+                p.append(Problem(_key(["modules", i]), f"{m!r} is configured as an external service; remove it from "
+                                                       f"modules or remove the external setting"))
+        for m in spec["required"]:
+            if m not in modules and m not in external:
+                hint = {
+                    "mysql": " or set mysql.external",
+                    "spark": " or set python.spark.master (external Spark)",
+                    "hdfs": " or set python.hdfs.nameNode (external HDFS)",
+                    "rabbitmq": " or set python.rabbitmq.host (external RabbitMQ)",
+                    "pulsar": " or set python.pulsar.host (external Pulsar)",
+                }.get(m, "")
+                p.append(Problem(_key(["modules"]), f"backend {cfg.backend} needs module {m!r}; add it{hint}"))
+    if cfg.algorithm == "ALL" and cfg.device == "CPU" or cfg.device == "IPCL" and cfg.algorithm != "Basic" \
+            or cfg.device == "GPU" and cfg.algorithm == "Basic":
+        p.append(Problem(_key(["algorithm"]), f"FATE {FATE_VERSION} ships no image for algorithm {cfg.algorithm} on device "
+                                              f"{cfg.device}; supported: CPU with Basic/NN, IPCL with Basic, GPU with NN/ALL"))
+    if cfg.python.gpu_count is not None and cfg.device != "GPU":
+        p.append(Problem(_key(["python", "gpuCount"]), "only used with device GPU"))
+    if cfg.istio.enabled and computing != "Eggroll":
+        p.append(Problem(_key(["istio", "enabled"]), "Istio mode is only supported with the eggroll backend (KubeFATE docs: not compatible with Spark)"))
+    sp = cfg.python.spark
+    if sp.port_max_retries is not None and (sp.driver_start_port is None or sp.block_manager_start_port is None):
+        p.append(Problem(_key(["python", "spark", "portMaxRetries"]),
+                         "needs python.spark.driverStartPort and python.spark.blockManagerStartPort"))
+    if sp.driver_host_type is not None and sp.port_max_retries is None:
+        p.append(Problem(_key(["python", "spark", "driverHostType"]), "needs python.spark.portMaxRetries (the driver ports to expose)"))
+    if cfg.serving.use_registry and cfg.serving.zookeeper is None:
+        p.append(Problem(_key(["serving", "zookeeper"]), "serving.useRegistry needs serving.zookeeper.hosts (the FATE-Serving ZooKeeper)"))
+    if (cfg.serving.host is None) != (cfg.serving.port is None):
+        p.append(Problem(_key(["serving"]), "set both serving.host and serving.port (the serving-server endpoint) or neither"))
+    if cfg.pulsar.exchange is not None and "pulsar" not in modules:
+        p.append(Problem(_key(["pulsar", "exchange"]), "needs the pulsar module"))
+    polling = cfg.rollsite.polling
+    if polling.enabled:
+        if polling.type is None:
+            p.append(Problem(_key(["rollsite", "polling", "type"]), "required when polling is enabled: client or server"))
+        if polling.type == "client" and polling.server is None:
+            p.append(Problem(_key(["rollsite", "polling", "server"]), "a polling client needs the server's host and port"))
+        if polling.type == "client" and cfg.rollsite.exchange is not None:
+            p.append(Problem(_key(["rollsite", "exchange"]), "a polling client reaches everything through its polling server; remove exchange"))
+        if polling.type == "server" and not polling.client_list:
+            p.append(Problem(_key(["rollsite", "polling", "clientList"]), "a polling server needs the party ids of its clients"))
+    return p
+
+
+def _check_serving(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    p: list[Problem] = []
+    if "servingServer" in modules and cfg.serving_server.fateflow is None:
+        p.append(Problem(_key(["servingServer", "fateflow"]),
+                         "required: the FATE Flow HTTP endpoint of this party (host: fateflow node/LB address, port: its http NodePort) "
+                         "for model transfer"))
+    if cfg.serving_server.cache_type == "redis" and "servingRedis" not in modules and cfg.serving_server.redis is None:
+        p.append(Problem(_key(["servingServer", "cacheType"]), "redis cache needs the servingRedis module or servingServer.redis"))
+    if cfg.serving_server.redis is not None and "servingRedis" in modules:
+        p.append(Problem(_key(["servingServer", "redis"]), "an external Redis replaces the servingRedis module; remove one of them"))
+    return p
+
+
+def _duplicates(ids: Iterable[int]) -> list[int]:
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
+def _check_routes(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    """Party lists and route tables: no duplicates, and a party never lists itself (its own route is generated)."""
+    p: list[Problem] = []
+    own = cfg.party_id
+    lists = {
+        "rollsite.partyList": [r.party_id for r in cfg.rollsite.party_list],
+        "servingProxy.partyList": [r.party_id for r in cfg.serving_proxy.party_list],
+    }
+    for key, ids in lists.items():
+        for dup in _duplicates(ids):
+            p.append(Problem(_key(key.split(".")), f"party {dup} is listed more than once; keep one entry per party"))
+        if own in ids:
+            p.append(Problem(_key(key.split(".")), f"lists this party itself ({own}); its own route is generated, remove the entry"))
+    tables = {"nginx.routeTable": cfg.nginx.route_table, "rabbitmq.routeTable": cfg.rabbitmq.route_table,
+              "pulsar.routeTable": cfg.pulsar.route_table}
+    for key, table in tables.items():
+        if own in table and not (cfg.kind == "exchange" and key == "nginx.routeTable"):
+            p.append(Problem(_key(key.split(".") + [own]),
+                             f"route for this party itself ({own}); its own route is generated from the local service, remove the entry"))
+    polling = cfg.rollsite.polling
+    if polling.enabled and polling.type == "server":
+        for dup in _duplicates(polling.client_list):
+            p.append(Problem(_key(["rollsite", "polling", "clientList"]), f"party {dup} is listed more than once"))
+        clash = set(polling.client_list) & set(lists["rollsite.partyList"])
+        for pid in sorted(clash):
+            p.append(Problem(_key(["rollsite", "polling", "clientList"]),
+                             f"party {pid} is both a polling client and in rollsite.partyList; keep one"))
+    fqdns = [r.fqdn for r in cfg.traffic_server.sni_routes]
+    for fqdn, n in Counter(fqdns).items():
+        if n > 1:
+            p.append(Problem(_key(["trafficServer", "sniRoutes"]), f"fqdn {fqdn} is routed {n} times"))
+    return p
+
+
+# Module sections that own a Service the user may expose, by module name -> config path.
+_EXPOSED: dict[str, tuple[str, ...]] = {
+    "rollsite": ("rollsite",), "mysql": ("mysql",), "python": ("python",), "fateboard": ("fateboard",),
+    "nginx": ("nginx",), "rabbitmq": ("rabbitmq",), "pulsar": ("pulsar",), "trafficServer": ("trafficServer",),
+    "servingProxy": ("servingProxy",), "servingServer": ("servingServer",),
+    "spark": ("spark", "master"), "hdfs": ("hdfs", "namenode"),
+}
+
+
+def _section(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
+    obj: Any = cfg
+    for part in path:
+        obj = getattr(obj, _snake(part))
+    return obj
+
+
+def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    p: list[Problem] = []
+    seen: dict[int, str] = {}
+    for module, path in _EXPOSED.items():
+        section = _section(cfg, path)
+        svc: ServiceSettings = section.service
+        base = list(path) + ["service"]
+        for name, port in svc.node_ports.items():
+            key = _key(base + ["nodePorts", name])
+            if name not in section.exposable_ports:
+                p.append(Problem(key, f"{module} has no port {name!r}; ports: {', '.join(section.exposable_ports) or 'none'}"))
+            if svc.type == "ClusterIP":
+                p.append(Problem(key, f"a NodePort needs {'.'.join(path)}.service.type NodePort or LoadBalancer (type is ClusterIP)"))
+            if module in modules:
+                if port in seen:
+                    p.append(Problem(key, f"NodePort {port} is already used by {seen[port]}; NodePorts must be unique in the stack"))
+                else:
+                    seen[port] = ".".join(base + ["nodePorts", name])
+        if svc.load_balancer_ip and svc.type != "LoadBalancer":
+            p.append(Problem(_key(base + ["loadBalancerIP"]), "only used with service type LoadBalancer"))
+        if svc.load_balancer_source_ranges and svc.type != "LoadBalancer":
+            p.append(Problem(_key(base + ["loadBalancerSourceRanges"]), "only used with service type LoadBalancer"))
+    driver = cfg.python.spark
+    if driver.driver_host_type in ("NodePort", "LoadBalancer") and driver.port_max_retries:
+        for start, what in ((driver.driver_start_port, "driverStartPort"), (driver.block_manager_start_port, "blockManagerStartPort")):
+            if start is None:
+                continue
+            for port in range(start, start + driver.port_max_retries):
+                key = _key(["python", "spark", what])
+                if not NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]:
+                    p.append(Problem(key, f"driver port {port} is exposed as a NodePort and must be within {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}"))
+                    break
+                if port in seen:
+                    p.append(Problem(key, f"driver port {port} collides with NodePort of {seen[port]}"))
+                seen[port] = f"python.spark.{what}"
+    for route in ("fateboard", "client", "spark", "rabbitmq", "pulsar", "servingProxy", "servingAdmin"):
+        ing: IngressRoute = getattr(cfg.ingress, _snake(route))
+        hosts = [h.name for h in ing.hosts]
+        for host, n in Counter(hosts).items():
+            if n > 1:
+                p.append(Problem(_key(["ingress", route, "hosts"]), f"host {host} is listed {n} times"))
+        if (ing.hosts or ing.tls) and route not in modules:
+            p.append(Problem(_key(["ingress", route]), f"module {route} is not deployed; remove its ingress or add the module"))
+        if ing.tls and not ing.hosts:
+            p.append(Problem(_key(["ingress", route, "tls"]), "TLS without hosts; add ingress hosts"))
+    if cfg.istio.enabled and cfg.kind == "exchange":
+        p.append(Problem(_key(["istio"]), "not used by an exchange"))
+    return p
+
+
+_STORAGE_SECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "mysql": (("mysql",),), "python": (("python",),), "client": (("client",),), "nodemanager": (("nodemanager",),),
+    "hdfs": (("hdfs", "namenode"), ("hdfs", "datanode")), "pulsar": (("pulsar",),),
+    "servingServer": (("servingServer",),), "servingRedis": (("servingRedis",),), "servingZookeeper": (("servingZookeeper",),),
+}
+
+
+def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    p: list[Problem] = []
+    for module, paths in _STORAGE_SECTIONS.items():
+        for path in paths:
+            st: StorageSettings = _section(cfg, path).storage
+            replicas = getattr(_section(cfg, path), "replicas", 1)
+            if st.existing_claim and replicas > 1 and st.access_mode == "ReadWriteOnce":
+                p.append(Problem(_key(list(path) + ["storage", "existingClaim"]),
+                                 f"{replicas} replicas cannot share one ReadWriteOnce claim; use ReadWriteMany or drop existingClaim "
+                                 f"(each replica then gets its own volume)"))
+    return p
+
+
+def _check_target(cfg: DeploymentConfig) -> list[Problem]:
+    t = cfg.kubernetes
+    if t.render_yaml_to_directory and (t.kubeconfig or t.context or t.cluster):
+        return [Problem(_key(["kubernetes", "renderYamlToDirectory"]),
+                        "the Kubernetes provider renders without a cluster; remove kubernetes.kubeconfig/context/cluster")]
+    return []
+
+
+def required_secrets(cfg: DeploymentConfig) -> list[str]:
+    """Secret keys this deployment needs, by the modules it deploys."""
+    modules = set(cfg.enabled_modules)
+    needed = []
+    for key, (users, _default, _what) in SECRET_KEYS.items():
+        if modules & set(users):
+            needed.append(key)
+    if cfg.kind == "party" and "python" in modules and cfg.backend == "spark_rabbitmq" and "rabbitmqPassword" not in needed:
+        needed.append("rabbitmqPassword")  # fateflow logs in to an external RabbitMQ too
+    if cfg.kind == "party" and "python" in modules and cfg.python.hive is not None:
+        needed.append("hivePassword")
+    if cfg.kind == "party" and cfg.serving.zookeeper is not None and cfg.serving.zookeeper.use_acl:
+        needed.append("zookeeperPassword")
+    if cfg.kind == "serving" and "servingServer" in modules and cfg.serving_server.redis is not None \
+            and "servingRedisPassword" not in needed:
+        needed.append("servingRedisPassword")
+    # optional passwords: the notebook may run without a password only in development
+    return needed
+
+
+def _check_secrets(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    p: list[Problem] = []
+    if cfg.development:
+        return p
+    for key in required_secrets(cfg):
+        if getattr(cfg.secrets, _snake(key)) is None:
+            users = SECRET_KEYS[key][0]
+            p.append(Problem(f"{NAMESPACE}:{key}",
+                             f"not set ({SECRET_KEYS[key][2]}, needed by {', '.join(u for u in users if u in modules) or 'this deployment'}); "
+                             f"run: pulumi config set --secret {NAMESPACE}:{key} '<value>'  "
+                             f"(or set {NAMESPACE}:development true for a throw-away stack)"))
+    return p
+
+
+def development_fallbacks(cfg: DeploymentConfig) -> dict[str, str]:
+    """Secrets a development stack did not set, with the default each falls back to."""
+    if not cfg.development:
+        return {}
+    return {k: SECRET_KEYS[k][1] for k in required_secrets(cfg) if getattr(cfg.secrets, _snake(k)) is None}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------------------
+
+
+def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> DeploymentConfig:
+    """Validate the ``fate:*`` config of a stack.
+
+    `values` maps keys without the namespace (``partyId``) to already-parsed values. `secret_keys` are the keys the
+    stack stores encrypted; a password given in plain text is rejected (it would sit in Pulumi.<stack>.yaml).
+    """
+    secret_keys = set(secret_keys)
+    problems: list[Problem] = []
+    plain: dict[str, Any] = {}
+    secret_values: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SECRET_KEYS:
+            if key not in secret_keys and value not in (None, ""):
+                problems.append(Problem(f"{NAMESPACE}:{key}", "is stored in plain text; store it encrypted with: "
+                                                              f"pulumi config set --secret {NAMESPACE}:{key} '<value>'"))
+            secret_values[_snake(key)] = value if value not in (None, "") else None
+        elif key == "secrets":
+            problems.append(Problem(f"{NAMESPACE}:secrets", "unknown key; passwords are top-level secret keys: " + ", ".join(SECRET_KEYS)))
+        elif key == "podSecurityPolicy":
+            problems.append(Problem(f"{NAMESPACE}:podSecurityPolicy", "PodSecurityPolicy was removed in Kubernetes 1.25; "
+                                                                      "use Pod Security Admission namespace labels instead and remove this key"))
+        else:
+            plain[key] = value
+    try:
+        secrets = Secrets.model_validate(secret_values)
+        cfg = DeploymentConfig.model_validate({**plain, "secrets": secrets})
+    except ValidationError as err:
+        raise ConfigError(problems + _from_validation_error(err)) from None
+    problems += _check(cfg, set(plain))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def model_keys() -> list[str]:
+    """Every top-level key a stack may set (for docs and tests)."""
+    keys = [f.alias or n for n, f in DeploymentConfig.model_fields.items() if not f.exclude]
+    return sorted(keys + list(SECRET_KEYS))
+
+
+__all__ = [
+    "ConfigError", "DeploymentConfig", "Problem", "load_config", "required_secrets", "development_fallbacks",
+    "SECRET_KEYS", "NAMESPACE", "BACKEND_MODULES", "PARTY_MODULES", "EXCHANGE_MODULES", "SERVING_MODULES",
+    "model_keys",
+]

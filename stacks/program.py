@@ -1,0 +1,86 @@
+"""The Pulumi program: read the stack's `fate:*` config, validate it, compose the deployment, export its outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from stacks.common import connect_info, module_opts, namespace, provider, site_of
+from stacks.config import (
+    FATE_VERSION, NAMESPACE, ConfigError, DeploymentConfig, load_config,
+)
+from stacks.exchange import compose_exchange
+from stacks.party import compose_party, party_summary
+from stacks.serving import compose_serving
+
+
+def parse_value(raw: Any) -> Any:
+    """Pulumi hands config to the program as strings, structured values as JSON."""
+    if isinstance(raw, str) and raw[:1] in ("{", "["):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def read_stack_config() -> tuple[dict[str, Any], set[str]]:
+    """The `fate:*` keys of the running stack (without the namespace) and which of them are secret."""
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    env_secret = set(runtime_config.get_config_secret_keys_env())
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for full_key, raw in merged.items():
+        ns, _, key = full_key.partition(":")
+        if ns != NAMESPACE or not key:
+            continue
+        values[key] = parse_value(raw)
+        if full_key in env_secret or runtime_config.is_config_secret(full_key):
+            secret_keys.add(key)
+    return values, secret_keys
+
+
+def summary(cfg: DeploymentConfig) -> str:
+    site = site_of(cfg)
+    if cfg.kind == "party":
+        return party_summary(cfg, site)
+    what = {"exchange": "FATE exchange", "serving": f"FATE-Serving of party {cfg.party_id}"}[cfg.kind]
+    return f"{what} '{site.name}' in namespace {site.namespace}: {', '.join(cfg.enabled_modules)}"
+
+
+def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
+    """Create the deployment described by `cfg` and return its stack outputs."""
+    k8s_provider = provider(cfg)
+    ns = namespace(cfg, k8s_provider)
+    opts = module_opts(k8s_provider, ns)
+    compose = {"party": compose_party, "exchange": compose_exchange, "serving": compose_serving}[cfg.kind]
+    result = compose(cfg, opts)
+    outputs: dict[str, Any] = {
+        "kind": cfg.kind,
+        "partyId": cfg.party_id,
+        "name": cfg.deployment_name,
+        "namespace": cfg.target_namespace,
+        "fateVersion": FATE_VERSION,
+        "modules": list(cfg.enabled_modules),
+        "summary": summary(cfg),
+        "connect": connect_info(cfg, result["nodePorts"]),
+    }
+    if cfg.kind == "exchange":
+        outputs["parties"] = result["parties"]
+    return outputs
+
+
+def main() -> dict[str, Any]:
+    values, secret_keys = read_stack_config()
+    try:
+        cfg = load_config(values, secret_keys)
+    except ConfigError as err:
+        # RunError: Pulumi prints the message alone, no traceback, and registers nothing
+        raise pulumi.RunError(str(err)) from None
+    outputs = deploy(cfg)
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs

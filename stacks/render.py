@@ -1,0 +1,244 @@
+"""Offline render: run the program under Pulumi mocks (no Pulumi CLI, no cluster) and write every Kubernetes object.
+
+    python -m stacks.render Pulumi.dev.yaml out/
+
+writes out/manifests.yaml (multi-document YAML, ready for `kubectl apply -f`) and one file per object under
+out/objects/. Secret values are redacted: the encrypted `secure:` values of a stack file cannot be read offline, and
+a rendered manifest never carries a password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+REDACTED = "<redacted>"
+OFFLINE_SECRET = "offline-render-placeholder"  # stands in for an encrypted value during an offline render
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in serialized properties
+
+# kubectl applies a multi-document file in order: namespaces and config before the workloads that mount it.
+KIND_ORDER = ("Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service",
+              "Deployment", "StatefulSet", "Ingress", "Gateway", "VirtualService")
+
+
+@dataclass
+class Resource:
+    type: str  # Pulumi type token
+    name: str  # Pulumi logical name
+    inputs: dict
+    provider: Optional[str]
+    parent_types: tuple[str, ...] = ()
+
+
+@dataclass
+class Rendered:
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)
+
+    @property
+    def objects(self) -> list[dict]:
+        """Kubernetes objects (redacted), in apply order."""
+        objs = [redact(to_manifest(r.inputs)) for r in self.resources if r.type.startswith("kubernetes:")]
+        return sorted(objs, key=_apply_order)
+
+    @property
+    def raw_objects(self) -> list[dict]:
+        """Kubernetes objects with secret values in clear (for tests that check where values went)."""
+        return [to_manifest(r.inputs, keep_secrets=True) for r in self.resources if r.type.startswith("kubernetes:")]
+
+    def get(self, kind: str, name: str) -> dict:
+        for obj in self.objects:
+            if obj["kind"] == kind and obj["metadata"]["name"] == name:
+                return obj
+        raise KeyError(f"{kind}/{name} not rendered")
+
+    def kinds_names(self) -> set[tuple[str, str]]:
+        return {(o["kind"], o["metadata"]["name"]) for o in self.objects}
+
+
+def _apply_order(obj: dict) -> tuple[int, str]:
+    kind = obj.get("kind", "")
+    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), obj.get("metadata", {}).get("name", ""))
+
+
+def to_manifest(value: Any, keep_secrets: bool = False) -> Any:
+    """Mock inputs -> plain YAML data: unwrap Pulumi secrets, floats that are integers back to ints."""
+    if isinstance(value, dict):
+        if _SECRET_SIG in value:
+            if keep_secrets:
+                return to_manifest(value["value"], keep_secrets)
+            inner = value["value"]
+            return {k: REDACTED for k in inner} if isinstance(inner, dict) else REDACTED
+        return {k: to_manifest(v, keep_secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_manifest(v, keep_secrets) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def redact(obj: dict) -> dict:
+    """A Secret's values never leave the program."""
+    if obj.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(obj.get(key), dict):
+                obj[key] = {k: REDACTED for k in obj[key]}
+    return obj
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def stack_file_config(path: Path) -> tuple[dict[str, str], list[str]]:
+    """A Pulumi.<stack>.yaml as the engine hands it to a program: every value a string (objects as JSON), plus
+    the keys stored encrypted (their values are unreadable offline and replaced by a placeholder)."""
+    doc = yaml.safe_load(path.read_text()) or {}
+    config = doc.get("config") or {}
+    return engine_config(config)
+
+
+def engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.append(key)
+            value = OFFLINE_SECRET
+        values[key] = _engine_string(value)
+    return values, secret_keys
+
+
+def _engine_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def run_program(config: dict[str, str], secret_keys: list[str] = (), stack: str = "render") -> Rendered:
+    """Run the fate-pulumi program under mocks with this engine-style config; return what it registered."""
+    import pulumi
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    rendered = Rendered()
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            rendered.resources.append(Resource(args.typ, args.name, args.inputs, args.provider))
+            outputs = dict(args.inputs)
+            if args.typ.startswith("kubernetes:"):
+                outputs.setdefault("status", None)
+            return f"{args.name}-id", outputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}
+
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    runtime_settings.ROOT.set(None)  # a fresh root stack per run
+    pulumi.runtime.set_mocks(Mocks(), project="fate", stack=stack, preview=False)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+
+    from stacks.program import main
+
+    def program() -> Any:
+        rendered.outputs = main()
+
+    _sync_await(run_pulumi_func(program))
+    rendered.outputs = _resolve(rendered.outputs)
+    return rendered
+
+
+def _resolve(value: Any) -> Any:
+    """Stack outputs with Outputs resolved (under mocks they are all known)."""
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    if isinstance(value, pulumi.Output):
+        return _resolve(_sync_await(value.future()))
+    if isinstance(value, dict):
+        return {k: _resolve(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_resolve(v) for v in value]
+    return value
+
+
+_FIRST_KEYS = ("apiVersion", "kind", "metadata", "name", "namespace")
+
+
+def _ordered(value: Any) -> Any:
+    """Readable key order: apiVersion, kind, metadata, name first, then alphabetical (mock inputs are unordered)."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (_FIRST_KEYS.index(k) if k in _FIRST_KEYS else len(_FIRST_KEYS), k))
+        return {k: _ordered(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
+def dump(objs: list[dict]) -> str:
+    """Multi-document YAML; embedded config files as literal blocks."""
+    from components.files import _Dumper
+
+    return yaml.dump_all([_ordered(o) for o in objs], Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True)
+
+
+def write(rendered: Rendered, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objects_dir = out_dir / "objects"
+    objects_dir.mkdir(exist_ok=True)
+    for old in objects_dir.glob("*.yaml"):
+        old.unlink()
+    objs = rendered.objects
+    written = []
+    for i, obj in enumerate(objs):
+        path = objects_dir / f"{i:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        path.write_text(dump([obj]))
+        written.append(path)
+    (out_dir / "manifests.yaml").write_text(dump(objs))
+    (out_dir / "outputs.json").write_text(json.dumps(rendered.outputs, indent=2, default=str) + "\n")
+    return written
+
+
+def pulumi_run_error() -> type:
+    import pulumi
+
+    return pulumi.RunError
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks.render", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack_file", type=Path, help="a Pulumi.<stack>.yaml")
+    parser.add_argument("out_dir", type=Path, help="where to write manifests.yaml and objects/")
+    args = parser.parse_args(argv)
+
+    config, secret_keys = stack_file_config(args.stack_file)
+    stack = args.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    try:
+        rendered = run_program(config, secret_keys, stack=stack)
+    except pulumi_run_error() as err:  # invalid config: the keyed message, nothing written
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    written = write(rendered, args.out_dir)
+    print(f"{len(written)} objects -> {args.out_dir / 'manifests.yaml'}")
+    print(rendered.outputs.get("summary", ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
