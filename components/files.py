@@ -52,8 +52,22 @@ def parse_properties(text: str) -> dict[str, str]:
         if not line or line[0] in "#![":
             continue
         key, _, value = line.partition("=")
-        result[key.strip()] = value.encode().decode("unicode_escape") if "\\" in value else value
+        result[_unescape(key.strip())] = _unescape(value)
     return result
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append({"n": "\n", "r": "\r", "t": "\t"}.get(nxt, nxt))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -180,7 +180,8 @@ class ServiceSettings(Model):
     type: ServiceType = "ClusterIP"
     node_ports: dict[str, NodePort] = Field(
         default_factory=dict, description="NodePort per port name; only with type NodePort or LoadBalancer")
-    load_balancer_ip: Optional[str] = Field(default=None, description="Requested LoadBalancer IP (cloud-specific)")
+    load_balancer_ip: Optional[str] = Field(
+        default=None, alias="loadBalancerIP", description="Requested LoadBalancer IP (cloud-specific)")
     load_balancer_source_ranges: list[str] = Field(default_factory=list)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -1018,7 +1019,7 @@ def _check_routes(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
               "pulsar.routeTable": cfg.pulsar.route_table}
     for key, table in tables.items():
         if own in table and not (cfg.kind == "exchange" and key == "nginx.routeTable"):
-            p.append(Problem(_key(key.split(".") + [own]),
+            p.append(Problem(_key(key.split(".") + [str(own)]),
                              f"route for this party itself ({own}); its own route is generated from the local service, remove the entry"))
     polling = cfg.rollsite.polling
     if polling.enabled and polling.type == "server":

@@ -15,7 +15,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import yaml
 
@@ -125,42 +125,87 @@ def _engine_string(value: Any) -> str:
     return str(value)
 
 
-def run_program(config: dict[str, str], secret_keys: list[str] = (), stack: str = "render") -> Rendered:
-    """Run the fate-pulumi program under mocks with this engine-style config; return what it registered."""
+def run_under_mocks(program: Callable[[], Any], config: Optional[dict[str, str]] = None, secret_keys: Sequence[str] = (),
+                    stack: str = "render", into: Optional[Rendered] = None) -> Rendered:
+    """Run `program` under Pulumi mocks with an engine-style config; return what it registered.
+
+    Pass `into` to keep what was registered even when the program raises."""
     import pulumi
     from pulumi.runtime import settings as runtime_settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    rendered = Rendered()
+    rendered = into if into is not None else Rendered()
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
             rendered.resources.append(Resource(args.typ, args.name, args.inputs, args.provider))
-            outputs = dict(args.inputs)
-            if args.typ.startswith("kubernetes:"):
-                outputs.setdefault("status", None)
-            return f"{args.name}-id", outputs
+            return f"{args.name}-id", dict(args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs):
             return {}
 
-    try:
-        asyncio.get_event_loop()
-    except RuntimeError:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    asyncio.set_event_loop(_event_loop())
     runtime_settings.ROOT.set(None)  # a fresh root stack per run
     pulumi.runtime.set_mocks(Mocks(), project="fate", stack=stack, preview=False)
-    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
 
-    from stacks.program import main
+    def run() -> None:
+        rendered.outputs = program() or {}
 
-    def program() -> Any:
-        rendered.outputs = main()
-
-    _sync_await(run_pulumi_func(program))
+    _sync_await(run_pulumi_func(run))
     rendered.outputs = _resolve(rendered.outputs)
     return rendered
+
+
+def run_program(config: dict[str, str], secret_keys: Sequence[str] = (), stack: str = "render",
+                into: Optional[Rendered] = None) -> Rendered:
+    """Run the fate-pulumi program (what `pulumi up` runs) under mocks."""
+    from stacks.program import main
+
+    return run_under_mocks(main, config, secret_keys, stack, into)
+
+
+class _LoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """Keeps every event loop the SDK makes (one per worker thread under mocks) so they are closed explicitly;
+    left to the garbage collector they print 'Exception ignored ... Invalid file descriptor'."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops: list[asyncio.AbstractEventLoop] = []
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        self.loops.append(loop)
+        return loop
+
+
+_POLICY: Optional[_LoopPolicy] = None
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The main loop of every run in this process (the Pulumi SDK pumps it)."""
+    global _POLICY
+    if _POLICY is None:
+        _POLICY = _LoopPolicy()
+        asyncio.set_event_loop_policy(_POLICY)
+    loop = next((lp for lp in _POLICY.loops[:1] if not lp.is_closed()), None)
+    return loop or _POLICY.new_event_loop()
+
+
+def close_event_loop() -> None:
+    """Stop the SDK's worker threads, then close every loop made while rendering."""
+    global _POLICY
+    if _POLICY is None:
+        return
+    main_loop = _POLICY.loops[0]
+    if not main_loop.is_closed():
+        main_loop.run_until_complete(main_loop.shutdown_default_executor())
+    for loop in _POLICY.loops:
+        if not loop.is_closed() and not loop.is_running():
+            loop.close()
+    asyncio.set_event_loop_policy(None)
+    _POLICY = None
 
 
 def _resolve(value: Any) -> Any:
@@ -234,6 +279,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except pulumi_run_error() as err:  # invalid config: the keyed message, nothing written
         print(f"error: {err}", file=sys.stderr)
         return 1
+    finally:
+        close_event_loop()
     written = write(rendered, args.out_dir)
     print(f"{len(written)} objects -> {args.out_dir / 'manifests.yaml'}")
     print(rendered.outputs.get("summary", ""))
