@@ -56,7 +56,7 @@ class Client(Module):
                 env_from_secret("NOTEBOOK_HASHED_PASSWORD", SECRET, "notebook-hashed-password"),
             ],
             ports=[{"name": "http", "containerPort": port}],
-            volumeMounts=[{"name": "persistence", "mountPath": "/data/projects/fate/persistence/", "subPath": "client"}],
+            volumeMounts=[{"name": "persistence", "mountPath": "/data/projects/fate/persistence/", "subPath": args.volume.path("client")}],
             **http_probes(port),
         )
         pod = self.pod_spec([container], args.placement, [data_volume] if data_volume else [])

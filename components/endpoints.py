@@ -33,6 +33,8 @@ class Svc:
 
 # eggroll
 ROLLSITE = Svc("rollsite", (ServicePort("rollsite", "tcp-rollsite", 9370),))
+# in-pod gRPC balancer over several exchanges (KubeFATE lbrollsite); only rollsite talks to it
+ROLLSITE_EXCHANGE_LB = Svc("exchange", (ServicePort("grpc", "tcp-exchange", 9390),))
 CLUSTERMANAGER = Svc("clustermanager", (ServicePort("clustermanager", "tcp-clustermanager", 4670),))
 NODEMANAGER = Svc("nodemanager", (ServicePort("nodemanager", "tcp-nodemanager", 4671),))
 

@@ -22,6 +22,7 @@ CHECKSUM_ANNOTATION = f"{LABEL_PREFIX}/config-checksum"
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
+NGINX_IMAGE = ("nginx", "1.27")  # gRPC load balancer of lbrollsite (KubeFATE: <registry>/nginx:1.17, a tag FATE never published)
 FLUENT_BIT_IMAGE = ("fluent/fluent-bit", "2.1.4")
 BUSYBOX_IMAGE = ("busybox", "1.36")  # KubeFATE pulled an unpinned busybox
 REDIS_IMAGE = ("redis", "5")
@@ -102,6 +103,10 @@ class Volume:
     size: str = "1Gi"
     access_mode: str = "ReadWriteOnce"
     existing_claim: Optional[str] = None
+    sub_path: Optional[str] = None  # directory inside the volume; None = the module's own default
+
+    def path(self, default: str) -> str:
+        return self.sub_path or default
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class Mysql(Module):
             ports=[{"name": "mysql", "containerPort": port}],
             volumeMounts=[
                 {"name": "mysql-confs", "mountPath": "/docker-entrypoint-initdb.d/", "readOnly": True},
-                {"name": "data", "mountPath": "/var/lib/mysql", "subPath": "mysql"},
+                {"name": "data", "mountPath": "/var/lib/mysql", "subPath": args.volume.path("mysql")},
             ],
             # `mysqladmin ping` exits 0 once the server answers, even without credentials
             **exec_probes(["mysqladmin", "ping"], liveness_delay=60, readiness_delay=10),

@@ -87,7 +87,7 @@ class NodeManager(Module):
                 {"name": "eggroll-log", "mountPath": LOG_DIR},
                 {"name": "eggroll-confs", "mountPath": f"{eggroll.EGGROLL_CONF_PARTS}/eggroll", "readOnly": True},
                 {"name": "python-confs", "mountPath": "/data/projects/fate/conf", "readOnly": True},
-                {"name": "data-dir", "mountPath": f"{eggroll.EGGROLL_HOME}/data", "subPath": "nodemanager"},
+                {"name": "data-dir", "mountPath": f"{eggroll.EGGROLL_HOME}/data", "subPath": args.volume.path("nodemanager")},
                 {"name": "data-dir", "mountPath": "/data/projects/fate/llm", "subPath": "llm"},
             ],
             **tcp_probes(port),

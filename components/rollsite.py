@@ -9,7 +9,8 @@ import pulumi
 
 from . import eggroll, endpoints
 from .files import properties, to_json
-from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+from .kube import NGINX_IMAGE, Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+from .nginx import render_nginx
 
 CONFIG_MAP = "rollsite-config"
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
@@ -28,6 +29,8 @@ class RollsiteArgs:
     placement: Placement = Placement()
     exposure: Exposure = Exposure()
     exchange: Optional[Route] = None  # default route to an exchange (party_id ignored)
+    exchange_list: Sequence[Route] = ()  # several exchanges behind an in-pod gRPC balancer (lbrollsite)
+    max_body_size: str = "2M"
     peers: Sequence[Route] = ()
     tls_secret: Optional[str] = None  # Secret with the eggroll certificates; None = plain gRPC
     polling: Optional[str] = None  # "client" | "server"
@@ -45,7 +48,10 @@ class RollsiteArgs:
 def route_table(site: Site, args: RollsiteArgs) -> dict:
     """route_table.json: default route, one route per peer (and per polling client), and the own party."""
     local = {"ip": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")}
-    if args.exchange is not None:
+    if args.exchange_list:
+        lb = endpoints.ROLLSITE_EXCHANGE_LB
+        default = {"ip": lb.name, "port": lb.port("grpc")}
+    elif args.exchange is not None:
         default = {"ip": args.exchange.host, "port": args.exchange.port}
     elif args.polling == "client" and args.polling_server is not None:
         default = {"ip": args.polling_server.host, "port": args.polling_server.port}
@@ -63,6 +69,26 @@ def route_table(site: Site, args: RollsiteArgs) -> dict:
     own["default"] = [local]
     table[str(site.party_id)] = own
     return {"route_table": table, "permission": {"default_allow": True}}
+
+
+def exchange_balancer_conf(args: RollsiteArgs) -> str:
+    """nginx.conf of the gRPC balancer: least-connections over the exchanges, HTTP/2 on the balancer port."""
+    port = endpoints.ROLLSITE_EXCHANGE_LB.port("grpc")
+    return render_nginx([
+        ("worker_processes", "10"),
+        ("error_log", "/dev/stdout info"),
+        ("events", [("worker_connections", "1024")]),
+        ("http", [
+            ("include", "mime.types"),
+            ("default_type", "application/octet-stream"),
+            ("access_log", "/dev/stdout"),
+            ("sendfile", "on"),
+            ("client_max_body_size", args.max_body_size),
+            ("keepalive_timeout", "65"),
+            ("upstream exchange_services", [("least_conn", "")] + [("server", f"{e.host}:{e.port}") for e in args.exchange_list]),
+            ("server", [("listen", f"{port} http2"), ("location /", [("grpc_pass", "grpc://exchange_services")])]),
+        ]),
+    ]) + "\n"
 
 
 def rollsite_extra_properties(args: RollsiteArgs) -> list[tuple[str, object]]:
@@ -92,6 +118,8 @@ class Rollsite(Module):
             "route_table.json": to_json(self.route_table),
             "rollsite.properties": properties(rollsite_extra_properties(args)),
         }
+        if args.exchange_list:
+            data["nginx.conf"] = exchange_balancer_conf(args)
         if args.eggroll_config is None:  # exchange: no shared eggroll-config, only rollsite's own keys
             data["eggroll.properties"] = properties(
                 eggroll.rollsite_properties(site.party_id, args.coordinator or site.name), header="[eggroll]")
@@ -128,7 +156,18 @@ class Rollsite(Module):
             volumeMounts=mounts,
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, volumes,
+        containers = [container]
+        if args.exchange_list:
+            lb_port = endpoints.ROLLSITE_EXCHANGE_LB.port("grpc")
+            containers.append(self.container(
+                "exchange", site.images.third_party(NGINX_IMAGE), None, {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                ports=[{"name": "exchange", "containerPort": lb_port}],
+                # the stock nginx path (KubeFATE mounted it where this image never looks)
+                volumeMounts=[{"name": "rollsite-parts", "mountPath": "/etc/nginx/nginx.conf", "subPath": "nginx.conf"}],
+                **tcp_probes(lb_port),
+            ))
+            self.service(endpoints.ROLLSITE_EXCHANGE_LB.name, endpoints.ROLLSITE_EXCHANGE_LB.ports)
+        pod = self.pod_spec(containers, args.placement, volumes,
                             hostAliases=[{"ip": "127.0.0.1", "hostnames": [endpoints.ROLLSITE.name]}])
         self.service_obj = self.service(endpoints.ROLLSITE.name, endpoints.ROLLSITE.ports, args.exposure)
         self.workload = self.deployment("rollsite", 1, pod)

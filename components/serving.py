@@ -218,7 +218,7 @@ class ServingRedis(Module):
             ports=[{"name": "redis", "containerPort": port}],
             volumeMounts=[
                 {"name": "serving-redis-confs", "mountPath": "/usr/local/etc/redis/redis.conf", "subPath": "redis.conf"},
-                {"name": "data", "mountPath": "/var/lib/redis", "subPath": "redis"},
+                {"name": "data", "mountPath": "/var/lib/redis", "subPath": args.volume.path("redis")},
             ],
             **tcp_probes(port),
         )

@@ -61,6 +61,7 @@ def volume_of(storage: StorageSettings) -> kube.Volume:
         size=storage.size,
         access_mode=storage.access_mode,
         existing_claim=storage.existing_claim,
+        sub_path=storage.sub_path,
     )
 
 

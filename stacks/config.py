@@ -203,6 +203,8 @@ class ServiceSettings(Model):
 class StorageSettings(Model):
     """Persistent volume of a module (used when persistence is enabled)."""
 
+    sub_path: Optional[str] = Field(
+        default=None, pattern=r"^[A-Za-z0-9._-]+$", description="Directory inside the volume; default the module name")
     storage_class: Optional[str] = Field(
         default=None, description="StorageClass; unset = the cluster default (KubeFATE defaulted it to the module name)")
     size: Quantity = "1Gi"
@@ -268,10 +270,18 @@ class RollsiteTls(TlsSecret):
     secret_name: K8sName = "eggroll-certs"
 
 
+class ExchangeMember(Model):
+    host: Host
+    port: Port
+
+
 class RollsiteConfig(ExposedModule):
     exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite",)
 
     exchange: Optional[Endpoint] = Field(default=None, description="Send every unknown party to this exchange")
+    exchange_list: list[ExchangeMember] = Field(
+        default_factory=list, description="Several exchanges behind a gRPC load balancer (KubeFATE lbrollsite)")
+    max_body_size: str = Field(default="2M", pattern=r"^\d+[kKmMgG]?$", description="client_max_body_size of that balancer")
     party_list: list[PartyRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
     tls: RollsiteTls = Field(default_factory=RollsiteTls)
     polling: RollsitePolling = Field(default_factory=RollsitePolling)
@@ -408,7 +418,7 @@ class NameNode(ExposedModule):
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class DataNode(ModuleBase):
+class DataNode(ExposedModule):
     replicas: Count = 3
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
@@ -901,6 +911,8 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
     if kind == "party":
         p += _check_party(cfg, modules)
     elif kind == "exchange":
+        if cfg.rollsite.exchange_list:
+            p.append(Problem(_key(["rollsite", "exchangeList"]), "an exchange chains to one upstream exchange: use rollsite.exchange"))
         if cfg.backend == "spark_rabbitmq":
             p.append(Problem(_key(["backend"]), "spark_rabbitmq has no exchange (RabbitMQ federates peer to peer); "
                                                 "use eggroll (rollsite) or spark_pulsar / spark_local_pulsar (trafficServer + nginx)"))
@@ -973,6 +985,11 @@ def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     if cfg.pulsar.exchange is not None and "pulsar" not in modules:
         p.append(Problem(_key(["pulsar", "exchange"]), "needs the pulsar module"))
     polling = cfg.rollsite.polling
+    if cfg.rollsite.exchange_list and cfg.rollsite.exchange is not None:
+        p.append(Problem(_key(["rollsite", "exchangeList"]), "use either rollsite.exchange (one exchange) or "
+                                                              "rollsite.exchangeList (load-balanced exchanges), not both"))
+    if cfg.rollsite.exchange_list and polling.enabled and polling.type == "client":
+        p.append(Problem(_key(["rollsite", "exchangeList"]), "a polling client reaches everything through its polling server"))
     if polling.enabled:
         if polling.type is None:
             p.append(Problem(_key(["rollsite", "polling", "type"]), "required when polling is enabled: client or server"))

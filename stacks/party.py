@@ -167,6 +167,7 @@ def compose_party(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[s
         rollsite = Rollsite("rollsite", site, RollsiteArgs(
             image=egg_image, placement=placement_of(rs), exposure=exposure_of(rs.service),
             exchange=Route(0, rs.exchange.host, rs.exchange.port) if rs.exchange else None,
+            exchange_list=tuple(Route(0, e.host, e.port) for e in rs.exchange_list), max_body_size=rs.max_body_size,
             peers=tuple(Route(p.party_id, p.host, p.port) for p in rs.party_list),
             tls_secret=rs.tls.secret_name if rs.tls.enabled else None,
             polling=polling.type if polling.enabled else None,
@@ -209,7 +210,8 @@ def compose_party(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[s
         hdfs = Hdfs("hdfs", site, HdfsArgs(
             datanode_replicas=h.datanode.replicas, namenode_volume=volume_of(h.namenode.storage),
             datanode_volume=volume_of(h.datanode.storage), namenode_placement=placement_of(h.namenode),
-            datanode_placement=placement_of(h.datanode), namenode_exposure=exposure_of(h.namenode.service)), opts)
+            datanode_placement=placement_of(h.datanode), namenode_exposure=exposure_of(h.namenode.service),
+            datanode_exposure=exposure_of(h.datanode.service)), opts)
         node_ports["namenode"] = node_port_outputs(hdfs.namenode_service)
         created["hdfs"] = hdfs
 

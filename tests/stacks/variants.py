@@ -16,6 +16,10 @@ VARIANTS = {
         rollsite={"polling": {"enabled": True, "type": "client", "server": {"host": "exchange.fate.example", "port": 9370}}},
         python={"nodeSelector": {"nvidia.com/gpu.present": "true"},
                 "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}),
+    "eggroll-lbrollsite-subpaths": party(
+        rollsite={"exchangeList": [{"host": "10.0.1.1", "port": 30910}, {"host": "10.0.2.1", "port": 30910}],
+                  "maxBodySize": "8M"},
+        mysql={"storage": {"subPath": "fate-mysql"}}, client={"storage": {"subPath": "notebooks"}}),
     "eggroll-istio": party(istio={"enabled": True},
                           ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]},
                                    "client": {"hosts": [{"name": "notebook.bank.example"}]}}),
@@ -26,7 +30,7 @@ VARIANTS = {
                           "driverHostType": "NodePort", "portMaxRetries": 2, "driverStartPort": 31000,
                           "blockManagerStartPort": 31100, "pysparkPython": "/opt/venv/bin/python"}},
         pulsar={"publicLB": {"enabled": True}, "env": [{"name": "PULSAR_MEM", "value": "-Xms2g -Xmx2g"}]},
-        hdfs={"datanode": {"replicas": 2}, "namenode": {"service": {"type": "NodePort", "nodePorts": {"rpc": 30900}}}},
+        hdfs={"datanode": {"replicas": 2, "service": {"type": "ClusterIP"}}, "namenode": {"service": {"type": "NodePort", "nodePorts": {"rpc": 30900}}}},
         spark={"master": {"service": {"type": "NodePort", "nodePorts": {"webUi": 30977}}}}),
     "spark-rabbitmq-hive-registry": {**party(
         backend="spark_rabbitmq", registry="harbor.bank.example/federatedai", imageTag="1.11.2-release",
