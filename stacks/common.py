@@ -3,6 +3,7 @@ settings components take."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 import pulumi
@@ -102,6 +103,11 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
             value = getattr(t, key)
             if value:
                 args[key] = value
+        if t.stack_reference is not None:
+            # the hand-off from a cluster stack (EKS/GKE/AKS): its kubeconfig output, kept secret
+            cluster_stack = pulumi.StackReference(t.stack_reference.stack)
+            args["kubeconfig"] = pulumi.Output.secret(cluster_stack.require_output(t.stack_reference.output)).apply(
+                lambda kc: kc if isinstance(kc, str) else json.dumps(kc))
     return k8s.Provider("kubernetes", **args)
 
 

@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from stacks.clouds import ENTRY_POINTS, PROFILES, CloudName
+
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
 
 FATE_VERSION = "1.11.2"
@@ -177,11 +179,15 @@ class Resources(Model):
 class ServiceSettings(Model):
     """How a module's Service is exposed. nodePorts are keyed by the module's port names (see each module)."""
 
-    type: ServiceType = "ClusterIP"
+    type: Optional[ServiceType] = Field(
+        default=None, description="default: the cloud profile's type for federation entry points, else ClusterIP")
     node_ports: dict[str, NodePort] = Field(
         default_factory=dict, description="NodePort per port name; only with type NodePort or LoadBalancer")
     load_balancer_ip: Optional[str] = Field(
-        default=None, alias="loadBalancerIP", description="Requested LoadBalancer IP (cloud-specific)")
+        default=None, alias="loadBalancerIP", description="Static LoadBalancer address (gcp, azure, onprem MetalLB)")
+    eip_allocations: list[str] = Field(
+        default_factory=list, description="AWS Elastic IP allocation ids, one per subnet of the NLB")
+    internal: Optional[bool] = Field(default=None, description="Internal (VPC-only) load balancer; default cloud.loadBalancer.internal")
     load_balancer_source_ranges: list[str] = Field(default_factory=list)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -598,7 +604,7 @@ class IngressRoute(Model):
 class IngressConfig(Model):
     """Ingresses are created for a module only when it has hosts (KubeFATE always rendered example.com hosts)."""
 
-    class_name: Optional[str] = "nginx"
+    class_name: Optional[str] = Field(default=None, description="default: the cloud profile's ingress class")
     fateboard: IngressRoute = Field(default_factory=IngressRoute)
     client: IngressRoute = Field(default_factory=IngressRoute)
     spark: IngressRoute = Field(default_factory=IngressRoute)
@@ -618,10 +624,19 @@ class PersistenceConfig(Model):
         default=True, description="Keep PVCs (and a namespace we created) on pulumi destroy")
 
 
+class StackKubeconfig(Model):
+    """The kubeconfig a cluster stack exports (pulumi-eks, -gcp, -azure-native ...), read by a StackReference."""
+
+    stack: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$", description="org/project/stack of the cluster stack")
+    output: str = Field(default="kubeconfig", min_length=1)
+
+
 class KubernetesTarget(Model):
     """Which cluster the stack deploys to; one explicit provider serves every resource."""
 
     kubeconfig: Optional[str] = Field(default=None, description="Path to a kubeconfig file (or its content)")
+    stack_reference: Optional[StackKubeconfig] = Field(
+        default=None, description="Take the kubeconfig from another stack's output (cluster hand-off)")
     context: Optional[str] = None
     cluster: Optional[str] = None
     render_yaml_to_directory: Optional[str] = Field(
@@ -629,6 +644,33 @@ class KubernetesTarget(Model):
     enable_server_side_apply: bool = True
     cluster_identifier: Optional[str] = Field(
         default=None, description="Stable cluster id: only its change replaces the provider (default: context or 'default')")
+
+
+class CloudLoadBalancer(Model):
+    internal: bool = Field(default=False, description="Entry points on internal (VPC-only) load balancers")
+    source_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the entry points")
+
+    @field_validator("source_ranges")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            ipaddress.ip_network(cidr, strict=False)
+        return v
+
+
+class GpuPlacement(Model):
+    node_selector: Optional[dict[str, str]] = None
+    tolerations: Optional[list[dict[str, Any]]] = None
+
+
+class CloudConfig(Model):
+    """Cloud profile: defaults for entry-point Services, storage and ingress classes, GPU pools (stacks/clouds.py)."""
+
+    provider: CloudName = "onprem"
+    load_balancer: CloudLoadBalancer = Field(default_factory=CloudLoadBalancer)
+    storage_class: Optional[str] = Field(default=None, description="StorageClass for every persistent module (overrides the profile)")
+    ingress_class: Optional[str] = Field(default=None, description="Ingress class (overrides the profile)")
+    gpu: GpuPlacement = Field(default_factory=GpuPlacement)
 
 
 class ServingLink(Model):
@@ -691,6 +733,7 @@ class DeploymentConfig(Model):
     public_host: Optional[Host] = Field(
         default=None, description="Address other parties use to reach this deployment's NodePorts/LoadBalancers")
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    cloud: CloudConfig = Field(default_factory=CloudConfig)
 
     registry: Optional[str] = Field(
         default=None, description="Image registry prefix for every image, e.g. harbor.bank.example/federatedai")
@@ -1053,13 +1096,13 @@ def _check_routes(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     return p
 
 
-# Module sections that own a Service the user may expose, by module name -> config path.
-_EXPOSED: dict[str, tuple[str, ...]] = {
-    "rollsite": ("rollsite",), "mysql": ("mysql",), "python": ("python",), "fateboard": ("fateboard",),
-    "nginx": ("nginx",), "rabbitmq": ("rabbitmq",), "pulsar": ("pulsar",), "trafficServer": ("trafficServer",),
-    "servingProxy": ("servingProxy",), "servingServer": ("servingServer",),
-    "spark": ("spark", "master"), "hdfs": ("hdfs", "namenode"),
-}
+# Config sections that own a Service: (module name, config path).
+_EXPOSED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rollsite", ("rollsite",)), ("mysql", ("mysql",)), ("python", ("python",)), ("fateboard", ("fateboard",)),
+    ("nginx", ("nginx",)), ("rabbitmq", ("rabbitmq",)), ("pulsar", ("pulsar",)), ("trafficServer", ("trafficServer",)),
+    ("servingProxy", ("servingProxy",)), ("servingServer", ("servingServer",)),
+    ("spark", ("spark", "master")), ("hdfs", ("hdfs", "namenode")), ("hdfs", ("hdfs", "datanode")),
+)
 
 
 def _section(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
@@ -1072,7 +1115,7 @@ def _section(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
 def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     p: list[Problem] = []
     seen: dict[int, str] = {}
-    for module, path in _EXPOSED.items():
+    for module, path in _EXPOSED:
         section = _section(cfg, path)
         svc: ServiceSettings = section.service
         base = list(path) + ["service"]
@@ -1139,8 +1182,103 @@ def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     return p
 
 
+def _replace(model: BaseModel, path: tuple[str, ...], value: Any) -> Any:
+    """A copy of `model` with the section at `path` (config aliases) replaced."""
+    attr = _snake(path[0])
+    if len(path) == 1:
+        return model.model_copy(update={attr: value})
+    return model.model_copy(update={attr: _replace(getattr(model, attr), path[1:], value)})
+
+
+def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
+    """Fill what the stack left unset from its cloud profile (stacks/clouds.py): explicit settings always win."""
+    prof = PROFILES[cfg.cloud.provider]
+    lb = cfg.cloud.load_balancer
+    for module, path in _EXPOSED:
+        section = _section(cfg, path)
+        svc: ServiceSettings = section.service
+        entry = module in ENTRY_POINTS
+        svc_type = svc.type or (prof.entry_point_type if entry else "ClusterIP")
+        update: dict[str, Any] = {"type": svc_type}
+        if svc_type == "LoadBalancer":
+            internal = svc.internal if svc.internal is not None else lb.internal
+            annotations = dict(prof.internal_annotations if internal else prof.external_annotations) if entry else {}
+            if svc.load_balancer_ip and prof.static_ip_annotation:
+                annotations[prof.static_ip_annotation] = svc.load_balancer_ip
+                update["load_balancer_ip"] = None
+            if svc.eip_allocations and prof.eip_allocations_annotation:
+                annotations[prof.eip_allocations_annotation] = ",".join(svc.eip_allocations)
+            update["annotations"] = {**annotations, **svc.annotations}
+            if entry and not svc.load_balancer_source_ranges and lb.source_ranges:
+                update["load_balancer_source_ranges"] = list(lb.source_ranges)
+        cfg = _replace(cfg, path + ("service",), svc.model_copy(update=update))
+    storage_class = cfg.cloud.storage_class or prof.storage_class
+    if storage_class:
+        for paths in _STORAGE_SECTIONS.values():
+            for path in paths:
+                st: StorageSettings = _section(cfg, path).storage
+                if st.storage_class is None:
+                    cfg = _replace(cfg, path + ("storage",), st.model_copy(update={"storage_class": storage_class}))
+    if cfg.ingress.class_name is None:
+        cfg = _replace(cfg, ("ingress",), cfg.ingress.model_copy(update={"class_name": cfg.cloud.ingress_class or prof.ingress_class}))
+    if cfg.device == "GPU":
+        py = cfg.python
+        gpu = cfg.cloud.gpu
+        update = {}
+        if not py.node_selector:
+            update["node_selector"] = gpu.node_selector if gpu.node_selector is not None else dict(prof.gpu_node_selector)
+        if not py.tolerations:
+            update["tolerations"] = gpu.tolerations if gpu.tolerations is not None else [dict(t) for t in prof.gpu_tolerations]
+        cfg = _replace(cfg, ("python",), py.model_copy(update=update))
+    return cfg
+
+
+def _check_cloud(cfg: DeploymentConfig) -> list[Problem]:
+    """Load-balancer options the chosen cloud cannot honour (checked on the stack's own settings)."""
+    p: list[Problem] = []
+    name = cfg.cloud.provider
+    prof = PROFILES[name]
+    if cfg.cloud.load_balancer.internal and not prof.supports_internal:
+        p.append(Problem(_key(["cloud", "loadBalancer", "internal"]),
+                         f"{name} has no cloud load balancer to make internal; remove it (entry points use NodePorts)"))
+    for _module, path in _EXPOSED:
+        svc: ServiceSettings = _section(cfg, path).service
+        base = list(path) + ["service"]
+        if svc.eip_allocations and prof.eip_allocations_annotation is None:
+            p.append(Problem(_key(base + ["eipAllocations"]),
+                             f"Elastic IP allocations exist only on aws (cloud.provider is {name}); "
+                             "use service.loadBalancerIP for a static address"))
+        if svc.load_balancer_ip and not (prof.static_ip_annotation or prof.static_ip_in_spec):
+            p.append(Problem(_key(base + ["loadBalancerIP"]),
+                             f"{name} load balancers take no requested IP; use service.eipAllocations (Elastic IPs)"))
+        if svc.internal and not prof.supports_internal:
+            p.append(Problem(_key(base + ["internal"]), f"{name} has no cloud load balancer to make internal"))
+        internal = svc.internal if svc.internal is not None else cfg.cloud.load_balancer.internal
+        if svc.eip_allocations and internal:
+            p.append(Problem(_key(base + ["eipAllocations"]), "Elastic IPs need an internet-facing load balancer; "
+                                                               "set service.internal false"))
+    return p
+
+
+def _check_lb_type(cfg: DeploymentConfig) -> list[Problem]:
+    """LoadBalancer-only options on a Service that (after defaults) is not a LoadBalancer."""
+    p: list[Problem] = []
+    for _module, path in _EXPOSED:
+        svc: ServiceSettings = _section(cfg, path).service
+        if svc.type == "LoadBalancer":
+            continue
+        for key, value in (("eipAllocations", svc.eip_allocations), ("internal", svc.internal)):
+            if value:
+                p.append(Problem(_key(list(path) + ["service", key]),
+                                 f"only used with service type LoadBalancer (type is {svc.type})"))
+    return p
+
+
 def _check_target(cfg: DeploymentConfig) -> list[Problem]:
     t = cfg.kubernetes
+    if t.stack_reference is not None and (t.kubeconfig or t.render_yaml_to_directory):
+        return [Problem(_key(["kubernetes", "stackReference"]),
+                        "the kubeconfig comes from the referenced stack; remove kubernetes.kubeconfig / renderYamlToDirectory")]
     if t.render_yaml_to_directory and (t.kubeconfig or t.context or t.cluster):
         return [Problem(_key(["kubernetes", "renderYamlToDirectory"]),
                         "the Kubernetes provider renders without a cluster; remove kubernetes.kubeconfig/context/cluster")]
@@ -1221,7 +1359,9 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
         cfg = DeploymentConfig.model_validate({**plain, "secrets": secrets})
     except ValidationError as err:
         raise ConfigError(problems + _from_validation_error(err)) from None
-    problems += _check(cfg, set(plain))
+    problems += _check_cloud(cfg)
+    cfg = _resolve_cloud(cfg)
+    problems += _check(cfg, set(plain)) + _check_lb_type(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

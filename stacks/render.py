@@ -126,7 +126,8 @@ def _engine_string(value: Any) -> str:
 
 
 def run_under_mocks(program: Callable[[], Any], config: Optional[dict[str, str]] = None, secret_keys: Sequence[str] = (),
-                    stack: str = "render", into: Optional[Rendered] = None) -> Rendered:
+                    stack: str = "render", into: Optional[Rendered] = None,
+                    stack_outputs: Optional[dict[str, dict]] = None) -> Rendered:
     """Run `program` under Pulumi mocks with an engine-style config; return what it registered.
 
     Pass `into` to keep what was registered even when the program raises."""
@@ -139,6 +140,9 @@ def run_under_mocks(program: Callable[[], Any], config: Optional[dict[str, str]]
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            if args.typ == "pulumi:pulumi:StackReference":
+                # another stack's outputs are not readable offline: placeholders stand in
+                return args.name, {**args.inputs, "outputs": (stack_outputs or {}).get(args.name, {})}
             rendered.resources.append(Resource(args.typ, args.name, args.inputs, args.provider))
             return f"{args.name}-id", dict(args.inputs)
 
@@ -163,7 +167,19 @@ def run_program(config: dict[str, str], secret_keys: Sequence[str] = (), stack: 
     """Run the fate-pulumi program (what `pulumi up` runs) under mocks."""
     from stacks.program import main
 
-    return run_under_mocks(main, config, secret_keys, stack, into)
+    return run_under_mocks(main, config, secret_keys, stack, into, stack_outputs=_referenced_outputs(config))
+
+
+def _referenced_outputs(config: dict[str, str]) -> dict[str, dict]:
+    """Placeholder outputs for the cluster stack a config references (kubernetes.stackReference)."""
+    try:
+        ref = json.loads(config.get("fate:kubernetes", "{}")).get("stackReference") or {}
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(ref, dict) or "stack" not in ref:
+        return {}
+    output = ref.get("output", "kubeconfig")
+    return {ref["stack"]: {output: f"offline render: output {output} of stack {ref['stack']}"}}
 
 
 class _LoopPolicy(asyncio.DefaultEventLoopPolicy):

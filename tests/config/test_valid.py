@@ -20,7 +20,11 @@ def test_defaults_are_safe():
     assert cfg.persistence.enabled and cfg.persistence.retain_on_destroy
     assert cfg.rollsite.exchange is None and cfg.nginx.exchange is None and cfg.serving_proxy.exchange is None
     assert cfg.serving.host is None and cfg.serving.zookeeper is None  # no example addresses
-    assert all(getattr(cfg, m).service.type == "ClusterIP" for m in ("rollsite", "python", "nginx", "pulsar"))
+    # on-premises (the default cloud profile) federation entry points are NodePorts; the rest stays in the cluster
+    assert all(getattr(cfg, m).service.type == "NodePort" for m in ("rollsite", "nginx", "pulsar", "rabbitmq"))
+    assert all(getattr(cfg, m).service.type == "ClusterIP" for m in ("python", "fateboard", "mysql"))
+    assert cfg.cloud.provider == "onprem" and cfg.ingress.class_name == "nginx"
+    assert cfg.mysql.storage.storage_class is None  # the cluster's default StorageClass
     assert cfg.fate_image_tag == "1.11.2-release"
     assert not cfg.development
 

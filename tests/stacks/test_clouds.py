@@ -1,0 +1,136 @@
+"""Cloud profiles: each profile's defaults land on the right objects, explicit settings win, bad options are refused."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from stacks.clouds import ENTRY_POINTS, PROFILES
+from stacks.render import Rendered
+from tests.conftest import ROOT, container, render, render_file, party
+
+ENTRY_SERVICES = {"rollsite": "rollsite", "nginx": "nginx", "pulsar": "pulsar", "rabbitmq": "rabbitmq",
+                  "trafficServer": "traffic-server", "servingProxy": "serving-proxy"}
+
+
+def test_every_entry_point_has_a_service_name():
+    assert set(ENTRY_POINTS) == set(ENTRY_SERVICES)
+
+
+@pytest.mark.parametrize("cloud", sorted(PROFILES))
+def test_profile_defaults_on_entry_points_storage_and_ingress(cloud):
+    prof = PROFILES[cloud]
+    r = render(party(backend="spark_pulsar", cloud={"provider": cloud},
+                     ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}}))
+    for module in ("nginx", "pulsar"):
+        svc = r.get("Service", ENTRY_SERVICES[module])
+        assert svc["spec"]["type"] == prof.entry_point_type
+        assert svc["metadata"].get("annotations", {}) == (prof.external_annotations if prof.entry_point_type == "LoadBalancer" else {})
+    for name in ("fateflow-client", "fateboard", "mysql"):  # not federation entry points: stay inside
+        assert r.get("Service", name)["spec"]["type"] == "ClusterIP"
+    for name in ("mysql", "python", "pulsar", "namenode", "datanode", "client"):
+        template = r.get("StatefulSet", name)["spec"]["volumeClaimTemplates"][0]["spec"]
+        assert template.get("storageClassName") == prof.storage_class
+    assert r.get("Ingress", "fateboard")["spec"]["ingressClassName"] == prof.ingress_class
+
+
+@pytest.mark.parametrize("cloud", sorted(PROFILES))
+def test_gpu_pool_placement(cloud):
+    prof = PROFILES[cloud]
+    spec = render(party(cloud={"provider": cloud}, algorithm="NN", device="GPU")).get("StatefulSet", "python")["spec"]["template"]["spec"]
+    assert spec.get("nodeSelector", {}) == prof.gpu_node_selector
+    assert spec["tolerations"] == [dict(t) for t in prof.gpu_tolerations]
+    cpu = render(party(cloud={"provider": cloud})).get("StatefulSet", "python")["spec"]["template"]["spec"]
+    assert "tolerations" not in cpu and "nodeSelector" not in cpu
+
+
+def test_internal_load_balancers():
+    r = render(party(cloud={"provider": "azure", "loadBalancer": {"internal": True, "sourceRanges": ["10.0.0.0/8"]}}))
+    svc = r.get("Service", "rollsite")
+    assert svc["metadata"]["annotations"] == {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}
+    assert svc["spec"]["loadBalancerSourceRanges"] == ["10.0.0.0/8"]
+    aws = render(party(cloud={"provider": "aws"}, rollsite={"service": {"internal": True}})).get("Service", "rollsite")
+    assert aws["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    gcp = render(party(cloud={"provider": "gcp", "loadBalancer": {"internal": True}})).get("Service", "rollsite")
+    assert gcp["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
+
+
+def test_static_addresses_per_cloud():
+    gcp = render(party(cloud={"provider": "gcp"}, rollsite={"service": {"loadBalancerIP": "192.0.2.30"}})).get("Service", "rollsite")
+    assert gcp["spec"]["loadBalancerIP"] == "192.0.2.30"
+    azure = render(party(cloud={"provider": "azure"}, rollsite={"service": {"loadBalancerIP": "198.51.100.20"}})).get("Service", "rollsite")
+    assert "loadBalancerIP" not in azure["spec"]  # deprecated on AKS
+    assert azure["metadata"]["annotations"]["service.beta.kubernetes.io/azure-load-balancer-ipv4"] == "198.51.100.20"
+    aws = render(party(cloud={"provider": "aws"}, rollsite={"service": {"eipAllocations": ["eipalloc-1", "eipalloc-2"]}}))
+    annotations = aws.get("Service", "rollsite")["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"] == "eipalloc-1,eipalloc-2"
+
+
+def test_user_settings_win_over_the_profile():
+    r = render(party(
+        backend="spark_pulsar",
+        cloud={"provider": "aws", "storageClass": "io2", "ingressClass": "nginx-internal"},
+        nginx={"service": {"type": "ClusterIP"}},
+        pulsar={"service": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}},
+                "storage": {"storageClass": "gp2"}},
+        ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}}))
+    assert r.get("Service", "nginx")["spec"]["type"] == "ClusterIP"
+    pulsar = r.get("Service", "pulsar")["metadata"]["annotations"]
+    assert pulsar["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+    assert pulsar["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
+    assert r.get("StatefulSet", "pulsar")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "gp2"
+    assert r.get("StatefulSet", "mysql")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "io2"
+    assert r.get("Ingress", "fateboard")["spec"]["ingressClassName"] == "nginx-internal"
+    gpu = render(party(cloud={"provider": "azure", "gpu": {"nodeSelector": {"pool": "a100"}}}, algorithm="NN", device="GPU",
+                       python={"tolerations": [{"key": "dedicated", "operator": "Exists"}]}))
+    spec = gpu.get("StatefulSet", "python")["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"pool": "a100"} and spec["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+
+
+REFUSED = {
+    "unknown-profile": (party(cloud={"provider": "oracle"}), "fate:cloud.provider", "'aws', 'gcp', 'azure' or 'onprem'"),
+    "eip-on-gcp": (party(cloud={"provider": "gcp"}, rollsite={"service": {"eipAllocations": ["eipalloc-1"]}}),
+                   "fate:rollsite.service.eipAllocations", "only on aws"),
+    "ip-on-aws": (party(cloud={"provider": "aws"}, rollsite={"service": {"loadBalancerIP": "203.0.113.9"}}),
+                  "fate:rollsite.service.loadBalancerIP", "use service.eipAllocations"),
+    "internal-onprem": (party(cloud={"loadBalancer": {"internal": True}}), "fate:cloud.loadBalancer.internal",
+                        "no cloud load balancer"),
+    "internal-with-eip": (party(cloud={"provider": "aws"}, rollsite={"service": {"internal": True, "eipAllocations": ["e"]}}),
+                          "fate:rollsite.service.eipAllocations", "internet-facing"),
+    "lb-option-on-nodeport": (party(cloud={"provider": "aws"}, rollsite={"service": {"type": "NodePort", "internal": True}}),
+                              "fate:rollsite.service.internal", "only used with service type LoadBalancer"),
+    "stack-reference-and-kubeconfig": (party(kubernetes={"stackReference": {"stack": "acme/eks/prod"}, "kubeconfig": "~/.kube/config"}),
+                                       "fate:kubernetes.stackReference", "comes from the referenced stack"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_refused_cloud_options(case):
+    values, key, words = REFUSED[case]
+    registered = Rendered()
+    with pytest.raises(pulumi.RunError) as err:
+        render(values, into=registered)
+    assert f"  {key}:" in str(err.value) and words in str(err.value), str(err.value)
+    assert registered.resources == []
+
+
+def test_cluster_hand_off_by_stack_reference():
+    path = ROOT / "examples" / "Pulumi.multicloud-party-9999-aws.yaml"
+    provider = next(r for r in render_file(path).resources if r.type == "pulumi:providers:kubernetes")
+    assert "offline render: output kubeconfig of stack acme/eks-cluster/prod" in str(provider.inputs["kubeconfig"])
+    assert "4dabf18193072939515e22adb298388d" in str(provider.inputs["kubeconfig"])  # kept secret
+
+
+@pytest.mark.parametrize("name,cloud", [("multicloud-party-9999-aws", "aws"), ("multicloud-party-10000-azure", "azure"),
+                                        ("multicloud-party-10001-gcp", "gcp"), ("multicloud-party-10002-onprem", "onprem")])
+def test_multicloud_examples_show_their_profile(name, cloud):
+    r = render_file(ROOT / "examples" / f"Pulumi.{name}.yaml")
+    prof = PROFILES[cloud]
+    svc = r.get("Service", "rollsite")
+    assert svc["spec"]["type"] == prof.entry_point_type
+    for key, value in prof.external_annotations.items():
+        assert svc["metadata"]["annotations"][key] == value
+    expected_class = "ceph-rbd" if cloud == "onprem" else prof.storage_class
+    assert r.get("StatefulSet", "mysql")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == expected_class
+    if cloud == "gcp":
+        assert container(r.get("StatefulSet", "python"), "fateflow")["resources"]["limits"]["nvidia.com/gpu"] == "1"
