@@ -1,0 +1,360 @@
+"""Importing KubeFATE's own cluster files: the rendered result has KubeFATE's objects, Service ports, images and
+route tables. The expected values are worked out here from KubeFATE's rules (../shared/reference section 1-3),
+independently of the importer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.config import required_secrets, load_config
+from stacks.kubefate import ImportError_, import_cluster, main, to_stack_file
+from tests.conftest import ROOT, TEST_SECRETS, render
+from tests.stacks import kubefate_reference as ref
+
+KUBEFATE_EXAMPLES = ROOT.parent / "shared" / "kubefate-examples"
+FILES = sorted(KUBEFATE_EXAMPLES.glob("*/cluster.yaml"))
+
+
+def test_kubefate_examples_are_there():
+    assert len(FILES) >= 19, f"expected KubeFATE's example cluster files in {KUBEFATE_EXAMPLES}"
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _rendered(path: Path):
+    res = import_cluster(_load(path))
+    cfg = load_config({**res.config, "development": True})
+    values = {**res.config, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}}
+    return res, render(values)
+
+
+def _kind(data: dict) -> str:
+    if data["chartName"] == "fate-serving":
+        return "serving"
+    if data["chartName"] == "fate-exchange":
+        return "exchange_pulsar" if "trafficServer" in data["modules"] else "exchange_rollsite"
+    return {("Eggroll",) * 3: "eggroll", ("Spark", "RabbitMQ", "HDFS"): "spark_rabbitmq",
+            ("Spark", "Pulsar", "HDFS"): "spark_pulsar", ("Spark_local", "Pulsar", "LocalFS"): "spark_local_pulsar"}[
+        (data["computing"], data["federation"], data["storage"])]
+
+
+EXPECTED = {"eggroll": ref.EGGROLL, "spark_rabbitmq": ref.SPARK_RABBITMQ, "spark_pulsar": ref.SPARK_PULSAR,
+            "spark_local_pulsar": ref.SPARK_LOCAL_PULSAR, "serving": ref.SERVING,
+            "exchange_rollsite": ref.EXCHANGE_ROLLSITE, "exchange_pulsar": ref.EXCHANGE_TRAFFIC_SERVER_NGINX}
+INGRESS_OF = {"fateboard": "fateboard", "client": "client", "spark": "spark", "rabbitmq": "rabbitmq", "pulsar": "pulsar",
+              "servingProxy": "serving-proxy", "servingAdmin": "serving-admin"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
+def test_imported_file_renders_kubefates_objects(path):
+    data = _load(path)
+    _res, r = _rendered(path)
+    expected = EXPECTED[_kind(data)]
+    have = r.kinds_names()
+    # Ingresses: KubeFATE makes one per UI module (example.com when no host); fate-pulumi only for configured hosts
+    with_hosts = {INGRESS_OF[k] for k, v in (data.get("ingress") or {}).items() if v and v.get("hosts")}
+    missing = {(k, n) for k, names in expected.items() for n in names
+               if (k, n) not in have and not (k == "Ingress" and n not in with_hosts)}
+    assert not missing, missing
+    extra = {(k, n) for k, n in have if n not in expected.get(k, set())} - {("Service", "serving-zookeeper-headless")}
+    assert {k for k, _ in extra} <= {"Secret"}, extra  # createNamespace is off: KubeFATE's namespace exists already
+    assert ("Namespace", data["namespace"]) not in have
+
+
+def _kubefate_service_types(data: dict) -> dict[str, tuple[str, dict[int, int]]]:
+    """Service -> (type, {port: nodePort}) as KubeFATE renders them from this file (reference 1.3-1.5, 2.4)."""
+    out: dict[str, tuple[str, dict[int, int]]] = {}
+    modules = data["modules"]
+
+    def add(name, section, ports, default_type="ClusterIP", defaults=None):
+        sec = data.get(section) if isinstance(section, str) else section
+        svc_type = (sec or {}).get("type") or (default_type if sec is None or defaults is None else "ClusterIP")
+        node_ports = {}
+        if svc_type in ("NodePort", "LoadBalancer"):
+            for key, port in ports.items():
+                value = (sec or {}).get(key) if sec else (defaults or {}).get(key)
+                if value:
+                    node_ports[port] = int(value)
+        out[name] = (svc_type, node_ports)
+
+    if data["chartName"] == "fate":
+        if "rollsite" in modules:
+            add("rollsite", "rollsite", {"nodePort": 9370})
+        if "python" in modules:
+            add("fateflow-client", "python", {"grpcNodePort": 9360, "httpNodePort": 9380})
+        if "nginx" in modules:
+            add("nginx", "nginx", {"httpNodePort": 9300, "grpcNodePort": 9310})
+        if "rabbitmq" in modules:
+            add("rabbitmq", "rabbitmq", {"nodePort": 5672})
+        if "pulsar" in modules:
+            add("pulsar", "pulsar", {"httpNodePort": 6650, "httpsNodePort": 6651})
+    elif data["chartName"] == "fate-exchange":
+        if "rollsite" in modules:
+            add("rollsite", "rollsite", {"nodePort": 9370})
+        if "trafficServer" in modules:
+            add("traffic-server", "trafficServer", {"nodePort": 443})
+        if "nginx" in modules:
+            add("nginx", "nginx", {"httpNodePort": 9300, "grpcNodePort": 9310}, "NodePort",
+                {"httpNodePort": 30003, "grpcNodePort": 30008})
+    else:
+        add("serving-proxy", "servingProxy", {"nodePort": 8869}, "NodePort", {"nodePort": 30109})
+        add("serving-server", "servingServer", {"nodePort": 8000}, "NodePort", {"nodePort": 30209})
+    return out
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
+def test_imported_services_match_kubefate(path):
+    data = _load(path)
+    _res, r = _rendered(path)
+    for name, (svc_type, node_ports) in _kubefate_service_types(data).items():
+        svc = r.get("Service", name)["spec"]
+        assert svc["type"] == svc_type, name
+        assert {p["port"]: p["nodePort"] for p in svc["ports"] if "nodePort" in p} == node_ports, name
+    for obj in r.objects:
+        if obj["kind"] == "Service":
+            ports, headless = ref.SERVICE_PORTS[obj["metadata"]["name"]]
+            assert {p["port"] for p in obj["spec"]["ports"]} == ports
+
+
+def _kubefate_images(data: dict) -> set[str]:
+    """FATE-built images KubeFATE pulls for this file (reference 1.2)."""
+    registry = data.get("registry") or "federatedai"
+    tag = "2.1.6-release" if data["chartName"] == "fate-serving" else "1.11.2-release"
+    modules = data["modules"]
+    if data["chartName"] == "fate-serving":
+        return {f"{registry}/{m}:{tag}" for m, key in (("serving-proxy", "servingProxy"), ("serving-server", "servingServer"),
+                                                          ("serving-admin", "servingAdmin")) if key in modules}
+    if data["chartName"] == "fate-exchange":
+        images = set()
+        if "rollsite" in modules:
+            images.add(f"{registry}/eggroll:{tag}")
+        if "nginx" in modules:
+            images.add(f"{registry}/nginx:{tag}")
+        return images
+    flavour = {"NN": "-nn", "ALL": "-all"}.get(data.get("algorithm"), "") + \
+        {"IPCL": "-ipcl", "GPU": "-gpu"}.get(data.get("device"), "")
+    spark = "-spark" if data["computing"] in ("Spark", "Spark_local") else ""
+    images = {f"{registry}/fateflow{spark}{flavour}:{tag}"}
+    if "rollsite" in modules:
+        images.add(f"{registry}/eggroll{flavour}:{tag}")
+    for m in ("fateboard", "client", "nginx"):
+        if m in modules:
+            images.add(f"{registry}/{m}:{tag}")
+    if "spark" in modules:
+        images |= {f"{registry}/spark-master:{tag}", f"{registry}/spark-worker{flavour}:{tag}"}
+    if "hdfs" in modules:
+        images |= {f"{registry}/hadoop-namenode:2.0.0-hadoop3.2.1-java8", f"{registry}/hadoop-datanode:2.0.0-hadoop3.2.1-java8"}
+    if "rabbitmq" in modules:
+        images.add(f"{registry}/rabbitmq:3.8.3-management")
+    if "pulsar" in modules:
+        images.add(f"{registry}/pulsar:2.10.1")
+    return images
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
+def test_imported_images_match_kubefate(path):
+    data = _load(path)
+    _res, r = _rendered(path)
+    images = {c["image"] for o in r.objects if o["kind"] in ("Deployment", "StatefulSet")
+              for c in o["spec"]["template"]["spec"]["containers"]}
+    assert _kubefate_images(data) <= images
+    fate_built = {i for i in images if i.startswith("federatedai/")}
+    assert fate_built - _kubefate_images(data) <= {"federatedai/trafficserver:latest"}  # KubeFATE pulls it untagged
+
+
+def _own(data):
+    return int(data["partyId"])
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "rollsite" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+def test_imported_rollsite_route_table(path):
+    data = _load(path)
+    _res, r = _rendered(path)
+    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    rs = data.get("rollsite") or {}
+    exchange = rs.get("exchange")
+    assert table["default"] == {"default": [{"ip": exchange["ip"], "port": exchange["port"]} if exchange
+                                            else {"ip": "rollsite", "port": 9370}]}
+    for p in rs.get("partyList") or []:
+        assert table[str(p["partyId"])] == {"default": [{"ip": p["partyIp"], "port": p["partyPort"]}]}
+    assert table[str(_own(data))]["default"] == [{"ip": "rollsite", "port": 9370}]
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "pulsar" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+def test_imported_pulsar_route_table(path):
+    data = _load(path)
+    _res, r = _rendered(path)
+    table = yaml.safe_load(r.get("ConfigMap", "pulsar-route-table")["data"]["pulsar_route_table.yaml"])
+    pulsar = data.get("pulsar") or {}
+    expected = {int(k): {**v, "proxy": v.get("proxy", "")} for k, v in (pulsar.get("route_table") or {}).items()}
+    expected.setdefault(_own(data), {"host": "pulsar", "port": 6650, "sslPort": 6651, "proxy": ""})
+    if pulsar.get("exchange"):
+        ex = pulsar["exchange"]
+        expected["default"] = {"proxy": f"{ex['ip']}:{ex['port']}", "domain": ex.get("domain", "fate.org")}
+    assert table == expected
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "rabbitmq" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+def test_imported_rabbitmq_route_table(path):
+    data = _load(path)
+    _res, r = _rendered(path)
+    table = yaml.safe_load(r.get("ConfigMap", "rabbitmq-route-table")["data"]["rabbitmq_route_table.yaml"])
+    expected = {int(k): v for k, v in ((data.get("rabbitmq") or {}).get("route_table") or {}).items()}
+    expected.setdefault(_own(data), {"host": "rabbitmq", "port": 5672})
+    assert table == expected
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if "nginx" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+def test_imported_nginx_route_table(path):
+    data = _load(path)
+    res, r = _rendered(path)
+    table = yaml.safe_load(r.get("ConfigMap", "nginx-config")["data"]["route_table.yaml"])
+    nginx = data.get("nginx") or {}
+    expected = {int(k): {kk: [{"host": str(h["host"]).strip(), "http_port": h["http_port"], "grpc_port": h["grpc_port"]}
+                              for h in vv] for kk, vv in v.items()} for k, v in (nginx.get("route_table") or {}).items()}
+    if data["chartName"] == "fate":
+        expected[_own(data)] = {"proxy": [{"host": "nginx", "http_port": 9300, "grpc_port": 9310}],
+                                "fateflow": [{"host": "fateflow", "http_port": 9380, "grpc_port": 9360}]}
+        if nginx.get("exchange"):
+            ex = nginx["exchange"]
+            expected["default"] = {"proxy": [{"host": ex["ip"], "http_port": ex["httpPort"], "grpc_port": ex["grpcPort"]}]}
+        else:  # KubeFATE's leaked example exchange is the one deliberate difference, and it is noted
+            assert any("192.168.10.1" in n for n in res.notes)
+    else:
+        local = {"proxy": [{"host": "nginx", "http_port": 9300, "grpc_port": 9310}]}
+        expected["default"] = local
+        expected[_own(data)] = local
+    assert table == expected
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if _load(p)["chartName"] == "fate-serving"], ids=lambda p: p.parent.name)
+def test_imported_serving(path):
+    data = _load(path)
+    res, r = _rendered(path)
+    table = json.loads(r.get("ConfigMap", "serving-proxy-config")["data"]["route_table.json"])["route_table"]
+    for p in (data.get("servingProxy") or {}).get("partyList") or []:
+        assert table[str(p["partyId"])] == {"default": [{"ip": p["partyIp"], "port": int(p["partyPort"])}]}
+    props = r.get("ConfigMap", "serving-server-config")["data"]["serving-server.properties"]
+    ff = (data.get("servingServer") or {}).get("fateflow") or {"ip": "fateflow", "port": 9380}
+    assert f"model.transfer.url=http://{ff['ip']}:{ff['port']}/v1/model/transfer" in props
+
+
+def test_exchange_sni_routes_imported():
+    path = KUBEFATE_EXAMPLES / "party-exchange-trafficServer" / "cluster.yaml"
+    data = _load(path)
+    _res, r = _rendered(path)
+    sni = yaml.safe_load(r.get("ConfigMap", "traffic-server-sni")["data"]["sni.yaml"])["sni"]
+    assert sni == [{"fqdn": s["fqdn"], "tunnel_route": s["tunnelRoute"]} for s in data["trafficServer"]["route_table"]["sni"]]
+
+
+def test_passwords_are_never_copied(tmp_path):
+    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster-serving" / "cluster.yaml")
+    data["servingRedis"] = {"password": "Very-Secret-Redis"}
+    res = import_cluster(data)
+    text = to_stack_file(res, "x")
+    assert "Very-Secret-Redis" not in text
+    assert "pulumi config set --secret fate:servingRedisPassword '<value of servingRedis.password>'" in text
+    assert "fate:servingAdminPassword" in text  # needed although the file had none
+
+
+def test_quirks_are_noted_not_hidden():
+    data = _load(KUBEFATE_EXAMPLES / "k8s-deploy-cluster-spark-pulsar" / "cluster.yaml")
+    data["python"] = {"type": "ClusterIP", "failedTaskAutoRetryTimes": 5}
+    data["nodemanager"] = {"replicas": 3}
+    data["rabbitmq"] = {"user": "admin"}
+    res = import_cluster(data)
+    notes = "\n".join(res.notes)
+    assert "python.storageClass is not set: KubeFATE would request a StorageClass named 'python'" in notes
+    assert "python.failedTaskAutoRetryTimes: emitted by KubeFATE but used by none of its templates" in notes
+    assert "rabbitmq.user: KubeFATE ignored it" in notes
+    assert "sessionProcessorsPerNode is not set in a nodemanager section" in notes
+    assert res.config["nodemanager"]["sessionProcessorsPerNode"] == 2
+
+
+@pytest.mark.parametrize("change,key", [
+    (lambda d: d.update(podSecurityPolicy={"enabled": True}), "podSecurityPolicy.enabled"),
+    (lambda d: d["rollsite"].update(nodeport=30091), "rollsite.nodeport"),
+    (lambda d: d.update(imageTag="1.11.2-release"), "imageTag"),
+    (lambda d: d.update(chartVersion="v1.10.0"), "chartVersion"),
+    (lambda d: d.update(computing="Spark_local", federation="RabbitMQ", storage="LocalFS"), "computing/federation/storage"),
+])
+def test_refused_keys_are_named(change, key):
+    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster" / "cluster.yaml")
+    change(data)
+    with pytest.raises(ImportError_) as err:
+        import_cluster(data)
+    assert any(p.startswith(key) for p in err.value.problems), err.value.problems
+
+
+def test_cli(tmp_path, capsys):
+    assert main([str(KUBEFATE_EXAMPLES / "party-exchange-rollsite" / "cluster.yaml")]) == 0
+    out = capsys.readouterr().out
+    stack = yaml.safe_load(out)["config"]
+    assert stack["fate:kind"] == "exchange" and len(stack["fate:rollsite"]["partyList"]) == 2
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text(yaml.safe_dump({**_load(KUBEFATE_EXAMPLES / "party-exchange-rollsite" / "cluster.yaml"), "typo": 1}))
+    assert main([str(bad)]) == 2
+    assert "typo: not a KubeFATE v1.11.2 option" in capsys.readouterr().err
+
+
+def _variant(**changes) -> Path:
+    """A KubeFATE example with changes, written where the importer can read it."""
+    import tempfile
+
+    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster" / "cluster.yaml")
+    for key, value in changes.items():
+        data[key] = value
+    path = Path(tempfile.mkdtemp()) / "cluster.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_imported_exchange_tls_and_polling_client():
+    path = _variant(rollsite={"type": "NodePort", "nodePort": 30091, "enableTLS": True,
+                              "exchange": {"ip": "192.168.0.1", "port": 30000}})
+    test_imported_rollsite_route_table(path)
+    _res, r = _rendered(path)
+    props = r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
+    assert "eggroll.core.security.secure.cluster.enabled=true" in props
+    client = _variant(rollsite={"polling": {"enabled": True, "type": "client", "server": {"ip": "10.1.1.1", "port": 9370}}})
+    _res, r = _rendered(client)
+    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    assert table["default"] == {"default": [{"ip": "10.1.1.1", "port": 9370}]}  # KubeFATE: the polling server
+    server = _variant(rollsite={"polling": {"enabled": True, "type": "server", "clientList": [{"partID": 10000}],
+                                            "concurrency": 80}})
+    _res, r = _rendered(server)
+    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    assert table["10000"] == {"default": [{"port": -1, "ip": "", "is_polling": True}]}
+    assert "eggroll.rollsite.polling.concurrency=80" in r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
+
+
+def test_imported_lbrollsite():
+    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster" / "cluster.yaml")
+    data["modules"] = ["lbrollsite" if m == "rollsite" else m for m in data["modules"]]
+    data["lbrollsite"] = {"type": "NodePort", "nodePort": 30091, "size": "4M",
+                          "exchangeList": [{"id": 1, "ip": "10.0.0.1", "port": 30910}]}
+    data.pop("rollsite")
+    import tempfile
+    path = Path(tempfile.mkdtemp()) / "cluster.yaml"
+    path.write_text(yaml.safe_dump(data))
+    _res, r = _rendered(path)
+    assert ("Service", "exchange") in r.kinds_names()  # reference 2.2: lbrollsite adds Service exchange
+    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    assert table["default"] == {"default": [{"ip": "exchange", "port": 9390}]}
+    assert "server 10.0.0.1:30910;" in r.get("ConfigMap", "rollsite-config")["data"]["nginx.conf"]
+
+
+def test_imported_external_mysql_and_spark():
+    path = _variant(externalMysqlIp="db.bank.example", externalMysqlPort=3307, externalMysqlDatabase="fate",
+                    externalMysqlUser="fateuser", externalMysqlPassword="x")
+    res, r = _rendered(path)
+    assert ("StatefulSet", "mysql") not in r.kinds_names()
+    props = r.get("ConfigMap", "eggroll-config")["data"]["eggroll.properties"]
+    assert "jdbc:mysql://db.bank.example:3307/fate?" in props and "jdbc.username=fateuser" in props
+    assert ("mysqlPassword", "externalMysqlPassword") in res.secrets
