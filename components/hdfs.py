@@ -99,7 +99,7 @@ class Hdfs(Module):
                                           claim_templates=[nn_claim] if nn_claim else [], app="namenode")
 
         dn_http = endpoints.DATANODE.port("http")
-        dn_volume, dn_claim = self.data_volume("dfs", args.datanode_volume)
+        dn_volume, dn_claim = self.data_volume("dfs", args.datanode_volume, app="datanode")
         datanode = self.container(
             "datanode", site.images.fate("hadoop-datanode", HADOOP_IMAGE_TAG), args.datanode_placement, DATANODE_RESOURCES,
             env=[{"name": "SERVICE_PRECONDITION", "value": endpoints.NAMENODE.address("rpc")}],
@@ -112,5 +112,5 @@ class Hdfs(Module):
         self.datanode = self.stateful_set("datanode", endpoints.DATANODE.name, args.datanode_replicas,
                                           self.pod_spec([datanode], args.datanode_placement, [dn_volume] if dn_volume else []),
                                           claim_templates=[dn_claim] if dn_claim else [], app="datanode",
-                                          podManagementPolicy="Parallel")
+                                          **self.fresh_only(podManagementPolicy="Parallel"))
         self.register_outputs({"nameNode": name_node_url()})

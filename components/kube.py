@@ -68,6 +68,8 @@ class Site:
     persistence: bool = True
     retain_volumes: bool = True
     istio: bool = False
+    # take over a KubeFATE-made deployment in place: KubeFATE's selectors and claim-template labels (immutable)
+    adopt_kubefate: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,15 +126,32 @@ class ServicePort:
 # --------------------------------------------------------------------------------------------------------------
 
 
+KUBEFATE_CHART = {"party": "fate", "exchange": "fate-exchange", "serving": "fate-serving"}
+
+
+def kubefate_labels(site: Site, app: str, helm: bool = True) -> dict[str, str]:
+    """The labels KubeFATE's charts put on objects (`fateMoudle` sic); `helm` adds heritage/release/chart."""
+    out = {"fateMoudle": app, "name": site.name, "partyId": str(site.party_id), "owner": "kubefate",
+           "cluster": KUBEFATE_CHART[site.kind]}
+    if helm:
+        out.update(heritage="Helm", release=site.name, chart=KUBEFATE_CHART[site.kind])
+    return out
+
+
 def selector(site: Site, app: str) -> dict[str, str]:
-    """Immutable selector of a workload: which app of which deployment."""
+    """Immutable selector of a workload: which app of which deployment (KubeFATE's, when adopting its objects)."""
+    if site.adopt_kubefate:
+        return {"fateMoudle": app, "name": site.name, "partyId": str(site.party_id)}
     return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": site.name}
 
 
 def labels(site: Site, app: str, component: str) -> dict[str, str]:
-    """Kubernetes recommended labels plus the FATE party id."""
+    """Kubernetes recommended labels plus the FATE party id (plus KubeFATE's labels when adopting)."""
+    kubefate = kubefate_labels(site, app) if site.adopt_kubefate else {}
     return {
-        **selector(site, app),
+        **kubefate,
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/instance": site.name,
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": MANAGED_BY,
@@ -358,7 +377,7 @@ class Module(pulumi.ComponentResource):
 
     # -- persistence --
 
-    def data_volume(self, volume_name: str, volume: Volume) -> tuple[Optional[dict], Optional[dict]]:
+    def data_volume(self, volume_name: str, volume: Volume, app: Optional[str] = None) -> tuple[Optional[dict], Optional[dict]]:
         """The pod volume or the StatefulSet claim template for a module's data (exactly one is not None).
 
         Without persistence: emptyDir. With an existing claim: that PVC (all replicas share it). Otherwise a
@@ -368,16 +387,24 @@ class Module(pulumi.ComponentResource):
             return {"name": volume_name, "emptyDir": {}}, None
         if volume.existing_claim:
             return {"name": volume_name, "persistentVolumeClaim": {"claimName": volume.existing_claim}}, None
-        return None, self.claim_template(volume_name, volume)
+        return None, self.claim_template(volume_name, volume, app)
 
-    def claim_template(self, volume_name: str, volume: Volume) -> dict:
+    def claim_template(self, volume_name: str, volume: Volume, app: Optional[str] = None) -> dict:
         spec: dict[str, Any] = {
             "accessModes": [volume.access_mode],
             "resources": {"requests": {"storage": volume.size}},
         }
         if volume.storage_class is not None:
             spec["storageClassName"] = volume.storage_class
-        return {"metadata": {"name": volume_name, "labels": labels(self.site, self.APP, self.COMPONENT)}, "spec": spec}
+        if self.site.adopt_kubefate:  # claim templates are immutable: exactly KubeFATE's labels
+            claim_labels = kubefate_labels(self.site, app or self.APP, helm=self.site.kind != "serving")
+        else:
+            claim_labels = labels(self.site, app or self.APP, self.COMPONENT)
+        return {"metadata": {"name": volume_name, "labels": claim_labels}, "spec": spec}
+
+    def fresh_only(self, **spec: Any) -> dict[str, Any]:
+        """StatefulSet settings that are immutable and that KubeFATE did not set: left out when adopting."""
+        return {} if self.site.adopt_kubefate else spec
 
     def claim(self, name: str, volume: Volume) -> k8s.core.v1.PersistentVolumeClaim:
         """A standalone PVC (Deployments' data), kept on destroy unless the stack says otherwise."""

@@ -106,6 +106,6 @@ class NodeManager(Module):
             self.pod_spec([sidecar, nodemanager], args.placement, volumes),
             claim_templates=[claim] if claim else [],
             # nodemanagers are independent workers: start them all at once
-            podManagementPolicy="Parallel",
+            **self.fresh_only(podManagementPolicy="Parallel"),
         )
         self.register_outputs({"endpoint": endpoints.NODEMANAGER.address("nodemanager"), "replicas": args.replicas})

@@ -30,6 +30,7 @@ def site_of(cfg: DeploymentConfig) -> kube.Site:
         persistence=cfg.persistence.enabled,
         retain_volumes=cfg.persistence.retain_on_destroy,
         istio=cfg.istio.enabled,
+        adopt_kubefate=cfg.adopt_kubefate,
     )
 
 
@@ -95,6 +96,11 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
         "enable_config_map_mutable": True,
         "enable_secret_mutable": True,
     }
+    if cfg.adopt_kubefate:
+        # KubeFATE's objects exist already: apply over them (server-side, taking over Helm's fields) instead of
+        # failing with "already exists"
+        args["upsert_existing_objects"] = True
+        args["enable_patch_force"] = True
     if t.render_yaml_to_directory:
         args["render_yaml_to_directory"] = t.render_yaml_to_directory
     else:

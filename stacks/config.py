@@ -733,6 +733,8 @@ class DeploymentConfig(Model):
     public_host: Optional[Host] = Field(
         default=None, description="Address other parties use to reach this deployment's NodePorts/LoadBalancers")
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    adopt_kubefate: bool = Field(
+        default=False, description="Take over a running KubeFATE deployment in place (its selectors and volume claims)")
     cloud: CloudConfig = Field(default_factory=CloudConfig)
 
     registry: Optional[str] = Field(

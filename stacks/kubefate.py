@@ -838,10 +838,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.kubefate", description=__doc__.split("\n\n")[0])
     parser.add_argument("cluster_yaml", type=Path)
     parser.add_argument("--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing")
+    parser.add_argument("--adopt", action="store_true",
+                        help="take over the running KubeFATE deployment in place (sets fate:adoptKubefate, see README)")
     args = parser.parse_args(argv)
     data = yaml.safe_load(args.cluster_yaml.read_text()) or {}
     try:
         res = import_cluster(data, strict=not args.ignore_unknown)
+        if args.adopt:
+            res.set("adoptKubefate", True)
+            res.notes.append("adoptKubefate: set every password to the value the running deployment uses (MySQL keeps "
+                             "its data and its users' passwords); detach Helm before `pulumi up` (README)")
     except ImportError_ as err:
         print(f"error: {args.cluster_yaml}: {err}", file=sys.stderr)
         return 2
