@@ -70,7 +70,11 @@ def _unescape(text: str) -> str:
     return "".join(out)
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML has it (it is several times faster), the pure-Python one otherwise
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
     pass
 
 

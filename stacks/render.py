@@ -251,12 +251,11 @@ def _ordered(value: Any) -> Any:
     return value
 
 
-def dump(objs: list[dict]) -> str:
-    """Multi-document YAML; embedded config files as literal blocks."""
-    from components.files import _Dumper
+def dump(obj: dict) -> str:
+    """One object as YAML; embedded config files as literal blocks."""
+    from components.files import to_yaml
 
-    return yaml.dump_all([_ordered(o) for o in objs], Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True)
+    return to_yaml(_ordered(obj))
 
 
 def write(rendered: Rendered, out_dir: Path) -> list[Path]:
@@ -267,11 +266,14 @@ def write(rendered: Rendered, out_dir: Path) -> list[Path]:
         old.unlink()
     objs = rendered.objects
     written = []
+    documents = []
     for i, obj in enumerate(objs):
+        text = dump(obj)
         path = objects_dir / f"{i:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        path.write_text(dump([obj]))
+        path.write_text(text)
         written.append(path)
-    (out_dir / "manifests.yaml").write_text(dump(objs))
+        documents.append(text)
+    (out_dir / "manifests.yaml").write_text("---\n".join(documents))
     (out_dir / "outputs.json").write_text(json.dumps(rendered.outputs, indent=2, default=str) + "\n")
     return written
 
@@ -286,9 +288,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack_file", type=Path, help="a Pulumi.<stack>.yaml")
     parser.add_argument("out_dir", type=Path, help="where to write manifests.yaml and objects/")
+    parser.add_argument("--development", action="store_true",
+                        help="render as a development stack (unset passwords allowed), e.g. a freshly imported file")
     args = parser.parse_args(argv)
 
     config, secret_keys = stack_file_config(args.stack_file)
+    if args.development:
+        config["fate:development"] = "true"
     stack = args.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
         rendered = run_program(config, secret_keys, stack=stack)
