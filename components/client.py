@@ -64,6 +64,7 @@ class Client(Module):
         self.workload = self.stateful_set("client", endpoints.NOTEBOOK.name, 1, pod, claim_templates=[claim] if claim else [])
         if site.istio:
             virtual_service(self, "notebook", [h for h, _ in args.ingress.hosts], endpoints.NOTEBOOK.name, port)
+            self.ui_port(port)
         else:
             self.ingress("client", args.ingress, endpoints.NOTEBOOK.name, port, args.ingress_class)
-        self.register_outputs({"endpoint": endpoints.NOTEBOOK.address("http"), "hosts": [h for h, _ in args.ingress.hosts]})
+        self.done({"endpoint": endpoints.NOTEBOOK.address("http"), "hosts": [h for h, _ in args.ingress.hosts]})

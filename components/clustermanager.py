@@ -64,5 +64,8 @@ class ClusterManager(Module):
             {"name": "clustermanager-secret", "secret": {"secretName": SECRET}},
         ]
         self.service(endpoints.CLUSTERMANAGER.name, endpoints.CLUSTERMANAGER.ports, headless=True)
-        self.workload = self.deployment("clustermanager", 1, self.pod_spec([container], args.placement, volumes))
-        self.register_outputs({"endpoint": endpoints.CLUSTERMANAGER.address("clustermanager")})
+        # the clustermanager opens its JDBC pool at start
+        init = self.wait_for("wait-mysql", args.mysql.host, args.mysql.port)
+        self.workload = self.deployment("clustermanager", 1, self.pod_spec([container], args.placement, volumes,
+                                                                           init_containers=init))
+        self.done({"endpoint": endpoints.CLUSTERMANAGER.address("clustermanager")})

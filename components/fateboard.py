@@ -93,7 +93,8 @@ class Fateboard(Module):
         self.workload = self.deployment("fateboard", 1, pod, pod_annotations=annotations)
         if site.istio:
             virtual_service(self, "fateboard", [h for h, _ in args.ingress.hosts], endpoints.FATEBOARD.name, port)
+            self.ui_port(port)
         else:
             self.ingress("fateboard", args.ingress, endpoints.FATEBOARD.name, port, args.ingress_class)
-        self.register_outputs({"endpoint": endpoints.FATEBOARD.address("http"),
+        self.done({"endpoint": endpoints.FATEBOARD.address("http"),
                                "hosts": [h for h, _ in args.ingress.hosts]})

@@ -324,7 +324,7 @@ class FateFlow(Module):
             self._spark_driver_service(args.spark)
         self.workload = self.stateful_set("python", endpoints.FATEFLOW.name, args.replicas, pod,
                                           claim_templates=[claim] if claim else [], pod_annotations=annotations)
-        self.register_outputs({"endpoint": endpoints.FATEFLOW_CLIENT.address("http")})
+        self.done({"endpoint": endpoints.FATEFLOW_CLIENT.address("http")})
 
     def _spark_driver_service(self, spark: SparkDriver) -> None:
         """Ports an external Spark cluster uses to reach the driver inside FATE Flow (same number as NodePort)."""

@@ -110,7 +110,8 @@ class Hdfs(Module):
         )
         self.service(endpoints.DATANODE.name, endpoints.DATANODE.ports, args.datanode_exposure, app="datanode")
         self.datanode = self.stateful_set("datanode", endpoints.DATANODE.name, args.datanode_replicas,
-                                          self.pod_spec([datanode], args.datanode_placement, [dn_volume] if dn_volume else []),
+                                          self.pod_spec([datanode], args.datanode_placement, [dn_volume] if dn_volume else [],
+                                                        app="datanode"),
                                           claim_templates=[dn_claim] if dn_claim else [], app="datanode",
                                           **self.fresh_only(podManagementPolicy="Parallel"))
-        self.register_outputs({"nameNode": name_node_url()})
+        self.done({"nameNode": name_node_url()}, apps=("namenode", "datanode"))

@@ -29,6 +29,11 @@ REDIS_IMAGE = ("redis", "5")
 ZOOKEEPER_IMAGE = ("bitnami/zookeeper", "3.7.0")
 FATE_REGISTRY = "federatedai"
 
+# FATE's images (and the mysql, redis, rabbitmq images) start as root, own their files and switch users: they keep
+# the file and user capabilities of Docker's default set, without raw sockets, mknod, audit, setpcap/setfcap, chroot
+# or low ports (added where needed).
+ROOT_IMAGE_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID")
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Typed settings passed from the compositions to the components
@@ -70,6 +75,15 @@ class Site:
     istio: bool = False
     # take over a KubeFATE-made deployment in place: KubeFATE's selectors and claim-template labels (immutable)
     adopt_kubefate: bool = False
+    hardened: bool = True  # pod/container securityContext with least privilege
+    network: Optional["NetworkSettings"] = None  # None = no NetworkPolicies
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    ingress_namespaces: tuple[str, ...] = ("ingress-nginx",)
+    entry_point_sources: tuple[str, ...] = ()  # CIDRs; empty = anywhere
+    allow_namespaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class Placement:
     tolerations: Sequence[Mapping[str, Any]] = ()
     affinity: Mapping[str, Any] = field(default_factory=dict)
     resources: Optional[Mapping[str, Any]] = None  # None = the module's default requests
+    spread: Optional[Mapping[str, Any]] = None  # topologyKey, maxSkew, whenUnsatisfiable
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,9 @@ class Module(pulumi.ComponentResource):
         self.site = site
         self._child_opts = pulumi.ResourceOptions(parent=self)
         self._checksums: list[str] = []
+        # per app: ports reachable from outside (exposed Services) and from ingress controllers (UIs)
+        self._public_ports: dict[str, set[int]] = {}
+        self._ui_ports: dict[str, set[int]] = {}
 
     # -- naming --
 
@@ -264,6 +282,8 @@ class Module(pulumi.ComponentResource):
             spec["ports"].append(entry)
         if headless:
             spec["clusterIP"] = "None"
+        if exposure.external:
+            self._public_ports.setdefault(app or self.APP, set()).update(p.port for p in ports)
         if exposure.type == "LoadBalancer":
             if exposure.load_balancer_ip:
                 spec["loadBalancerIP"] = exposure.load_balancer_ip
@@ -285,9 +305,13 @@ class Module(pulumi.ComponentResource):
         volumes: Sequence[dict] = (),
         init_containers: Sequence[dict] = (),
         service_account: Optional[str] = None,
+        app: Optional[str] = None,
         **extra: Any,
     ) -> dict:
         spec: dict[str, Any] = {"containers": list(containers), "restartPolicy": "Always"}
+        if placement.spread:
+            spec["topologySpreadConstraints"] = [
+                {**placement.spread, "labelSelector": {"matchLabels": selector(self.site, app or self.APP)}}]
         if init_containers:
             spec["initContainers"] = list(init_containers)
         if volumes:
@@ -302,8 +326,82 @@ class Module(pulumi.ComponentResource):
             spec["imagePullSecrets"] = [{"name": s} for s in self.site.images.pull_secrets]
         if service_account:
             spec["serviceAccountName"] = service_account
+        if self.site.hardened:
+            extra["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}, **extra.get("securityContext", {})}
         spec.update(extra)
         return spec
+
+    def wait_for(self, name: str, host: str, port: int) -> list[dict]:
+        """An init container that waits until host:port accepts connections (start order without crash loops).
+        None with Istio: an init container has no network before the sidecar starts."""
+        if self.site.istio:
+            return []
+        return [self.container(
+            name, self.site.images.third_party(BUSYBOX_IMAGE), None,
+            {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+            command=["sh", "-c", f'until nc -z -w 2 {host} {port}; do echo "waiting for {host}:{port}"; sleep 2; done'],
+        )]
+
+    def disruption_budget(self, name: str, replicas: int, app: Optional[str] = None) -> None:
+        """Voluntary disruptions (node drains) take at most one replica of a replicated module at a time."""
+        if replicas < 2:
+            return
+        k8s.policy.v1.PodDisruptionBudget(
+            self._logical("PodDisruptionBudget", name),
+            metadata=self.meta(name, app=app),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(self.site, app or self.APP)}},
+            opts=self._child_opts,
+        )
+
+    def ui_port(self, port: int, app: Optional[str] = None) -> None:
+        """A web UI port that ingress controllers (or the Istio gateway) may reach."""
+        self._ui_ports.setdefault(app or self.APP, set()).add(port)
+
+    def done(self, outputs: Mapping[str, Any], clients: Optional[Mapping[str, Sequence[str]]] = None,
+             apps: Sequence[str] = ()) -> None:
+        """Finish the module: a NetworkPolicy per app (from what its Services and Ingresses exposed), then outputs.
+        `clients` limits who inside the deployment may connect to an app (e.g. MySQL)."""
+        for app in dict.fromkeys([*apps, *self._public_ports, *self._ui_ports, self.APP]):
+            self.network_policy(app, self._public_ports.get(app, ()), self._ui_ports.get(app, ()),
+                                (clients or {}).get(app), app=app)
+        self.register_outputs(dict(outputs))
+
+    def network_policy(self, name: str, public_ports: Sequence[int] = (), ui_ports: Sequence[int] = (),
+                       clients: Optional[Sequence[str]] = None, app: Optional[str] = None) -> None:
+        """Ingress to one app's pods: every port from the pods of this deployment (or only from `clients`, on the
+        app's ports), `public_ports` from anywhere or the configured CIDRs, `ui_ports` from the ingress controllers,
+        and everything from namespaces the stack allows. Egress stays open: parties must reach each other."""
+        net = self.site.network
+        if net is None:
+            return
+        instance = {"app.kubernetes.io/instance": self.site.name}
+
+        def port_list(values: Sequence[int]) -> list[dict]:
+            return [{"protocol": "TCP", "port": p} for p in sorted(set(values))]
+
+        rules: list[dict] = []
+        if clients is None:  # the deployment's own pods, on any port (HDFS, Spark and eggroll use many)
+            rules.append({"from": [{"podSelector": {"matchLabels": instance}}]})
+        else:
+            rules.append({"from": [{"podSelector": {"matchLabels": {**instance, "app.kubernetes.io/name": c}}} for c in clients]})
+        if net.allow_namespaces:
+            rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                                   for ns in net.allow_namespaces]})
+        if public_ports:
+            public: dict[str, Any] = {"ports": port_list(public_ports)}
+            if net.entry_point_sources:
+                public["from"] = [{"ipBlock": {"cidr": c}} for c in net.entry_point_sources]
+            rules.append(public)
+        if ui_ports and net.ingress_namespaces:
+            rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                                   for ns in net.ingress_namespaces], "ports": port_list(ui_ports)})
+        k8s.networking.v1.NetworkPolicy(
+            self._logical("NetworkPolicy", name),
+            metadata=self.meta(name, app=app),
+            spec={"podSelector": {"matchLabels": selector(self.site, app or self.APP)}, "policyTypes": ["Ingress"],
+                  "ingress": rules},
+            opts=self._child_opts,
+        )
 
     def container(
         self,
@@ -319,11 +417,14 @@ class Module(pulumi.ComponentResource):
         if resources:
             c["resources"] = {k: dict(v) for k, v in resources.items() if v}
         c.update({k: v for k, v in fields.items() if v is not None and v != []})
+        if self.site.hardened:
+            c["securityContext"] = hardened_security_context(c.get("securityContext", {}))
         return c
 
     def deployment(self, name: str, replicas: int, pod: dict, pod_annotations: Optional[Mapping[str, str]] = None,
                    app: Optional[str] = None) -> k8s.apps.v1.Deployment:
         app = app or self.APP
+        self.disruption_budget(name, replicas, app)
         return k8s.apps.v1.Deployment(
             self._logical("Deployment", name),
             metadata=self.meta(name, app=app),
@@ -349,6 +450,7 @@ class Module(pulumi.ComponentResource):
         **extra_spec: Any,
     ) -> k8s.apps.v1.StatefulSet:
         app = app or self.APP
+        self.disruption_budget(name, replicas, app)
         spec: dict[str, Any] = {
             "serviceName": service_name,
             "replicas": replicas,
@@ -419,8 +521,9 @@ class Module(pulumi.ComponentResource):
     # -- Ingress --
 
     def ingress(self, name: str, route: "IngressRoute", service_name: str, port: int,
-                class_name: Optional[str]) -> Optional[k8s.networking.v1.Ingress]:
+                class_name: Optional[str], app: Optional[str] = None) -> Optional[k8s.networking.v1.Ingress]:
         """An Ingress for a web UI; only when hosts are configured (no example.com defaults)."""
+        self.ui_port(port, app)
         if not route.hosts:
             return None
         spec: dict[str, Any] = {
@@ -458,6 +561,19 @@ class IngressRoute:
 # --------------------------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------------------------
+
+
+def hardened_security_context(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Least privilege a container tolerates, keeping what the module asked for (extra capabilities, a user)."""
+    sc = dict(given)
+    added = list(given.get("capabilities", {}).get("add", []))
+    if sc.get("runAsUser", 0) != 0:
+        sc["runAsNonRoot"] = True  # an image that runs as a user needs no capability
+    else:
+        added = list(ROOT_IMAGE_CAPABILITIES) + [c for c in added if c not in ROOT_IMAGE_CAPABILITIES]
+    sc["allowPrivilegeEscalation"] = False
+    sc["capabilities"] = {"drop": ["ALL"], **({"add": added} if added else {})}
+    return sc
 
 
 def _digest(name: str, data: Mapping[str, str], secret_salt: Optional[str] = None) -> str:

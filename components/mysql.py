@@ -70,4 +70,5 @@ class Mysql(Module):
         self.workload = self.stateful_set("mysql", endpoints.MYSQL.name, 1, self.pod_spec([container], args.placement, volumes),
                                           claim_templates=[claim] if claim else [])
         self.endpoint = f"{endpoints.MYSQL.name}:{port}"
-        self.register_outputs({"endpoint": self.endpoint})
+        # only FATE Flow and the clustermanager talk to the metadata database
+        self.done({"endpoint": self.endpoint}, clients={"mysql": ("python", "clustermanager")})

@@ -145,5 +145,5 @@ class Nginx(Module):
         self.service_obj = self.service(endpoints.NGINX.name, endpoints.NGINX.ports, args.exposure)
         self.workload = self.deployment("nginx", args.replicas, pod)
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": endpoints.NGINX.address("http"), "nodePorts": self.node_ports,
+        self.done({"endpoint": endpoints.NGINX.address("http"), "nodePorts": self.node_ports,
                                "routeTable": {str(k): v for k, v in args.route_table.items()}})

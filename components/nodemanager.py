@@ -8,10 +8,11 @@ from typing import Optional
 import pulumi
 
 from . import eggroll, endpoints
-from .kube import FLUENT_BIT_IMAGE, Module, Placement, Site, Volume, tcp_probes
+from .kube import FLUENT_BIT_IMAGE, Module, Placement, Site, Volume, http_probes, tcp_probes
 
 LOG_CONFIG_MAP = "fluentd-config"  # KubeFATE's name; it now holds a config fluent-bit really reads
 LOG_DIR = f"{eggroll.EGGROLL_HOME}/logs"
+FLUENT_BIT_HEALTH_PORT = 2020
 DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
 SIDECAR_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
 
@@ -20,7 +21,9 @@ def fluent_bit_config() -> list[tuple[str, list[tuple[str, str]]]]:
     """Tail the egg_pair logs into the sidecar's stdout, so `kubectl logs -c nodemanager-eggrollpair` shows them.
     (KubeFATE mounted a fluentd config into the fluent-bit sidecar, which fluent-bit does not read.)"""
     return [
-        ("SERVICE", [("Flush", "2"), ("Log_Level", "info")]),
+        # the built-in HTTP server answers the sidecar's health probe
+        ("SERVICE", [("Flush", "2"), ("Log_Level", "info"), ("HTTP_Server", "On"), ("HTTP_Listen", "0.0.0.0"),
+                     ("HTTP_Port", str(FLUENT_BIT_HEALTH_PORT)), ("Health_Check", "On")]),
         ("INPUT", [
             ("Name", "tail"),
             ("Path", f"{LOG_DIR}/*/*.*"),
@@ -72,6 +75,8 @@ class NodeManager(Module):
                 {"name": "eggroll-log", "mountPath": LOG_DIR},
                 {"name": "fluent-bit-conf", "mountPath": "/fluent-bit/etc/fluent-bit.conf", "subPath": "fluent-bit.conf"},
             ],
+            ports=[{"name": "health", "containerPort": FLUENT_BIT_HEALTH_PORT}],
+            **http_probes(FLUENT_BIT_HEALTH_PORT, path="/api/v1/health"),
         )
         nodemanager = self.container(
             "nodemanager", args.image, args.placement, DEFAULT_RESOURCES,
@@ -103,9 +108,12 @@ class NodeManager(Module):
         self.service(endpoints.NODEMANAGER.name, endpoints.NODEMANAGER.ports, headless=True)
         self.workload = self.stateful_set(
             "nodemanager", endpoints.NODEMANAGER.name, args.replicas,
-            self.pod_spec([sidecar, nodemanager], args.placement, volumes),
+            # nodemanagers register with the clustermanager at start
+            self.pod_spec([sidecar, nodemanager], args.placement, volumes,
+                          init_containers=self.wait_for("wait-clustermanager", endpoints.CLUSTERMANAGER.name,
+                                                        endpoints.CLUSTERMANAGER.port("clustermanager"))),
             claim_templates=[claim] if claim else [],
             # nodemanagers are independent workers: start them all at once
             **self.fresh_only(podManagementPolicy="Parallel"),
         )
-        self.register_outputs({"endpoint": endpoints.NODEMANAGER.address("nodemanager"), "replicas": args.replicas})
+        self.done({"endpoint": endpoints.NODEMANAGER.address("nodemanager"), "replicas": args.replicas})

@@ -73,7 +73,7 @@ class Pulsar(Module):
                                           claim_templates=[claim] if claim else [])
         self.ingress("pulsar", args.ingress, p.name, p.port("web"), args.ingress_class)
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": p.address("broker"), "nodePorts": self.node_ports, "tls": tls})
+        self.done({"endpoint": p.address("broker"), "nodePorts": self.node_ports, "tls": tls})
 
 
 TLS_SECRET_KEYS = tuple(TLS_FILES.values())

@@ -64,4 +64,4 @@ class Rabbitmq(Module):
         self.workload = self.deployment("rabbitmq", 1, pod)
         self.ingress("rabbitmq", args.ingress, endpoints.RABBITMQ.name, mgmt, args.ingress_class)
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": endpoints.RABBITMQ.address("amqp"), "nodePorts": self.node_ports})
+        self.done({"endpoint": endpoints.RABBITMQ.address("amqp"), "nodePorts": self.node_ports})

@@ -174,5 +174,5 @@ class Rollsite(Module):
 
         self.endpoint = pulumi.Output.from_input(f"{endpoints.ROLLSITE.name}.{site.namespace}:{port}")
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": self.endpoint, "nodePorts": self.node_ports,
+        self.done({"endpoint": self.endpoint, "nodePorts": self.node_ports,
                                "routeTable": self.route_table})

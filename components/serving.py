@@ -18,6 +18,13 @@ SERVING_HOME = "/data/projects/fate-serving"
 ZK_URL = endpoints.SERVING_ZOOKEEPER.address("client")
 
 
+class ServingModule(Module):
+    def wait_for_registry(self, registry: bool) -> list[dict]:
+        if not registry:
+            return []
+        return self.wait_for("wait-zookeeper", endpoints.SERVING_ZOOKEEPER.name, endpoints.SERVING_ZOOKEEPER.port("client"))
+
+
 # -------------------------------------------------------------------------------------------------- serving-proxy
 
 
@@ -45,9 +52,10 @@ class ServingProxyArgs:
     exposure: Exposure = Exposure()
     ingress: IngressRoute = IngressRoute()
     ingress_class: Optional[str] = None
+    registry: bool = True  # serving-zookeeper is deployed: wait for it at start
 
 
-class ServingProxy(Module):
+class ServingProxy(ServingModule):
     """Deployment and Service `serving-proxy` (8059 http, 8869 between parties, 8879 from serving-server),
     ConfigMap `serving-proxy-config`, Ingress `serving-proxy`."""
 
@@ -86,12 +94,14 @@ class ServingProxy(Module):
             ],
             **tcp_probes(p.port("http")),
         )
-        pod = self.pod_spec([container], args.placement, [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}])
+        # serving modules register in ZooKeeper at start
+        pod = self.pod_spec([container], args.placement, [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}],
+                            init_containers=self.wait_for_registry(args.registry))
         self.service_obj = self.service(p.name, p.ports, args.exposure)
         self.workload = self.deployment("serving-proxy", 1, pod)
         self.ingress("serving-proxy", args.ingress, p.name, p.port("http"), args.ingress_class)
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": p.address("inter"), "nodePorts": self.node_ports})
+        self.done({"endpoint": p.address("inter"), "nodePorts": self.node_ports})
 
 
 # -------------------------------------------------------------------------------------------------- serving-server
@@ -112,6 +122,7 @@ class ServingServerArgs:
     volume: Volume = Volume()
     placement: Placement = Placement()
     exposure: Exposure = Exposure()
+    registry: bool = True  # serving-zookeeper is deployed: wait for it at start
 
 
 def server_properties(site: Site, args: ServingServerArgs) -> list[tuple[str, Any]]:
@@ -136,7 +147,7 @@ def server_properties(site: Site, args: ServingServerArgs) -> list[tuple[str, An
     ]
 
 
-class ServingServer(Module):
+class ServingServer(ServingModule):
     """Deployment and Service `serving-server` (8000), ConfigMap `serving-server-config`, Secret
     `serving-server-secret`, PVC `serving-server-data`."""
 
@@ -166,11 +177,12 @@ class ServingServer(Module):
             **tcp_probes(port),
         )
         pod = self.pod_spec([container], args.placement,
-                            [{"name": "serving-server-confs", "configMap": {"name": self.CONFIG_MAP}}, data])
+                            [{"name": "serving-server-confs", "configMap": {"name": self.CONFIG_MAP}}, data],
+                            init_containers=self.wait_for_registry(args.registry))
         self.service_obj = self.service(endpoints.SERVING_SERVER.name, endpoints.SERVING_SERVER.ports, args.exposure)
         self.workload = self.deployment("serving-server", 1, pod)
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": endpoints.SERVING_SERVER.address("grpc"), "nodePorts": self.node_ports})
+        self.done({"endpoint": endpoints.SERVING_SERVER.address("grpc"), "nodePorts": self.node_ports})
 
 
 def _standalone_volume(module: Module, claim_name: str, volume: Volume) -> dict:
@@ -226,7 +238,7 @@ class ServingRedis(Module):
                             [{"name": "serving-redis-confs", "configMap": {"name": self.CONFIG_MAP}}, data])
         self.service(endpoints.SERVING_REDIS.name, endpoints.SERVING_REDIS.ports)
         self.workload = self.deployment("serving-redis", 1, pod)
-        self.register_outputs({"endpoint": endpoints.SERVING_REDIS.address("redis")})
+        self.done({"endpoint": endpoints.SERVING_REDIS.address("redis")})
 
 
 # -------------------------------------------------------------------------------------------------- serving-zookeeper
@@ -289,7 +301,7 @@ class ServingZookeeper(Module):
         self.service(headless, z.ports, headless=True)
         self.workload = self.stateful_set("serving-zookeeper", headless, 1, pod, claim_templates=[claim] if claim else [],
                                           podManagementPolicy="Parallel", updateStrategy={"type": "RollingUpdate"})
-        self.register_outputs({"endpoint": ZK_URL})
+        self.done({"endpoint": ZK_URL})
 
 
 # -------------------------------------------------------------------------------------------------- serving-admin
@@ -303,9 +315,10 @@ class ServingAdminArgs:
     placement: Placement = Placement()
     ingress: IngressRoute = IngressRoute()
     ingress_class: Optional[str] = None
+    registry: bool = True  # serving-zookeeper is deployed: wait for it at start
 
 
-class ServingAdmin(Module):
+class ServingAdmin(ServingModule):
     """Deployment and Service `serving-admin` (8350), ConfigMap `serving-admin-config`, Secret `serving-admin-secret`,
     Ingress `serving-admin`."""
 
@@ -334,8 +347,9 @@ class ServingAdmin(Module):
                            "subPath": "application.properties"}],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, [{"name": "serving-admin-confs", "configMap": {"name": self.CONFIG_MAP}}])
+        pod = self.pod_spec([container], args.placement, [{"name": "serving-admin-confs", "configMap": {"name": self.CONFIG_MAP}}],
+                            init_containers=self.wait_for_registry(args.registry))
         self.service(endpoints.SERVING_ADMIN.name, endpoints.SERVING_ADMIN.ports)
         self.workload = self.deployment("serving-admin", 1, pod)
         self.ingress("serving-admin", args.ingress, endpoints.SERVING_ADMIN.name, port, args.ingress_class)
-        self.register_outputs({"endpoint": endpoints.SERVING_ADMIN.address("http")})
+        self.done({"endpoint": endpoints.SERVING_ADMIN.address("http")})

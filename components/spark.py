@@ -73,11 +73,14 @@ class Spark(Module):
         )
         self.worker = self.deployment(
             "spark-worker", args.worker_replicas,
-            self.pod_spec([worker], args.worker_placement, [{"name": "spark-worker-confs", "configMap": {"name": WORKER_CONFIG_MAP}}]),
+            self.pod_spec([worker], args.worker_placement, [{"name": "spark-worker-confs", "configMap": {"name": WORKER_CONFIG_MAP}}],
+                          init_containers=self.wait_for("wait-master", endpoints.SPARK_MASTER.name,
+                                                        endpoints.SPARK_MASTER.port("master")),
+                          app="spark-worker"),
             app="spark-worker")
         self.service(endpoints.SPARK_MASTER.name, endpoints.SPARK_MASTER.ports, headless=True, app="spark-master")
         self.client_service = self.service(endpoints.SPARK_CLIENT.name, endpoints.SPARK_CLIENT.ports, args.master_exposure,
                                            app="spark-master")
         self.service(endpoints.SPARK_WORKER.name, endpoints.SPARK_WORKER.ports, headless=True, app="spark-worker")
-        self.ingress("spark", args.ingress, endpoints.SPARK_MASTER.name, ui, args.ingress_class)
-        self.register_outputs({"master": master_url(), "webUi": endpoints.SPARK_CLIENT.address("webUi")})
+        self.ingress("spark", args.ingress, endpoints.SPARK_MASTER.name, ui, args.ingress_class, app="spark-master")
+        self.done({"master": master_url(), "webUi": endpoints.SPARK_CLIENT.address("webUi")}, apps=("spark-master", "spark-worker"))

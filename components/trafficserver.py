@@ -96,5 +96,5 @@ class TrafficServer(Module):
         self.service_obj = self.service(endpoints.TRAFFIC_SERVER.name, endpoints.TRAFFIC_SERVER.ports, args.exposure)
         self.workload = self.deployment("traffic-server", args.replicas, pod)
         self.node_ports = node_port_outputs(self.service_obj)
-        self.register_outputs({"endpoint": endpoints.TRAFFIC_SERVER.address("tls"), "nodePorts": self.node_ports,
+        self.done({"endpoint": endpoints.TRAFFIC_SERVER.address("tls"), "nodePorts": self.node_ports,
                                "sniRoutes": [f"{f} -> {r}" for f, r in args.sni_routes]})

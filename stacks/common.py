@@ -31,6 +31,13 @@ def site_of(cfg: DeploymentConfig) -> kube.Site:
         retain_volumes=cfg.persistence.retain_on_destroy,
         istio=cfg.istio.enabled,
         adopt_kubefate=cfg.adopt_kubefate,
+        hardened=cfg.pod_security.enabled,
+        network=kube.NetworkSettings(
+            # with Istio the UIs are reached from its ingress gateway
+            ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces) + (("istio-system",) if cfg.istio.enabled else ()),
+            entry_point_sources=tuple(cfg.network_policy.entry_point_sources),
+            allow_namespaces=tuple(cfg.network_policy.allow_namespaces),
+        ) if cfg.network_policy.enabled else None,
     )
 
 
@@ -39,11 +46,13 @@ def placement_of(section: ModuleBase) -> kube.Placement:
     if section.resources is not None:
         resources = {k: dict(v) for k, v in (("requests", section.resources.requests),
                                              ("limits", section.resources.limits)) if v}
+    spread = getattr(section, "spread", None)
     return kube.Placement(
         node_selector=dict(section.node_selector),
         tolerations=tuple(section.tolerations),
         affinity=dict(section.affinity),
         resources=resources,
+        spread=spread.model_dump(by_alias=True) if spread is not None else None,
     )
 
 

@@ -233,6 +233,15 @@ class PartyRoute(Model):
     port: Port
 
 
+# Resource presets a module may pick instead of explicit resources: memory limits 1.5x the request (a JVM that
+# outgrows it is restarted, not the node), no CPU limit (throttled JVMs miss gRPC deadlines).
+RESOURCE_PRESETS: dict[str, dict[str, dict[str, str]]] = {
+    "small": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1536Mi"}},
+    "medium": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "6Gi"}},
+    "large": {"requests": {"cpu": "8", "memory": "16Gi"}, "limits": {"memory": "24Gi"}},
+}
+
+
 class ModuleBase(Model):
     """Scheduling and sizing every module takes."""
 
@@ -240,7 +249,9 @@ class ModuleBase(Model):
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     affinity: dict[str, Any] = Field(default_factory=dict)
     resources: Optional[Resources] = Field(
-        default=None, description="Container resources; unset = the module's modest default requests")
+        default=None, description="Container resources; unset = resourcesPreset, else the module's modest default requests")
+    resources_preset: Optional[Literal["small", "medium", "large"]] = Field(
+        default=None, description="small / medium / large (RESOURCE_PRESETS); explicit resources win")
 
     # Port names a user may give a NodePort for; the module's Service defines the numbers.
     exposable_ports: ClassVar[tuple[str, ...]] = ()
@@ -297,8 +308,17 @@ class ClusterManagerConfig(ModuleBase):
     mysql_server_timezone: str = "UTC"
 
 
+class Spread(Model):
+    """Spread replicas over nodes or zones (topologySpreadConstraints), so one failure does not take them all."""
+
+    topology_key: str = "kubernetes.io/hostname"
+    max_skew: int = Field(default=1, ge=1)
+    when_unsatisfiable: Literal["ScheduleAnyway", "DoNotSchedule"] = "ScheduleAnyway"
+
+
 class NodeManagerConfig(ModuleBase):
     replicas: Count = Field(default=2, description="Number of nodemanagers (KubeFATE docs call it count)")
+    spread: Optional[Spread] = None
     session_processors_per_node: int = Field(default=4, ge=1, le=4096)
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
@@ -411,6 +431,7 @@ class SparkWorker(ModuleBase):
     image: Optional[str] = None
     image_tag: Optional[str] = None
     replicas: Count = 2
+    spread: Optional[Spread] = None
 
 
 class SparkConfig(Model):
@@ -426,6 +447,7 @@ class NameNode(ExposedModule):
 
 class DataNode(ExposedModule):
     replicas: Count = 3
+    spread: Optional[Spread] = None
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
@@ -618,6 +640,32 @@ class IstioConfig(Model):
     enabled: bool = False
 
 
+class NetworkPolicyConfig(Model):
+    """Per-module NetworkPolicies: entry points open, internals only to their own deployment, MySQL to its clients."""
+
+    enabled: bool = True
+    ingress_namespaces: list[K8sName] = Field(
+        default_factory=lambda: ["ingress-nginx"], description="Namespaces of ingress controllers that may reach the web UIs")
+    entry_point_sources: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to reach exposed entry points; empty = anywhere")
+    allow_namespaces: list[K8sName] = Field(
+        default_factory=list, description="Other namespaces (e.g. an in-cluster exchange) allowed to reach every module")
+
+    @field_validator("entry_point_sources")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            ipaddress.ip_network(cidr, strict=False)
+        return v
+
+
+class PodSecurityConfig(Model):
+    """Least privilege FATE's images tolerate: seccomp RuntimeDefault, no privilege escalation, capabilities
+    dropped to what each image needs, non-root where the image runs as a user."""
+
+    enabled: bool = True
+
+
 class PersistenceConfig(Model):
     enabled: bool = Field(default=True, description="PVCs for mysql, fateflow, notebook, nodemanager, hdfs, pulsar, serving")
     retain_on_destroy: bool = Field(
@@ -745,6 +793,8 @@ class DeploymentConfig(Model):
     persistence: PersistenceConfig = Field(default_factory=PersistenceConfig)
     ingress: IngressConfig = Field(default_factory=IngressConfig)
     istio: IstioConfig = Field(default_factory=IstioConfig)
+    network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
+    pod_security: PodSecurityConfig = Field(default_factory=PodSecurityConfig)
 
     backend: Backend = "eggroll"
     computing: Optional[Computing] = None
@@ -1184,6 +1234,15 @@ def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     return p
 
 
+# Every config section that is a module (takes scheduling, resources and a preset).
+_MODULE_SECTIONS: tuple[tuple[str, ...], ...] = (
+    ("rollsite",), ("clustermanager",), ("nodemanager",), ("mysql",), ("python",), ("fateboard",), ("client",),
+    ("spark", "master"), ("spark", "worker"), ("hdfs", "namenode"), ("hdfs", "datanode"), ("nginx",), ("rabbitmq",),
+    ("pulsar",), ("trafficServer",), ("servingProxy",), ("servingServer",), ("servingRedis",), ("servingZookeeper",),
+    ("servingAdmin",),
+)
+
+
 def _replace(model: BaseModel, path: tuple[str, ...], value: Any) -> Any:
     """A copy of `model` with the section at `path` (config aliases) replaced."""
     attr = _snake(path[0])
@@ -1223,6 +1282,11 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
                     cfg = _replace(cfg, path + ("storage",), st.model_copy(update={"storage_class": storage_class}))
     if cfg.ingress.class_name is None:
         cfg = _replace(cfg, ("ingress",), cfg.ingress.model_copy(update={"class_name": cfg.cloud.ingress_class or prof.ingress_class}))
+    for path in _MODULE_SECTIONS:
+        section = _section(cfg, path)
+        if section.resources is None and section.resources_preset is not None:
+            preset = Resources.model_validate(RESOURCE_PRESETS[section.resources_preset])
+            cfg = _replace(cfg, path, section.model_copy(update={"resources": preset}))
     if cfg.device == "GPU":
         py = cfg.python
         gpu = cfg.cloud.gpu
@@ -1233,6 +1297,12 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
             update["tolerations"] = gpu.tolerations if gpu.tolerations is not None else [dict(t) for t in prof.gpu_tolerations]
         cfg = _replace(cfg, ("python",), py.model_copy(update=update))
     return cfg
+
+
+def _check_presets(cfg: DeploymentConfig) -> list[Problem]:
+    return [Problem(_key(list(path) + ["resourcesPreset"]), "set either resources or resourcesPreset, not both")
+            for path in _MODULE_SECTIONS
+            if _section(cfg, path).resources is not None and _section(cfg, path).resources_preset is not None]
 
 
 def _check_cloud(cfg: DeploymentConfig) -> list[Problem]:
@@ -1361,7 +1431,7 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
         cfg = DeploymentConfig.model_validate({**plain, "secrets": secrets})
     except ValidationError as err:
         raise ConfigError(problems + _from_validation_error(err)) from None
-    problems += _check_cloud(cfg)
+    problems += _check_cloud(cfg) + _check_presets(cfg)
     cfg = _resolve_cloud(cfg)
     problems += _check(cfg, set(plain)) + _check_lb_type(cfg)
     if problems:

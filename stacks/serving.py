@@ -29,6 +29,7 @@ def compose_serving(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict
         proxy = ServingProxy("serving-proxy", site, ServingProxyArgs(
             image=images.fate("serving-proxy"), peers=tuple(Route(p.party_id, p.host, p.port) for p in sp.party_list),
             exchange=Route(0, sp.exchange.host, sp.exchange.port) if sp.exchange else None,
+            registry="servingZookeeper" in modules,
             placement=placement_of(sp), exposure=exposure_of(sp.service), ingress=ingress_of(cfg.ingress.serving_proxy),
             ingress_class=cfg.ingress.class_name), opts)
         node_ports["servingProxy"] = proxy.node_ports
@@ -48,6 +49,7 @@ def compose_serving(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict
         redis = ss.redis
         server = ServingServer("serving-server", site, ServingServerArgs(
             image=images.fate("serving-server"), fateflow=Route(0, ss.fateflow.host, ss.fateflow.port),
+            registry="servingZookeeper" in modules,
             redis_password=secret(cfg, "servingRedisPassword"),
             cache_type=ss.cache_type or ("redis" if "servingRedis" in modules or redis else "local"),
             cache_switch=ss.cache_switch,
@@ -65,6 +67,7 @@ def compose_serving(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict
     if "servingAdmin" in modules:
         created["servingAdmin"] = ServingAdmin("serving-admin", site, ServingAdminArgs(
             image=images.fate("serving-admin"), username=cfg.serving_admin.username,
+            registry="servingZookeeper" in modules,
             password=secret(cfg, "servingAdminPassword"), placement=placement_of(cfg.serving_admin),
             ingress=ingress_of(cfg.ingress.serving_admin), ingress_class=cfg.ingress.class_name), opts)
 

@@ -47,12 +47,13 @@ def test_includes_every_object_kubefate_renders(path):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_extra_objects_are_secrets_and_the_namespace(path):
-    """Beyond KubeFATE's objects: the Secrets that keep passwords out of ConfigMaps, the namespace, and the
+    """Beyond KubeFATE's objects: the Secrets that keep passwords out of ConfigMaps, the namespace, NetworkPolicies
+    and PodDisruptionBudgets (production hardening), and the
     documented additions (serving-zookeeper-headless: KubeFATE referenced it without creating it). With persistence
     (the fate-pulumi default) serving gets the PVCs KubeFATE creates with `persistence: true` (reference 2.2)."""
     expected = KUBEFATE_EQUIVALENT[flavour(path)]
     extra = {(k, n) for k, n in render_file(path).kinds_names() if n not in expected.get(k, set())}
-    allowed_kinds = {"Secret", "Namespace"}
+    allowed_kinds = {"Secret", "Namespace", "NetworkPolicy", "PodDisruptionBudget"}
     others = {(k, n) for k, n in extra if k not in allowed_kinds}
     allowed = {("Service", "serving-zookeeper-headless")}
     if stack_config(path).get("persistence", {}).get("enabled", True):
