@@ -1,0 +1,114 @@
+"""Production hardening: probes, start order, least privilege, NetworkPolicies, disruption budgets, presets."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import STACK_FILES, container, objects_by, party, render, render_file
+from tests.stacks.variants import VARIANTS
+
+
+def _workloads(r):
+    return [o for o in r.objects if o["kind"] in ("Deployment", "StatefulSet")]
+
+
+def test_every_container_is_probed_and_least_privileged(stack_file):
+    r = render_file(stack_file)
+    for obj in _workloads(r):
+        spec = obj["spec"]["template"]["spec"]
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, obj["metadata"]["name"]
+        for c in spec["containers"]:
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                assert probe in c, (obj["metadata"]["name"], c["name"], probe)
+        for c in spec["containers"] + spec.get("initContainers", []):
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"], c["name"]
+            assert "NET_RAW" not in sc["capabilities"].get("add", [])
+            assert not sc.get("privileged")
+
+
+def test_capabilities_per_image():
+    r = render(party())
+    assert "SYS_NICE" in container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"]["capabilities"]["add"]
+    assert "SYS_PTRACE" in container(r.get("StatefulSet", "nodemanager"), "nodemanager")["securityContext"]["capabilities"]["add"]
+    serving = render({"kind": "serving", "partyId": 9999, "development": True,
+                      "servingServer": {"fateflow": {"host": "10.0.0.1", "port": 30097}}})
+    zk = container(serving.get("StatefulSet", "serving-zookeeper"), "zookeeper")["securityContext"]
+    assert zk["runAsNonRoot"] is True and "add" not in zk["capabilities"]
+
+
+def test_start_order_init_containers():
+    r = render(party(backend="spark_pulsar"))
+    assert container(r.get("Deployment", "spark-worker"), "wait-master")["command"][-1].startswith("until nc -z -w 2 spark-master 7077")
+    assert container(r.get("StatefulSet", "python"), "ping-mysql")
+    egg = render(party())
+    assert "clustermanager 4670" in container(egg.get("StatefulSet", "nodemanager"), "wait-clustermanager")["command"][-1]
+    assert "mysql 3306" in container(egg.get("Deployment", "clustermanager"), "wait-mysql")["command"][-1]
+    istio = render(VARIANTS["eggroll-istio"])
+    assert "initContainers" not in istio.get("StatefulSet", "nodemanager")["spec"]["template"]["spec"]
+
+
+def _policies(r):
+    return objects_by(r, "NetworkPolicy")
+
+
+def test_network_policies_entry_points_internals_and_mysql():
+    r = render(party(rollsite={"service": {"type": "NodePort", "nodePorts": {"rollsite": 30091}}},
+                     python={"service": {"type": "ClusterIP"}},
+                     ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}},
+                     networkPolicy={"entryPointSources": ["203.0.113.0/24"]}))
+    pols = _policies(r)
+    # every workload's pods are selected by a policy of their own app
+    for obj in _workloads(r):
+        sel = obj["spec"]["selector"]["matchLabels"]
+        assert any(p["spec"]["podSelector"]["matchLabels"] == sel for p in pols.values()), obj["metadata"]["name"]
+    rollsite = pols["rollsite"]["spec"]["ingress"]
+    assert {"ports": [{"protocol": "TCP", "port": 9370}], "from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]} in rollsite
+    mysql = pols["mysql"]["spec"]["ingress"]
+    assert mysql == [{"from": [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "fate-9999", "app.kubernetes.io/name": "python"}}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "fate-9999", "app.kubernetes.io/name": "clustermanager"}}}]}]
+    board = pols["fateboard"]["spec"]["ingress"]
+    assert {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+            "ports": [{"protocol": "TCP", "port": 8080}]} in board
+    internal = pols["clustermanager"]["spec"]["ingress"]
+    assert internal == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "fate-9999"}}}]}]
+    assert all(p["spec"]["policyTypes"] == ["Ingress"] for p in pols.values())
+
+
+def test_network_policies_can_be_turned_off():
+    assert not _policies(render(party(networkPolicy={"enabled": False})))
+
+
+def test_disruption_budgets_for_replicated_modules_only():
+    r = render(VARIANTS["eggroll-persistence-tls-polling-server"])  # 3 nodemanagers, 2 FATE Flow
+    pdbs = objects_by(r, "PodDisruptionBudget")
+    assert set(pdbs) == {"nodemanager", "python"}
+    assert pdbs["nodemanager"]["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": r.get("StatefulSet", "nodemanager")["spec"]["selector"]["matchLabels"]}}
+    single = render(party(nodemanager={"replicas": 1}))
+    assert not objects_by(single, "PodDisruptionBudget")
+
+
+def test_spread_and_presets():
+    r = render(party(backend="spark_pulsar", spark={"worker": {"replicas": 4, "spread": {"topologyKey": "topology.kubernetes.io/zone"}}},
+                     python={"resourcesPreset": "large"}, nginx={"resourcesPreset": "small"}))
+    spec = r.get("Deployment", "spark-worker")["spec"]["template"]["spec"]
+    assert spec["topologySpreadConstraints"] == [{"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 1,
+                                                  "whenUnsatisfiable": "ScheduleAnyway",
+                                                  "labelSelector": {"matchLabels": r.get("Deployment", "spark-worker")["spec"]["selector"]["matchLabels"]}}]
+    assert container(r.get("StatefulSet", "python"), "fateflow")["resources"] == {
+        "requests": {"cpu": "8", "memory": "16Gi"}, "limits": {"memory": "24Gi"}}
+    assert container(r.get("Deployment", "nginx"), "nginx")["resources"]["limits"] == {"memory": "1536Mi"}
+
+
+def test_preset_and_resources_together_are_refused():
+    import pulumi
+    with pytest.raises(pulumi.RunError, match=r"fate:python.resourcesPreset: set either resources or resourcesPreset"):
+        render(party(python={"resourcesPreset": "small", "resources": {"requests": {"cpu": "1"}}}))
+
+
+def test_pod_security_can_be_turned_off():
+    r = render(party(podSecurity={"enabled": False}))
+    for obj in _workloads(r):
+        assert "securityContext" not in obj["spec"]["template"]["spec"] or obj["metadata"]["name"] == "serving-zookeeper"
+    assert container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"] == {"capabilities": {"add": ["SYS_NICE"]}}
