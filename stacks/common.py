@@ -105,9 +105,9 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
         "enable_config_map_mutable": True,
         "enable_secret_mutable": True,
     }
-    if cfg.adopt_kubefate:
+    if cfg.adopt_kubefate and _provider_version() >= (4, 29):
         # KubeFATE's objects exist already: apply over them (server-side, taking over Helm's fields) instead of
-        # failing with "already exists"
+        # failing with "already exists". Before 4.29 server-side create always did so (pulumi-kubernetes #4278).
         args["upsert_existing_objects"] = True
         args["enable_patch_force"] = True
     if t.render_yaml_to_directory:
@@ -124,6 +124,12 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
             args["kubeconfig"] = pulumi.Output.secret(cluster_stack.require_output(t.stack_reference.output)).apply(
                 lambda kc: kc if isinstance(kc, str) else json.dumps(kc))
     return k8s.Provider("kubernetes", **args)
+
+
+def _provider_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(p) for p in version("pulumi-kubernetes").split(".")[:2])
 
 
 def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[k8s.core.v1.Namespace]:

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Build the Pulumi engine tools fate-pulumi's real-engine tier needs, from published Go modules, into a cache
+# outside the repo. Idempotent: a tool already built at the right version is kept.
+#
+#   tools/build-toolchain.sh            # builds what is missing, prints the env file to source
+#   . "${FATE_PULUMI_CACHE:-$HOME/.cache/fate-pulumi}/env.sh"
+#
+# Tools: the Pulumi CLI (pkg/v3), a Python language host of ours (tools/langhost) with the SDK's
+# pulumi-language-python-exec beside it, and the Kubernetes provider (tools/k8sprovider) from the published
+# pulumi-kubernetes provider module. Versions match requirements.txt. No binary or foreign source enters the repo.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${FATE_PULUMI_CACHE:-$HOME/.cache/fate-pulumi}"
+BIN="$CACHE/bin"
+PULUMI_HOME_DIR="$CACHE/pulumi-home"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+
+# Versions: the Python SDK pins in requirements.txt decide them (the engine asks for the exact provider version).
+PULUMI_VERSION=$(sed -n 's/^pulumi==//p' "$REPO/requirements.txt")
+K8S_VERSION=$(sed -n 's/^pulumi-kubernetes==//p' "$REPO/requirements.txt")
+# The Go module proxy serves the provider module only by pseudo-version; this is the commit of tag v$K8S_VERSION.
+declare -A K8S_PSEUDO=( ["4.25.0"]="v4.0.0-20260115033456-f47bc2d6f199" )
+LDFLAGS_PULUMI="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
+
+mkdir -p "$BIN" "$PULUMI_HOME_DIR/plugins"
+log() { echo "[toolchain $(date +%H:%M:%S)] $*"; }
+
+wrapper() {  # a throw-away module of ours in the cache: $1 name
+  local dir="$CACHE/build/$1"
+  mkdir -p "$dir"
+  echo "$dir"
+}
+
+build_cli() {
+  if [ -x "$BIN/pulumi" ] && "$BIN/pulumi" version 2>/dev/null | grep -qx "v$PULUMI_VERSION"; then
+    log "pulumi v$PULUMI_VERSION: cached"; return
+  fi
+  log "building the Pulumi CLI v$PULUMI_VERSION (github.com/pulumi/pulumi/pkg/v3)"
+  local dir; dir=$(wrapper cli)
+  ( cd "$dir"
+    [ -f go.mod ] || go mod init local/fate-pulumi-cli >/dev/null
+    # pkg/v3's go.mod replaces the clipboard module with a fork (Windows-only change); mirror it
+    go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+    go get "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >/dev/null
+    go build -trimpath -tags osusergo,grpcnotrace -ldflags "$LDFLAGS_PULUMI" -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi )
+  "$BIN/pulumi" version
+}
+
+build_langhost() {
+  local stamp="$BIN/.langhost-$PULUMI_VERSION-$(sha256sum "$REPO/tools/langhost/main.go" | cut -c1-12)"
+  if [ -x "$BIN/pulumi-language-python" ] && [ -f "$stamp" ] && [ -f "$BIN/pulumi-language-python-exec" ]; then
+    log "pulumi-language-python: cached"; return
+  fi
+  log "building the Python language host (tools/langhost, against sdk/v3 v$PULUMI_VERSION)"
+  local dir; dir=$(wrapper langhost)
+  cp "$REPO/tools/langhost/main.go" "$dir/main.go"
+  ( cd "$dir"
+    [ -f go.mod ] || go mod init local/fate-pulumi-langhost >/dev/null
+    go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >/dev/null
+    go mod tidy >/dev/null
+    go build -trimpath -ldflags "$LDFLAGS_PULUMI" -o "$BIN/pulumi-language-python" . )
+  # the SDK's launcher script, shipped in the sdk/v3 module (release tarballs copy it the same way)
+  local sdk_dir; sdk_dir=$(cd "$CACHE/build/langhost" && go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi/sdk/v3")
+  install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
+  rm -f "$BIN"/.langhost-*; touch "$stamp"
+}
+
+build_provider() {
+  local plugin_dir="$PULUMI_HOME_DIR/plugins/resource-kubernetes-v$K8S_VERSION"
+  if [ -x "$plugin_dir/pulumi-resource-kubernetes" ] && [ -f "$plugin_dir/.built-$K8S_VERSION" ]; then
+    log "pulumi-resource-kubernetes $K8S_VERSION: cached"; return
+  fi
+  local pseudo="${K8S_PSEUDO[$K8S_VERSION]:-}"
+  if [ -z "$pseudo" ]; then
+    echo "no known provider module version for pulumi-kubernetes $K8S_VERSION" >&2; return 1
+  fi
+  log "building pulumi-resource-kubernetes $K8S_VERSION (github.com/pulumi/pulumi-kubernetes/provider/v4@$pseudo)"
+  local dir; dir=$(wrapper k8sprovider)
+  cp "$REPO/tools/k8sprovider/main.go" "$dir/main.go"
+  ( cd "$dir"
+    [ -f go.mod ] || go mod init local/fate-pulumi-k8sprovider >/dev/null
+    # the provider module replaces its sdk with a local directory; use the published sdk of the same release
+    go mod edit -replace="github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$K8S_VERSION"
+    go get "github.com/pulumi/pulumi-kubernetes/provider/v4@$pseudo" >/dev/null
+    go mod tidy >/dev/null
+    mkdir -p "$plugin_dir"
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_VERSION" \
+      -o "$plugin_dir/pulumi-resource-kubernetes" .
+    go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4 > "$plugin_dir/.module-dir" )
+  touch "$plugin_dir/.built-$K8S_VERSION"
+}
+
+write_env() {
+  local plugin_dir="$PULUMI_HOME_DIR/plugins/resource-kubernetes-v$K8S_VERSION"
+  cat > "$CACHE/env.sh" <<ENV
+# source me: the fate-pulumi engine toolchain (built by tools/build-toolchain.sh)
+export PATH="$BIN:\$PATH"
+export PULUMI_HOME="$PULUMI_HOME_DIR"
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_SKIP_CONFIRMATIONS=true
+export FATE_PULUMI_K8S_SCHEMA="$(cat "$plugin_dir/.module-dir" 2>/dev/null)/cmd/pulumi-resource-kubernetes/schema.json"
+ENV
+  log "env: . $CACHE/env.sh"
+}
+
+start=$(date +%s)
+what="${1:-all}"
+case "$what" in
+  cli) build_cli ;;
+  langhost) build_langhost ;;
+  provider) build_provider ;;
+  all) build_cli; build_langhost; build_provider ;;
+esac
+write_env
+log "done in $(( $(date +%s) - start )) s; cache $(du -sh "$CACHE" | cut -f1), Go module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"
