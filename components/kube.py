@@ -19,6 +19,8 @@ PART_OF = "fate"
 MANAGED_BY = "pulumi"
 LABEL_PREFIX = "fate.federatedai.io"
 CHECKSUM_ANNOTATION = f"{LABEL_PREFIX}/config-checksum"
+# set on what `pulumi destroy` leaves in place (PVCs, a created namespace), so reviews and policies can see it
+RETAIN_ANNOTATION = f"{LABEL_PREFIX}/retain-on-destroy"
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
@@ -513,7 +515,7 @@ class Module(pulumi.ComponentResource):
         template = self.claim_template(name, volume)
         return k8s.core.v1.PersistentVolumeClaim(
             self._logical("PersistentVolumeClaim", name),
-            metadata=self.meta(name),
+            metadata=self.meta(name, {RETAIN_ANNOTATION: str(self.site.retain_volumes).lower()}),
             spec=template["spec"],
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=self.site.retain_volumes),
         )

@@ -112,6 +112,8 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
         args["enable_patch_force"] = True
     if t.render_yaml_to_directory:
         args["render_yaml_to_directory"] = t.render_yaml_to_directory
+        # the SDK would default kubeconfig from $KUBECONFIG, which the provider refuses in render mode
+        args["kubeconfig"] = ""
     else:
         args["cluster_identifier"] = t.cluster_identifier or t.context or t.cluster or "default"
         for key in ("kubeconfig", "context", "cluster"):
@@ -137,13 +139,13 @@ def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[k8s
     if not cfg.create_namespace:
         return None
     site = site_of(cfg)
+    retain = cfg.persistence.enabled and cfg.persistence.retain_on_destroy
     return k8s.core.v1.Namespace(
         "namespace",
-        metadata={"name": site.namespace, "labels": {
+        metadata={"name": site.namespace, "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower()}, "labels": {
             "app.kubernetes.io/part-of": kube.PART_OF, "app.kubernetes.io/managed-by": kube.MANAGED_BY,
             f"{kube.LABEL_PREFIX}/party-id": str(site.party_id)}},
-        opts=pulumi.ResourceOptions(provider=k8s_provider,
-                                    retain_on_delete=cfg.persistence.enabled and cfg.persistence.retain_on_destroy),
+        opts=pulumi.ResourceOptions(provider=k8s_provider, retain_on_delete=retain),
     )
 
 

@@ -90,6 +90,21 @@ def container(obj: dict, name: str) -> dict:
     raise KeyError(name)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The engine tier runs only when asked for (.ci/run does, after building the toolchain); it is deselected,
+    not skipped, otherwise."""
+    engine = [i for i in items if "tests/engine/" in str(i.fspath).replace("\\", "/")]
+    if config.getoption("--engine"):
+        items[:] = engine
+    elif engine:
+        config.hook.pytest_deselected(items=engine)
+        items[:] = [i for i in items if i not in engine]
+
+
 @pytest.fixture(params=STACK_FILES, ids=lambda p: p.name)
 def stack_file(request) -> Path:
     return request.param

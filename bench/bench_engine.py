@@ -1,0 +1,51 @@
+"""Wall time of `pulumi preview` per example stack (real engine, no cluster) against the offline render.
+
+    python bench/bench_engine.py [--runs 3]
+
+Needs the toolchain of tools/build-toolchain.sh. Prints medians over the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measure import measure  # noqa: E402
+from tests.engine.conftest import Engine  # noqa: E402
+from tests.engine.test_engine import _split  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    engine = Engine(Path(tempfile.mkdtemp(prefix="fate-bench-engine-")))
+    print(f"{'stack':<44} {'pulumi preview':>15} {'offline render':>15}   (median of {args.runs})")
+    for path in [ROOT / "Pulumi.dev.yaml", *sorted((ROOT / "examples").glob("Pulumi.*.yaml"))]:
+        values, secrets = _split(path)
+        if "stackReference" in values.get("kubernetes", {}):
+            values["kubernetes"] = {}
+        name = engine.stack(path.stem.removeprefix("Pulumi."), values, secrets)
+        walls = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            res = engine.run("preview", "--stack", name)
+            walls.append(time.perf_counter() - start)
+            if res.rc != 0:
+                print(res.output, file=sys.stderr)
+                return 1
+        offline = measure([sys.executable, "-m", "stacks.render", str(path), tempfile.mkdtemp()], args.runs, str(ROOT))
+        print(f"{path.name:<44} {statistics.median(walls):13.2f} s {offline.wall_s:13.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
