@@ -90,6 +90,17 @@ def container(obj: dict, name: str) -> dict:
     raise KeyError(name)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Print how many generated configs the property tests checked (tests/config/test_fuzz.py)."""
+    import sys
+
+    fuzz = sys.modules.get("tests.config.test_fuzz")
+    if fuzz is not None and fuzz.COUNTS:
+        terminalreporter.section("generated configurations")
+        for what, n in sorted(fuzz.COUNTS.items()):
+            terminalreporter.write_line(f"{n:7d}  {what}")
+
+
 def pytest_addoption(parser):
     parser.addoption("--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain")
 

@@ -91,6 +91,68 @@ build_provider() {
   touch "$plugin_dir/.built-$K8S_VERSION"
 }
 
+# --- a local Kubernetes control plane for the cluster tier (etcd, kube-apiserver, controller-manager, scheduler, kwok)
+KUBE_VERSION=1.36.1      # kwok v0.8.0's default and the k8s.io/* v0.36.1 the provider uses
+ETCD_VERSION=3.6.14
+KWOK_VERSION=0.8.0
+
+build_etcd() {
+  if [ -x "$BIN/etcd" ] && "$BIN/etcd" --version 2>/dev/null | grep -q "etcd Version: $ETCD_VERSION"; then
+    log "etcd $ETCD_VERSION: cached"; return
+  fi
+  log "building etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3)"
+  local dir; dir=$(wrapper etcd)
+  ( cd "$dir"
+    [ -f go.mod ] || go mod init local/fate-pulumi-etcd >/dev/null
+    go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >/dev/null
+    go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3 )
+}
+
+build_kube() {
+  if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-scheduler" ] && [ -x "$BIN/kube-controller-manager" ] \
+     && "$BIN/kube-apiserver" --version 2>/dev/null | grep -q "v$KUBE_VERSION"; then
+    log "kubernetes v$KUBE_VERSION control plane: cached"; return
+  fi
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler v$KUBE_VERSION (k8s.io/kubernetes)"
+  local dir minor patch; dir=$(wrapper kube)
+  minor=$(echo "$KUBE_VERSION" | cut -d. -f2); patch=${KUBE_VERSION##*.}
+  ( cd "$dir"
+    [ -f go.mod ] || go mod init local/fate-pulumi-kube >/dev/null
+    local gomod
+    gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+    # k8s.io/kubernetes requires its staging modules at v0.0.0 through local replaces; use their published releases
+    for m in $(awk '$2=="=>" && $3 ~ /^\.\/staging\/src\// {print $1}' "$gomod"); do
+      go mod edit -replace="$m=$m@v0.$minor.$patch"
+    done
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@v$KUBE_VERSION" \
+      "k8s.io/kubernetes/cmd/kube-scheduler@v$KUBE_VERSION" >/dev/null
+    local ldf="-s -w"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldf="$ldf -X '$p.gitVersion=v$KUBE_VERSION' -X '$p.gitMajor=1' -X '$p.gitMinor=$minor' -X '$p.gitTreeState=clean'"
+    done
+    go build -trimpath -ldflags "$ldf" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver \
+      k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler )
+}
+
+build_kwok() {
+  if [ -x "$BIN/kwok" ] && [ -d "$CACHE/kwok-stages" ]; then
+    log "kwok v$KWOK_VERSION: cached"; return
+  fi
+  log "building kwok v$KWOK_VERSION (sigs.k8s.io/kwok)"
+  local dir; dir=$(wrapper kwok)
+  ( cd "$dir"
+    [ -f go.mod ] || go mod init local/fate-pulumi-kwok >/dev/null
+    go get "sigs.k8s.io/kwok@v$KWOK_VERSION" >/dev/null
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" -o "$BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
+    # kwok ships its lifecycle stages as data in the module: fast node and pod readiness
+    local stages; stages="$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+    rm -rf "$CACHE/kwok-stages"; mkdir -p "$CACHE/kwok-stages"
+    for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+             pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      install -m 0644 "$stages/$f" "$CACHE/kwok-stages/$(echo "$f" | tr / -)"
+    done )
+}
+
 write_env() {
   local plugin_dir="$PULUMI_HOME_DIR/plugins/resource-kubernetes-v$K8S_VERSION"
   cat > "$CACHE/env.sh" <<ENV
@@ -112,6 +174,8 @@ case "$what" in
   langhost) build_langhost ;;
   provider) build_provider ;;
   all) build_cli; build_langhost; build_provider ;;
+  cluster) build_etcd; build_kwok; build_kube ;;
+  everything) build_cli; build_langhost; build_provider; build_etcd; build_kwok; build_kube ;;
 esac
 write_env
 log "done in $(( $(date +%s) - start )) s; cache $(du -sh "$CACHE" | cut -f1), Go module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"

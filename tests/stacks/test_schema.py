@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import kubernetes_validate
+import pytest
 
+from tests import k8s_schema
 from tests.conftest import STACK_FILES, render, render_file
 from tests.stacks.variants import VARIANTS
-
-K8S_VERSION = "1.30.0"
 # Istio custom resources have no schema in Kubernetes' OpenAPI; they are checked for shape in test_variants.
 CUSTOM_KINDS = {("networking.istio.io/v1beta1", "Gateway"), ("networking.istio.io/v1beta1", "VirtualService")}
 
@@ -19,7 +18,7 @@ def validate_all(objects: list[dict]) -> int:
         if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
             continue
         try:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+            k8s_schema.validate(obj)
         except kubernetes_validate.ValidationError as err:
             raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']}: {err.message} at {list(err.path)}") from None
         validated += 1
@@ -37,6 +36,19 @@ def test_variants_validate(name):
     custom = [o for o in objects if (o["apiVersion"], o["kind"]) in CUSTOM_KINDS]
     assert validate_all(objects) == len(objects) - len(custom)
     assert validate_all(objects) > 0
+
+
+def test_cached_validator_agrees_with_kubernetes_validate():
+    """The cached validator is kubernetes-validate's own check (strict, 1.30) for every kind we render."""
+    objects = render_file(STACK_FILES[-1]).objects + render(VARIANTS["eggroll-persistence-tls-polling-server"]).objects
+    for obj in objects:
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+        k8s_schema.validate(obj)
+    broken = {**objects[0], "unexpected": 1}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.30.0", strict=True)
+    with pytest.raises(kubernetes_validate.ValidationError):
+        k8s_schema.validate(broken)
 
 
 def test_validator_rejects_a_broken_object():
