@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 
@@ -20,6 +20,7 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
 @dataclass(frozen=True)
 class PulsarArgs:
     tls_secret: Optional[str] = None  # set when the party federates through an ATS exchange
+    tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: pulsar creates tls_secret from it
     backlog_quota_gb: int = 10
     delete_inactive_topics_seconds: int = 60
     env: Sequence[dict] = ()
@@ -46,6 +47,8 @@ class Pulsar(Module):
         self.standalone = standalone_conf(tls, args.backlog_quota_gb, args.delete_inactive_topics_seconds,
                                           p.port("broker"), p.port("brokerTls"), p.port("web"), p.port("webTls"))
         self.config_map(CONFIG_MAP, {"standalone.conf": properties(self.standalone)})
+        if tls and args.tls_material is not None:
+            self.secret(args.tls_secret, args.tls_material)
         data_volume, claim = self.data_volume("pulsar-data", args.volume)
         mounts: list[dict[str, Any]] = [
             {"name": "pulsar-confs", "mountPath": "/pulsar/conf/standalone.conf", "subPath": "standalone.conf"},

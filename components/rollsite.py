@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 
@@ -33,6 +33,7 @@ class RollsiteArgs:
     max_body_size: str = "2M"
     peers: Sequence[Route] = ()
     tls_secret: Optional[str] = None  # Secret with the eggroll certificates; None = plain gRPC
+    tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: rollsite creates tls_secret from it
     polling: Optional[str] = None  # "client" | "server"
     polling_server: Optional[Route] = None
     polling_clients: Sequence[int] = ()
@@ -126,6 +127,8 @@ class Rollsite(Module):
         self.config = self.config_map(CONFIG_MAP, data)
         if args.eggroll_config_checksum:
             self.uses_config(args.eggroll_config_checksum)
+        if args.tls_secret and args.tls_material is not None:
+            self.secret(args.tls_secret, args.tls_material)  # a new certificate rolls rollsite
 
         parts_dir = eggroll.EGGROLL_CONF_PARTS
         mounts = [

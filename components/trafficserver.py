@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 
@@ -51,6 +51,7 @@ class TrafficServerArgs:
     image: str
     sni_routes: Sequence[tuple[str, str]]  # (fqdn, host:port)
     cert_secret: str = "traffic-server-cert"
+    cert_material: Optional[Mapping[str, str]] = None  # issued by the stack: created as cert_secret
     replicas: int = 1
     placement: Placement = Placement()
     exposure: Exposure = Exposure()
@@ -72,6 +73,8 @@ class TrafficServer(Module):
             "ssl_multicert.config": "dest_ip=* ssl_cert_name=proxy.cert.pem ssl_key_name=proxy.key.pem\n",
         })
         self.config_map(SNI_CONFIG_MAP, {"sni.yaml": to_yaml(self.sni)})
+        if args.cert_material is not None:
+            self.secret(args.cert_secret, args.cert_material)
         etc = "/opt/trafficserver/etc/trafficserver"
         tls = endpoints.TRAFFIC_SERVER.port("tls")
         container = self.container(

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
+from components.tls import Authority, TlsPlan
 from stacks.config import (
     SECRET_KEYS, DeploymentConfig, IngressRoute, ModuleBase, ServiceSettings, StorageSettings, _snake,
 )
@@ -93,6 +94,18 @@ def secret(cfg: DeploymentConfig, key: str) -> str:
     pulumi.log.warn(f"fate:{key} is not set; development stack uses {'an empty value' if not fallback else 'a default'}. "
                     f"Set it with: pulumi config set --secret fate:{key} '<value>'")
     return fallback
+
+
+def tls_plan(cfg: DeploymentConfig) -> Optional[TlsPlan]:
+    """The certificates this stack issues itself (tls.generate), from its CA."""
+    if not cfg.tls.generate:
+        return None
+    return TlsPlan(ca=Authority(cfg.tls.ca_certificate, cfg.secrets.tls_ca_key.get_secret_value()),
+                   trusted=tuple(cfg.tls.trusted_ca_certificates), valid_from=cfg.tls.valid_from, days=cfg.tls.valid_days)
+
+
+def public_hosts(cfg: DeploymentConfig) -> list[str]:
+    return [cfg.public_host] if cfg.public_host else []
 
 
 def provider(cfg: DeploymentConfig) -> k8s.Provider:

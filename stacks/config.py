@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Iterable, Literal, Optional
@@ -102,6 +103,7 @@ SECRET_KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "servingAdminPassword": (("servingAdmin",), "admin", "FATE-Serving admin login password"),
     "hivePassword": ((), "", "password of an external Hive (only when python.hive is set)"),
     "zookeeperPassword": ((), "", "password of the FATE-Serving ZooKeeper ACL (only when serving.zookeeper.useAcl)"),
+    "tlsCaKey": ((), "", "PEM private key of the stack's CA (only when tls.generate)"),
 }
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -666,6 +668,28 @@ class PodSecurityConfig(Model):
     enabled: bool = True
 
 
+class TlsConfig(Model):
+    """Certificates the stack issues itself (rollsite mutual TLS, Pulsar broker, Traffic Server proxy) from its CA.
+    Without `generate` the Secrets (eggroll-certs, pulsar-cert, traffic-server-cert) are expected to exist."""
+
+    generate: bool = False
+    ca_certificate: Optional[str] = Field(
+        default=None, description="PEM of this stack's CA (its key: secret fate:tlsCaKey); `python -m stacks.tls ca`")
+    trusted_ca_certificates: list[str] = Field(default_factory=list, description="PEMs of the peers' CAs")
+    valid_from: date = Field(default=date(2026, 1, 1), description="Start of validity; change it to rotate the certificates")
+    valid_days: int = Field(default=365, ge=1, le=3650)
+    domain: Host = Field(default="fate.org", description="Domain of the SNI names (<partyId>.<domain>, proxy.<domain>)")
+
+    @field_validator("ca_certificate", "trusted_ca_certificates")
+    @classmethod
+    def _pem(cls, v: Any) -> Any:
+        from cryptography import x509
+
+        for pem in ([v] if isinstance(v, str) else v or []):
+            x509.load_pem_x509_certificate(pem.encode())  # raises ValueError with the reason
+        return v
+
+
 class PersistenceConfig(Model):
     enabled: bool = Field(default=True, description="PVCs for mysql, fateflow, notebook, nodemanager, hdfs, pulsar, serving")
     retain_on_destroy: bool = Field(
@@ -750,6 +774,7 @@ class Secrets(Model):
     serving_admin_password: Optional[SecretStr] = None
     hive_password: Optional[SecretStr] = None
     zookeeper_password: Optional[SecretStr] = None
+    tls_ca_key: Optional[SecretStr] = None
 
     def get(self, key: str) -> str:
         """The plain value of a secret key (camelCase), '' when unset."""
@@ -794,6 +819,7 @@ class DeploymentConfig(Model):
     ingress: IngressConfig = Field(default_factory=IngressConfig)
     istio: IstioConfig = Field(default_factory=IstioConfig)
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
     pod_security: PodSecurityConfig = Field(default_factory=PodSecurityConfig)
 
     backend: Backend = "eggroll"
@@ -1024,6 +1050,7 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
     p += _check_storage(cfg, modules)
     p += _check_secrets(cfg, modules)
     p += _check_target(cfg)
+    p += _check_tls(cfg)
     if cfg.registry is not None and not _IMAGE_REF.match(cfg.registry.rstrip("/")):
         p.append(Problem(_key(["registry"]), f"{cfg.registry!r} is not a registry prefix like harbor.example.org/federatedai"))
     if cfg.image_tag is not None and not _TAG.match(cfg.image_tag):
@@ -1346,6 +1373,30 @@ def _check_lb_type(cfg: DeploymentConfig) -> list[Problem]:
     return p
 
 
+def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
+    t = cfg.tls
+    if not t.generate:
+        return []
+    if t.ca_certificate is None:
+        return [Problem(_key(["tls", "caCertificate"]), "tls.generate needs the stack's CA certificate; create one with "
+                                                         "`python -m stacks.tls ca --cn '<name>' --out <dir>`")]
+    key = cfg.secrets.tls_ca_key
+    if key is None:  # also in development: there is no fallback for a CA key
+        return [Problem(f"{NAMESPACE}:tlsCaKey", f"tls.generate needs the CA's private key; run: pulumi config set "
+                                                 f"--secret {NAMESPACE}:tlsCaKey -- \"$(cat ca.key)\"")]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        private = serialization.load_pem_private_key(key.get_secret_value().encode(), password=None)
+    except (ValueError, TypeError) as err:
+        return [Problem(f"{NAMESPACE}:tlsCaKey", f"not a PEM private key without password ({err})")]
+    cert = x509.load_pem_x509_certificate(t.ca_certificate.encode())
+    if cert.public_key().public_numbers() != private.public_key().public_numbers():
+        return [Problem(f"{NAMESPACE}:tlsCaKey", "does not belong to tls.caCertificate")]
+    return []
+
+
 def _check_target(cfg: DeploymentConfig) -> list[Problem]:
     t = cfg.kubernetes
     if t.stack_reference is not None and (t.kubeconfig or t.render_yaml_to_directory):
@@ -1370,6 +1421,8 @@ def required_secrets(cfg: DeploymentConfig) -> list[str]:
         needed.append("hivePassword")
     if cfg.kind == "party" and cfg.serving.zookeeper is not None and cfg.serving.zookeeper.use_acl:
         needed.append("zookeeperPassword")
+    if cfg.tls.generate:
+        needed.append("tlsCaKey")
     if cfg.kind == "serving" and "servingServer" in modules and cfg.serving_server.redis is not None \
             and "servingRedisPassword" not in needed:
         needed.append("servingRedisPassword")

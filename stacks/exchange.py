@@ -10,7 +10,7 @@ from components.eggroll import eggroll_image
 from components.nginx import Nginx, NginxArgs, exchange_route_table
 from components.rollsite import Rollsite, RollsiteArgs, Route
 from components.trafficserver import TrafficServer, TrafficServerArgs
-from stacks.common import exposure_of, placement_of, site_of
+from stacks.common import exposure_of, placement_of, public_hosts, site_of, tls_plan
 from stacks.config import DeploymentConfig
 from stacks.party import nginx_peers
 
@@ -20,6 +20,7 @@ def compose_exchange(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dic
     modules = set(cfg.enabled_modules)
     node_ports: dict[str, pulumi.Output] = {}
     created: dict[str, Any] = {}
+    tls = tls_plan(cfg)
 
     if "rollsite" in modules:
         rs = cfg.rollsite
@@ -29,6 +30,7 @@ def compose_exchange(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dic
             exchange=Route(0, rs.exchange.host, rs.exchange.port) if rs.exchange else None,
             peers=tuple(Route(p.party_id, p.host, p.port) for p in rs.party_list),
             tls_secret=rs.tls.secret_name if rs.tls.enabled else None,
+            tls_material=tls.eggroll_certs(public_hosts(cfg)) if tls and rs.tls.enabled else None,
             eggroll_config=None, route_fateflow=False, coordinator=site.name), opts)
         node_ports["rollsite"] = rollsite.node_ports
         created["rollsite"] = rollsite
@@ -38,6 +40,7 @@ def compose_exchange(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dic
         traffic = TrafficServer("traffic-server", site, TrafficServerArgs(
             image=site.images.fate("trafficserver", ts.image_tag),
             sni_routes=tuple((r.fqdn, r.tunnel_route) for r in ts.sni_routes), cert_secret=ts.cert_secret_name,
+            cert_material=tls.traffic_server_cert(cfg.tls.domain, public_hosts(cfg)) if tls else None,
             replicas=ts.replicas, placement=placement_of(ts), exposure=exposure_of(ts.service)), opts)
         node_ports["trafficServer"] = traffic.node_ports
         created["trafficServer"] = traffic

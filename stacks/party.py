@@ -23,7 +23,7 @@ from components.rabbitmq import Rabbitmq, RabbitmqArgs
 from components.rollsite import Rollsite, RollsiteArgs, Route
 from components.spark import Spark, SparkArgs, master_url
 from components.spark import images as spark_images
-from stacks.common import exposure_of, ingress_of, placement_of, secret, site_of, volume_of
+from stacks.common import exposure_of, ingress_of, placement_of, public_hosts, secret, site_of, tls_plan, volume_of
 from stacks.config import DeploymentConfig
 
 
@@ -120,6 +120,7 @@ def compose_party(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[s
     settings = flow_settings(cfg, db)
     node_ports: dict[str, pulumi.Output] = {}
     created: dict[str, Any] = {}
+    tls = tls_plan(cfg)
 
     if "mysql" in modules:
         created["mysql"] = Mysql("mysql", site, MysqlArgs(
@@ -170,6 +171,7 @@ def compose_party(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[s
             exchange_list=tuple(Route(0, e.host, e.port) for e in rs.exchange_list), max_body_size=rs.max_body_size,
             peers=tuple(Route(p.party_id, p.host, p.port) for p in rs.party_list),
             tls_secret=rs.tls.secret_name if rs.tls.enabled else None,
+            tls_material=tls.eggroll_certs(public_hosts(cfg)) if tls and rs.tls.enabled else None,
             polling=polling.type if polling.enabled else None,
             polling_server=Route(0, polling.server.host, polling.server.port) if polling.server else None,
             polling_clients=tuple(polling.client_list), polling_concurrency=polling.concurrency,
@@ -237,6 +239,7 @@ def compose_party(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[s
         pc = cfg.pulsar
         pulsar = Pulsar("pulsar", site, PulsarArgs(
             tls_secret=pc.tls.secret_name if pc.exchange else None,
+            tls_material=tls.pulsar_cert(cfg.party_id, pc.exchange.domain, public_hosts(cfg)) if tls and pc.exchange else None,
             backlog_quota_gb=pc.confs.backlog_quota_default_limit_gb,
             delete_inactive_topics_seconds=pc.confs.broker_delete_inactive_topics_frequency_seconds,
             env=tuple(pc.env), public_lb=pc.public_lb.enabled, volume=volume_of(pc.storage),

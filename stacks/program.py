@@ -70,6 +70,8 @@ def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
     }
     if cfg.kind == "exchange":
         outputs["parties"] = result["parties"]
+    if cfg.tls.generate:
+        outputs["tlsCaCertificate"] = cfg.tls.ca_certificate  # what peers add to tls.trustedCaCertificates
     return outputs
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 import pytest
 import yaml
 
+from stacks.config import SECRET_KEYS
 from stacks.render import Rendered, engine_config, run_program, run_under_mocks, stack_file_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,7 @@ def render(values: dict[str, Any], secret: bool = True, into: Optional[Rendered]
     """Run the program with `fate:*` values (no namespace); password keys are passed as secret config."""
     config = {f"fate:{k}": v for k, v in values.items()}
     engine, _ = engine_config(config)
-    secret_keys = [f"fate:{k}" for k in values if k in TEST_SECRETS] if secret else []
+    secret_keys = [f"fate:{k}" for k in values if k in SECRET_KEYS] if secret else []
     return run_program(engine, secret_keys, into=into)
 
 

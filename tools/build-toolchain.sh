@@ -135,7 +135,7 @@ build_kube() {
 }
 
 build_kwok() {
-  if [ -x "$BIN/kwok" ] && [ -d "$CACHE/kwok-stages" ]; then
+  if [ -x "$BIN/kwok" ] && [ -f "$CACHE/kwok-module-dir" ] && [ -d "$(cat "$CACHE/kwok-module-dir")" ]; then
     log "kwok v$KWOK_VERSION: cached"; return
   fi
   log "building kwok v$KWOK_VERSION (sigs.k8s.io/kwok)"
@@ -144,13 +144,8 @@ build_kwok() {
     [ -f go.mod ] || go mod init local/fate-pulumi-kwok >/dev/null
     go get "sigs.k8s.io/kwok@v$KWOK_VERSION" >/dev/null
     go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" -o "$BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
-    # kwok ships its lifecycle stages as data in the module: fast node and pod readiness
-    local stages; stages="$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
-    rm -rf "$CACHE/kwok-stages"; mkdir -p "$CACHE/kwok-stages"
-    for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-             pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-      install -m 0644 "$stages/$f" "$CACHE/kwok-stages/$(echo "$f" | tr / -)"
-    done )
+    # kwok ships its lifecycle stages (fast node and pod readiness) as data in its module: use them in place
+    go list -m -f '{{.Dir}}' sigs.k8s.io/kwok > "$CACHE/kwok-module-dir" )
 }
 
 write_env() {

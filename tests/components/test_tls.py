@@ -1,0 +1,117 @@
+"""Certificates issued by the stack: deterministic, correctly chained, rotated by validFrom, kept in Secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+import pulumi
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from components.tls import Authority, TlsPlan, issue, new_authority
+from stacks.render import Rendered
+from stacks.tls import main as tls_main
+from tests.conftest import party, render
+
+
+@functools.lru_cache(maxsize=None)
+def ca(name: str = "test CA") -> Authority:
+    return new_authority(name)
+
+
+def test_issue_is_deterministic_and_rotates():
+    day = dt.date(2026, 11, 1)
+    a = issue(ca(), "rollsite", ["rollsite", "10.0.0.1"], True, False, day)
+    b = issue(ca(), "rollsite", ["rollsite", "10.0.0.1"], True, False, day)
+    assert a == b  # same inputs: byte-identical, so `pulumi up` does not churn
+    rotated = issue(ca(), "rollsite", ["rollsite", "10.0.0.1"], True, False, dt.date(2027, 11, 1))
+    assert rotated.certificate != a.certificate and rotated.private_key != a.private_key
+    other_ca = issue(ca("other"), "rollsite", ["rollsite"], True, False, day)
+    assert other_ca.private_key != a.private_key
+
+
+def test_certificate_chains_to_the_ca():
+    issued = issue(ca(), "9999.fate.org", ["9999.fate.org", "pulsar", "192.0.2.1"], True, True, dt.date(2026, 1, 1), 30)
+    cert = x509.load_pem_x509_certificate(issued.certificate.encode())
+    ca_cert = ca().cert
+    ca_cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+    assert cert.issuer == ca_cert.subject
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["9999.fate.org", "pulsar"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["192.0.2.1"]
+    usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(usages) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == dt.timedelta(days=30)
+    assert issued.private_key.startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8, as eggroll and Pulsar read it
+    key = serialization.load_pem_private_key(issued.private_key.encode(), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+
+
+def test_authority_refuses_a_foreign_key():
+    with pytest.raises(ValueError, match="does not belong"):
+        Authority(ca().certificate_pem, ca("other").key_pem)
+
+
+def test_secret_contents_and_trust_bundle():
+    peer = ca("peer CA").certificate_pem
+    plan = TlsPlan(ca=ca(), trusted=(peer,))
+    certs = plan.eggroll_certs(["203.0.113.10"])
+    assert set(certs) == {"ca.pem", "server.crt", "server.key", "client.crt", "client.key"}
+    assert certs["ca.pem"].count("BEGIN CERTIFICATE") == 2
+    assert set(plan.pulsar_cert(9999, "fate.org", [])) == {"broker.cert.pem", "broker.key-pk8.pem", "ca.cert.pem"}
+    assert set(plan.traffic_server_cert("fate.org", [])) == {"proxy.cert.pem", "proxy.key.pem", "ca.cert.pem"}
+
+
+def _tls_party(**tls):
+    return party(rollsite={"tls": {"enabled": True}}, publicHost="203.0.113.10",
+                 tls={"generate": True, "caCertificate": ca().certificate_pem, **tls}, tlsCaKey=ca().key_pem)
+
+
+def test_party_issues_rollsite_certificates_into_its_secret():
+    r = render(_tls_party())
+    secret = next(o for o in r.raw_objects if o["kind"] == "Secret" and o["metadata"]["name"] == "eggroll-certs")
+    server = x509.load_pem_x509_certificate(secret["stringData"]["server.crt"].encode())
+    assert "203.0.113.10" in [str(i) for i in server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                              .get_values_for_type(x509.IPAddress)]
+    for obj in r.raw_objects:
+        if obj["kind"] == "ConfigMap":
+            assert "PRIVATE KEY" not in str(obj) and "BEGIN CERTIFICATE" not in str(obj)
+    assert r.outputs["tlsCaCertificate"].strip() == ca().certificate_pem.strip()
+    checksum = lambda x: x.get("Deployment", "rollsite")["spec"]["template"]["metadata"]["annotations"]["fate.federatedai.io/config-checksum"]
+    assert checksum(render(_tls_party())) == checksum(r)  # stable: no churn
+    assert checksum(render(_tls_party(validFrom="2027-01-01"))) != checksum(r)  # rotation rolls rollsite
+
+
+def test_pulsar_party_and_exchange_issue_their_certificates():
+    r = render(party(backend="spark_local_pulsar", pulsar={"exchange": {"host": "10.0.0.1", "port": 30007}},
+                     tls={"generate": True, "caCertificate": ca().certificate_pem}, tlsCaKey=ca().key_pem))
+    secret = next(o for o in r.raw_objects if o["kind"] == "Secret" and o["metadata"]["name"] == "pulsar-cert")
+    broker = x509.load_pem_x509_certificate(secret["stringData"]["broker.cert.pem"].encode())
+    assert broker.subject.rfc4514_string() == "CN=9999.fate.org"
+    ex = render({"kind": "exchange", "partyId": 1, "backend": "spark_pulsar", "development": True,
+                 "tls": {"generate": True, "caCertificate": ca().certificate_pem}, "tlsCaKey": ca().key_pem})
+    assert ("Secret", "traffic-server-cert") in ex.kinds_names()
+
+
+@pytest.mark.parametrize("values,key", [
+    (party(tls={"generate": True}), "fate:tls.caCertificate"),
+    (party(tls={"generate": True, "caCertificate": "not a pem"}), "fate:tls.caCertificate"),
+    ({**party(tls={"generate": True, "caCertificate": ca().certificate_pem}), "tlsCaKey": ca("other").key_pem}, "fate:tlsCaKey"),
+    ({"partyId": 9999, "development": True, "tls": {"generate": True, "caCertificate": ca().certificate_pem}}, "fate:tlsCaKey"),
+])
+def test_bad_tls_config_is_refused(values, key):
+    registered = Rendered()
+    with pytest.raises(pulumi.RunError, match=key.replace(".", r"\.")):
+        render(values, into=registered)
+    assert registered.resources == []
+
+
+def test_ca_helper(tmp_path, capsys):
+    assert tls_main(["ca", "--cn", "FATE party 9999 CA", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "ca.key").stat().st_mode & 0o777 == 0o600
+    authority = Authority((tmp_path / "ca.pem").read_text(), (tmp_path / "ca.key").read_text())
+    assert authority.cert.subject.rfc4514_string() == "CN=FATE party 9999 CA"
