@@ -87,7 +87,7 @@ def _stateful_identity(rendered):
 
 
 @pytest.mark.parametrize("example", ["party-9999-eggroll", "party-9999-spark-pulsar", "exchange-rollsite", "serving-9999"])
-def test_image_tag_and_party_list_changes_update_in_place(example):
+def test_image_tag_party_list_and_scale_changes_update_in_place(example):
     base = stack_config(ROOT / "examples" / f"Pulumi.{example}.yaml")
     changed = copy.deepcopy(base)
     changed["imageTag"] = "1.11.3-release"
@@ -99,9 +99,16 @@ def test_image_tag_and_party_list_changes_update_in_place(example):
         changed["pulsar"]["routeTable"][10001] = {"host": "10.0.10.1", "port": 30114, "sslPort": 30119}
     if "servingProxy" in changed:
         changed["servingProxy"]["partyList"].append({"partyId": 10001, "host": "10.0.10.1", "port": 30116})
+    # scaling out
+    if "nodemanager" in changed or changed.get("backend", "eggroll") == "eggroll" and changed.get("kind", "party") == "party":
+        changed.setdefault("nodemanager", {})["replicas"] = 5
+    if changed.get("backend") == "spark_pulsar":
+        changed.setdefault("hdfs", {}).setdefault("datanode", {})["replicas"] = 5
+        changed.setdefault("python", {})["replicas"] = 2
     before, after = render(base), render(changed)
     assert _stateful_identity(before) == _stateful_identity(after)
-    assert before.kinds_names() == after.kinds_names()  # same objects: nothing deleted or re-created by name
+    assert before.kinds_names() <= after.kinds_names()  # nothing deleted or re-created by name
+    assert {k for k, _ in after.kinds_names() - before.kinds_names()} <= {"PodDisruptionBudget"}  # scaled out past 1
     # ... while the change did happen: new images and rolled pods
     images_before = {c["image"] for o in before.objects if o["kind"] in ("Deployment", "StatefulSet")
                      for c in o["spec"]["template"]["spec"]["containers"]}
