@@ -21,6 +21,9 @@ LABEL_PREFIX = "fate.federatedai.io"
 CHECKSUM_ANNOTATION = f"{LABEL_PREFIX}/config-checksum"
 # set on what `pulumi destroy` leaves in place (PVCs, a created namespace), so reviews and policies can see it
 RETAIN_ANNOTATION = f"{LABEL_PREFIX}/retain-on-destroy"
+# The stack is the source of truth: `pulumi up` (--refresh) takes back fields someone changed by hand (kubectl edit,
+# scale) instead of failing with a server-side apply conflict.
+FORCE_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
@@ -178,10 +181,8 @@ def labels(site: Site, app: str, component: str) -> dict[str, str]:
 
 
 def meta(site: Site, name: str, app: str, component: str, annotations: Optional[Mapping[str, str]] = None) -> dict:
-    m: dict[str, Any] = {"name": name, "namespace": site.namespace, "labels": labels(site, app, component)}
-    if annotations:
-        m["annotations"] = dict(annotations)
-    return m
+    return {"name": name, "namespace": site.namespace, "labels": labels(site, app, component),
+            "annotations": {**FORCE_ANNOTATIONS, **(annotations or {})}}
 
 
 # --------------------------------------------------------------------------------------------------------------

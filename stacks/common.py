@@ -155,7 +155,8 @@ def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[k8s
     retain = cfg.persistence.enabled and cfg.persistence.retain_on_destroy
     return k8s.core.v1.Namespace(
         "namespace",
-        metadata={"name": site.namespace, "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower()}, "labels": {
+        metadata={"name": site.namespace, "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower(), **kube.FORCE_ANNOTATIONS},
+                  "labels": {
             "app.kubernetes.io/part-of": kube.PART_OF, "app.kubernetes.io/managed-by": kube.MANAGED_BY,
             f"{kube.LABEL_PREFIX}/party-id": str(site.party_id)}},
         opts=pulumi.ResourceOptions(provider=k8s_provider, retain_on_delete=retain),

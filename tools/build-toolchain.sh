@@ -156,7 +156,6 @@ export PATH="$BIN:\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_SKIP_CONFIRMATIONS=true
 export FATE_PULUMI_K8S_SCHEMA="$(cat "$plugin_dir/.module-dir" 2>/dev/null)/cmd/pulumi-resource-kubernetes/schema.json"
 ENV
   log "env: . $CACHE/env.sh"

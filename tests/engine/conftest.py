@@ -62,7 +62,7 @@ class Engine:
     def __init__(self, root: Path):
         self.root = root
         self.project = root / "project"
-        self.project.mkdir()
+        self.project.mkdir(parents=True)
         for name in PROJECT_FILES:
             src = ROOT / name
             (shutil.copytree if src.is_dir() else shutil.copy)(src, self.project / name)
@@ -75,7 +75,6 @@ class Engine:
             "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": "fate-engine-tests",
             "KUBECONFIG": str(self.kubeconfig),
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
         })
 
     def run(self, *args: str, cwd: Optional[Path] = None, timeout: int = 600) -> Result:

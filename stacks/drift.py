@@ -1,0 +1,108 @@
+"""Drift detection: refresh a stack in preview-only mode and list what no longer matches the last `pulumi up`.
+
+    python -m stacks.drift --stack party-9999        # one stack
+    python -m stacks.drift --all                     # every stack of the project
+
+For each drifted resource it prints the URN, the Kubernetes kind and name and the changed fields (or that the
+object is gone). Exit status: 0 no drift, 3 drift, 1 error. Nothing is changed; repair with `pulumi up --refresh`.
+Uses the Pulumi Automation API with the project in this directory (or --work-dir) and the CLI on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 3
+_DRIFT_OPS = {"update": "changed", "delete": "deleted", "replace": "replaced", "create": "missing"}
+
+
+@dataclass
+class Drift:
+    urn: str
+    kind: str
+    name: str
+    change: str  # changed | deleted | ...
+    fields: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        what = f"{self.change}" + (f": {', '.join(self.fields)}" if self.fields else "")
+        return f"{self.kind}/{self.name}  {what}\n    {self.urn}"
+
+
+def _kind_name(urn: str, new: object, old: object) -> tuple[str, str]:
+    state = getattr(new, "outputs", None) or getattr(old, "outputs", None) or {}
+    kind = state.get("kind") or urn.split("::")[-2].split("$")[-1].rsplit(":", 1)[-1]
+    name = (state.get("metadata") or {}).get("name") or urn.rsplit("::", 1)[-1]
+    return kind, name
+
+
+def drift_of_events(events) -> list[Drift]:
+    """Drifted resources from the engine events of a preview-only refresh."""
+    found: dict[str, Drift] = {}
+    for event in events:
+        meta = None
+        if event.res_outputs_event is not None:
+            meta = event.res_outputs_event.metadata
+        elif event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+        if meta is None or meta.type.startswith("pulumi:pulumi:Stack") or meta.type.startswith("pulumi:providers:"):
+            continue
+        op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
+        fields = sorted((meta.detailed_diff or {}).keys()) or sorted(meta.diffs or [])
+        if op == "refresh" and fields:
+            change = "changed"
+        elif op in _DRIFT_OPS:
+            change = _DRIFT_OPS[op]
+        else:
+            continue
+        if op == "delete" or (meta.new is None and meta.old is not None and op == "refresh"):
+            change = "deleted"
+        kind, name = _kind_name(meta.urn, meta.new, meta.old)
+        found[meta.urn] = Drift(meta.urn, kind, name, change, fields)
+    return list(found.values())
+
+
+def check(stack_name: str, work_dir: Path) -> list[Drift]:
+    from pulumi import automation as auto
+
+    stack = auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
+    events = []
+    stack.preview_refresh(on_event=events.append)
+    return drift_of_events(events)
+
+
+def project_stacks(work_dir: Path) -> list[str]:
+    from pulumi import automation as auto
+
+    ws = auto.LocalWorkspace(work_dir=str(work_dir))
+    return [s.name for s in ws.list_stacks()]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks.drift", description=__doc__.split("\n\n")[0])
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", help="stack name")
+    target.add_argument("--all", action="store_true", help="every stack of the project")
+    parser.add_argument("--work-dir", type=Path, default=Path.cwd(), help="the Pulumi project directory")
+    args = parser.parse_args(argv)
+    try:
+        stacks = project_stacks(args.work_dir) if args.all else [args.stack]
+        drifted = 0
+        for name in stacks:
+            found = check(name, args.work_dir)
+            print(f"{name}: {'no drift' if not found else f'{len(found)} drifted'}")
+            for d in found:
+                print("  " + d.line().replace("\n", "\n  "))
+            drifted += bool(found)
+    except Exception as err:  # noqa: BLE001 - any failure is an error exit, with the reason
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_DRIFT if drifted else EXIT_CLEAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""A local Kubernetes control plane for tests, without Docker: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok (fake nodes whose pods become Running/Ready), from tools/build-toolchain.sh cluster.
+
+Everything listens on 127.0.0.1 with generated certificates and a kubeconfig; `stop()` ends the processes.
+Static hostPath PersistentVolumes (StorageClass `local-static`) let StatefulSets' claims bind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+CACHE = Path(os.environ.get("FATE_PULUMI_CACHE", Path.home() / ".cache" / "fate-pulumi"))
+BIN = CACHE / "bin"
+STORAGE_CLASS = "local-static"
+TOKEN = "fate-test-admin-token"
+KWOK_STAGES = ("node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+               "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _pem(obj) -> bytes:
+    if isinstance(obj, x509.Certificate):
+        return obj.public_bytes(serialization.Encoding.PEM)
+    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def _cert(subject: str, key, issuer_key=None, issuer=None, ca: bool = False, sans=()) -> x509.Certificate:
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer.subject if issuer else name)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=2))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(s)) if s[0].isdigit()
+                                                         else x509.DNSName(s) for s in sans]), critical=False)
+    return b.sign(issuer_key or key, hashes.SHA256())
+
+
+class LocalCluster:
+    def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40):
+        self.dir = workdir
+        self.nodes = nodes
+        self.volumes = volumes
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.port = free_port()
+        self.kubeconfig = self.dir / "kubeconfig"
+        self.server = f"https://127.0.0.1:{self.port}"
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> "LocalCluster":
+        for tool in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
+            if not (BIN / tool).exists():
+                raise RuntimeError(f"{BIN / tool} is missing: run tools/build-toolchain.sh cluster")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        pki = self._pki()
+        etcd_client, etcd_peer = free_port(), free_port()
+        self._spawn("etcd", [
+            str(BIN / "etcd"), "--data-dir", str(self.dir / "etcd"), "--name", "default",
+            "--listen-client-urls", f"http://127.0.0.1:{etcd_client}", "--advertise-client-urls", f"http://127.0.0.1:{etcd_client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+            "--initial-cluster", f"default=http://127.0.0.1:{etcd_peer}", "--log-level", "warn"])
+        self._wait(lambda: self._http_ok(f"http://127.0.0.1:{etcd_client}/health"), "etcd")
+        (self.dir / "tokens.csv").write_text(f'{TOKEN},admin,admin,"system:masters"\n')
+        self._spawn("kube-apiserver", [
+            str(BIN / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_client}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
+            f"--tls-cert-file={pki['server.crt']}", f"--tls-private-key-file={pki['server.key']}",
+            f"--client-ca-file={pki['ca.crt']}", f"--token-auth-file={self.dir / 'tokens.csv'}",
+            "--authorization-mode=RBAC", "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={pki['sa.pub']}", f"--service-account-signing-key-file={pki['sa.key']}",
+            "--service-cluster-ip-range=10.96.0.0/16", "--service-node-port-range=30000-32767",
+            "--allow-privileged=true", "--enable-priority-and-fairness=false"])
+        self.kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "local",
+            "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority": str(pki["ca.crt"])}}],
+            "users": [{"name": "admin", "user": {"token": TOKEN}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        }))
+        self._ssl = ssl.create_default_context(cafile=str(pki["ca.crt"]))
+        self._wait(lambda: self._ready("/readyz"), "kube-apiserver", timeout=120)
+        self._spawn("kube-controller-manager", [
+            str(BIN / "kube-controller-manager"), f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
+            "--controllers=*", f"--service-account-private-key-file={pki['sa.key']}", f"--root-ca-file={pki['ca.crt']}",
+            "--use-service-account-credentials=false", "--secure-port=0", "--cluster-cidr=10.244.0.0/16"])
+        self._spawn("kube-scheduler", [str(BIN / "kube-scheduler"), f"--kubeconfig={self.kubeconfig}",
+                                       "--leader-elect=false", "--secure-port=0"])
+        stages = Path((CACHE / "kwok-module-dir").read_text().strip()) / "kustomize" / "stage"
+        kwok = [str(BIN / "kwok"), f"--kubeconfig={self.kubeconfig}",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"]
+        for stage in KWOK_STAGES:
+            kwok += ["-c", str(stages / stage)]
+        self._spawn("kwok", kwok)
+        for i in range(self.nodes):
+            self.apply(self._node(f"kwok-node-{i}"))
+        for i in range(self.volumes):
+            self.apply(self._volume(f"local-pv-{i:02d}"))
+        self.apply({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": STORAGE_CLASS},
+                    "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
+                    "reclaimPolicy": "Retain"})
+        self._wait(lambda: self._nodes_ready(), "kwok nodes", timeout=60)
+        self._wait(lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
+                   "default service account", timeout=60)
+        return self
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.procs.clear()
+
+    def logs(self, name: str) -> str:
+        path = self.dir / f"{name}.log"
+        return path.read_text()[-4000:] if path.exists() else ""
+
+    # ---------------------------------------------------------------- API
+
+    def request(self, method: str, path: str, body: Optional[dict] = None, content_type: str = "application/json") -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type,
+                                              "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self._ssl, timeout=30) as resp:
+                text = resp.read().decode()
+                return json.loads(text) if text else {}
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return None
+            raise RuntimeError(f"{method} {path}: {err.code} {err.read().decode()[:500]}") from None
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def apply(self, obj: dict) -> Any:
+        """Server-side apply as the test's own field manager."""
+        api = "/api/v1" if obj["apiVersion"] == "v1" else f"/apis/{obj['apiVersion']}"
+        plural = {"Node": "nodes", "PersistentVolume": "persistentvolumes", "StorageClass": "storageclasses",
+                  "Namespace": "namespaces"}[obj["kind"]]
+        return self.request("PATCH", f"{api}/{plural}/{obj['metadata']['name']}?fieldManager=fate-tests&force=true", obj,
+                            "application/apply-patch+yaml")
+
+    def patch(self, path: str, patch: dict) -> Any:
+        return self.request("PATCH", path, patch, "application/merge-patch+json")
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = open(self.dir / f"{name}.log", "w")
+        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait(self, check, what: str, timeout: int = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.logs(name)}")
+            try:
+                if check():
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{what} did not become ready in {timeout}s")
+
+    def _http_ok(self, url: str) -> bool:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+
+    def _ready(self, path: str) -> bool:
+        req = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(req, context=self._ssl, timeout=2) as resp:
+            return resp.status == 200
+
+    def _nodes_ready(self) -> bool:
+        nodes = self.get("/api/v1/nodes")["items"]
+        ready = [n for n in nodes if any(c["type"] == "Ready" and c["status"] == "True"
+                                         for c in n.get("status", {}).get("conditions", []))]
+        return len(ready) >= self.nodes
+
+    def _node(self, name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
+                             "labels": {"kubernetes.io/hostname": name, "type": "kwok"}},
+                "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "250"},
+                           "capacity": {"cpu": "64", "memory": "256Gi", "pods": "250"}}}
+
+    def _volume(self, name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+                "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                         "persistentVolumeReclaimPolicy": "Retain", "storageClassName": STORAGE_CLASS,
+                         "hostPath": {"path": f"/tmp/{name}"}}}
+
+    def _pki(self) -> dict[str, Path]:
+        pki = self.dir / "pki"
+        pki.mkdir(exist_ok=True)
+        ca_key = _key()
+        ca = _cert("local-ca", ca_key, ca=True)
+        server_key = _key()
+        server = _cert("kube-apiserver", server_key, ca_key, ca,
+                       sans=("127.0.0.1", "10.96.0.1", "localhost", "kubernetes", "kubernetes.default",
+                             "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"))
+        sa = _key()
+        files = {"ca.crt": _pem(ca), "server.crt": _pem(server), "server.key": _pem(server_key), "sa.key": _pem(sa),
+                 "sa.pub": sa.public_key().public_bytes(serialization.Encoding.PEM,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo)}
+        out = {}
+        for name, data in files.items():
+            (pki / name).write_bytes(data)
+            out[name] = pki / name
+        return out
+
+
+def main() -> None:
+    """Start a cluster by hand: python -m tests.cluster.controlplane DIR (Ctrl-C stops it)."""
+    import sys
+
+    workdir = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/fate-local-cluster")
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    cluster = LocalCluster(workdir).start()
+    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
