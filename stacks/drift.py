@@ -44,25 +44,25 @@ def drift_of_events(events) -> list[Drift]:
     """Drifted resources from the engine events of a preview-only refresh."""
     found: dict[str, Drift] = {}
     for event in events:
-        meta = None
-        if event.res_outputs_event is not None:
-            meta = event.res_outputs_event.metadata
-        elif event.resource_pre_event is not None:
-            meta = event.resource_pre_event.metadata
+        outputs_event = event.res_outputs_event is not None
+        meta = event.res_outputs_event.metadata if outputs_event else (
+            event.resource_pre_event.metadata if event.resource_pre_event is not None else None)
         if meta is None or meta.type.startswith("pulumi:pulumi:Stack") or meta.type.startswith("pulumi:providers:"):
             continue
         op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
         fields = sorted((meta.detailed_diff or {}).keys()) or sorted(meta.diffs or [])
-        if op == "refresh" and fields:
+        # only a finished refresh step knows that the object is gone (a pre-event has no new state yet)
+        gone = op == "delete" or (outputs_event and op == "refresh" and meta.new is None and meta.old is not None)
+        if gone:
+            change = "deleted"
+        elif op == "refresh" and fields:
             change = "changed"
         elif op in _DRIFT_OPS:
             change = _DRIFT_OPS[op]
         else:
             continue
-        if op == "delete" or (meta.new is None and meta.old is not None and op == "refresh"):
-            change = "deleted"
         kind, name = _kind_name(meta.urn, meta.new, meta.old)
-        found[meta.urn] = Drift(meta.urn, kind, name, change, fields)
+        found[meta.urn] = Drift(meta.urn, kind, name, change, fields if change == "changed" else [])
     return list(found.values())
 
 

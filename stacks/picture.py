@@ -1,6 +1,7 @@
 """Draw a federation: parties, exchanges and serving clusters, their modules, and who reaches whom on which address.
 
     python -m stacks.picture --out federation.svg examples/Pulumi.party-*-eggroll.yaml examples/Pulumi.exchange-rollsite.yaml
+    python -m stacks.picture --out federation.svg --topology examples/federation.yaml
 
 Each stack file is a box with its modules; an arrow goes from the module whose config names an address to the
 module of the stack that exposes it (matched on the stack's publicHost and the NodePort or load-balancer port),
@@ -174,10 +175,23 @@ def to_graphviz(fed: Federation):
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.picture", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack_files", nargs="+", type=Path)
+    parser.add_argument("stack_files", nargs="*", type=Path)
+    parser.add_argument("--topology", type=Path, help="a federation topology file (stacks/federation.py) instead")
     parser.add_argument("--out", type=Path, default=Path("federation.svg"), help="output file (.svg, .png, .pdf, .dot)")
     args = parser.parse_args(argv)
+    if bool(args.stack_files) == bool(args.topology):
+        parser.error("give stack files or --topology FILE")
     stacks = {}
+    if args.topology:
+        from pydantic import ValidationError
+
+        from stacks import federation as fed_topology
+
+        try:
+            stacks = fed_topology.configs(fed_topology.plan(fed_topology.load(args.topology)), need_secrets=False)
+        except (ValidationError, ValueError) as err:
+            print(f"error: {args.topology}: {err}", file=sys.stderr)
+            return 1
     for path in args.stack_files:
         try:
             stacks[path.name.removeprefix("Pulumi.").removesuffix(".yaml")] = load_stack(path)

@@ -2,7 +2,9 @@
 # Build the Pulumi engine tools fate-pulumi's real-engine tier needs, from published Go modules, into a cache
 # outside the repo. Idempotent: a tool already built at the right version is kept.
 #
-#   tools/build-toolchain.sh            # builds what is missing, prints the env file to source
+#   tools/build-toolchain.sh            # the engine (cli, langhost, provider): builds what is missing
+#   tools/build-toolchain.sh cluster    # the local control plane for tests: etcd, kube-*, kwok
+#   tools/build-toolchain.sh everything # both (what .ci/run builds)
 #   . "${FATE_PULUMI_CACHE:-$HOME/.cache/fate-pulumi}/env.sh"
 #
 # Tools: the Pulumi CLI (pkg/v3), a Python language host of ours (tools/langhost) with the SDK's

@@ -112,7 +112,9 @@ class LocalCluster:
         self._spawn("kube-controller-manager", [
             str(BIN / "kube-controller-manager"), f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
             "--controllers=*", f"--service-account-private-key-file={pki['sa.key']}", f"--root-ca-file={pki['ca.crt']}",
-            "--use-service-account-credentials=false", "--secure-port=0", "--cluster-cidr=10.244.0.0/16"])
+            "--use-service-account-credentials=false", "--secure-port=0", "--cluster-cidr=10.244.0.0/16",
+            # a busy test machine may delay kwok's heartbeats; a node marked NotReady would unready its pods for good
+            "--node-monitor-grace-period=1h", "--node-startup-grace-period=1h"])
         self._spawn("kube-scheduler", [str(BIN / "kube-scheduler"), f"--kubeconfig={self.kubeconfig}",
                                        "--leader-elect=false", "--secure-port=0"])
         stages = Path((CACHE / "kwok-module-dir").read_text().strip()) / "kustomize" / "stage"

@@ -97,6 +97,13 @@ class Engine:
             assert res.rc == 0, res.output
         return name
 
+    def set_values(self, name: str, values: dict[str, Any], cwd: Optional[Path] = None) -> None:
+        """Replace plain `fate:*` values of an existing stack (secrets stay as they are)."""
+        stack_file = (cwd or self.project) / f"Pulumi.{name}.yaml"
+        doc = yaml.safe_load(stack_file.read_text())
+        doc["config"].update({f"fate:{k}": v for k, v in values.items()})
+        stack_file.write_text(yaml.safe_dump(doc))
+
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory) -> Engine:

@@ -1,0 +1,265 @@
+"""`pulumi up`, drift detection and the federation driver against a real API server: the local control plane of
+tests/cluster/controlplane.py (etcd, kube-apiserver, controller-manager, scheduler, kwok nodes).
+
+Tests run in file order and build on each other: a party is deployed, left alone, changed, drifted, repaired and
+destroyed. Run with: python -m pytest -q --engine tests/engine/test_cluster.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.config import FATE_IMAGE_TAG
+from tests.cluster.controlplane import STORAGE_CLASS, LocalCluster
+from tests.conftest import ROOT, TEST_SECRETS
+from tests.engine.conftest import Engine
+
+PARTY_SECRETS = {k: TEST_SECRETS[k] for k in ("mysqlPassword", "fateboardPassword", "notebookHashedPassword")}
+PERSISTENT = {"persistence": {"enabled": True}, "cloud": {"storageClass": STORAGE_CLASS}}
+
+# stack -> (namespace, fate:* values, secrets); NodePorts are left to the API server so outputs must be read back
+DEPLOYMENTS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "party-9999-eggroll": ("fate-9999", {
+        "partyId": 9999, "backend": "eggroll", **PERSISTENT, "nodemanager": {"replicas": 2},
+        "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.20", "port": 30091}]},
+    }, PARTY_SECRETS),
+    "party-10000-spark-pulsar": ("fate-10000", {
+        "partyId": 10000, "backend": "spark_pulsar", **PERSISTENT, "spark": {"worker": {"replicas": 2}},
+        "pulsar": {"routeTable": {9999: {"host": "192.0.2.10", "port": 30094, "sslPort": 30099}}},
+    }, PARTY_SECRETS),
+    "exchange-rollsite": ("fate-exchange", {
+        "kind": "exchange", "partyId": 1, "backend": "eggroll",
+        "rollsite": {"partyList": [{"partyId": 9999, "host": "192.0.2.10", "port": 30091}]},
+    }, {}),
+}
+# what "change the image tag / a party list" means per stack
+UPDATES: dict[str, dict[str, Any]] = {
+    "party-9999-eggroll": {"imageTag": "1.11.2-release-patch1",
+                           "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.21", "port": 30091},
+                                                      {"partyId": 10001, "host": "192.0.2.30", "port": 30091}]}},
+    "party-10000-spark-pulsar": {"imageTag": "1.11.2-release-patch1",
+                                 "pulsar": {"routeTable": {9999: {"host": "192.0.2.11", "port": 30094, "sslPort": 30099},
+                                                           10001: {"host": "192.0.2.30", "port": 30094, "sslPort": 30099}}}},
+    "exchange-rollsite": {"imageTag": "1.11.2-release-patch1",
+                          "rollsite": {"partyList": [{"partyId": 9999, "host": "192.0.2.10", "port": 30091},
+                                                     {"partyId": 10000, "host": "192.0.2.20", "port": 30091}]}},
+}
+REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    local = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def kube(cluster: LocalCluster, tmp_path_factory) -> Engine:
+    engine = Engine(tmp_path_factory.mktemp("kube-engine"))
+    engine.env["KUBECONFIG"] = str(cluster.kubeconfig)
+    for name, (_, values, secrets) in DEPLOYMENTS.items():
+        engine.stack(name, values, secrets)
+    return engine
+
+
+def _items(cluster: LocalCluster, ns: str, resource: str) -> list[dict]:
+    api = "/api/v1" if resource in ("services", "configmaps", "persistentvolumeclaims", "pods") else "/apis/apps/v1"
+    return cluster.get(f"{api}/namespaces/{ns}/{resource}")["items"]
+
+
+def _workloads(cluster: LocalCluster, ns: str) -> list[dict]:
+    return _items(cluster, ns, "deployments") + _items(cluster, ns, "statefulsets")
+
+
+def _not_ready(cluster: LocalCluster, ns: str) -> list[str]:
+    return [f"{w['kind'] if 'kind' in w else ''}{w['metadata']['name']}: {w.get('status', {}).get('readyReplicas', 0)}"
+            f"/{w['spec']['replicas']}" for w in _workloads(cluster, ns)
+            if w.get("status", {}).get("readyReplicas", 0) != w["spec"]["replicas"]]
+
+
+def _uids(cluster: LocalCluster, ns: str) -> dict[str, str]:
+    return {f"{kind}/{o['metadata']['name']}": o["metadata"]["uid"]
+            for kind in ("statefulsets", "persistentvolumeclaims", "deployments") for o in _items(cluster, ns, kind)}
+
+
+def _outputs(kube: Engine, stack: str) -> dict:
+    res = kube.run("stack", "output", "--json", "--show-secrets", "--stack", stack)
+    assert res.rc == 0, res.output
+    return res.json()
+
+
+def _drift(kube: Engine, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stacks.drift", *args, "--work-dir", str(kube.project)],
+                          env={**kube.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("stack", DEPLOYMENTS)
+def test_up_makes_every_workload_ready_and_exports_the_real_node_ports(cluster, kube, stack):
+    ns = DEPLOYMENTS[stack][0]
+    res = kube.run("up", "--yes", "--skip-preview", "--stack", stack, timeout=900)
+    assert res.rc == 0, res.output
+    workloads = _workloads(cluster, ns)
+    assert workloads, f"nothing deployed in {ns}"
+    assert _not_ready(cluster, ns) == []
+    # entry points whose Service is ClusterIP export no port
+    node_ports = {k: v for k, v in _outputs(kube, stack)["connect"]["nodePorts"].items() if v}
+    assert node_ports, "the stack exports no NodePort"
+    live = {svc["metadata"]["name"]: {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]}
+            for svc in _items(cluster, ns, "services")}
+    for entry, ports in node_ports.items():
+        # NodePorts are unique in a cluster: the exported ones must be exactly those of one live Service
+        owners = [name for name, svc_ports in live.items() if ports.items() <= svc_ports.items()]
+        assert len(owners) == 1, f"{entry}: exported {ports}, live Services: {live}"
+        assert all(30000 <= n <= 32767 for n in ports.values())
+
+
+@pytest.mark.parametrize("stack", DEPLOYMENTS)
+def test_second_up_changes_nothing(kube, stack):
+    res = kube.run("up", "--yes", "--skip-preview", "--expect-no-changes", "--stack", stack, timeout=900)
+    assert res.rc == 0, res.output
+
+
+def _images(cluster: LocalCluster, ns: str) -> dict[tuple[str, str], str]:
+    return {(w["metadata"]["name"], c["name"]): c["image"] for w in _workloads(cluster, ns)
+            for c in w["spec"]["template"]["spec"]["containers"]}
+
+
+@pytest.mark.parametrize("stack", DEPLOYMENTS)
+def test_image_tag_and_party_list_change_updates_in_place(cluster, kube, stack):
+    ns = DEPLOYMENTS[stack][0]
+    before, images_before = _uids(cluster, ns), _images(cluster, ns)
+    kube.set_values(stack, UPDATES[stack])
+    preview = kube.run("preview", "--json", "--stack", stack)
+    assert preview.rc == 0, preview.output
+    ops = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in preview.json()["steps"]}
+    assert not {o for o in ops if o[0] in REPLACE_OPS}, ops
+    assert any(op == "update" for op, _ in ops), ops
+    res = kube.run("up", "--yes", "--skip-preview", "--stack", stack, timeout=900)
+    assert res.rc == 0, res.output
+    after = _uids(cluster, ns)
+    kept = {k for k in before if k.startswith(("statefulsets/", "persistentvolumeclaims/"))}
+    assert {k: after.get(k) for k in kept} == {k: before[k] for k in kept}
+    # every container that ran FATE's release tag now runs the new tag; the others (mysql, redis ...) are untouched
+    fate = {k for k, image in images_before.items() if image.endswith(":" + FATE_IMAGE_TAG)}
+    assert fate
+    new_tag = UPDATES[stack]["imageTag"]
+    assert {k: image.rsplit(":", 1)[-1] for k, image in _images(cluster, ns).items() if k in fate} == dict.fromkeys(fate, new_tag)
+    assert {k: i for k, i in _images(cluster, ns).items() if k not in fate} == {k: i for k, i in images_before.items() if k not in fate}
+    assert _not_ready(cluster, ns) == []
+
+
+def test_drift_is_detected_and_repaired_by_up_refresh(cluster, kube):
+    stack, ns = "party-9999-eggroll", DEPLOYMENTS["party-9999-eggroll"][0]
+    assert _drift(kube, "--stack", stack).returncode == 0
+    config_map = cluster.get(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config")
+    cluster.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/fateboard/scale", {"spec": {"replicas": 3}})  # kubectl scale
+    cluster.patch(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config", {"data": {"route_table.json": "{}"}})
+    cluster.delete(f"/api/v1/namespaces/{ns}/services/fateboard")
+
+    found = _drift(kube, "--stack", stack)
+    assert found.returncode == 3, found.stdout + found.stderr
+    report = found.stdout
+    # "  Kind/name  changed: fields" lines, each followed by its URN
+    blocks = {line.split()[0]: line for line in report.splitlines()
+              if line.startswith("  ") and not line.strip().startswith("urn:")}
+    assert "Deployment/fateboard" in blocks and "replicas" in blocks["Deployment/fateboard"], report
+    assert "ConfigMap/rollsite-config" in blocks and "data" in blocks["ConfigMap/rollsite-config"], report
+    assert "Service/fateboard" in blocks and "deleted" in blocks["Service/fateboard"], report
+
+    res = kube.run("up", "--yes", "--skip-preview", "--refresh", "--stack", stack, timeout=900)
+    assert res.rc == 0, res.output
+    clean = _drift(kube, "--stack", stack)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    live = cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/fateboard")
+    assert live["spec"]["replicas"] == 1
+    assert cluster.get(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config")["data"] == config_map["data"]
+    assert cluster.get(f"/api/v1/namespaces/{ns}/services/fateboard") is not None
+
+
+def test_drift_all_checks_every_stack(kube):
+    res = _drift(kube, "--all")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert {line.split(":")[0] for line in res.stdout.splitlines() if line.endswith("no drift")} >= set(DEPLOYMENTS)
+
+
+@pytest.mark.parametrize("stack", ["party-9999-eggroll", "party-10000-spark-pulsar"])
+def test_destroy_keeps_persistent_volume_claims(cluster, kube, stack):
+    ns = DEPLOYMENTS[stack][0]
+    claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in _items(cluster, ns, "persistentvolumeclaims")}
+    assert claims, "the persistent party has no PVC"
+    res = kube.run("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
+    assert res.rc == 0, res.output
+    assert _workloads(cluster, ns) == []
+    assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in _items(cluster, ns, "persistentvolumeclaims")} == claims
+
+
+# ---------------------------------------------------------------------------------------------- federation driver
+
+TOPOLOGY = {
+    "name": "fed",
+    "exchange": {"backend": "eggroll", "address": "127.0.0.1", "namespace": "fed-exchange"},
+    "parties": [
+        {"partyId": 9999, "backend": "eggroll", "address": "127.0.0.1", "namespace": "fed-9999",
+         "secrets": {k: f"env:FED_A_{k.upper()}" for k in PARTY_SECRETS}, "config": PERSISTENT},
+        {"partyId": 10000, "backend": "eggroll", "address": "127.0.0.1", "namespace": "fed-10000",
+         "secrets": {k: f"env:FED_B_{k.upper()}" for k in PARTY_SECRETS}, "config": PERSISTENT},
+    ],
+}
+
+
+def _federation(kube: Engine, command: str, topology: Path) -> subprocess.CompletedProcess:
+    env = {**kube.env, "PYTHONPATH": str(ROOT)}
+    for party in TOPOLOGY["parties"]:
+        for key, ref in party["secrets"].items():
+            env[ref.removeprefix("env:")] = PARTY_SECRETS[key]
+    return subprocess.run([sys.executable, "-m", "stacks.federation", command, str(topology),
+                           "--work-dir", str(kube.project)], env=env, capture_output=True, text=True, timeout=1800)
+
+
+def _route(cluster: LocalCluster, ns: str, party: str) -> tuple[str, int]:
+    table = json.loads(cluster.get(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config")["data"]["route_table.json"])
+    hop = table["route_table"][party]["default"][0]
+    return hop["ip"], hop["port"]
+
+
+def _rollsite_node_port(cluster: LocalCluster, ns: str) -> int:
+    return cluster.get(f"/api/v1/namespaces/{ns}/services/rollsite")["spec"]["ports"][0]["nodePort"]
+
+
+def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(cluster, kube, tmp_path):
+    topology = tmp_path / "federation.yaml"
+    topology.write_text(yaml.safe_dump(TOPOLOGY))
+    res = _federation(kube, "up", topology)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = [line.split() for line in res.stdout.splitlines()[1:]]
+    assert [(r[0], r[3]) for r in rows] == [("fed-exchange", "succeeded"), ("fed-party-9999", "succeeded"),
+                                            ("fed-party-10000", "succeeded")], res.stdout
+    exchange_port = _rollsite_node_port(cluster, "fed-exchange")
+    for party in TOPOLOGY["parties"]:
+        ns = party["namespace"]
+        assert _not_ready(cluster, ns) == []
+        # the exchange reaches the party on the party's live rollsite NodePort, the party defaults to the exchange
+        assert _route(cluster, "fed-exchange", str(party["partyId"])) == ("127.0.0.1", _rollsite_node_port(cluster, ns))
+        assert _route(cluster, ns, "default") == ("127.0.0.1", exchange_port)
+
+    drift = _federation(kube, "drift", topology)
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    assert [line.split()[3] for line in drift.stdout.splitlines()[1:]] == ["clean"] * 3
+
+
+def test_federation_driver_reports_drift_of_any_party(cluster, kube, tmp_path):
+    topology = tmp_path / "federation.yaml"
+    topology.write_text(yaml.safe_dump(TOPOLOGY))
+    cluster.patch("/apis/apps/v1/namespaces/fed-10000/deployments/fateboard/scale", {"spec": {"replicas": 2}})
+    res = _federation(kube, "drift", topology)
+    assert res.returncode == 3, res.stdout + res.stderr
+    results = {line.split()[0]: line.split()[3] for line in res.stdout.splitlines()[1:]}
+    assert results == {"fed-exchange": "clean", "fed-party-9999": "clean", "fed-party-10000": "drift"}

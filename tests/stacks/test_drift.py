@@ -1,0 +1,65 @@
+"""stacks/drift.py without an engine: engine events of a preview-only refresh -> drifted objects, exit codes.
+(tests/engine/test_cluster.py runs it against a real API server.)"""
+
+from __future__ import annotations
+
+from pulumi.automation import events
+
+from stacks import drift
+
+DEPLOYMENT = "urn:pulumi:party::fate::fate:fateboard:Fateboard$kubernetes:apps/v1:Deployment::fateboard"
+SERVICE = "urn:pulumi:party::fate::fate:fateboard:Fateboard$kubernetes:core/v1:Service::fateboard"
+CONFIG_MAP = "urn:pulumi:party::fate::fate:rollsite:Rollsite$kubernetes:core/v1:ConfigMap::rollsite-config"
+
+
+def _state(urn: str, kind: str, name: str) -> dict:
+    return {"urn": urn, "type": urn.split("::")[-2].split("$")[-1],
+            "outputs": {"kind": kind, "metadata": {"name": name, "namespace": "fate-9999"}}}
+
+
+def _event(op: str, urn: str, old: dict | None, new: dict | None, detailed: dict | None = None,
+           diffs: list | None = None, outputs: bool = True) -> events.EngineEvent:
+    meta = {"op": op, "urn": urn, "type": urn.split("::")[-2].split("$")[-1], "provider": "",
+            "old": old, "new": new, "detailedDiff": detailed, "diffs": diffs}
+    key = "resOutputsEvent" if outputs else "resourcePreEvent"
+    return events.EngineEvent.from_json({"sequence": 1, "timestamp": 0, key: {"metadata": meta}})
+
+
+def test_changed_fields_deleted_objects_and_untouched_ones():
+    scaled = _state(DEPLOYMENT, "Deployment", "fateboard")
+    found = drift.drift_of_events([
+        _event("refresh", DEPLOYMENT, scaled, scaled, {"spec.replicas": {"diffKind": "update", "inputDiff": False}}),
+        _event("refresh", SERVICE, _state(SERVICE, "Service", "fateboard"), None),
+        _event("same", CONFIG_MAP, _state(CONFIG_MAP, "ConfigMap", "rollsite-config"),
+               _state(CONFIG_MAP, "ConfigMap", "rollsite-config")),
+        _event("refresh", "urn:pulumi:party::fate::pulumi:pulumi:Stack::fate-party", None, None, diffs=["outputs"]),
+    ])
+    by_name = {f"{d.kind}/{d.name}": d for d in found}
+    assert set(by_name) == {"Deployment/fateboard", "Service/fateboard"}
+    assert by_name["Deployment/fateboard"].change == "changed"
+    assert by_name["Deployment/fateboard"].fields == ["spec.replicas"]
+    assert by_name["Service/fateboard"].change == "deleted"
+    assert by_name["Service/fateboard"].urn == SERVICE
+
+
+def test_a_refresh_without_any_difference_is_no_drift():
+    same = _state(CONFIG_MAP, "ConfigMap", "rollsite-config")
+    assert drift.drift_of_events([_event("refresh", CONFIG_MAP, same, same, outputs=False),
+                                  _event("refresh", CONFIG_MAP, same, same)]) == []
+
+
+def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
+    reports = {"clean": [], "drifted": [drift.Drift(DEPLOYMENT, "Deployment", "fateboard", "changed", ["spec.replicas"])]}
+    monkeypatch.setattr(drift, "check", lambda name, work_dir: reports[name])
+    monkeypatch.setattr(drift, "project_stacks", lambda work_dir: ["clean", "drifted"])
+    assert drift.main(["--stack", "clean", "--work-dir", str(tmp_path)]) == drift.EXIT_CLEAN
+    assert drift.main(["--all", "--work-dir", str(tmp_path)]) == drift.EXIT_DRIFT
+    out = capsys.readouterr().out
+    assert "clean: no drift" in out and "drifted: 1 drifted" in out
+    assert "Deployment/fateboard  changed: spec.replicas" in out and DEPLOYMENT in out
+
+    def broken(name, work_dir):
+        raise RuntimeError("no stack named 'gone' found")
+    monkeypatch.setattr(drift, "check", broken)
+    assert drift.main(["--stack", "gone", "--work-dir", str(tmp_path)]) == drift.EXIT_ERROR
+    assert "no stack named 'gone'" in capsys.readouterr().err

@@ -1,0 +1,217 @@
+"""The federation driver's plan (stacks/federation.py): every route comes from the topology, and the stacks it
+plans reach each other — checked on what the planned stacks render, not on the plan's own numbers."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from stacks import federation
+from stacks.federation import Status, Topology, configs, plan
+from stacks.picture import federation as picture_of
+from tests.conftest import ROOT, TEST_SECRETS, render
+
+EGGROLL_STAR = {
+    "name": "star",
+    "exchange": {"backend": "eggroll", "address": "198.51.100.1"},
+    "parties": [{"partyId": 9999, "address": "198.51.100.10"}, {"partyId": 10000, "address": "198.51.100.20"},
+                {"partyId": 10001, "address": "198.51.100.30"}],
+}
+PULSAR_STAR = {
+    "name": "pulsar",
+    "exchange": {"backend": "spark_pulsar", "address": "198.51.100.1"},
+    "parties": [{"partyId": 9999, "backend": "spark_pulsar", "address": "198.51.100.10"},
+                {"partyId": 10000, "backend": "spark_local_pulsar", "address": "198.51.100.20"}],
+}
+PEER_TO_PEER = {
+    "name": "p2p",
+    "parties": [{"partyId": 9999, "backend": "spark_rabbitmq", "address": "198.51.100.10"},
+                {"partyId": 10000, "backend": "spark_rabbitmq", "address": "198.51.100.20"},
+                {"partyId": 10001, "backend": "eggroll", "address": "198.51.100.30"},
+                {"partyId": 10002, "backend": "eggroll", "address": "198.51.100.40"}],
+}
+TOPOLOGIES = {"eggroll-star": EGGROLL_STAR, "pulsar-star": PULSAR_STAR, "peer-to-peer": PEER_TO_PEER}
+
+
+def _topology(doc: dict, **changes: Any) -> Topology:
+    return Topology.model_validate({**doc, **changes})
+
+
+def _rendered(topo: Topology) -> dict[str, Any]:
+    out = {}
+    for s in plan(topo):
+        secrets = {k: v for k, v in TEST_SECRETS.items() if k in ("mysqlPassword", "fateboardPassword",
+                                                                   "notebookHashedPassword", "rabbitmqPassword")}
+        out[s.name] = render({**s.config, **secrets})
+    return out
+
+
+def _exposed(rendered) -> set[tuple[str, int]]:
+    """(host, NodePort) pairs a rendered stack really opens: its publicHost and its Services' nodePorts."""
+    host = rendered.outputs["connect"]["host"]
+    return {(host, p["nodePort"]) for o in rendered.objects if o["kind"] == "Service"
+            for p in o["spec"]["ports"] if "nodePort" in p}
+
+
+ROUTE_FILES = ("route_table.json", "route_table.yaml", "pulsar_route_table.yaml", "rabbitmq_route_table.yaml", "sni.yaml")
+
+
+def _addresses(node: Any) -> set[tuple[str, int]]:
+    """Every (host, port) a parsed route file names: {ip|host, port|http_port|grpc_port|sslPort} or "host:port"."""
+    out: set[tuple[str, int]] = set()
+    if isinstance(node, dict):
+        host = node.get("ip", node.get("host"))
+        if host is not None:
+            out |= {(str(host), int(node[k])) for k in ("port", "http_port", "grpc_port", "sslPort") if k in node}
+        for key, value in node.items():
+            if key in ("proxy", "tunnel_route") and isinstance(value, str) and ":" in value:
+                h, _, port = value.rpartition(":")
+                out.add((h, int(port)))
+            else:
+                out |= _addresses(value)
+    elif isinstance(node, list):
+        for item in node:
+            out |= _addresses(item)
+    return out
+
+
+def _dialled(rendered) -> set[tuple[str, int]]:
+    """(host, port) pairs the stack's route files send traffic to outside its cluster (in-cluster names have no dot)."""
+    out = set()
+    for o in rendered.objects:
+        if o["kind"] == "ConfigMap":
+            for name, text in o.get("data", {}).items():
+                if name in ROUTE_FILES:
+                    out |= {(h, p) for h, p in _addresses(yaml.safe_load(text)) if "." in h}
+    return out
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_every_route_reaches_a_port_another_planned_stack_opens(name):
+    rendered = _rendered(_topology(TOPOLOGIES[name]))
+    opened = {stack: _exposed(r) for stack, r in rendered.items()}
+    routes = 0
+    for stack, r in rendered.items():
+        others = set().union(*(ports for other, ports in opened.items() if other != stack))
+        dialled = _dialled(r)
+        assert dialled <= others, f"{stack} routes to {dialled - others}, which no other stack opens"
+        routes += len(dialled)
+    assert routes >= len(rendered)  # every stack routes somewhere
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_picture_of_a_topology_has_no_route_to_an_unknown_address(name):
+    fed = picture_of(configs(plan(_topology(TOPOLOGIES[name])), need_secrets=False))
+    assert fed.edges
+    assert [e for e in fed.edges if e.target.startswith("external/")] == []
+
+
+def test_exchange_comes_first_and_parties_go_through_it():
+    stacks = plan(_topology(EGGROLL_STAR))
+    assert [s.kind for s in stacks] == ["exchange", "party", "party", "party"]
+    exchange = stacks[0].config
+    assert {p["partyId"] for p in exchange["rollsite"]["partyList"]} == {9999, 10000, 10001}
+    for s in stacks[1:]:
+        assert s.config["rollsite"]["exchange"] == {"host": "198.51.100.1",
+                                                    "port": exchange["rollsite"]["service"]["nodePorts"]["rollsite"]}
+        assert "partyList" not in s.config["rollsite"]
+
+
+def test_parties_on_other_engines_than_the_exchange_federate_peer_to_peer():
+    topo = _topology(EGGROLL_STAR, parties=EGGROLL_STAR["parties"] + [
+        {"partyId": 20000, "backend": "spark_pulsar", "address": "198.51.100.50"},
+        {"partyId": 20001, "backend": "spark_local_pulsar", "address": "198.51.100.60"}])
+    stacks = {s.party_id: s.config for s in plan(topo)}
+    assert set(stacks[20000]["pulsar"]["routeTable"]) == {20001}  # same engine (Pulsar), other computing
+    assert {p["partyId"] for p in stacks[1]["rollsite"]["partyList"]} == {9999, 10000, 10001}
+
+
+def test_planned_node_ports_are_distinct_and_in_range():
+    topo = _topology(EGGROLL_STAR, parties=[{"partyId": 100 + i, "address": "198.51.100.10"} for i in range(200)])
+    ports = [p for s in plan(topo) for m in s.config.values() if isinstance(m, dict)
+             for p in (m.get("service", {}).get("nodePorts") or {}).values()]
+    assert len(ports) == len(set(ports))
+    assert all(30000 <= p <= 32767 for p in ports)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"parties": [{"partyId": 9999, "address": "198.51.100.10"}, {"partyId": 9999, "address": "198.51.100.20"}]},
+     "parties: party id 9999"),
+    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "nodePortBase": 30000}]}, "parties[0].nodePortBase"),
+    ({"parties": [{"partyId": 100 + i, "address": "198.51.100.10"} for i in range(300)]}, ".nodePortBase: NodePort"),
+    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "config": {"partyId": 1}}]}, "parties[0].config.partyId"),
+    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"mysqlPassword": "hunter2"}}]},
+     "parties[0].secrets.mysqlPassword: must be env:"),
+    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"password": "env:X"}}]},
+     "parties[0].secrets.password: not a password key"),
+])
+def test_inconsistent_topology_is_refused_with_the_entry_named(change, key):
+    with pytest.raises(ValueError) as err:
+        configs(plan(_topology(EGGROLL_STAR, **change)), need_secrets=False)
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize("doc, loc", [
+    ({"parties": [{"partyId": 1, "address": "198.51.100.10", "backend": "spark"}]}, "parties.0.backend"),
+    ({"exchange": {"backend": "spark_rabbitmq", "address": "198.51.100.1"}}, "exchange.backend"),
+    ({"parties": [{"partyId": 1, "address": "not an address!"}]}, "parties.0.address"),
+    ({"parties": [{"partyId": 1, "address": "198.51.100.10", "colour": "red"}]}, "parties.0.colour"),
+    ({"parties": []}, "parties"),
+])
+def test_malformed_topology_is_refused_with_the_field_named(doc, loc):
+    with pytest.raises(ValidationError) as err:
+        _topology(EGGROLL_STAR, **doc)
+    assert loc in str(err.value)
+
+
+def test_a_party_config_error_names_the_topology_entry_and_the_key():
+    topo = _topology(EGGROLL_STAR, parties=[{"partyId": 9999, "address": "198.51.100.10",
+                                             "config": {"nodemanager": {"replicaz": 2}}}])
+    with pytest.raises(ValueError) as err:
+        configs(plan(topo), need_secrets=False)
+    assert "parties[0] (star-party-9999)" in str(err.value) and "fate:nodemanager.replicaz" in str(err.value)
+
+
+def test_missing_passwords_say_how_to_give_them(monkeypatch):
+    topo = _topology(EGGROLL_STAR, parties=[{"partyId": 9999, "address": "198.51.100.10",
+                                             "secrets": {"mysqlPassword": "env:FED_TEST_MYSQL"}}])
+    monkeypatch.delenv("FED_TEST_MYSQL", raising=False)
+    with pytest.raises(ValueError, match=r"parties\[0\].secrets.mysqlPassword: environment variable FED_TEST_MYSQL"):
+        configs(plan(topo))
+    monkeypatch.setenv("FED_TEST_MYSQL", "from-the-environment")
+    with pytest.raises(ValueError) as err:  # fateboard and notebook passwords are still missing
+        configs(plan(topo))
+    assert "fate:fateboardPassword" in str(err.value) and "env:<VARIABLE>" in str(err.value)
+    assert "from-the-environment" not in str(err.value)
+
+
+def test_example_topology_plans_and_validates(monkeypatch):
+    topo = federation.load(ROOT / "examples" / "federation.yaml")
+    stacks = plan(topo)
+    for s in stacks:
+        for var in s.secret_refs.values():
+            monkeypatch.setenv(var, "example-secret")
+    assert set(configs(stacks)) == {s.name for s in stacks}
+
+
+def test_status_table_lists_every_stack():
+    out = io.StringIO()
+    federation._print_table([Status("demo-exchange", "exchange", 1, "succeeded", "rollsite:30001"),
+                             Status("demo-party-9999", "party", 9999, "error", "boom")], out)
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert rows[0] == ["stack", "kind", "party", "result", "detail"]
+    assert [r[:4] for r in rows[1:]] == [["demo-exchange", "exchange", "1", "succeeded"],
+                                         ["demo-party-9999", "party", "9999", "error"]]
+
+
+def test_cli_refuses_a_bad_topology_before_touching_any_stack(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**EGGROLL_STAR, "parties": EGGROLL_STAR["parties"] * 2}))
+    assert federation.main(["up", str(bad), "--work-dir", str(tmp_path)]) == 1
+    assert "listed twice" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [bad]  # no Pulumi.<stack>.yaml written
