@@ -237,6 +237,14 @@ def _rollsite_node_port(cluster: LocalCluster, ns: str) -> int:
 def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(cluster, kube, tmp_path):
     topology = tmp_path / "federation.yaml"
     topology.write_text(yaml.safe_dump(TOPOLOGY))
+    preview = _federation(kube, "preview", topology)
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    planned = [line.split() for line in preview.stdout.splitlines()[1:]]
+    assert [(r[0], r[3]) for r in planned] == [("fed-exchange", "ok"), ("fed-party-9999", "ok"),
+                                               ("fed-party-10000", "ok")], preview.stdout
+    assert all("create" in " ".join(r[4:]) for r in planned), preview.stdout
+    assert all(cluster.get(f"/api/v1/namespaces/{ns}") is None for ns in ("fed-exchange", "fed-9999", "fed-10000"))
+
     res = _federation(kube, "up", topology)
     assert res.returncode == 0, res.stdout + res.stderr
     rows = [line.split() for line in res.stdout.splitlines()[1:]]
