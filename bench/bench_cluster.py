@@ -35,13 +35,6 @@ def _timed(what: str, fn) -> float:
     return time.perf_counter() - start
 
 
-def _all_ready(cluster: LocalCluster, ns: str) -> bool:
-    workloads = (cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
-                 + cluster.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets")["items"])
-    return bool(workloads) and all(w.get("status", {}).get("readyReplicas", 0) == w["spec"]["replicas"]
-                                   for w in workloads)
-
-
 def _report(name: str, samples: list[float]) -> None:
     shown = " ".join(f"{s:.1f}" for s in samples)
     print(f"{name:<34} {statistics.median(samples):7.1f} s   (runs: {shown})", flush=True)
@@ -69,7 +62,7 @@ def main() -> int:
         def up_to_ready() -> bool:
             if not up():
                 return False
-            while not _all_ready(cluster, ns):  # the provider already waited; this confirms it
+            while not cluster.workloads(ns) or cluster.not_ready(ns):  # the provider already waited; this confirms it
                 time.sleep(0.2)
             return True
 

@@ -183,6 +183,20 @@ class LocalCluster:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def workloads(self, ns: str) -> list[dict]:
+        """The Deployments and StatefulSets of a namespace."""
+        return (self.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
+                + self.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets")["items"])
+
+    def not_ready(self, ns: str) -> list[str]:
+        """`name: ready/wanted` of every workload of `ns` with fewer ready replicas than its spec asks."""
+        out = []
+        for w in self.workloads(ns):
+            ready = w.get("status", {}).get("readyReplicas", 0)
+            if ready != w["spec"]["replicas"]:
+                out.append(f"{w['metadata']['name']}: {ready}/{w['spec']['replicas']}")
+        return out
+
     # ---------------------------------------------------------------- helpers
 
     def _spawn(self, name: str, args: list[str]) -> None:

@@ -75,16 +75,6 @@ def _items(cluster: LocalCluster, ns: str, resource: str) -> list[dict]:
     return cluster.get(f"{api}/namespaces/{ns}/{resource}")["items"]
 
 
-def _workloads(cluster: LocalCluster, ns: str) -> list[dict]:
-    return _items(cluster, ns, "deployments") + _items(cluster, ns, "statefulsets")
-
-
-def _not_ready(cluster: LocalCluster, ns: str) -> list[str]:
-    return [f"{w['kind'] if 'kind' in w else ''}{w['metadata']['name']}: {w.get('status', {}).get('readyReplicas', 0)}"
-            f"/{w['spec']['replicas']}" for w in _workloads(cluster, ns)
-            if w.get("status", {}).get("readyReplicas", 0) != w["spec"]["replicas"]]
-
-
 def _uids(cluster: LocalCluster, ns: str) -> dict[str, str]:
     return {f"{kind}/{o['metadata']['name']}": o["metadata"]["uid"]
             for kind in ("statefulsets", "persistentvolumeclaims", "deployments") for o in _items(cluster, ns, kind)}
@@ -106,9 +96,9 @@ def test_up_makes_every_workload_ready_and_exports_the_real_node_ports(cluster, 
     ns = DEPLOYMENTS[stack][0]
     res = kube.run("up", "--yes", "--skip-preview", "--stack", stack, timeout=900)
     assert res.rc == 0, res.output
-    workloads = _workloads(cluster, ns)
+    workloads = cluster.workloads(ns)
     assert workloads, f"nothing deployed in {ns}"
-    assert _not_ready(cluster, ns) == []
+    assert cluster.not_ready(ns) == []
     # entry points whose Service is ClusterIP export no port
     node_ports = {k: v for k, v in _outputs(kube, stack)["connect"]["nodePorts"].items() if v}
     assert node_ports, "the stack exports no NodePort"
@@ -128,7 +118,7 @@ def test_second_up_changes_nothing(kube, stack):
 
 
 def _images(cluster: LocalCluster, ns: str) -> dict[tuple[str, str], str]:
-    return {(w["metadata"]["name"], c["name"]): c["image"] for w in _workloads(cluster, ns)
+    return {(w["metadata"]["name"], c["name"]): c["image"] for w in cluster.workloads(ns)
             for c in w["spec"]["template"]["spec"]["containers"]}
 
 
@@ -153,7 +143,7 @@ def test_image_tag_and_party_list_change_updates_in_place(cluster, kube, stack):
     new_tag = UPDATES[stack]["imageTag"]
     assert {k: image.rsplit(":", 1)[-1] for k, image in _images(cluster, ns).items() if k in fate} == dict.fromkeys(fate, new_tag)
     assert {k: i for k, i in _images(cluster, ns).items() if k not in fate} == {k: i for k, i in images_before.items() if k not in fate}
-    assert _not_ready(cluster, ns) == []
+    assert cluster.not_ready(ns) == []
 
 
 def test_drift_is_detected_and_repaired_by_up_refresh(cluster, kube):
@@ -197,7 +187,7 @@ def test_destroy_keeps_persistent_volume_claims(cluster, kube, stack):
     assert claims, "the persistent party has no PVC"
     res = kube.run("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
     assert res.rc == 0, res.output
-    assert _workloads(cluster, ns) == []
+    assert cluster.workloads(ns) == []
     assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in _items(cluster, ns, "persistentvolumeclaims")} == claims
 
 
@@ -253,7 +243,7 @@ def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(clus
     exchange_port = _rollsite_node_port(cluster, "fed-exchange")
     for party in TOPOLOGY["parties"]:
         ns = party["namespace"]
-        assert _not_ready(cluster, ns) == []
+        assert cluster.not_ready(ns) == []
         # the exchange reaches the party on the party's live rollsite NodePort, the party defaults to the exchange
         assert _route(cluster, "fed-exchange", str(party["partyId"])) == ("127.0.0.1", _rollsite_node_port(cluster, ns))
         assert _route(cluster, ns, "default") == ("127.0.0.1", exchange_port)

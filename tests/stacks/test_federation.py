@@ -4,7 +4,6 @@ plans reach each other — checked on what the planned stacks render, not on the
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import pytest
