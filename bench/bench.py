@@ -11,7 +11,6 @@ Targets: 1,000-party exchange under 3 s; growth linear (printed as the time per 
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import tempfile
 from pathlib import Path

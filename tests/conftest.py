@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from stacks.config import SECRET_KEYS
-from stacks.render import Rendered, engine_config, run_program, run_under_mocks, stack_file_config
+from stacks.render import Rendered, engine_config, run_program, run_under_mocks
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("Pulumi.*.yaml"))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from stacks.config import SECRET_KEYS
-from tests.conftest import EXAMPLES, ROOT, STACK_FILES, TEST_SECRETS, render_file
+from tests.conftest import ROOT, STACK_FILES, TEST_SECRETS, render_file
 from tests.engine.conftest import UNREACHABLE_KUBECONFIG, Engine
 
 CLUSTER_STACK = "organization/eks-cluster/prod"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, STACK_FILES, party, render, render_file, stack_config
+from tests.conftest import ROOT, party, render, render_file, stack_config
 from tests.stacks.variants import VARIANTS
 
 sys.path.insert(0, str(ROOT / "policy"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from stacks.kubefate import import_cluster
-from tests.conftest import TEST_SECRETS, render
+from tests.conftest import render
 from tests.stacks.test_kubefate_import import KUBEFATE_EXAMPLES
 
 # KubeFATE's selectors (reference 2: matchLabels = fateMoudle + name + partyId), by workload

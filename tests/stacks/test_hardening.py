@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import STACK_FILES, container, objects_by, party, render, render_file
+from tests.conftest import container, objects_by, party, render, render_file
 from tests.stacks.variants import VARIANTS
 
 
