@@ -139,6 +139,11 @@ def _quantity(value: Any) -> str:
     return text
 
 
+def _cidr(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)  # raises ValueError naming the bad value
+    return value
+
+
 def _dns_label(value: str) -> str:
     if not _DNS_LABEL.match(value):
         raise ValueError(f"{value!r} is not a valid Kubernetes name (lower-case letters, digits and '-', max 63)")
@@ -148,6 +153,7 @@ def _dns_label(value: str) -> str:
 Host = Annotated[str, AfterValidator(_host)]
 Quantity = Annotated[str, BeforeValidator(_quantity)]
 K8sName = Annotated[str, AfterValidator(_dns_label)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 NodePort = Annotated[int, Field(ge=NODE_PORT_RANGE[0], le=NODE_PORT_RANGE[1])]
 PartyId = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -190,7 +196,7 @@ class ServiceSettings(Model):
     eip_allocations: list[str] = Field(
         default_factory=list, description="AWS Elastic IP allocation ids, one per subnet of the NLB")
     internal: Optional[bool] = Field(default=None, description="Internal (VPC-only) load balancer; default cloud.loadBalancer.internal")
-    load_balancer_source_ranges: list[str] = Field(default_factory=list)
+    load_balancer_source_ranges: list[Cidr] = Field(default_factory=list)
     annotations: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("load_balancer_ip")
@@ -198,13 +204,6 @@ class ServiceSettings(Model):
     def _ip(cls, v: Optional[str]) -> Optional[str]:
         if v is not None:
             ipaddress.ip_address(v)
-        return v
-
-    @field_validator("load_balancer_source_ranges")
-    @classmethod
-    def _cidrs(cls, v: list[str]) -> list[str]:
-        for cidr in v:
-            ipaddress.ip_network(cidr, strict=False)
         return v
 
 
@@ -648,17 +647,10 @@ class NetworkPolicyConfig(Model):
     enabled: bool = True
     ingress_namespaces: list[K8sName] = Field(
         default_factory=lambda: ["ingress-nginx"], description="Namespaces of ingress controllers that may reach the web UIs")
-    entry_point_sources: list[str] = Field(
+    entry_point_sources: list[Cidr] = Field(
         default_factory=list, description="CIDRs allowed to reach exposed entry points; empty = anywhere")
     allow_namespaces: list[K8sName] = Field(
         default_factory=list, description="Other namespaces (e.g. an in-cluster exchange) allowed to reach every module")
-
-    @field_validator("entry_point_sources")
-    @classmethod
-    def _cidrs(cls, v: list[str]) -> list[str]:
-        for cidr in v:
-            ipaddress.ip_network(cidr, strict=False)
-        return v
 
 
 class PodSecurityConfig(Model):
@@ -720,14 +712,7 @@ class KubernetesTarget(Model):
 
 class CloudLoadBalancer(Model):
     internal: bool = Field(default=False, description="Entry points on internal (VPC-only) load balancers")
-    source_ranges: list[str] = Field(default_factory=list, description="CIDRs allowed to reach the entry points")
-
-    @field_validator("source_ranges")
-    @classmethod
-    def _cidrs(cls, v: list[str]) -> list[str]:
-        for cidr in v:
-            ipaddress.ip_network(cidr, strict=False)
-        return v
+    source_ranges: list[Cidr] = Field(default_factory=list, description="CIDRs allowed to reach the entry points")
 
 
 class GpuPlacement(Model):

@@ -28,7 +28,6 @@ in --work-dir. Prints one status table; exit 0 when every stack succeeded (for d
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -242,9 +241,10 @@ class Status:
 def _workspace_stack(plan_: StackPlan, work_dir: Path):
     from pulumi import automation as auto
 
+    from stacks.render import engine_string
+
     stack = auto.create_or_select_stack(stack_name=plan_.name, work_dir=str(work_dir))
-    values = {f"fate:{k}": auto.ConfigValue(json.dumps(v) if isinstance(v, (dict, list)) else str(v).lower()
-                                            if isinstance(v, bool) else str(v)) for k, v in plan_.config.items()}
+    values = {f"fate:{k}": auto.ConfigValue(engine_string(v)) for k, v in plan_.config.items()}
     values.update({f"fate:{k}": auto.ConfigValue(v, secret=True) for k, v in plan_.secrets().items()})
     stack.set_all_config(values)
     return stack

@@ -645,12 +645,7 @@ def _import_exchange(src: Section, res: Result) -> None:
         _scheduling(rs, "rollsite", res, resources=False)
         if rs.take("enableTLS"):
             res.set("rollsite.tls", {"enabled": True})
-        plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
-        if plist:
-            res.set("rollsite.partyList", plist)
-        ex = rs.sub("exchange")
-        if ex.present:
-            res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
+        _import_routes(rs, "rollsite", res, own)
     ts = src.sub("trafficServer")
     if ts.present:
         ts_type = ts.data.get("type") or "ClusterIP"
@@ -672,6 +667,17 @@ def _import_exchange(src: Section, res: Result) -> None:
     _import_nginx(src.sub("nginx"), res, modules, own)
 
 
+def _import_routes(section: Section, module: str, res: Result, own: int) -> bool:
+    """partyList and exchange of a rollsite or serving proxy; whether the file names an exchange."""
+    plist = _party_routes(section.take("partyList"), section.key("partyList"), res, own)
+    if plist:
+        res.set(f"{module}.partyList", plist)
+    ex = section.sub("exchange")
+    if ex.present:
+        res.set(f"{module}.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
+    return ex.present
+
+
 def _import_serving(src: Section, res: Result) -> None:
     modules = list(src.take("modules") or [])
     res.set("modules", modules)
@@ -681,13 +687,7 @@ def _import_serving(src: Section, res: Result) -> None:
     if sp.present:
         _service(sp, "servingProxy", res, {"nodePort": "inter"})
         _scheduling(sp, "servingProxy", res, resources=False)
-        plist = _party_routes(sp.take("partyList"), sp.key("partyList"), res, own)
-        if plist:
-            res.set("servingProxy.partyList", plist)
-        ex = sp.sub("exchange")
-        if ex.present:
-            res.set("servingProxy.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
-        else:
+        if not _import_routes(sp, "servingProxy", res, own):
             res.notes.append(f"servingProxy.exchange: {LEAKS['servingProxy.exchange']}")
     elif "servingProxy" in modules:
         # the section is absent: KubeFATE's values.yaml exposes it as NodePort 30109 (and leaks an exchange)

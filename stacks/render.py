@@ -111,11 +111,12 @@ def engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.append(key)
             value = OFFLINE_SECRET
-        values[key] = _engine_string(value)
+        values[key] = engine_string(value)
     return values, secret_keys
 
 
-def _engine_string(value: Any) -> str:
+def engine_string(value: Any) -> str:
+    """A config value as the engine stores it: strings as they are, booleans lower-case, objects as JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

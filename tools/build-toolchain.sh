@@ -28,9 +28,10 @@ LDFLAGS_PULUMI="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Versi
 mkdir -p "$BIN" "$PULUMI_HOME_DIR/plugins"
 log() { echo "[toolchain $(date +%H:%M:%S)] $*"; }
 
-wrapper() {  # a throw-away module of ours in the cache: $1 name
+wrapper() {  # a throw-away module of ours in the cache, local/fate-pulumi-$1; prints its directory
   local dir="$CACHE/build/$1"
   mkdir -p "$dir"
+  [ -f "$dir/go.mod" ] || (cd "$dir" && go mod init "local/fate-pulumi-$1" >/dev/null) || return 1
   echo "$dir"
 }
 
@@ -41,7 +42,6 @@ build_cli() {
   log "building the Pulumi CLI v$PULUMI_VERSION (github.com/pulumi/pulumi/pkg/v3)"
   local dir; dir=$(wrapper cli)
   ( cd "$dir"
-    [ -f go.mod ] || go mod init local/fate-pulumi-cli >/dev/null
     # pkg/v3's go.mod replaces the clipboard module with a fork (Windows-only change); mirror it
     go mod edit -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
     go get "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >/dev/null
@@ -58,7 +58,6 @@ build_langhost() {
   local dir; dir=$(wrapper langhost)
   cp "$REPO/tools/langhost/main.go" "$dir/main.go"
   ( cd "$dir"
-    [ -f go.mod ] || go mod init local/fate-pulumi-langhost >/dev/null
     go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >/dev/null
     go mod tidy >/dev/null
     go build -trimpath -ldflags "$LDFLAGS_PULUMI" -o "$BIN/pulumi-language-python" . )
@@ -81,7 +80,6 @@ build_provider() {
   local dir; dir=$(wrapper k8sprovider)
   cp "$REPO/tools/k8sprovider/main.go" "$dir/main.go"
   ( cd "$dir"
-    [ -f go.mod ] || go mod init local/fate-pulumi-k8sprovider >/dev/null
     # the provider module replaces its sdk with a local directory; use the published sdk of the same release
     go mod edit -replace="github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$K8S_VERSION"
     go get "github.com/pulumi/pulumi-kubernetes/provider/v4@$pseudo" >/dev/null
@@ -105,7 +103,6 @@ build_etcd() {
   log "building etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3)"
   local dir; dir=$(wrapper etcd)
   ( cd "$dir"
-    [ -f go.mod ] || go mod init local/fate-pulumi-etcd >/dev/null
     go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >/dev/null
     go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3 )
 }
@@ -119,7 +116,6 @@ build_kube() {
   local dir minor patch; dir=$(wrapper kube)
   minor=$(echo "$KUBE_VERSION" | cut -d. -f2); patch=${KUBE_VERSION##*.}
   ( cd "$dir"
-    [ -f go.mod ] || go mod init local/fate-pulumi-kube >/dev/null
     local gomod
     gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
     # k8s.io/kubernetes requires its staging modules at v0.0.0 through local replaces; use their published releases
@@ -143,7 +139,6 @@ build_kwok() {
   log "building kwok v$KWOK_VERSION (sigs.k8s.io/kwok)"
   local dir; dir=$(wrapper kwok)
   ( cd "$dir"
-    [ -f go.mod ] || go mod init local/fate-pulumi-kwok >/dev/null
     go get "sigs.k8s.io/kwok@v$KWOK_VERSION" >/dev/null
     go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" -o "$BIN/kwok" sigs.k8s.io/kwok/cmd/kwok
     # kwok ships its lifecycle stages (fast node and pod readiness) as data in its module: use them in place

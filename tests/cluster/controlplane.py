@@ -183,10 +183,14 @@ class LocalCluster:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def items(self, ns: str, resource: str) -> list[dict]:
+        """The objects of one kind (plural: services, deployments ...) in a namespace."""
+        api = "/apis/apps/v1" if resource in ("deployments", "statefulsets") else "/api/v1"
+        return self.get(f"{api}/namespaces/{ns}/{resource}")["items"]
+
     def workloads(self, ns: str) -> list[dict]:
         """The Deployments and StatefulSets of a namespace."""
-        return (self.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
-                + self.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets")["items"])
+        return self.items(ns, "deployments") + self.items(ns, "statefulsets")
 
     def not_ready(self, ns: str) -> list[str]:
         """`name: ready/wanted` of every workload of `ns` with fewer ready replicas than its spec asks."""

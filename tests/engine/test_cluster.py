@@ -70,14 +70,9 @@ def kube(cluster: LocalCluster, tmp_path_factory) -> Engine:
     return engine
 
 
-def _items(cluster: LocalCluster, ns: str, resource: str) -> list[dict]:
-    api = "/api/v1" if resource in ("services", "configmaps", "persistentvolumeclaims", "pods") else "/apis/apps/v1"
-    return cluster.get(f"{api}/namespaces/{ns}/{resource}")["items"]
-
-
 def _uids(cluster: LocalCluster, ns: str) -> dict[str, str]:
     return {f"{kind}/{o['metadata']['name']}": o["metadata"]["uid"]
-            for kind in ("statefulsets", "persistentvolumeclaims", "deployments") for o in _items(cluster, ns, kind)}
+            for kind in ("statefulsets", "persistentvolumeclaims", "deployments") for o in cluster.items(ns, kind)}
 
 
 def _outputs(kube: Engine, stack: str) -> dict:
@@ -103,7 +98,7 @@ def test_up_makes_every_workload_ready_and_exports_the_real_node_ports(cluster, 
     node_ports = {k: v for k, v in _outputs(kube, stack)["connect"]["nodePorts"].items() if v}
     assert node_ports, "the stack exports no NodePort"
     live = {svc["metadata"]["name"]: {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]}
-            for svc in _items(cluster, ns, "services")}
+            for svc in cluster.items(ns, "services")}
     for entry, ports in node_ports.items():
         # NodePorts are unique in a cluster: the exported ones must be exactly those of one live Service
         owners = [name for name, svc_ports in live.items() if ports.items() <= svc_ports.items()]
@@ -183,12 +178,12 @@ def test_drift_all_checks_every_stack(kube):
 @pytest.mark.parametrize("stack", ["party-9999-eggroll", "party-10000-spark-pulsar"])
 def test_destroy_keeps_persistent_volume_claims(cluster, kube, stack):
     ns = DEPLOYMENTS[stack][0]
-    claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in _items(cluster, ns, "persistentvolumeclaims")}
+    claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in cluster.items(ns, "persistentvolumeclaims")}
     assert claims, "the persistent party has no PVC"
     res = kube.run("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
     assert res.rc == 0, res.output
     assert cluster.workloads(ns) == []
-    assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in _items(cluster, ns, "persistentvolumeclaims")} == claims
+    assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in cluster.items(ns, "persistentvolumeclaims")} == claims
 
 
 # ---------------------------------------------------------------------------------------------- federation driver

@@ -173,11 +173,17 @@ def _own(data):
     return int(data["partyId"])
 
 
+def _config_file(rendered, config_map: str, name: str):
+    """A config file of a rendered ConfigMap, parsed (JSON or YAML by its name)."""
+    text = rendered.get("ConfigMap", config_map)["data"][name]
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+
+
 @pytest.mark.parametrize("path", [p for p in FILES if "rollsite" in _load(p)["modules"]], ids=lambda p: p.parent.name)
 def test_imported_rollsite_route_table(path):
     data = _load(path)
     _res, r = _rendered(path)
-    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]
     rs = data.get("rollsite") or {}
     exchange = rs.get("exchange")
     assert table["default"] == {"default": [{"ip": exchange["ip"], "port": exchange["port"]} if exchange
@@ -191,7 +197,7 @@ def test_imported_rollsite_route_table(path):
 def test_imported_pulsar_route_table(path):
     data = _load(path)
     _res, r = _rendered(path)
-    table = yaml.safe_load(r.get("ConfigMap", "pulsar-route-table")["data"]["pulsar_route_table.yaml"])
+    table = _config_file(r, "pulsar-route-table", "pulsar_route_table.yaml")
     pulsar = data.get("pulsar") or {}
     expected = {int(k): {**v, "proxy": v.get("proxy", "")} for k, v in (pulsar.get("route_table") or {}).items()}
     expected.setdefault(_own(data), {"host": "pulsar", "port": 6650, "sslPort": 6651, "proxy": ""})
@@ -205,7 +211,7 @@ def test_imported_pulsar_route_table(path):
 def test_imported_rabbitmq_route_table(path):
     data = _load(path)
     _res, r = _rendered(path)
-    table = yaml.safe_load(r.get("ConfigMap", "rabbitmq-route-table")["data"]["rabbitmq_route_table.yaml"])
+    table = _config_file(r, "rabbitmq-route-table", "rabbitmq_route_table.yaml")
     expected = {int(k): v for k, v in ((data.get("rabbitmq") or {}).get("route_table") or {}).items()}
     expected.setdefault(_own(data), {"host": "rabbitmq", "port": 5672})
     assert table == expected
@@ -215,7 +221,7 @@ def test_imported_rabbitmq_route_table(path):
 def test_imported_nginx_route_table(path):
     data = _load(path)
     res, r = _rendered(path)
-    table = yaml.safe_load(r.get("ConfigMap", "nginx-config")["data"]["route_table.yaml"])
+    table = _config_file(r, "nginx-config", "route_table.yaml")
     nginx = data.get("nginx") or {}
     expected = {int(k): {kk: [{"host": str(h["host"]).strip(), "http_port": h["http_port"], "grpc_port": h["grpc_port"]}
                               for h in vv] for kk, vv in v.items()} for k, v in (nginx.get("route_table") or {}).items()}
@@ -238,7 +244,7 @@ def test_imported_nginx_route_table(path):
 def test_imported_serving(path):
     data = _load(path)
     res, r = _rendered(path)
-    table = json.loads(r.get("ConfigMap", "serving-proxy-config")["data"]["route_table.json"])["route_table"]
+    table = _config_file(r, "serving-proxy-config", "route_table.json")["route_table"]
     for p in (data.get("servingProxy") or {}).get("partyList") or []:
         assert table[str(p["partyId"])] == {"default": [{"ip": p["partyIp"], "port": int(p["partyPort"])}]}
     props = r.get("ConfigMap", "serving-server-config")["data"]["serving-server.properties"]
@@ -250,7 +256,7 @@ def test_exchange_sni_routes_imported():
     path = KUBEFATE_EXAMPLES / "party-exchange-trafficServer" / "cluster.yaml"
     data = _load(path)
     _res, r = _rendered(path)
-    sni = yaml.safe_load(r.get("ConfigMap", "traffic-server-sni")["data"]["sni.yaml"])["sni"]
+    sni = _config_file(r, "traffic-server-sni", "sni.yaml")["sni"]
     assert sni == [{"fqdn": s["fqdn"], "tunnel_route": s["tunnelRoute"]} for s in data["trafficServer"]["route_table"]["sni"]]
 
 
@@ -325,12 +331,12 @@ def test_imported_exchange_tls_and_polling_client():
     assert "eggroll.core.security.secure.cluster.enabled=true" in props
     client = _variant(rollsite={"polling": {"enabled": True, "type": "client", "server": {"ip": "10.1.1.1", "port": 9370}}})
     _res, r = _rendered(client)
-    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]
     assert table["default"] == {"default": [{"ip": "10.1.1.1", "port": 9370}]}  # KubeFATE: the polling server
     server = _variant(rollsite={"polling": {"enabled": True, "type": "server", "clientList": [{"partID": 10000}],
                                             "concurrency": 80}})
     _res, r = _rendered(server)
-    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]
     assert table["10000"] == {"default": [{"port": -1, "ip": "", "is_polling": True}]}
     assert "eggroll.rollsite.polling.concurrency=80" in r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
 
@@ -346,7 +352,7 @@ def test_imported_lbrollsite():
     path.write_text(yaml.safe_dump(data))
     _res, r = _rendered(path)
     assert ("Service", "exchange") in r.kinds_names()  # reference 2.2: lbrollsite adds Service exchange
-    table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]
     assert table["default"] == {"default": [{"ip": "exchange", "port": 9390}]}
     assert "server 10.0.0.1:30910;" in r.get("ConfigMap", "rollsite-config")["data"]["nginx.conf"]
 
