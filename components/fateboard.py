@@ -10,7 +10,7 @@ import pulumi
 from . import endpoints
 from .files import properties
 from .istio import virtual_service
-from .kube import Exposure, IngressRoute, Module, Placement, Site, env_from_secret, http_probes
+from .kube import Exposure, IngressRoute, Module, Placement, Site, http_probes
 
 CONFIG_MAP = "fateboard-config"
 SECRET = "fateboard-secret"
@@ -19,7 +19,7 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}}
 
 
 def application_properties(username: str, fateflow_replicas: int) -> list[tuple[str, object]]:
-    """fateboard's application.properties, without the login password (Spring reads it from the environment)."""
+    """fateboard's application.properties, without the login password (that part comes from the Secret)."""
     http = endpoints.FATEFLOW.port("http")
     flow_pods = ";".join(f"http://python-{i}.{endpoints.FATEFLOW.name}:{http}" for i in range(fateflow_replicas))
     return [
@@ -33,7 +33,7 @@ def application_properties(username: str, fateflow_replicas: int) -> list[tuple[
         ("server.tomcat.uri-encoding", "UTF-8"),
         ("fateboard.front_end.cors", False),
         ("fateboard.front_end.url", "http://localhost:8028"),
-        ("server.tomcat.max-threads", 1000),
+        ("server.tomcat.threads.max", 1000),  # Spring Boot 2.7 no longer reads server.tomcat.max-threads
         ("server.tomcat.max-connections", 20000),
         ("spring.servlet.multipart.max-file-size", "10MB"),
         ("spring.servlet.multipart.max-request-size", "100MB"),
@@ -50,8 +50,11 @@ def application_properties(username: str, fateflow_replicas: int) -> list[tuple[
     ]
 
 
-# Spring Boot binds SERVER_BOARD_LOGIN_PASSWORD to server.board.login.password, above application.properties.
-PASSWORD_ENV = "SERVER_BOARD_LOGIN_PASSWORD"
+# FATE-Board's UserService checks a login against conf/application.properties (relative to the image's WORKDIR),
+# reloaded with java.util.Properties on every attempt; Spring's environment is never consulted for it
+# (FATE-Board v1.11.1 UserService.java L64-105). The password must be in that file.
+PASSWORD_KEY = "server.board.login.password"
+LOGIN_PART = "login.properties"
 
 
 @dataclass(frozen=True)
@@ -78,16 +81,17 @@ class Fateboard(Module):
         super().__init__(name, site, opts)
         self.config_map(CONFIG_MAP, {"application.properties": properties(
             application_properties(args.username, args.fateflow_replicas))})
-        self.secret(SECRET, {"password": args.password})
+        self.secret(SECRET, {LOGIN_PART: properties([(PASSWORD_KEY, args.password)])})
+        conf = self.assembled_file("fateboard-conf", CONF_PATH, [("configMap", CONFIG_MAP, "application.properties"),
+                                                                 ("secret", SECRET, LOGIN_PART)])
         port = endpoints.FATEBOARD.port("http")
         container = self.container(
             "fateboard", args.image, args.placement, DEFAULT_RESOURCES,
-            env=[env_from_secret(PASSWORD_ENV, SECRET, "password")],
             ports=[{"name": "http", "containerPort": port}],
-            volumeMounts=[{"name": "fateboard-confs", "mountPath": CONF_PATH, "subPath": "application.properties"}],
+            volumeMounts=[conf.mount],
             **http_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, [{"name": "fateboard-confs", "configMap": {"name": CONFIG_MAP}}])
+        pod = self.pod_spec([container], args.placement, conf.volumes, init_containers=[conf.init_container])
         self.service(endpoints.FATEBOARD.name, endpoints.FATEBOARD.ports, args.exposure)
         annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
         self.workload = self.deployment("fateboard", 1, pod, pod_annotations=annotations)

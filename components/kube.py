@@ -345,6 +345,30 @@ class Module(pulumi.ComponentResource):
             command=["sh", "-c", f'until nc -z -w 2 {host} {port}; do echo "waiting for {host}:{port}"; sleep 2; done'],
         )]
 
+    def assembled_file(self, volume: str, target: str, parts: Sequence[tuple[str, str, str]]) -> "AssembledFile":
+        """A config file the program reads at `target`, concatenated before it starts from ConfigMap and Secret
+        parts (`(kind, object name, key)`, kind `configMap` or `secret`; in .properties later keys win) into an
+        in-memory volume. A password thus sits in the very file its reader opens (FATE-Board and FATE-Serving
+        read their passwords from files, not from the environment: docs/config-contract.md), never in a ConfigMap,
+        and the image keeps its own start command."""
+        filename = target.rsplit("/", 1)[-1]
+        out = f"/assembled/{filename}"
+        mounts, volumes, sources = [{"name": volume, "mountPath": "/assembled"}], [], []
+        for i, (kind, obj, key) in enumerate(parts):
+            part = f"{volume}-part{i}"
+            ref = {"name": obj} if kind == "configMap" else {"secretName": obj}
+            volumes.append({"name": part, kind: {**ref, "items": [{"key": key, "path": key}]}})
+            mounts.append({"name": part, "mountPath": f"/parts/{i}", "readOnly": True})
+            sources.append(f"/parts/{i}/{key}")
+        volumes.append({"name": volume, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
+        init = self.container(
+            f"assemble-{volume}", self.site.images.third_party(BUSYBOX_IMAGE), None,
+            {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+            command=["sh", "-c", f"set -e; cat {' '.join(sources)} > {out}; chmod 0644 {out}"],
+            volumeMounts=mounts,
+        )
+        return AssembledFile(init, {"name": volume, "mountPath": target, "subPath": filename, "readOnly": True}, volumes)
+
     def disruption_budget(self, name: str, replicas: int, app: Optional[str] = None) -> None:
         """Voluntary disruptions (node drains) take at most one replica of a replicated module at a time."""
         if replicas < 2:
@@ -552,6 +576,16 @@ class Module(pulumi.ComponentResource):
             spec=spec,
             opts=self._child_opts,
         )
+
+
+@dataclass(frozen=True)
+class AssembledFile:
+    """What `Module.assembled_file` adds to a pod: the init container that writes the file, the program
+    container's mount of it, and the volumes both use."""
+
+    init_container: dict
+    mount: dict
+    volumes: list[dict]
 
 
 @dataclass(frozen=True)

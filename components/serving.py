@@ -11,10 +11,14 @@ import pulumi
 from . import endpoints
 from .files import properties, to_json
 from .kube import (REDIS_IMAGE, ZOOKEEPER_IMAGE, Exposure, IngressRoute, Module, Placement, Site, Volume, env,
-                   env_from_secret, exec_probes, node_port_outputs, tcp_probes)
+                   exec_probes, node_port_outputs, tcp_probes)
 from .rollsite import Route
 
 SERVING_HOME = "/data/projects/fate-serving"
+REDIS_PART = "redis.properties"
+LOGIN_PART = "login.properties"
+REDIS_CONF = "/usr/local/etc/redis/redis.conf"
+REQUIREPASS_PART = "requirepass.conf"
 ZK_URL = endpoints.SERVING_ZOOKEEPER.address("client")
 
 
@@ -126,9 +130,10 @@ class ServingServerArgs:
 
 
 def server_properties(site: Site, args: ServingServerArgs) -> list[tuple[str, Any]]:
-    """serving-server.properties without the Redis password (Spring reads REDIS_PASSWORD from the environment)."""
+    """serving-server.properties without the Redis password (that part comes from the Secret). FATE-Serving reads
+    the file once, with java.util.Properties, from the classpath's conf/ (Bootstrap.parseConfig, v2.1.6); nothing
+    reads the environment. `party.id` is left out: no code of 2.1.6 reads it."""
     return [
-        ("party.id", site.party_id),
         ("port", endpoints.SERVING_SERVER.port("grpc")),
         # KubeFATE wrote the cache type here (a bug); this is the switch of the remote inference result cache
         ("remoteModelInferenceResultCacheSwitch", args.cache_switch),
@@ -161,24 +166,24 @@ class ServingServer(ServingModule):
         super().__init__(name, site, opts)
         self.properties = server_properties(site, args)
         self.config_map(self.CONFIG_MAP, {"serving-server.properties": properties(self.properties)})
-        self.secret(self.SECRET, {"redis-password": args.redis_password})
+        self.secret(self.SECRET, {REDIS_PART: properties([("redis.password", args.redis_password)])})
+        conf = self.assembled_file("serving-server-conf", f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
+                                   [("configMap", self.CONFIG_MAP, "serving-server.properties"),
+                                    ("secret", self.SECRET, REDIS_PART)])
         data = _standalone_volume(self, "serving-server-data", args.volume)
         port = endpoints.SERVING_SERVER.port("grpc")
         container = self.container(
             "serving-server", args.image, args.placement, {"requests": {"cpu": "500m", "memory": "1Gi"}},
-            env=[env_from_secret("REDIS_PASSWORD", self.SECRET, "redis-password")],
             ports=[{"name": "grpc", "containerPort": port}],  # KubeFATE declared 9394
             volumeMounts=[
-                {"name": "serving-server-confs", "mountPath": f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
-                 "subPath": "serving-server.properties"},
+                conf.mount,
                 {"name": "data", "mountPath": "/root/.fate", "subPath": "cache"},
                 {"name": "data", "mountPath": f"{SERVING_HOME}/serving-server/.fate", "subPath": "model_cache"},
             ],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement,
-                            [{"name": "serving-server-confs", "configMap": {"name": self.CONFIG_MAP}}, data],
-                            init_containers=self.wait_for_registry(args.registry))
+        pod = self.pod_spec([container], args.placement, [*conf.volumes, data],
+                            init_containers=[conf.init_container, *self.wait_for_registry(args.registry)])
         self.service_obj = self.service(endpoints.SERVING_SERVER.name, endpoints.SERVING_SERVER.ports, args.exposure)
         self.workload = self.deployment("serving-server", 1, pod)
         self.node_ports = node_port_outputs(self.service_obj)
@@ -217,28 +222,40 @@ class ServingRedis(Module):
 
     def __init__(self, name: str, site: Site, args: ServingRedisArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
-        self.config_map(self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\n"})
-        self.secret(self.SECRET, {"password": args.password})
+        # `dir /data`: the image's WORKDIR, where redis writes its dump (KubeFATE mounted the volume at
+        # /var/lib/redis, which redis never writes to)
+        self.config_map(self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\ndir /data\n"})
+        # the password is a directive of the config file redis reads, not a command-line argument
+        self.secret(self.SECRET, {REQUIREPASS_PART: f"requirepass {redis_quote(args.password)}\n"})
+        conf = self.assembled_file("serving-redis-conf", REDIS_CONF, [("configMap", self.CONFIG_MAP, "redis.conf"),
+                                                                      ("secret", self.SECRET, REQUIREPASS_PART)])
         data = _standalone_volume(self, "serving-redis-data", args.volume)
         port = endpoints.SERVING_REDIS.port("redis")
         container = self.container(
             "serving-redis", site.images.third_party(REDIS_IMAGE), args.placement, {"requests": {"cpu": "100m", "memory": "256Mi"}},
             command=["redis-server"],
-            # $(REDIS_PASSWORD) is expanded by the kubelet from the Secret, never written into the spec
-            args=["/usr/local/etc/redis/redis.conf", "--requirepass", "$(REDIS_PASSWORD)"],
-            env=[env_from_secret("REDIS_PASSWORD", self.SECRET, "password")],
+            args=[REDIS_CONF],
             ports=[{"name": "redis", "containerPort": port}],
-            volumeMounts=[
-                {"name": "serving-redis-confs", "mountPath": "/usr/local/etc/redis/redis.conf", "subPath": "redis.conf"},
-                {"name": "data", "mountPath": "/var/lib/redis", "subPath": args.volume.path("redis")},
-            ],
+            volumeMounts=[conf.mount, {"name": "data", "mountPath": "/data", "subPath": args.volume.path("redis")}],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement,
-                            [{"name": "serving-redis-confs", "configMap": {"name": self.CONFIG_MAP}}, data])
+        pod = self.pod_spec([container], args.placement, [*conf.volumes, data], init_containers=[conf.init_container])
         self.service(endpoints.SERVING_REDIS.name, endpoints.SERVING_REDIS.ports)
         self.workload = self.deployment("serving-redis", 1, pod)
         self.done({"endpoint": endpoints.SERVING_REDIS.address("redis")})
+
+
+def redis_quote(value: str) -> str:
+    """A value as redis.conf reads it (sdssplitargs): double-quoted, backslash escapes, other bytes as \\xHH."""
+    out = []
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return '"' + "".join(out) + '"'
 
 
 # -------------------------------------------------------------------------------------------------- serving-zookeeper
@@ -337,18 +354,20 @@ class ServingAdmin(ServingModule):
             ("admin.username", args.username),
             ("spring.mvc.pathmatch.matching-strategy", "ANT_PATH_MATCHER"),
         ])})
-        self.secret(self.SECRET, {"password": args.password})
+        # LoginController binds ${admin.password} from Spring's environment, which holds this file
+        # (-Dspring.config.location=conf/application.properties in the image's CMD); one mechanism for every password
+        self.secret(self.SECRET, {LOGIN_PART: properties([("admin.password", args.password)])})
+        conf = self.assembled_file("serving-admin-conf", f"{SERVING_HOME}/serving-admin/conf/application.properties",
+                                   [("configMap", self.CONFIG_MAP, "application.properties"),
+                                    ("secret", self.SECRET, LOGIN_PART)])
         container = self.container(
             "serving-admin", args.image, args.placement, {"requests": {"cpu": "250m", "memory": "512Mi"}},
-            # Spring binds ADMIN_PASSWORD to admin.password, above application.properties
-            env=[env_from_secret("ADMIN_PASSWORD", self.SECRET, "password")],
             ports=[{"name": "http", "containerPort": port}],
-            volumeMounts=[{"name": "serving-admin-confs", "mountPath": f"{SERVING_HOME}/serving-admin/conf/application.properties",
-                           "subPath": "application.properties"}],
+            volumeMounts=[conf.mount],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, [{"name": "serving-admin-confs", "configMap": {"name": self.CONFIG_MAP}}],
-                            init_containers=self.wait_for_registry(args.registry))
+        pod = self.pod_spec([container], args.placement, conf.volumes,
+                            init_containers=[conf.init_container, *self.wait_for_registry(args.registry)])
         self.service(endpoints.SERVING_ADMIN.name, endpoints.SERVING_ADMIN.ports)
         self.workload = self.deployment("serving-admin", 1, pod)
         self.ingress("serving-admin", args.ingress, endpoints.SERVING_ADMIN.name, port, args.ingress_class)

@@ -308,7 +308,10 @@ def _import_party(src: Section, res: Result) -> None:
                          "fate-pulumi's default CPU does the same")
     modules = list(src.take("modules") or [])
     lb = "lbrollsite" in modules
-    modules = ["rollsite" if m == "lbrollsite" else m for m in modules]
+    if lb and "rollsite" in modules:
+        res.problems.append("modules: lists both rollsite and lbrollsite; KubeFATE renders two Deployments named rollsite "
+                            "and the install fails. Keep lbrollsite (load-balanced exchanges) or rollsite")
+    modules = list(dict.fromkeys("rollsite" if m == "lbrollsite" else m for m in modules))
     res.set("modules", modules)
     _ingress(src, res, ("fateboard", "client", "spark", "rabbitmq", "pulsar"), modules)
 
@@ -342,42 +345,7 @@ def _import_party(src: Section, res: Result) -> None:
     elif res.get("serving.useRegistry"):
         res.problems.append(f"serving.zookeeper: {LEAKS['serving.zookeeper']}; set serving.zookeeper.hosts")
 
-    # rollsite / lbrollsite
-    rs = src.sub("lbrollsite" if lb else "rollsite")
-    if rs.present or "rollsite" in modules:
-        _service(rs, "rollsite", res, {"nodePort": "rollsite"})
-        _scheduling(rs, "rollsite", res)
-        ex = rs.sub("exchange")
-        if ex.present:
-            res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
-        plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
-        if plist:
-            res.set("rollsite.partyList", plist)
-        if rs.take("enableTLS"):
-            res.set("rollsite.tls", {"enabled": True})
-        polling = rs.sub("polling")
-        if polling.take("enabled"):
-            ptype = polling.take("type")
-            out: dict[str, Any] = {"enabled": True, "type": ptype}
-            server = polling.sub("server")
-            if server.present:
-                out["server"] = {"host": str(server.take("ip")), "port": _int(server.take("port"))}
-            clients = polling.take("clientList")
-            if clients:
-                out["clientList"] = [_int(c.get("partID")) for c in clients]
-            conc = polling.take("concurrency")
-            if conc:
-                out["concurrency"] = _int(conc)
-            res.set("rollsite.polling", out)
-        elif polling.present:
-            for k in ("type", "server", "clientList", "concurrency"):
-                polling.take(k)
-        if lb:
-            members = [{"host": str(e["ip"]), "port": _int(e["port"])} for e in rs.take("exchangeList") or []]
-            res.set("rollsite.exchangeList", members)
-            size = rs.take("size")
-            if size:
-                res.set("rollsite.maxBodySize", str(size))
+    _import_rollsite(src, res, modules, own, lb)
 
     cm = src.sub("clustermanager")
     tz = cm.take("mysqlServerTimezone")
@@ -515,6 +483,72 @@ def _import_party(src: Section, res: Result) -> None:
             res.set("pulsar.routeTable", table)
         _storage(pu, "pulsar", res, "pulsar")
     res.set("modules", modules)
+
+
+def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb: bool) -> None:
+    """rollsite, or lbrollsite (rollsite behind an in-pod gRPC balancer over several exchanges).
+
+    With lbrollsite KubeFATE renders both sections: the Deployment, Service and balancer come from `lbrollsite`,
+    while the peers (`rollsite.partyList`, rendered as the top-level partyList) and polling (eggroll.properties)
+    still come from `rollsite` (FATE chart values-template.yaml, templates/backends/eggroll/lb-rollsite/).
+    """
+    rs = src.sub("rollsite")
+    if not (rs.present or lb or "rollsite" in modules):
+        return
+    if lb:
+        lbs = src.sub("lbrollsite")
+        _service(lbs, "rollsite", res, {"nodePort": "rollsite"})
+        _scheduling(lbs, "rollsite", res)
+        members = [{"host": str(e["ip"]), "port": _int(e["port"])} for e in lbs.take("exchangeList") or []]
+        if members:
+            res.set("rollsite.exchangeList", members)
+        size = lbs.take("size")
+        if size:
+            res.set("rollsite.maxBodySize", str(size))
+        # the lbrollsite Deployment and Service read none of these from the rollsite section
+        for key in ("type", "nodePort", "loadBalancerIP", "resources", *SCHEDULING):
+            if rs.take(key) not in (None, {}, []):
+                res.notes.append(f"{rs.key(key)}: not used with lbrollsite (KubeFATE takes it from lbrollsite.{key}); "
+                                 "not imported")
+        ex = rs.sub("exchange")
+        if ex.present:
+            res.notes.append(f"{ex.path}: not used with lbrollsite (its route table sends every unknown party to the "
+                             "balancer over lbrollsite.exchangeList); not imported")
+            ex.take("ip"), ex.take("port")
+        if rs.take("enableTLS"):
+            res.notes.append(f"{rs.key('enableTLS')}: KubeFATE's lbrollsite Deployment mounts no certificates, so TLS was "
+                             "never in effect; not imported (the balancer speaks plain gRPC to the exchanges)")
+    else:
+        _service(rs, "rollsite", res, {"nodePort": "rollsite"})
+        _scheduling(rs, "rollsite", res)
+        ex = rs.sub("exchange")
+        if ex.present:
+            res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
+        if rs.take("enableTLS"):
+            res.set("rollsite.tls", {"enabled": True})
+    plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
+    if plist:
+        res.set("rollsite.partyList", plist)
+    polling = rs.sub("polling")
+    if polling.take("enabled"):
+        ptype = polling.take("type")
+        out: dict[str, Any] = {"enabled": True, "type": ptype}
+        server = polling.sub("server")
+        if server.present:
+            out["server"] = {"host": str(server.take("ip")), "port": _int(server.take("port"))}
+        clients = polling.take("clientList")
+        if clients:
+            out["clientList"] = [_int(c.get("partID")) for c in clients]
+        conc = polling.take("concurrency")
+        if conc:
+            out["concurrency"] = _int(conc)
+        res.set("rollsite.polling", out)
+        if lb:
+            res.notes.append(f"{polling.path}: with lbrollsite KubeFATE enables polling in eggroll.properties but leaves "
+                             "the polling entries out of the route table; fate-pulumi writes both")
+    elif polling.present:
+        for k in ("type", "server", "clientList", "concurrency"):
+            polling.take(k)
 
 
 def _import_python(py: Section, res: Result, modules: list[str]) -> None:

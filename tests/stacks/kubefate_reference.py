@@ -93,7 +93,8 @@ NODE_PORT_TARGETS = {
     ("traffic-server", "tls"): 443,
 }
 
-# Keys FATE reads from each config file (reference section 3).
+# Keys KubeFATE writes into each config file (reference section 3) that FATE reads; where the reading code says
+# otherwise (docs/config-contract.md) the set is corrected and the comment says why.
 EGGROLL_PROPERTIES_KEYS = {
     "eggroll.resourcemanager.clustermanager.jdbc.driver.class.name", "eggroll.resourcemanager.clustermanager.jdbc.url",
     "eggroll.resourcemanager.clustermanager.jdbc.username", "eggroll.data.dir", "eggroll.logs.dir",
@@ -127,14 +128,15 @@ FATE_ON_SPARK_SECTIONS = {"spark", "linkis_spark", "hive", "linkis_hive", "hdfs"
 FATEBOARD_KEYS = {
     "server.port", "fateflow.url", "fateflow.url-list", "fateflow.http_app_key", "fateflow.http_secret_key",
     "server.servlet.encoding.charset", "server.servlet.encoding.enabled", "server.tomcat.uri-encoding",
-    "fateboard.front_end.cors", "fateboard.front_end.url", "server.tomcat.max-threads", "server.tomcat.max-connections",
+    # server.tomcat.max-threads: removed in Spring Boot 2.5; FATE-Board 1.11 runs on 2.7 and reads server.tomcat.threads.max
+    "fateboard.front_end.cors", "fateboard.front_end.url", "server.tomcat.threads.max", "server.tomcat.max-connections",
     "spring.servlet.multipart.max-file-size", "spring.servlet.multipart.max-request-size", "server.compression.enabled",
     "server.compression.mime-types", "server.board.login.username", "server.board.encrypt.private_key",
     "server.board.encrypt.enable", "server.servlet.session.timeout", "server.servlet.session.cookie.max-age",
     "management.endpoints.web.exposure.exclude",
 }
-SERVING_SERVER_KEYS = {
-    "party.id", "port", "remoteModelInferenceResultCacheSwitch", "cache.type", "model.cache.path", "redis.ip",
+SERVING_SERVER_KEYS = {  # party.id: written by KubeFATE, read by no code of FATE-Serving 2.1.6
+    "port", "remoteModelInferenceResultCacheSwitch", "cache.type", "model.cache.path", "redis.ip",
     "redis.port", "proxy", "feature.single.adaptor", "feature.batch.adaptor", "http.adapter.url", "model.transfer.url",
     "zk.url", "useRegister", "useZkRouter",
 }

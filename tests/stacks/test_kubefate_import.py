@@ -365,3 +365,37 @@ def test_imported_external_mysql_and_spark():
     props = r.get("ConfigMap", "eggroll-config")["data"]["eggroll.properties"]
     assert "jdbc:mysql://db.bank.example:3307/fate?" in props and "jdbc.username=fateuser" in props
     assert ("mysqlPassword", "externalMysqlPassword") in res.secrets
+
+
+LB_PARTY = {  # an eggroll party with lbrollsite and a rollsite section, as KubeFATE's docs pair them
+    "name": "fate-9999", "namespace": "fate-9999", "chartName": "fate", "chartVersion": "v1.11.2", "partyId": 9999,
+    "computing": "Eggroll", "federation": "Eggroll", "storage": "Eggroll", "algorithm": "Basic", "device": "CPU",
+    "modules": ["lbrollsite", "clustermanager", "nodemanager", "mysql", "python", "fateboard", "client"],
+    "lbrollsite": {"type": "NodePort", "nodePort": 30091, "size": "4M",
+                   "exchangeList": [{"id": 1, "ip": "10.0.0.1", "port": 30910}, {"id": 2, "ip": "10.0.0.2", "port": 30910}]},
+    "rollsite": {"type": "ClusterIP", "partyList": [{"partyId": 10000, "partyIp": "192.168.10.1", "partyPort": 30101}],
+                 "polling": {"enabled": True, "type": "server", "clientList": [{"partID": 10001}], "concurrency": 60}},
+}
+
+
+def test_lbrollsite_with_a_rollsite_section_keeps_peers_and_polling():
+    """KubeFATE renders both sections: peers (top-level partyList) and polling come from `rollsite`, the Deployment,
+    Service and balancer from `lbrollsite` (FATE chart values-template.yaml, templates/backends/eggroll/lb-rollsite)."""
+    res = import_cluster(LB_PARTY)
+    assert res.config["rollsite"]["partyList"] == [{"partyId": 10000, "host": "192.168.10.1", "port": 30101}]
+    assert res.config["rollsite"]["polling"] == {"enabled": True, "type": "server", "clientList": [10001], "concurrency": 60}
+    assert res.config["rollsite"]["service"] == {"type": "NodePort", "nodePorts": {"rollsite": 30091}}
+    assert [m["host"] for m in res.config["rollsite"]["exchangeList"]] == ["10.0.0.1", "10.0.0.2"]
+    assert any(n.startswith("rollsite.type: not used with lbrollsite") for n in res.notes), res.notes
+    cfg = load_config({**res.config, "development": True})
+    table = json.loads(render({**res.config, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}})
+                       .get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+    assert table["10000"] == {"default": [{"ip": "192.168.10.1", "port": 30101}]}
+    assert table["default"] == {"default": [{"ip": "exchange", "port": 9390}]}
+    assert table["10001"] == {"default": [{"port": -1, "ip": "", "is_polling": True}]}
+
+
+def test_lbrollsite_and_rollsite_both_listed_is_refused_with_the_reason():
+    with pytest.raises(ImportError_) as err:
+        import_cluster({**LB_PARTY, "modules": ["rollsite", *LB_PARTY["modules"]]})
+    assert any("two Deployments named rollsite" in p for p in err.value.problems), err.value.problems

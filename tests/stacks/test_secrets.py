@@ -64,7 +64,8 @@ def test_secrets_hold_what_the_modules_need():
     assert f"passwd: {TEST_SECRETS['mysqlPassword']}" in secrets["python-secret"]["service_conf.yaml"]
     assert f"password: {TEST_SECRETS['rabbitmqPassword']}" in secrets["python-secret"]["service_conf.yaml"]
     assert secrets["rabbitmq-secret"]["password"] == TEST_SECRETS["rabbitmqPassword"]
-    assert secrets["fateboard-secret"]["password"] == TEST_SECRETS["fateboardPassword"]
+    assert secrets["fateboard-secret"]["login.properties"] == \
+        f"server.board.login.password={TEST_SECRETS['fateboardPassword']}\n"
     assert secrets["client-secret"]["notebook-hashed-password"] == TEST_SECRETS["notebookHashedPassword"]
 
 
