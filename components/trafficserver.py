@@ -14,6 +14,11 @@ from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_prob
 CONFIG_MAP = "traffic-server-config"
 SNI_CONFIG_MAP = "traffic-server-sni"
 CERT_DIR = "/opt/proxy"
+# Traffic Server built with --prefix=/opt/trafficserver (KubeFATE starts /opt/trafficserver/bin/traffic_manager):
+# its default layout reads records.config, ssl_multicert.config and sni.yaml from PREFIX/etc/trafficserver.
+# KubeFATE mounted two of them under /etc/trafficserver, which works only where the image links the two.
+PREFIX = "/opt/trafficserver"
+ETC = f"{PREFIX}/etc/trafficserver"
 CERT_FILES = ("proxy.cert.pem", "proxy.key.pem", "ca.cert.pem")
 DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}}
 
@@ -75,19 +80,21 @@ class TrafficServer(Module):
         self.config_map(SNI_CONFIG_MAP, {"sni.yaml": to_yaml(self.sni)})
         if args.cert_material is not None:
             self.secret(args.cert_secret, args.cert_material)
-        etc = "/opt/trafficserver/etc/trafficserver"
         tls = endpoints.TRAFFIC_SERVER.port("tls")
         container = self.container(
             "traffic-server", args.image, args.placement, DEFAULT_RESOURCES,
-            command=["/opt/trafficserver/bin/traffic_manager"],
+            command=[f"{PREFIX}/bin/traffic_manager"],
+            # traffic_manager binds 443 as root and hands the socket to traffic_server, which runs as
+            # proxy.config.admin.user_id (nobody); with ALL dropped, a port below 1024 needs this capability
+            securityContext={"capabilities": {"add": ["NET_BIND_SERVICE"]}},
             ports=[{"name": "http", "containerPort": endpoints.TRAFFIC_SERVER_HTTP_PORT}, {"name": "tls", "containerPort": tls}],
             volumeMounts=[
-                {"name": "traffic-server-confs", "mountPath": f"{etc}/records.config", "subPath": "records.config"},
-                {"name": "traffic-server-confs", "mountPath": f"{etc}/ssl_multicert.config", "subPath": "ssl_multicert.config"},
-                {"name": "traffic-server-sni", "mountPath": f"{etc}/sni", "readOnly": True},
+                {"name": "traffic-server-confs", "mountPath": f"{ETC}/records.config", "subPath": "records.config"},
+                {"name": "traffic-server-confs", "mountPath": f"{ETC}/ssl_multicert.config", "subPath": "ssl_multicert.config"},
+                {"name": "traffic-server-sni", "mountPath": f"{ETC}/sni", "readOnly": True},
                 {"name": "traffic-server-cert", "mountPath": CERT_DIR, "readOnly": True},
-                {"name": "traffic-server-cert", "mountPath": f"{etc}/proxy.cert.pem", "subPath": "proxy.cert.pem"},
-                {"name": "traffic-server-cert", "mountPath": f"{etc}/proxy.key.pem", "subPath": "proxy.key.pem"},
+                {"name": "traffic-server-cert", "mountPath": f"{ETC}/proxy.cert.pem", "subPath": "proxy.cert.pem"},
+                {"name": "traffic-server-cert", "mountPath": f"{ETC}/proxy.key.pem", "subPath": "proxy.key.pem"},
             ],
             **tcp_probes(tls),
         )

@@ -27,6 +27,17 @@ def test_every_container_is_probed_and_least_privileged(stack_file):
             assert not sc.get("privileged")
 
 
+def test_a_container_listening_below_1024_may_bind_it(stack_file):
+    """With every capability dropped, binding a port below 1024 needs NET_BIND_SERVICE wherever the runtime keeps
+    the kernel's default unprivileged-port floor (1024): Traffic Server's 443 on the Pulsar exchange."""
+    r = render_file(stack_file)
+    for obj in _workloads(r):
+        for c in obj["spec"]["template"]["spec"]["containers"]:
+            low = [p["containerPort"] for p in c.get("ports", []) if p["containerPort"] < 1024]
+            if low:
+                assert "NET_BIND_SERVICE" in c["securityContext"]["capabilities"].get("add", []), (c["name"], low)
+
+
 def test_capabilities_per_image():
     r = render(party())
     assert "SYS_NICE" in container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"]["capabilities"]["add"]
