@@ -102,17 +102,24 @@ def eggroll_properties(party_id: int, coordinator: str, mysql: MysqlEndpoint, se
     ]
 
 
-TLS_PROPERTIES: list[tuple[str, object]] = [
-    ("eggroll.core.security.secure.cluster.enabled", True),
-    ("eggroll.core.security.secure.client.auth.enabled", True),
-    ("eggroll.core.security.ca.crt.path", "conf/cert/ca.pem"),
-    ("eggroll.core.security.crt.path", "conf/cert/server.crt"),
-    ("eggroll.core.security.key.path", "conf/cert/server.key"),
-    ("eggroll.core.security.client.ca.crt.path", "conf/cert/ca.pem"),
-    ("eggroll.core.security.client.crt.path", "conf/cert/client.crt"),
-    ("eggroll.core.security.client.key.path", "conf/cert/client.key"),
-]
-TLS_SECRET_KEYS = ("ca.pem", "server.crt", "server.key", "client.crt", "client.key")
+CERT_DIR = f"{EGGROLL_CONF}/cert"
+
+
+def tls_properties() -> list[tuple[str, object]]:
+    """rollsite's mutual TLS (eggroll 2.5.1): the TLS listener starts when crt.path and key.path are set, requires a
+    client certificate with client.auth.enabled; the client.* keys let rollsite dial peers whose route is secure.
+    Absolute paths: eggroll opens them relative to the JVM's working directory. `secure.cluster.enabled` is left out:
+    rollsite overrides it per listener, and in clustermanager/nodemanager it would turn their servers to TLS."""
+    return [
+        ("eggroll.rollsite.secure.port", endpoints.ROLLSITE.port("rollsiteTls")),
+        ("eggroll.core.security.secure.client.auth.enabled", True),
+        ("eggroll.core.security.ca.crt.path", f"{CERT_DIR}/ca.pem"),
+        ("eggroll.core.security.crt.path", f"{CERT_DIR}/server.crt"),
+        ("eggroll.core.security.key.path", f"{CERT_DIR}/server.key"),
+        ("eggroll.core.security.client.ca.crt.path", f"{CERT_DIR}/ca.pem"),
+        ("eggroll.core.security.client.crt.path", f"{CERT_DIR}/client.crt"),
+        ("eggroll.core.security.client.key.path", f"{CERT_DIR}/client.key"),
+    ]
 
 
 def start_script(parts: Sequence[str], java_args: str, use_tini: bool = False) -> list[str]:

@@ -31,8 +31,15 @@ class Svc:
         return tuple(p.key for p in self.ports)
 
 
+def cluster_names(service: str, namespace: str) -> list[str]:
+    """The DNS names a Service has for pods of other namespaces (what a peer in the same cluster dials)."""
+    return [f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
+
+
 # eggroll
-ROLLSITE = Svc("rollsite", (ServicePort("rollsite", "tcp-rollsite", 9370),))
+# 9370 plaintext (always served: FATE Flow's eggroll client never uses TLS); 9380 mutual TLS between parties, served
+# only when rollsite has certificates (eggroll 2.5.1 EggSiteBootstrap: eggroll.rollsite.port / .secure.port)
+ROLLSITE = Svc("rollsite", (ServicePort("rollsite", "tcp-rollsite", 9370), ServicePort("rollsiteTls", "tcp-rollsite-tls", 9380)))
 # in-pod gRPC balancer over several exchanges (KubeFATE lbrollsite); only rollsite talks to it
 ROLLSITE_EXCHANGE_LB = Svc("exchange", (ServicePort("grpc", "tcp-exchange", 9390),))
 CLUSTERMANAGER = Svc("clustermanager", (ServicePort("clustermanager", "tcp-clustermanager", 4670),))

@@ -271,7 +271,10 @@ class Module(pulumi.ComponentResource):
         exposure: Exposure = Exposure(),
         app: Optional[str] = None,
         headless: bool = False,
+        internal_ports: Sequence[int] = (),
     ) -> k8s.core.v1.Service:
+        """A Service; an exposed one opens its ports to the outside in the app's NetworkPolicy, except
+        `internal_ports`, which stay reachable only from inside the deployment."""
         spec: dict[str, Any] = {
             "type": exposure.type,
             "selector": selector(self.site, app or self.APP),
@@ -286,7 +289,7 @@ class Module(pulumi.ComponentResource):
         if headless:
             spec["clusterIP"] = "None"
         if exposure.external:
-            self._public_ports.setdefault(app or self.APP, set()).update(p.port for p in ports)
+            self._public_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
         if exposure.type == "LoadBalancer":
             if exposure.load_balancer_ip:
                 spec["loadBalancerIP"] = exposure.load_balancer_ip

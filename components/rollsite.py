@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 import pulumi
@@ -21,6 +21,12 @@ class Route:
     party_id: int
     host: str
     port: int
+    secure: bool = False  # rollsite dials it with mutual TLS (route_table.json `is_secure`)
+
+
+def hop(route: Route) -> dict:
+    """One route_table.json entry; `is_secure` only where TLS is wanted (a JSON boolean: eggroll casts it)."""
+    return {"ip": route.host, "port": route.port, **({"is_secure": True} if route.secure else {})}
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class RollsiteArgs:
     peers: Sequence[Route] = ()
     tls_secret: Optional[str] = None  # Secret with the eggroll certificates; None = plain gRPC
     tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: rollsite creates tls_secret from it
+    refuse_plaintext: bool = False  # 9370 only from this deployment's pods: peers must use the TLS port
     polling: Optional[str] = None  # "client" | "server"
     polling_server: Optional[Route] = None
     polling_clients: Sequence[int] = ()
@@ -43,7 +50,6 @@ class RollsiteArgs:
     eggroll_config_checksum: str = ""
     route_fateflow: bool = True  # the own party's fateflow is reached through rollsite (not on an exchange)
     coordinator: str = ""
-    extra_labels: dict = field(default_factory=dict)
 
 
 def route_table(site: Site, args: RollsiteArgs) -> dict:
@@ -53,18 +59,18 @@ def route_table(site: Site, args: RollsiteArgs) -> dict:
         lb = endpoints.ROLLSITE_EXCHANGE_LB
         default = {"ip": lb.name, "port": lb.port("grpc")}
     elif args.exchange is not None:
-        default = {"ip": args.exchange.host, "port": args.exchange.port}
+        default = hop(args.exchange)
     elif args.polling == "client" and args.polling_server is not None:
         default = {"ip": args.polling_server.host, "port": args.polling_server.port}
     else:
         default = local
     table: dict = {"default": {"default": [default]}}
     for peer in args.peers:
-        table[str(peer.party_id)] = {"default": [{"ip": peer.host, "port": peer.port}]}
+        table[str(peer.party_id)] = {"default": [hop(peer)]}
     if args.polling == "server":
         for client in args.polling_clients:
             table[str(client)] = {"default": [{"port": -1, "ip": "", "is_polling": True}]}
-    own: dict = {}
+    own: dict = {}  # never secure: rollsite would dial its own FATE Flow with TLS
     if args.route_fateflow:
         own["fateflow"] = [{"ip": endpoints.FATEFLOW.name, "port": endpoints.FATEFLOW.port("grpc")}]
     own["default"] = [local]
@@ -101,7 +107,7 @@ def rollsite_extra_properties(args: RollsiteArgs) -> list[tuple[str, object]]:
         extra.append(("eggroll.rollsite.polling.server.enabled", True))
         extra.append(("eggroll.rollsite.polling.concurrency", args.polling_concurrency))
     if args.tls_secret:
-        extra += eggroll.TLS_PROPERTIES
+        extra += eggroll.tls_properties()
     return extra
 
 
@@ -146,16 +152,18 @@ class Rollsite(Module):
         else:
             base = f"{parts_dir}/rollsite/eggroll.properties"
         if args.tls_secret:
-            mounts.append({"name": "eggroll-certs", "mountPath": f"{eggroll.EGGROLL_CONF}/cert", "readOnly": True})
+            mounts.append({"name": "eggroll-certs", "mountPath": eggroll.CERT_DIR, "readOnly": True})
             volumes.append({"name": "eggroll-certs", "secret": {"secretName": args.tls_secret}})
 
         port = endpoints.ROLLSITE.port("rollsite")
+        # the TLS listener exists only with certificates; without them the Service keeps KubeFATE's one port
+        service_ports = endpoints.ROLLSITE.ports if args.tls_secret else endpoints.ROLLSITE.ports[:1]
         container = self.container(
             "rollsite", args.image, args.placement, DEFAULT_RESOURCES,
             command=eggroll.start_script([base, f"{parts_dir}/rollsite/rollsite.properties"],
                                          "com.webank.eggroll.rollsite.EggSiteBootstrap -c ${EGGROLL_HOME}/conf/eggroll.properties"),
             env=[{"name": "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "value": "python"}],
-            ports=[{"name": "rollsite", "containerPort": port}],
+            ports=[{"name": p.key.lower(), "containerPort": p.port} for p in service_ports],
             volumeMounts=mounts,
             **tcp_probes(port),
         )
@@ -172,7 +180,8 @@ class Rollsite(Module):
             self.service(endpoints.ROLLSITE_EXCHANGE_LB.name, endpoints.ROLLSITE_EXCHANGE_LB.ports)
         pod = self.pod_spec(containers, args.placement, volumes,
                             hostAliases=[{"ip": "127.0.0.1", "hostnames": [endpoints.ROLLSITE.name]}])
-        self.service_obj = self.service(endpoints.ROLLSITE.name, endpoints.ROLLSITE.ports, args.exposure)
+        self.service_obj = self.service(endpoints.ROLLSITE.name, service_ports, args.exposure,
+                                        internal_ports=(port,) if args.refuse_plaintext else ())
         self.workload = self.deployment("rollsite", 1, pod)
 
         self.endpoint = pulumi.Output.from_input(f"{endpoints.ROLLSITE.name}.{site.namespace}:{port}")

@@ -120,7 +120,8 @@ class TlsPlan:
     days: int = 365
 
     def eggroll_certs(self, hosts: Sequence[str]) -> dict[str, str]:
-        """Secret eggroll-certs: ca.pem, server.crt/.key, client.crt/.key (rollsite mutual TLS)."""
+        """Secret eggroll-certs: ca.pem, server.crt/.key, client.crt/.key (rollsite mutual TLS). `hosts`: every
+        address a peer dials (grpc-java checks the server certificate against the route's host)."""
         server = issue(self.ca, "rollsite", ["rollsite", *hosts], True, False, self.valid_from, self.days)
         client = issue(self.ca, "rollsite-client", ["rollsite"], False, True, self.valid_from, self.days)
         return {"ca.pem": bundle(self.ca, self.trusted), "server.crt": server.certificate, "server.key": server.private_key,

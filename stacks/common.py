@@ -9,7 +9,8 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import endpoints, kube
+from components.rollsite import Route
 from components.tls import Authority, TlsPlan
 from stacks.config import (
     SECRET_KEYS, DeploymentConfig, IngressRoute, ModuleBase, ServiceSettings, StorageSettings, _snake,
@@ -106,6 +107,20 @@ def tls_plan(cfg: DeploymentConfig) -> Optional[TlsPlan]:
 
 def public_hosts(cfg: DeploymentConfig) -> list[str]:
     return [cfg.public_host] if cfg.public_host else []
+
+
+def rollsite_federation(cfg: DeploymentConfig, tls: Optional[TlsPlan]) -> dict[str, Any]:
+    """The RollsiteArgs a party and an exchange share: routes (secure ones dialled with TLS) and this rollsite's TLS.
+    Its server certificate names every address a peer may dial: the public host and the in-cluster Service names."""
+    rs = cfg.rollsite
+    hosts = [*public_hosts(cfg), *endpoints.cluster_names(endpoints.ROLLSITE.name, cfg.target_namespace)]
+    return {
+        "exchange": Route(0, rs.exchange.host, rs.exchange.port, rs.exchange.secure) if rs.exchange else None,
+        "peers": tuple(Route(p.party_id, p.host, p.port, p.secure) for p in rs.party_list),
+        "tls_secret": rs.tls.secret_name if rs.tls.enabled else None,
+        "tls_material": tls.eggroll_certs(hosts) if tls and rs.tls.enabled else None,
+        "refuse_plaintext": rs.tls.enabled and rs.tls.refuse_plaintext,
+    }
 
 
 def provider(cfg: DeploymentConfig) -> k8s.Provider:

@@ -283,9 +283,16 @@ class TlsSecret(Model):
 
 
 class RollsiteTls(TlsSecret):
-    """Rollsite mutual TLS; the Secret holds ca.pem, server.crt, server.key, client.crt, client.key (PKCS#8 keys)."""
+    """Rollsite mutual TLS; the Secret holds ca.pem, server.crt, server.key, client.crt, client.key (PKCS#8 keys).
+
+    eggroll 2.5.1 keeps serving plaintext on 9370 (FATE Flow in the pod's namespace uses it) and adds a TLS listener on
+    `eggroll.rollsite.secure.port` (9380) requiring a client certificate; it dials a peer with TLS when the peer's
+    route says `secure` (route_table.json `is_secure`)."""
 
     secret_name: K8sName = "eggroll-certs"
+    refuse_plaintext: bool = Field(
+        default=False, description="Peers must use TLS: the plaintext port 9370 is closed to everything outside this "
+                                   "deployment by its NetworkPolicy (FATE Flow inside still uses it)")
 
 
 class ExchangeMember(Model):
@@ -293,14 +300,26 @@ class ExchangeMember(Model):
     port: Port
 
 
-class RollsiteConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite",)
+class RollsiteRoute(PartyRoute):
+    """A peer's rollsite; `secure`: dial it with mutual TLS (port = the peer's TLS port, 9380 in its namespace)."""
 
-    exchange: Optional[Endpoint] = Field(default=None, description="Send every unknown party to this exchange")
+    secure: bool = False
+
+
+class RollsiteExchange(Endpoint):
+    """The exchange's rollsite; `secure`: dial it with mutual TLS (port = the exchange's TLS port)."""
+
+    secure: bool = False
+
+
+class RollsiteConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite", "rollsiteTls")
+
+    exchange: Optional[RollsiteExchange] = Field(default=None, description="Send every unknown party to this exchange")
     exchange_list: list[ExchangeMember] = Field(
         default_factory=list, description="Several exchanges behind a gRPC load balancer (KubeFATE lbrollsite)")
     max_body_size: str = Field(default="2M", pattern=r"^\d+[kKmMgG]?$", description="client_max_body_size of that balancer")
-    party_list: list[PartyRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
+    party_list: list[RollsiteRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
     tls: RollsiteTls = Field(default_factory=RollsiteTls)
     polling: RollsitePolling = Field(default_factory=RollsitePolling)
 
@@ -1106,6 +1125,31 @@ def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
             p.append(Problem(_key(["rollsite", "exchange"]), "a polling client reaches everything through its polling server; remove exchange"))
         if polling.type == "server" and not polling.client_list:
             p.append(Problem(_key(["rollsite", "polling", "clientList"]), "a polling server needs the party ids of its clients"))
+    p += _check_rollsite_tls(cfg, modules)
+    return p
+
+
+def _check_rollsite_tls(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    """A secure route needs this rollsite's client certificate; a certificate the stack issues must name the address
+    peers dial (grpc-java checks the server certificate against the route's host)."""
+    rs = cfg.rollsite
+    if "rollsite" not in modules:
+        return []
+    p: list[Problem] = []
+    secure = [(["rollsite", "partyList", i, "secure"]) for i, r in enumerate(rs.party_list) if r.secure]
+    if rs.exchange is not None and rs.exchange.secure:
+        secure.append(["rollsite", "exchange", "secure"])
+    if not rs.tls.enabled:
+        if "rollsiteTls" in rs.service.node_ports:
+            p.append(Problem(_key(["rollsite", "service", "nodePorts", "rollsiteTls"]),
+                             "rollsite serves TLS only with rollsite.tls.enabled"))
+        p += [Problem(_key(path), "dialling with TLS needs this rollsite's client certificate; set rollsite.tls.enabled "
+                                  "(Secret " + rs.tls.secret_name + ")") for path in secure]
+        if rs.tls.refuse_plaintext:
+            p.append(Problem(_key(["rollsite", "tls", "refusePlaintext"]), "needs rollsite.tls.enabled"))
+    elif cfg.tls.generate and cfg.public_host is None and rs.service.type in ("NodePort", "LoadBalancer"):
+        p.append(Problem(_key(["publicHost"]), "peers verify the issued rollsite certificate against the address they "
+                                               "dial; set publicHost to it"))
     return p
 
 

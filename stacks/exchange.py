@@ -8,9 +8,9 @@ import pulumi
 
 from components.eggroll import eggroll_image
 from components.nginx import Nginx, NginxArgs, exchange_route_table
-from components.rollsite import Rollsite, RollsiteArgs, Route
+from components.rollsite import Rollsite, RollsiteArgs
 from components.trafficserver import TrafficServer, TrafficServerArgs
-from stacks.common import exposure_of, placement_of, public_hosts, site_of, tls_plan
+from stacks.common import exposure_of, placement_of, public_hosts, rollsite_federation, site_of, tls_plan
 from stacks.config import DeploymentConfig
 from stacks.party import nginx_peers
 
@@ -27,10 +27,7 @@ def compose_exchange(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dic
         rollsite = Rollsite("rollsite", site, RollsiteArgs(
             # the exchange chart runs the plain eggroll image
             image=eggroll_image(site.images), placement=placement_of(rs), exposure=exposure_of(rs.service),
-            exchange=Route(0, rs.exchange.host, rs.exchange.port) if rs.exchange else None,
-            peers=tuple(Route(p.party_id, p.host, p.port) for p in rs.party_list),
-            tls_secret=rs.tls.secret_name if rs.tls.enabled else None,
-            tls_material=tls.eggroll_certs(public_hosts(cfg)) if tls and rs.tls.enabled else None,
+            **rollsite_federation(cfg, tls),
             eggroll_config=None, route_fateflow=False, coordinator=site.name), opts)
         node_ports["rollsite"] = rollsite.node_ports
         created["rollsite"] = rollsite

@@ -46,7 +46,7 @@ _TOPOLOGY_KEYS = ("kind", "partyId", "backend", "publicHost", "development", "ku
 
 # NodePorts: party number i (1-based, in file order) uses 30000 + 10*i + slot; the exchange uses 30000 + slot.
 # Low ports on purpose: Kubernetes hands out automatic NodePorts from the top of the range first.
-SLOTS = {"rollsite": 1, "fateflowGrpc": 2, "nginxHttp": 3, "broker": 4, "fateflowHttp": 7, "nginxGrpc": 8, "brokerTls": 9,
+SLOTS = {"rollsiteTls": 0, "rollsite": 1, "fateflowGrpc": 2, "nginxHttp": 3, "broker": 4, "fateflowHttp": 7, "nginxGrpc": 8, "brokerTls": 9,
          "trafficServer": 7}
 
 
@@ -114,6 +114,22 @@ def _federation(p: "PartySpec") -> str:
     return BACKEND_ENGINES[p.backend][1]
 
 
+def _rollsite_tls(site: Site) -> bool:
+    return bool(site.config.get("rollsite", {}).get("tls", {}).get("enabled"))
+
+
+def _rollsite_service(site: Site, ports: dict[str, int]) -> dict[str, Any]:
+    node_ports = {"rollsite": ports["rollsite"], **({"rollsiteTls": ports["rollsiteTls"]} if _rollsite_tls(site) else {})}
+    return {"type": "NodePort", "nodePorts": node_ports}
+
+
+def _rollsite_route(src: Site, dst: Site, dst_ports: dict[str, int]) -> dict[str, Any]:
+    """src's route to dst's rollsite: mutual TLS on dst's TLS port when both have certificates, else plaintext."""
+    if _rollsite_tls(src) and _rollsite_tls(dst):
+        return {"host": dst.address, "port": dst_ports["rollsiteTls"], "secure": True}
+    return {"host": dst.address, "port": dst_ports["rollsite"]}
+
+
 def _ports(base: int) -> dict[str, int]:
     return {k: base + v for k, v in SLOTS.items()}
 
@@ -140,8 +156,8 @@ def plan(topo: Topology) -> list[StackPlan]:
     if ex:
         cfg: dict[str, Any] = {"kind": "exchange", "partyId": 1, "backend": ex.backend, "publicHost": ex.address}
         if ex.backend == "eggroll":
-            cfg["rollsite"] = {"service": {"type": "NodePort", "nodePorts": {"rollsite": ex_ports["rollsite"]}},
-                               "partyList": [{"partyId": p.party_id, "host": p.address, "port": ports["rollsite"]}
+            cfg["rollsite"] = {"service": _rollsite_service(ex, ex_ports),
+                               "partyList": [{"partyId": p.party_id, **_rollsite_route(ex, p, ports)}
                                              for p, ports in parties if p.backend == "eggroll"]}
         else:
             cfg["trafficServer"] = {"service": {"type": "NodePort", "nodePorts": {"tls": ex_ports["trafficServer"]}},
@@ -157,11 +173,11 @@ def plan(topo: Topology) -> list[StackPlan]:
         cfg = {"partyId": p.party_id, "backend": p.backend, "publicHost": p.address,
                "python": {"service": {"type": "NodePort", "nodePorts": {"http": ports["fateflowHttp"], "grpc": ports["fateflowGrpc"]}}}}
         if p.backend == "eggroll":
-            cfg["rollsite"] = {"service": {"type": "NodePort", "nodePorts": {"rollsite": ports["rollsite"]}}}
+            cfg["rollsite"] = {"service": _rollsite_service(p, ports)}
             if ex and ex.backend == "eggroll":
-                cfg["rollsite"]["exchange"] = {"host": ex.address, "port": ex_ports["rollsite"]}
+                cfg["rollsite"]["exchange"] = _rollsite_route(p, ex, ex_ports)
             else:
-                cfg["rollsite"]["partyList"] = [{"partyId": q.party_id, "host": q.address, "port": qp["rollsite"]} for q, qp in peers]
+                cfg["rollsite"]["partyList"] = [{"partyId": q.party_id, **_rollsite_route(p, q, qp)} for q, qp in peers]
         else:
             cfg["nginx"] = {"service": {"type": "NodePort", "nodePorts": {"http": ports["nginxHttp"], "grpc": ports["nginxGrpc"]}}}
             broker = "rabbitmq" if p.backend == "spark_rabbitmq" else "pulsar"

@@ -524,8 +524,7 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         ex = rs.sub("exchange")
         if ex.present:
             res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
-        if rs.take("enableTLS"):
-            res.set("rollsite.tls", {"enabled": True})
+        _rollsite_tls(rs, res)
     plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
     if plist:
         res.set("rollsite.partyList", plist)
@@ -549,6 +548,15 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
     elif polling.present:
         for k in ("type", "server", "clientList", "concurrency"):
             polling.take(k)
+
+
+def _rollsite_tls(rs: Section, res: Result) -> None:
+    if rs.take("enableTLS"):
+        res.set("rollsite.tls", {"enabled": True})
+        res.notes.append(f"{rs.key('enableTLS')}: KubeFATE exposed no TLS port and never marked a route secure "
+                         "(route_table.json is_secure), so traffic between parties stayed plaintext; fate-pulumi "
+                         "serves mutual TLS on 9380 and dials it where a route says `secure: true` with the peer's "
+                         "TLS port")
 
 
 def _import_python(py: Section, res: Result, modules: list[str]) -> None:
@@ -677,8 +685,7 @@ def _import_exchange(src: Section, res: Result) -> None:
     if rs.present:
         _service(rs, "rollsite", res, {"nodePort": "rollsite"})
         _scheduling(rs, "rollsite", res, resources=False)
-        if rs.take("enableTLS"):
-            res.set("rollsite.tls", {"enabled": True})
+        _rollsite_tls(rs, res)
         _import_routes(rs, "rollsite", res, own)
     ts = src.sub("trafficServer")
     if ts.present:

@@ -23,7 +23,8 @@ from components.rabbitmq import Rabbitmq, RabbitmqArgs
 from components.rollsite import Rollsite, RollsiteArgs, Route
 from components.spark import Spark, SparkArgs, master_url
 from components.spark import images as spark_images
-from stacks.common import exposure_of, ingress_of, placement_of, public_hosts, secret, site_of, tls_plan, volume_of
+from stacks.common import (exposure_of, ingress_of, placement_of, public_hosts, rollsite_federation, secret, site_of,
+                           tls_plan, volume_of)
 from stacks.config import DeploymentConfig
 
 
@@ -167,11 +168,8 @@ def compose_party(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[s
         polling = rs.polling
         rollsite = Rollsite("rollsite", site, RollsiteArgs(
             image=egg_image, placement=placement_of(rs), exposure=exposure_of(rs.service),
-            exchange=Route(0, rs.exchange.host, rs.exchange.port) if rs.exchange else None,
             exchange_list=tuple(Route(0, e.host, e.port) for e in rs.exchange_list), max_body_size=rs.max_body_size,
-            peers=tuple(Route(p.party_id, p.host, p.port) for p in rs.party_list),
-            tls_secret=rs.tls.secret_name if rs.tls.enabled else None,
-            tls_material=tls.eggroll_certs(public_hosts(cfg)) if tls and rs.tls.enabled else None,
+            **rollsite_federation(cfg, tls),
             polling=polling.type if polling.enabled else None,
             polling_server=Route(0, polling.server.host, polling.server.port) if polling.server else None,
             polling_clients=tuple(polling.client_list), polling_concurrency=polling.concurrency,

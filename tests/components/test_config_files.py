@@ -56,7 +56,7 @@ def test_rollsite_polling_server_and_tls_keys():
     extra = dict(rollsite_extra_properties(args))
     assert extra["eggroll.rollsite.polling.server.enabled"] is True
     assert extra["eggroll.rollsite.polling.concurrency"] == 80  # KubeFATE wrote "= 80" with a space
-    assert {k for k, _ in eggroll.TLS_PROPERTIES} <= set(extra)
+    assert {k for k, _ in eggroll.tls_properties()} <= set(extra)
     exchange = route_table(SITE, RollsiteArgs(image="x", route_fateflow=False))["route_table"]
     assert "fateflow" not in exchange["9999"]
 

@@ -26,7 +26,10 @@ def test_rollsite_alone():
     assert dep["spec"]["selector"]["matchLabels"].items() <= labels.items()
     svc = r.get("Service", "rollsite")
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
-    assert svc["spec"]["ports"] == [{"name": "tcp-rollsite", "port": 9370, "targetPort": 9370, "protocol": "TCP", "nodePort": 30091}]
+    # with certificates rollsite also serves mutual TLS on 9380 (eggroll.rollsite.secure.port); its NodePort is the
+    # API server's choice unless configured
+    assert svc["spec"]["ports"] == [{"name": "tcp-rollsite", "port": 9370, "targetPort": 9370, "protocol": "TCP", "nodePort": 30091},
+                                    {"name": "tcp-rollsite-tls", "port": 9380, "targetPort": 9380, "protocol": "TCP"}]
     c = container(dep, "rollsite")
     assert {"name": "eggroll-certs", "mountPath": "/data/projects/fate/eggroll/conf/cert", "readOnly": True} in c["volumeMounts"]
     assert "startupProbe" in c and "livenessProbe" in c and "readinessProbe" in c

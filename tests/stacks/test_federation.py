@@ -4,6 +4,7 @@ plans reach each other — checked on what the planned stacks render, not on the
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
@@ -34,7 +35,16 @@ PEER_TO_PEER = {
                 {"partyId": 10001, "backend": "eggroll", "address": "198.51.100.30"},
                 {"partyId": 10002, "backend": "eggroll", "address": "198.51.100.40"}],
 }
-TOPOLOGIES = {"eggroll-star": EGGROLL_STAR, "pulsar-star": PULSAR_STAR, "peer-to-peer": PEER_TO_PEER}
+TLS = {"rollsite": {"tls": {"enabled": True}}}
+EGGROLL_STAR_TLS = {  # mutual TLS between the exchange and two parties; the third stays plaintext
+    "name": "tls",
+    "exchange": {"backend": "eggroll", "address": "198.51.100.1", "config": TLS},
+    "parties": [{"partyId": 9999, "address": "198.51.100.10", "config": TLS},
+                {"partyId": 10000, "address": "198.51.100.20", "config": TLS},
+                {"partyId": 10001, "address": "198.51.100.30"}],
+}
+TOPOLOGIES = {"eggroll-star": EGGROLL_STAR, "pulsar-star": PULSAR_STAR, "peer-to-peer": PEER_TO_PEER,
+              "eggroll-star-tls": EGGROLL_STAR_TLS}
 
 
 def _topology(doc: dict, **changes: Any) -> Topology:
@@ -214,3 +224,28 @@ def test_cli_refuses_a_bad_topology_before_touching_any_stack(tmp_path, capsys):
     assert federation.main(["up", str(bad), "--work-dir", str(tmp_path)]) == 1
     assert "listed twice" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [bad]  # no Pulumi.<stack>.yaml written
+
+
+def _service_port(rendered, node_port: int) -> int:
+    return next(p["port"] for o in rendered.objects if o["kind"] == "Service" for p in o["spec"]["ports"]
+                if p.get("nodePort") == node_port)
+
+
+def test_rollsite_tls_is_dialled_where_both_ends_have_certificates():
+    """Secure routes (is_secure) go to the TLS listener (9380) of a stack that serves it; a party without
+    certificates keeps plaintext both ways (eggroll 2.5.1 serves 9370 in any case)."""
+    rendered = _rendered(_topology(EGGROLL_STAR_TLS))
+    by_address = {r.outputs["connect"]["host"]: r for r in rendered.values()}
+    secure_routes = 0
+    for stack, r in rendered.items():
+        table = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
+        for party, roles in table.items():
+            hop = roles["default"][0]
+            if hop.get("ip") not in by_address:
+                continue
+            peer = by_address[hop["ip"]]
+            both_tls = "tls-party-10001" not in stack and peer is not rendered["tls-party-10001"]
+            assert hop.get("is_secure", False) is both_tls, (stack, party, hop)
+            assert _service_port(peer, hop["port"]) == (9380 if both_tls else 9370), (stack, party, hop)
+            secure_routes += both_tls
+    assert secure_routes == 4  # exchange -> 9999, 10000 and back

@@ -87,6 +87,19 @@ def test_network_policies_entry_points_internals_and_mysql():
     assert all(p["spec"]["policyTypes"] == ["Ingress"] for p in pols.values())
 
 
+def test_rollsite_tls_port_is_an_entry_point_and_plaintext_can_be_refused():
+    exposed = {"type": "NodePort", "nodePorts": {"rollsite": 30091, "rollsiteTls": 30090}}
+    r = render(party(rollsite={"service": exposed, "tls": {"enabled": True}}))
+    public = [rule for rule in _policies(r)["rollsite"]["spec"]["ingress"] if "ports" in rule]
+    assert public == [{"ports": [{"protocol": "TCP", "port": 9370}, {"protocol": "TCP", "port": 9380}]}]
+    assert {p["port"]: p["nodePort"] for p in r.get("Service", "rollsite")["spec"]["ports"]} == {9370: 30091, 9380: 30090}
+    strict = render(party(rollsite={"service": exposed, "tls": {"enabled": True, "refusePlaintext": True}}))
+    rules = _policies(strict)["rollsite"]["spec"]["ingress"]
+    # 9370 only from the deployment's own pods (FATE Flow's eggroll client is plaintext); peers only on 9380
+    assert [rule for rule in rules if "ports" in rule] == [{"ports": [{"protocol": "TCP", "port": 9380}]}]
+    assert {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "fate-9999"}}}]} in rules
+
+
 def test_network_policies_can_be_turned_off():
     assert not _policies(render(party(networkPolicy={"enabled": False})))
 

@@ -326,9 +326,10 @@ def test_imported_exchange_tls_and_polling_client():
     path = _variant(rollsite={"type": "NodePort", "nodePort": 30091, "enableTLS": True,
                               "exchange": {"ip": "192.168.0.1", "port": 30000}})
     test_imported_rollsite_route_table(path)
-    _res, r = _rendered(path)
+    res, r = _rendered(path)
     props = r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
-    assert "eggroll.core.security.secure.cluster.enabled=true" in props
+    assert "eggroll.rollsite.secure.port=9380" in props and "eggroll.core.security.crt.path=" in props
+    assert any("never marked a route secure" in n for n in res.notes), res.notes
     client = _variant(rollsite={"polling": {"enabled": True, "type": "client", "server": {"ip": "10.1.1.1", "port": 9370}}})
     _res, r = _rendered(client)
     table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]

@@ -30,7 +30,9 @@ def test_rollsite_tls_and_polling_server():
     c = container(r.get("Deployment", "rollsite"), "rollsite")
     assert {"name": "eggroll-certs", "mountPath": "/data/projects/fate/eggroll/conf/cert", "readOnly": True} in c["volumeMounts"]
     extra = parse_properties(r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"])
-    assert extra["eggroll.core.security.secure.cluster.enabled"] == "true"
+    # the TLS listener starts when the server certificate and key are configured (eggroll 2.5.1 EggSiteBootstrap)
+    assert extra["eggroll.core.security.crt.path"] == "/data/projects/fate/eggroll/conf/cert/server.crt"
+    assert extra["eggroll.rollsite.secure.port"] == "9380"
     assert extra["eggroll.rollsite.polling.server.enabled"] == "true"
     # the shared eggroll-config stays free of rollsite-only keys (they crashed other eggroll modules, KubeFATE #703)
     shared = parse_properties(r.get("ConfigMap", "eggroll-config")["data"]["eggroll.properties"])
@@ -140,7 +142,7 @@ def test_exchange_with_all_modules():
     assert routes["default"] == {"default": [{"ip": "upstream.exchange.example", "port": 9370}]}
     assert "fateflow" not in routes["1"]
     props = parse_properties(r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"])
-    assert props["eggroll.core.security.secure.cluster.enabled"] == "true"
+    assert props["eggroll.core.security.key.path"] == "/data/projects/fate/eggroll/conf/cert/server.key"
     assert r.get("Deployment", "nginx")["spec"]["replicas"] == 2
     assert "server 127.0.0.1:9300;" in r.get("ConfigMap", "nginx-config")["data"]["nginx.conf"]
     assert r.get("Service", "traffic-server")["spec"]["type"] == "LoadBalancer"
