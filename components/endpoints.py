@@ -8,6 +8,7 @@ The `key` of a port is how a stack config names it (``service.nodePorts.<key>``)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from .kube import ServicePort
 
@@ -34,6 +35,17 @@ class Svc:
 def cluster_names(service: str, namespace: str) -> list[str]:
     """The DNS names a Service has for pods of other namespaces (what a peer in the same cluster dials)."""
     return [f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
+
+
+def namespace_of(host: str) -> Optional[str]:
+    """The namespace a host names when it is a Service of this cluster: `<FATE Service>.<ns>`, or any
+    `<svc>.<ns>.svc[.cluster.local]`; None for other hosts (an IP, `db.bank.example`)."""
+    labels = host.lower().split(".")
+    if len(labels) >= 3 and labels[2] == "svc" and labels[3:] in ([], ["cluster", "local"]):
+        return labels[1]
+    if len(labels) == 2 and labels[0] in SERVICE_NAMES:
+        return labels[1]
+    return None
 
 
 # eggroll
@@ -100,3 +112,6 @@ SERVING_ZOOKEEPER = Svc("serving-zookeeper", (
 ))
 SERVING_ZOOKEEPER_HEADLESS = Svc("serving-zookeeper-headless", SERVING_ZOOKEEPER.ports)
 SERVING_ADMIN = Svc("serving-admin", (ServicePort("http", "serving-admin-http", 8350),))
+
+# names a peer in another namespace may dial (the in-pod balancer `exchange` is no peer's address)
+SERVICE_NAMES = frozenset(v.name for v in list(globals().values()) if isinstance(v, Svc)) - {ROLLSITE_EXCHANGE_LB.name}

@@ -226,6 +226,7 @@ class FateFlow(Module):
     TYPE = "fate:python:FateFlow"
     APP = "python"
     COMPONENT = "fateflow"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: FateFlowArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

@@ -86,9 +86,13 @@ class Site:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    ingress_namespaces: tuple[str, ...] = ("ingress-nginx",)
+    ingress_namespaces: tuple[str, ...] = ("ingress-nginx",)  # where the ingress controller's pods run
+    ingress_sources: tuple[str, ...] = ()  # CIDRs a cloud L7 balancer reaches pods from
     entry_point_sources: tuple[str, ...] = ()  # CIDRs; empty = anywhere
     allow_namespaces: tuple[str, ...] = ()
+    # namespaces of this cluster that hold peers (an exchange, the party's FATE-Serving): they reach the
+    # peer-facing modules' Service ports even where those Services are ClusterIP
+    peer_namespaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class Module(pulumi.ComponentResource):
     TYPE = "fate:index:Module"
     APP = "fate"
     COMPONENT = "fate"
+    PEER_FACING = False  # other deployments (parties, an exchange, FATE-Serving) connect to its Services
 
     def __init__(self, name: str, site: Site, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(self.TYPE, name, None, opts)
@@ -208,6 +213,7 @@ class Module(pulumi.ComponentResource):
         # per app: ports reachable from outside (exposed Services) and from ingress controllers (UIs)
         self._public_ports: dict[str, set[int]] = {}
         self._ui_ports: dict[str, set[int]] = {}
+        self._service_ports: dict[str, set[int]] = {}
 
     # -- naming --
 
@@ -288,6 +294,7 @@ class Module(pulumi.ComponentResource):
             spec["ports"].append(entry)
         if headless:
             spec["clusterIP"] = "None"
+        self._service_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
         if exposure.external:
             self._public_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
         if exposure.type == "LoadBalancer":
@@ -393,14 +400,17 @@ class Module(pulumi.ComponentResource):
         `clients` limits who inside the deployment may connect to an app (e.g. MySQL)."""
         for app in dict.fromkeys([*apps, *self._public_ports, *self._ui_ports, self.APP]):
             self.network_policy(app, self._public_ports.get(app, ()), self._ui_ports.get(app, ()),
-                                (clients or {}).get(app), app=app)
+                                (clients or {}).get(app), app=app,
+                                peer_ports=self._service_ports.get(app, ()) if self.PEER_FACING else ())
         self.register_outputs(dict(outputs))
 
     def network_policy(self, name: str, public_ports: Sequence[int] = (), ui_ports: Sequence[int] = (),
-                       clients: Optional[Sequence[str]] = None, app: Optional[str] = None) -> None:
+                       clients: Optional[Sequence[str]] = None, app: Optional[str] = None,
+                       peer_ports: Sequence[int] = ()) -> None:
         """Ingress to one app's pods: every port from the pods of this deployment (or only from `clients`, on the
         app's ports), `public_ports` from anywhere or the configured CIDRs, `ui_ports` from the ingress controllers,
-        and everything from namespaces the stack allows. Egress stays open: parties must reach each other."""
+        `peer_ports` from the namespaces of in-cluster peers, and everything from namespaces the stack allows.
+        Egress stays open: parties must reach each other."""
         net = self.site.network
         if net is None:
             return
@@ -422,9 +432,13 @@ class Module(pulumi.ComponentResource):
             if net.entry_point_sources:
                 public["from"] = [{"ipBlock": {"cidr": c}} for c in net.entry_point_sources]
             rules.append(public)
-        if ui_ports and net.ingress_namespaces:
+        if ui_ports and (net.ingress_namespaces or net.ingress_sources):
             rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-                                   for ns in net.ingress_namespaces], "ports": port_list(ui_ports)})
+                                   for ns in net.ingress_namespaces] + [{"ipBlock": {"cidr": c}} for c in net.ingress_sources],
+                          "ports": port_list(ui_ports)})
+        if peer_ports and net.peer_namespaces:
+            rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                                   for ns in net.peer_namespaces], "ports": port_list(peer_ports)})
         k8s.networking.v1.NetworkPolicy(
             self._logical("NetworkPolicy", name),
             metadata=self.meta(name, app=app),

@@ -116,6 +116,7 @@ class Nginx(Module):
     TYPE = "fate:nginx:Nginx"
     APP = "nginx"
     COMPONENT = "proxy"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: NginxArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

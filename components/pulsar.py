@@ -39,6 +39,7 @@ class Pulsar(Module):
     TYPE = "fate:pulsar:Pulsar"
     APP = "pulsar"
     COMPONENT = "federation"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: PulsarArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

@@ -35,6 +35,7 @@ class Rabbitmq(Module):
     TYPE = "fate:rabbitmq:Rabbitmq"
     APP = "rabbitmq"
     COMPONENT = "federation"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: RabbitmqArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

@@ -117,6 +117,7 @@ class Rollsite(Module):
     TYPE = "fate:rollsite:Rollsite"
     APP = "rollsite"
     COMPONENT = "federation"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: RollsiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

@@ -66,6 +66,7 @@ class ServingProxy(ServingModule):
     TYPE = "fate:serving:ServingProxy"
     APP = "serving-proxy"
     COMPONENT = "serving-gateway"
+    PEER_FACING = True
     CONFIG_MAP = "serving-proxy-config"
 
     def __init__(self, name: str, site: Site, args: ServingProxyArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -159,6 +160,7 @@ class ServingServer(ServingModule):
     TYPE = "fate:serving:ServingServer"
     APP = "serving-server"
     COMPONENT = "serving"
+    PEER_FACING = True
     CONFIG_MAP = "serving-server-config"
     SECRET = "serving-server-secret"
 
@@ -274,6 +276,7 @@ class ServingZookeeper(Module):
     TYPE = "fate:serving:ServingZookeeper"
     APP = "serving-zookeeper"
     COMPONENT = "registry"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: ServingZookeeperArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

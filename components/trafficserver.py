@@ -69,6 +69,7 @@ class TrafficServer(Module):
     TYPE = "fate:trafficserver:TrafficServer"
     APP = "traffic-server"
     COMPONENT = "federation"
+    PEER_FACING = True
 
     def __init__(self, name: str, site: Site, args: TrafficServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)

@@ -16,6 +16,29 @@ ENTRY_POINTS = ("rollsite", "nginx", "pulsar", "rabbitmq", "trafficServer", "ser
 
 
 @dataclass(frozen=True)
+class IngressController:
+    """Where an ingress class's traffic to the web UIs comes from, for their NetworkPolicy."""
+
+    namespaces: tuple[str, ...] = ()  # an in-cluster controller's namespaces
+    cidrs: tuple[str, ...] = ()  # a cloud L7 balancer that reaches pod IPs directly
+
+
+# Known ingress classes; another class needs networkPolicy.ingressNamespaces or networkPolicy.ingressSources.
+INGRESS_CONTROLLERS: dict[str, IngressController] = {
+    "nginx": IngressController(namespaces=("ingress-nginx",)),  # the ingress-nginx chart and manifests
+    # Traefik's own chart installs into `traefik`; k3s runs it in kube-system
+    "traefik": IngressController(namespaces=("traefik", "kube-system")),
+    # the AKS application routing add-on runs its nginx in app-routing-system
+    "webapprouting.kubernetes.azure.com": IngressController(namespaces=("app-routing-system",)),
+    # the AWS Load Balancer Controller's ALB sends to pod IPs (or nodes) from the VPC's subnets, private ranges
+    # (RFC 1918, plus 100.64.0.0/10 of EKS custom networking); narrow it to the VPC's CIDR with ingressSources
+    "alb": IngressController(cidrs=("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")),
+    # GKE container-native load balancing: Google Front Ends and health checks come from these two ranges
+    "gce": IngressController(cidrs=("130.211.0.0/22", "35.191.0.0/16")),
+}
+
+
+@dataclass(frozen=True)
 class CloudProfile:
     name: str
     entry_point_type: str  # Service type of the federation entry points

@@ -36,11 +36,30 @@ def site_of(cfg: DeploymentConfig) -> kube.Site:
         hardened=cfg.pod_security.enabled,
         network=kube.NetworkSettings(
             # with Istio the UIs are reached from its ingress gateway
-            ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces) + (("istio-system",) if cfg.istio.enabled else ()),
+            ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces or ()) + (("istio-system",) if cfg.istio.enabled else ()),
+            ingress_sources=tuple(cfg.network_policy.ingress_sources or ()),
             entry_point_sources=tuple(cfg.network_policy.entry_point_sources),
             allow_namespaces=tuple(cfg.network_policy.allow_namespaces),
+            peer_namespaces=peer_namespaces(cfg),
         ) if cfg.network_policy.enabled else None,
     )
+
+
+def peer_namespaces(cfg: DeploymentConfig) -> tuple[str, ...]:
+    """Namespaces of this cluster that the stack's routes name (`rollsite.fate-exchange`, `serving-zookeeper.fate-
+    serving-9999:2181`, `x.ns.svc.cluster.local`): peers there connect back to this deployment's peer-facing modules."""
+    hosts: list[str] = []
+    rs, py = cfg.rollsite, cfg.python
+    hosts += [r.host for r in (*rs.party_list, *rs.exchange_list, rs.exchange, rs.polling.server) if r is not None]
+    hosts += [h.host for route in cfg.nginx.route_table.values() for h in (*route.proxy, *route.fateflow)]
+    hosts += [e.host for e in (cfg.nginx.exchange, cfg.pulsar.exchange) if e is not None]
+    hosts += [r.host for r in (*cfg.pulsar.route_table.values(), *cfg.rabbitmq.route_table.values())]
+    hosts += [r.tunnel_route.rpartition(":")[0] for r in cfg.traffic_server.sni_routes]
+    hosts += [cfg.serving.host or ""] + [h.rpartition(":")[0] for h in (cfg.serving.zookeeper.hosts if cfg.serving.zookeeper else [])]
+    hosts += [r.host for r in (*cfg.serving_proxy.party_list, cfg.serving_proxy.exchange, cfg.serving_server.fateflow) if r is not None]
+    hosts += [h for h in (py.rabbitmq.host, py.pulsar.host, py.nginx.host) if h]
+    found = (endpoints.namespace_of(h) for h in hosts)
+    return tuple(sorted({ns for ns in found if ns and ns != cfg.target_namespace}))
 
 
 def placement_of(section: ModuleBase) -> kube.Placement:

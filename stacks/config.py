@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from stacks.clouds import ENTRY_POINTS, PROFILES, CloudName
+from stacks.clouds import ENTRY_POINTS, INGRESS_CONTROLLERS, PROFILES, CloudName
 
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
 
@@ -664,8 +664,12 @@ class NetworkPolicyConfig(Model):
     """Per-module NetworkPolicies: entry points open, internals only to their own deployment, MySQL to its clients."""
 
     enabled: bool = True
-    ingress_namespaces: list[K8sName] = Field(
-        default_factory=lambda: ["ingress-nginx"], description="Namespaces of ingress controllers that may reach the web UIs")
+    ingress_namespaces: Optional[list[K8sName]] = Field(
+        default=None, description="Namespaces of the ingress controller that may reach the web UIs; default: derived "
+                                  "from the ingress class (nginx: ingress-nginx, traefik, webapprouting ...)")
+    ingress_sources: Optional[list[Cidr]] = Field(
+        default=None, description="CIDRs a cloud L7 balancer reaches the web UIs from; default: derived from the "
+                                  "ingress class (alb: private ranges, gce: Google's front-end ranges)")
     entry_point_sources: list[Cidr] = Field(
         default_factory=list, description="CIDRs allowed to reach exposed entry points; empty = anywhere")
     allow_namespaces: list[K8sName] = Field(
@@ -1338,6 +1342,11 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
                     cfg = _replace(cfg, path + ("storage",), st.model_copy(update={"storage_class": storage_class}))
     if cfg.ingress.class_name is None:
         cfg = _replace(cfg, ("ingress",), cfg.ingress.model_copy(update={"class_name": cfg.cloud.ingress_class or prof.ingress_class}))
+    net = cfg.network_policy
+    controller = INGRESS_CONTROLLERS.get(cfg.ingress.class_name or "")
+    if net.ingress_namespaces is None and net.ingress_sources is None and controller is not None:
+        cfg = _replace(cfg, ("networkPolicy",), net.model_copy(update={
+            "ingress_namespaces": list(controller.namespaces), "ingress_sources": list(controller.cidrs)}))
     for path in _MODULE_SECTIONS:
         section = _section(cfg, path)
         if section.resources is None and section.resources_preset is not None:
@@ -1353,6 +1362,20 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
             update["tolerations"] = gpu.tolerations if gpu.tolerations is not None else [dict(t) for t in prof.gpu_tolerations]
         cfg = _replace(cfg, ("python",), py.model_copy(update=update))
     return cfg
+
+
+def _check_ingress_sources(cfg: DeploymentConfig) -> list[Problem]:
+    """An Ingress whose controller's traffic the NetworkPolicies cannot place would be cut off."""
+    net = cfg.network_policy
+    if not net.enabled or net.ingress_namespaces is not None or net.ingress_sources is not None:
+        return []
+    routed = [name for name, route in cfg.ingress if isinstance(route, IngressRoute) and route.hosts]
+    if not routed:
+        return []
+    return [Problem(_key(["networkPolicy", "ingressNamespaces"]),
+                    f"the UIs' NetworkPolicies must admit the ingress controller of class {cfg.ingress.class_name!r} "
+                    f"(ingress.{routed[0]}.hosts is set): name its namespace here, or the CIDRs its traffic comes "
+                    f"from in networkPolicy.ingressSources (known classes: {', '.join(INGRESS_CONTROLLERS)})")]
 
 
 def _check_presets(cfg: DeploymentConfig) -> list[Problem]:
@@ -1515,7 +1538,7 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
         raise ConfigError(problems + _from_validation_error(err)) from None
     problems += _check_cloud(cfg) + _check_presets(cfg)
     cfg = _resolve_cloud(cfg)
-    problems += _check(cfg, set(plain)) + _check_lb_type(cfg)
+    problems += _check(cfg, set(plain)) + _check_lb_type(cfg) + _check_ingress_sources(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -78,7 +78,8 @@ def test_user_settings_win_over_the_profile():
         nginx={"service": {"type": "ClusterIP"}},
         pulsar={"service": {"annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}},
                 "storage": {"storageClass": "gp2"}},
-        ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}}))
+        ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}},
+        networkPolicy={"ingressNamespaces": ["ingress-internal"]}))
     assert r.get("Service", "nginx")["spec"]["type"] == "ClusterIP"
     pulsar = r.get("Service", "pulsar")["metadata"]["annotations"]
     assert pulsar["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
@@ -92,7 +93,34 @@ def test_user_settings_win_over_the_profile():
     assert spec["nodeSelector"] == {"pool": "a100"} and spec["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
 
 
+def _ui_sources(r) -> list[dict]:
+    """Who may reach the fateboard UI port in its NetworkPolicy."""
+    rules = r.get("NetworkPolicy", "fateboard")["spec"]["ingress"]
+    return [src for rule in rules if rule.get("ports") == [{"protocol": "TCP", "port": 8080}] for src in rule["from"]]
+
+
+@pytest.mark.parametrize("provider, ingress_class, sources", [
+    ("onprem", "nginx", [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]),
+    ("onprem", "traefik", [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                           for ns in ("traefik", "kube-system")]),
+    ("azure", None, [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}}]),
+    # cloud L7 balancers reach pod IPs from outside the cluster: address ranges, not namespaces
+    ("aws", None, [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]),
+    ("gcp", None, [{"ipBlock": {"cidr": c}} for c in ("130.211.0.0/22", "35.191.0.0/16")]),
+])
+def test_ui_network_policy_admits_the_ingress_classs_controller(provider, ingress_class, sources):
+    cloud = {"provider": provider, **({"ingressClass": ingress_class} if ingress_class else {})}
+    r = render(party(cloud=cloud, ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}}))
+    assert _ui_sources(r) == sources
+    vpc = render(party(cloud=cloud, networkPolicy={"ingressSources": ["10.20.0.0/16"]},
+                       ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}}))
+    assert _ui_sources(vpc) == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]  # explicit settings replace the derived ones
+
+
 REFUSED = {
+    "ingress-class-unknown-to-network-policy": (
+        party(ingress={"className": "haproxy", "fateboard": {"hosts": [{"name": "board.bank.example"}]}}),
+        "fate:networkPolicy.ingressNamespaces", "name its namespace here"),
     "unknown-profile": (party(cloud={"provider": "oracle"}), "fate:cloud.provider", "'aws', 'gcp', 'azure' or 'onprem'"),
     "eip-on-gcp": (party(cloud={"provider": "gcp"}, rollsite={"service": {"eipAllocations": ["eipalloc-1"]}}),
                    "fate:rollsite.service.eipAllocations", "only on aws"),

@@ -136,3 +136,44 @@ def test_pod_security_can_be_turned_off():
     for obj in _workloads(r):
         assert "securityContext" not in obj["spec"]["template"]["spec"] or obj["metadata"]["name"] == "serving-zookeeper"
     assert container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"] == {"capabilities": {"add": ["SYS_NICE"]}}
+
+
+def _peer_rule(r, policy: str) -> tuple[set[str], set[int]]:
+    """(namespaces, ports) admitted by the rule of one NetworkPolicy that names namespaces other than the ingress
+    controller's."""
+    for rule in _policies(r)[policy]["spec"]["ingress"]:
+        names = {f["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                 for f in rule.get("from", []) if "namespaceSelector" in f}
+        if "ports" in rule and names and names != {"ingress-nginx"}:
+            return names, {p["port"] for p in rule["ports"]}
+    return set(), set()
+
+
+def test_in_cluster_serving_and_party_admit_each_other():
+    """KubeFATE's default layout: FATE Flow registers with serving-zookeeper.<serving namespace> and publishes to
+    serving-server; serving-server fetches models from the party's FATE Flow. Both stacks derive the other's namespace
+    from the address they were given."""
+    r = render(party(serving={"host": "serving-server.fate-serving-9999", "port": 8000, "useRegistry": True,
+                              "zookeeper": {"hosts": ["serving-zookeeper.fate-serving-9999:2181"]}}))
+    assert _peer_rule(r, "python") == ({"fate-serving-9999"}, {9360, 9380})
+    assert _peer_rule(r, "mysql") == (set(), set())  # internals stay closed
+    serving = render({"kind": "serving", "partyId": 9999, "servingAdminPassword": "a", "servingRedisPassword": "b",
+                      "servingServer": {"fateflow": {"host": "fateflow-client.fate-9999", "port": 9380}}})
+    assert _peer_rule(serving, "serving-zookeeper") == ({"fate-9999"}, {2181, 2888, 3888})
+    assert _peer_rule(serving, "serving-server") == ({"fate-9999"}, {8000})
+    assert _peer_rule(serving, "serving-redis") == (set(), set())
+
+
+def test_party_and_exchange_in_one_cluster_reach_each_others_cluster_ip_entry_points():
+    r = render(party(rollsite={"exchange": {"host": "rollsite.fate-exchange", "port": 9370}}))
+    assert _peer_rule(r, "rollsite") == ({"fate-exchange"}, {9370})
+    exchange = render({"kind": "exchange", "partyId": 1, "rollsite": {"partyList": [
+        {"partyId": 9999, "host": "rollsite.fate-9999.svc.cluster.local", "port": 9370},
+        {"partyId": 10000, "host": "198.51.100.20", "port": 30101}]}})
+    assert _peer_rule(exchange, "rollsite") == ({"fate-9999"}, {9370})
+    pulsar = render(party(backend="spark_local_pulsar", pulsar={"exchange": {"host": "traffic-server.fate-exchange", "port": 443}},
+                          nginx={"exchange": {"host": "nginx.fate-exchange", "httpPort": 9300, "grpcPort": 9310}}))
+    assert _peer_rule(pulsar, "pulsar")[0] == _peer_rule(pulsar, "nginx")[0] == {"fate-exchange"}
+    ats = render({"kind": "exchange", "partyId": 1, "backend": "spark_pulsar",
+                  "trafficServer": {"sniRoutes": [{"fqdn": "9999.fate.org", "tunnelRoute": "pulsar.fate-9999:6651"}]}})
+    assert _peer_rule(ats, "traffic-server") == ({"fate-9999"}, {443})
