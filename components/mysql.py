@@ -10,6 +10,7 @@ import pulumi
 from . import endpoints
 from .eggroll_meta import create_tables_sql
 from .kube import MYSQL_IMAGE, Exposure, Module, Placement, Site, Volume, env, env_from_secret, exec_probes
+from .security import EXTRA_CAPABILITIES
 
 CONFIG_MAP = "mysql-config"
 SECRET = "mysql-secret"
@@ -48,7 +49,7 @@ class Mysql(Module):
         container = self.container(
             "mysql", site.images.third_party(MYSQL_IMAGE), args.placement, DEFAULT_RESOURCES,
             # the mysql entrypoint raises the scheduling priority of its threads
-            securityContext={"capabilities": {"add": ["SYS_NICE"]}},
+            securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["mysql"])}},
             env=[
                 env("MYSQL_RANDOM_ROOT_PASSWORD", "yes"),
                 env("MYSQL_DATABASE", args.database),

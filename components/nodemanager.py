@@ -9,6 +9,7 @@ import pulumi
 
 from . import eggroll, endpoints
 from .kube import FLUENT_BIT_IMAGE, Module, Placement, Site, Volume, http_probes, tcp_probes
+from .security import EXTRA_CAPABILITIES
 
 LOG_CONFIG_MAP = "fluentd-config"  # KubeFATE's name; it now holds a config fluent-bit really reads
 LOG_DIR = f"{eggroll.EGGROLL_HOME}/logs"
@@ -86,7 +87,7 @@ class NodeManager(Module):
                 use_tini=True),
             env=[{"name": "HUGGINGFACE_HUB_CACHE", "value": "/data/projects/fate/llm"}],
             # egg_pair debugging (py-spy) needs ptrace, as in KubeFATE
-            securityContext={"capabilities": {"add": ["SYS_PTRACE"]}},
+            securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["nodemanager"])}},
             ports=[{"name": "nodemanager", "containerPort": port}],
             volumeMounts=[
                 {"name": "eggroll-log", "mountPath": LOG_DIR},

@@ -10,6 +10,7 @@ import pulumi
 from . import endpoints
 from .files import to_yaml
 from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+from .security import EXTRA_CAPABILITIES
 
 CONFIG_MAP = "traffic-server-config"
 SNI_CONFIG_MAP = "traffic-server-sni"
@@ -87,7 +88,7 @@ class TrafficServer(Module):
             command=[f"{PREFIX}/bin/traffic_manager"],
             # traffic_manager binds 443 as root and hands the socket to traffic_server, which runs as
             # proxy.config.admin.user_id (nobody); with ALL dropped, a port below 1024 needs this capability
-            securityContext={"capabilities": {"add": ["NET_BIND_SERVICE"]}},
+            securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["trafficServer"])}},
             ports=[{"name": "http", "containerPort": endpoints.TRAFFIC_SERVER_HTTP_PORT}, {"name": "tls", "containerPort": tls}],
             volumeMounts=[
                 {"name": "traffic-server-confs", "mountPath": f"{ETC}/records.config", "subPath": "records.config"},

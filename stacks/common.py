@@ -181,23 +181,34 @@ def _provider_version() -> tuple[int, ...]:
     return tuple(int(p) for p in version("pulumi-kubernetes").split(".")[:2])
 
 
-def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[k8s.core.v1.Namespace]:
-    """The target namespace, when the stack creates it; kept on destroy while persistent data is retained."""
-    if not cfg.create_namespace:
-        return None
+def admission_labels(cfg: DeploymentConfig) -> dict[str, str]:
+    """Pod Security Admission: enforce the configured level, and warn and audit at it too (kubectl shows why)."""
+    level = cfg.pod_security.admission
+    return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn", "audit")} if level else {}
+
+
+def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[pulumi.CustomResource]:
+    """The target namespace, when the stack creates it; kept on destroy while persistent data is retained. A namespace
+    that exists already (KubeFATE's) only gets the Pod Security Admission labels, by a server-side apply patch."""
     site = site_of(cfg)
+    if not cfg.create_namespace:
+        if not cfg.pod_security.admission:
+            return None
+        return k8s.core.v1.NamespacePatch(
+            "namespace-pod-security", metadata={"name": site.namespace, "labels": admission_labels(cfg)},
+            opts=pulumi.ResourceOptions(provider=k8s_provider))
     retain = cfg.persistence.enabled and cfg.persistence.retain_on_destroy
     return k8s.core.v1.Namespace(
         "namespace",
         metadata={"name": site.namespace, "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower(), **kube.FORCE_ANNOTATIONS},
                   "labels": {
             "app.kubernetes.io/part-of": kube.PART_OF, "app.kubernetes.io/managed-by": kube.MANAGED_BY,
-            f"{kube.LABEL_PREFIX}/party-id": str(site.party_id)}},
+            f"{kube.LABEL_PREFIX}/party-id": str(site.party_id), **admission_labels(cfg)}},
         opts=pulumi.ResourceOptions(provider=k8s_provider, retain_on_delete=retain),
     )
 
 
-def module_opts(k8s_provider: k8s.Provider, ns: Optional[k8s.core.v1.Namespace]) -> pulumi.ResourceOptions:
+def module_opts(k8s_provider: k8s.Provider, ns: Optional[pulumi.CustomResource]) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}, depends_on=[ns] if ns is not None else None)
 
 

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.security import beyond_baseline
 from stacks.clouds import ENTRY_POINTS, INGRESS_CONTROLLERS, PROFILES, CloudName
 
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
@@ -681,6 +682,10 @@ class PodSecurityConfig(Model):
     dropped to what each image needs, non-root where the image runs as a user."""
 
     enabled: bool = True
+    admission: Optional[Literal["baseline", "privileged"]] = Field(
+        default=None, description="Pod Security Admission level enforced on the namespace (labels "
+                                  "pod-security.kubernetes.io/enforce, warn, audit); baseline refuses mysql (SYS_NICE) "
+                                  "and nodemanager (SYS_PTRACE); FATE's images run as root, so never restricted")
 
 
 class TlsConfig(Model):
@@ -1378,6 +1383,17 @@ def _check_ingress_sources(cfg: DeploymentConfig) -> list[Problem]:
                     f"from in networkPolicy.ingressSources (known classes: {', '.join(INGRESS_CONTROLLERS)})")]
 
 
+def _check_admission(cfg: DeploymentConfig) -> list[Problem]:
+    if cfg.pod_security.admission != "baseline":
+        return []
+    refused = beyond_baseline(set(cfg.enabled_modules))
+    if not refused:
+        return []
+    why = ", ".join(f"{m} ({'/'.join(caps)})" for m, caps in refused.items())
+    return [Problem(_key(["podSecurity", "admission"]),
+                    f"the baseline level refuses {why}: use privileged, or leave those modules out")]
+
+
 def _check_presets(cfg: DeploymentConfig) -> list[Problem]:
     return [Problem(_key(list(path) + ["resourcesPreset"]), "set either resources or resourcesPreset, not both")
             for path in _MODULE_SECTIONS
@@ -1528,7 +1544,7 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
             problems.append(Problem(f"{NAMESPACE}:secrets", "unknown key; passwords are top-level secret keys: " + ", ".join(SECRET_KEYS)))
         elif key == "podSecurityPolicy":
             problems.append(Problem(f"{NAMESPACE}:podSecurityPolicy", "PodSecurityPolicy was removed in Kubernetes 1.25; "
-                                                                      "use Pod Security Admission namespace labels instead and remove this key"))
+                                                                      "use podSecurity.admission (Pod Security Admission namespace labels) instead"))
         else:
             plain[key] = value
     try:
@@ -1538,7 +1554,7 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
         raise ConfigError(problems + _from_validation_error(err)) from None
     problems += _check_cloud(cfg) + _check_presets(cfg)
     cfg = _resolve_cloud(cfg)
-    problems += _check(cfg, set(plain)) + _check_lb_type(cfg) + _check_ingress_sources(cfg)
+    problems += _check(cfg, set(plain)) + _check_lb_type(cfg) + _check_ingress_sources(cfg) + _check_admission(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

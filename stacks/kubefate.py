@@ -250,8 +250,9 @@ def _top(src: Section, res: Result) -> None:
             res.set("istio", {"enabled": True})
     psp = src.sub("podSecurityPolicy")
     if psp.take("enabled"):
-        res.problems.append("podSecurityPolicy.enabled: PodSecurityPolicy was removed in Kubernetes 1.25; use Pod Security "
-                            "Admission labels on the namespace and set this to false")
+        # KubeFATE's PSP forbade privileged pods; the Pod Security level closest to it that still admits the
+        # party's capabilities is chosen once the modules are known (_pod_security)
+        res.set("podSecurity", {"admission": "baseline"})
     elif psp.present:
         res.notes.append("podSecurityPolicy.enabled=false: nothing to create (PodSecurityPolicy no longer exists)")
     skipped = src.take("skippedKeys")
@@ -825,6 +826,28 @@ def _kubefate_service_types(data: dict, res: Result) -> None:
                              f"fate-pulumi creates one only for real hosts (set ingress.{ui}.hosts)")
 
 
+def _pod_security(res: Result) -> None:
+    """podSecurityPolicy.enabled -> Pod Security Admission labels on the namespace (PSP is gone since Kubernetes 1.25):
+    baseline matches KubeFATE's policy (no privileged pods), unless a deployed module needs a capability it refuses."""
+    if res.get("podSecurity.admission") != "baseline":
+        return
+    from components.security import beyond_baseline
+    from stacks.config import ConfigError, load_config
+
+    try:
+        modules = set(load_config({**res.config, "development": True, "podSecurity": {}}).enabled_modules)
+    except ConfigError:
+        return  # reported by _required_secrets
+    refused = beyond_baseline(modules)
+    if refused:
+        res.set("podSecurity", {"admission": "privileged"})
+    why = "; the baseline level would refuse " + ", ".join(f"{m} ({'/'.join(c)})" for m, c in refused.items()) \
+        + ", so the level is privileged" if refused else ""
+    res.notes.append("podSecurityPolicy.enabled: PodSecurityPolicy was removed in Kubernetes 1.25; imported as Pod "
+                     f"Security Admission labels on the namespace (podSecurity.admission: "
+                     f"{res.get('podSecurity.admission')}){why}")
+
+
 def _required_secrets(res: Result) -> None:
     """List every password the imported deployment needs, not only those the file happened to contain."""
     from stacks.config import SECRET_KEYS, ConfigError, load_config, required_secrets
@@ -848,6 +871,7 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
     {"party": _import_party, "exchange": _import_exchange, "serving": _import_serving}[res.kind](root, res)
     _kubefate_service_types(data, res)
     if not res.problems:
+        _pod_security(res)
         _required_secrets(res)
     leftovers = [k for k in root.leftovers()]
     for key in leftovers:

@@ -19,6 +19,8 @@ BAD = {
                                           "fate:rollsite.partyList[0].secure", "set rollsite.tls.enabled"),
     "tls-node-port-without-tls": (party(rollsite={"service": {"type": "NodePort", "nodePorts": {"rollsiteTls": 30090}}}),
                                   "fate:rollsite.service.nodePorts.rollsiteTls", "only with rollsite.tls.enabled"),
+    "baseline-refuses-mysql-and-nodemanager": (party(podSecurity={"admission": "baseline"}), "fate:podSecurity.admission",
+                                               "mysql (SYS_NICE), nodemanager (SYS_PTRACE)"),
     "missing-party-id": ({"development": True}, "fate:partyId", "required"),
     "party-id-not-a-number": (party(partyId="ninety"), "fate:partyId", "integer"),
     "bad-backend": (party(backend="spark_kafka"), "fate:backend", "spark_pulsar"),

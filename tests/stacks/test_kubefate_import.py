@@ -285,7 +285,6 @@ def test_quirks_are_noted_not_hidden():
 
 
 @pytest.mark.parametrize("change,key", [
-    (lambda d: d.update(podSecurityPolicy={"enabled": True}), "podSecurityPolicy.enabled"),
     (lambda d: d["rollsite"].update(nodeport=30091), "rollsite.nodeport"),
     (lambda d: d.update(imageTag="1.11.2-release"), "imageTag"),
     (lambda d: d.update(chartVersion="v1.10.0"), "chartVersion"),
@@ -400,3 +399,24 @@ def test_lbrollsite_and_rollsite_both_listed_is_refused_with_the_reason():
     with pytest.raises(ImportError_) as err:
         import_cluster({**LB_PARTY, "modules": ["rollsite", *LB_PARTY["modules"]]})
     assert any("two Deployments named rollsite" in p for p in err.value.problems), err.value.problems
+
+
+@pytest.mark.parametrize("modules, level", [
+    (LB_PARTY["modules"], "privileged"),  # mysql (SYS_NICE) and nodemanager (SYS_PTRACE) are beyond baseline
+    (["rollsite"], "baseline"),
+])
+def test_pod_security_policy_is_imported_as_pod_security_admission(modules, level):
+    chart = "fate-exchange" if modules == ["rollsite"] else "fate"
+    data = {**LB_PARTY, "chartName": chart, "modules": modules, "podSecurityPolicy": {"enabled": True}}
+    if chart == "fate-exchange":
+        data = {k: v for k, v in data.items() if k not in ("computing", "federation", "storage", "algorithm", "device",
+                                                            "lbrollsite")}
+        data["partyId"], data["rollsite"] = 1, {"partyList": LB_PARTY["rollsite"]["partyList"]}
+    res = import_cluster(data)
+    assert res.config["podSecurity"] == {"admission": level}
+    assert any(n.startswith("podSecurityPolicy.enabled: PodSecurityPolicy was removed") for n in res.notes), res.notes
+    cfg = load_config({**res.config, "development": True})
+    rendered = render({**res.config, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}})
+    # KubeFATE's namespace exists already: the labels arrive by a patch, enforce/warn/audit at the level
+    patch = next(r for r in rendered.resources if r.type == "kubernetes:core/v1:NamespacePatch")
+    assert patch.inputs["metadata"]["labels"] == {f"pod-security.kubernetes.io/{m}": level for m in ("enforce", "warn", "audit")}
