@@ -26,9 +26,18 @@ def _escape_properties(text: str, is_key: bool) -> str:
             out.append("\\" + ch)
         elif not is_key and i == 0 and ch in " #!":
             out.append("\\" + ch)  # leading blanks and comment chars would be lost
+        elif ord(ch) > 0x7E or ord(ch) < 0x20:
+            # \uXXXX: read the same by Properties.load(InputStream) (ISO-8859-1: eggroll, FATE-Serving) and by
+            # load(Reader) with the JVM's default charset (FATE-Board), whatever the image's locale
+            out.extend(f"\\u{unit:04x}" for unit in _utf16(ch))
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _utf16(ch: str) -> list[int]:
+    data = ch.encode("utf-16-be")
+    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def properties(entries: Properties, header: str = "") -> str:
@@ -62,6 +71,10 @@ def _unescape(text: str) -> str:
         ch = text[i]
         if ch == "\\" and i + 1 < len(text):
             nxt = text[i + 1]
+            if nxt == "u" and i + 6 <= len(text):
+                out.append(chr(int(text[i + 2:i + 6], 16)))
+                i += 6
+                continue
             out.append({"n": "\n", "r": "\r", "t": "\t"}.get(nxt, nxt))
             i += 2
         else:

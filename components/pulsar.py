@@ -13,6 +13,7 @@ from .kube import Exposure, IngressRoute, Module, Placement, Site, Volume, node_
 from .pulsar_standalone import CERT_DIR, TLS_FILES, standalone_conf
 
 IMAGE_TAG = "2.10.1"
+IMAGE_UID = 10000
 CONFIG_MAP = "pulsar-config"
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
 
@@ -65,6 +66,9 @@ class Pulsar(Module):
         container = self.container(
             "pulsar", site.images.fate("pulsar", IMAGE_TAG), args.placement, DEFAULT_RESOURCES,
             command=["/bin/bash", "-c", "exec bin/pulsar standalone -nss"],
+            # the image's user since Pulsar 2.10 (apache/pulsar #13376): uid 10000 in group 0, which owns /pulsar's
+            # writable directories
+            securityContext={"runAsUser": IMAGE_UID, "runAsGroup": 0},
             env=list(args.env) or None,
             ports=[{"name": f"port-{q.port}", "containerPort": q.port} for q in p.ports],
             volumeMounts=mounts,
@@ -73,8 +77,9 @@ class Pulsar(Module):
         self.service_obj = self.service(p.name, p.ports, args.exposure)
         if args.public_lb:
             self.service(endpoints.PULSAR_PUBLIC_TLS.name, endpoints.PULSAR_PUBLIC_TLS.ports, Exposure(type="LoadBalancer"))
-        self.workload = self.stateful_set("pulsar", p.name, 1, self.pod_spec([container], args.placement, volumes),
-                                          claim_templates=[claim] if claim else [])
+        # fsGroup 0: the data volume becomes group 0's, writable for the broker
+        pod = self.pod_spec([container], args.placement, volumes, securityContext={"fsGroup": 0})
+        self.workload = self.stateful_set("pulsar", p.name, 1, pod, claim_templates=[claim] if claim else [])
         self.ingress("pulsar", args.ingress, p.name, p.port("web"), args.ingress_class)
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": p.address("broker"), "nodePorts": self.node_ports, "tls": tls})

@@ -777,7 +777,10 @@ ServingLink.model_rebuild()
 
 
 class Secrets(Model):
-    """Passwords, from `pulumi config set --secret fate:<key>`; never written to a ConfigMap."""
+    """Passwords, from `pulumi config set --secret fate:<key>`; never written to a ConfigMap. Kept exactly as set:
+    a blank at either end is part of the password (MySQL's data keeps the password it was created with)."""
+
+    model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False})
 
     mysql_password: Optional[SecretStr] = None
     fateboard_password: Optional[SecretStr] = None

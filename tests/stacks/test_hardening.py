@@ -46,6 +46,11 @@ def test_capabilities_per_image():
                       "servingServer": {"fateflow": {"host": "10.0.0.1", "port": 30097}}})
     zk = container(serving.get("StatefulSet", "serving-zookeeper"), "zookeeper")["securityContext"]
     assert zk["runAsNonRoot"] is True and "add" not in zk["capabilities"]
+    # Pulsar 2.10 runs as uid 10000 in group 0: its data volume must be group 0's to be writable
+    pulsar = render(party(backend="spark_pulsar")).get("StatefulSet", "pulsar")
+    sc = container(pulsar, "pulsar")["securityContext"]
+    assert (sc["runAsUser"], sc["runAsGroup"], sc["runAsNonRoot"]) == (10000, 0, True) and "add" not in sc["capabilities"]
+    assert pulsar["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 0
 
 
 def test_start_order_init_containers():
