@@ -40,6 +40,9 @@ def records_config() -> list[tuple[str, str, str]]:
         ("STRING", "proxy.config.ssl.CA.cert.filename", "ca.cert.pem"),
         ("STRING", "proxy.config.ssl.CA.cert.path", CERT_DIR),
         ("STRING", "proxy.config.ssl.server.cert.path", CERT_DIR),
+        # ssl_multicert's key is looked up here; its default is the sysconfdir Traffic Server was compiled with,
+        # which is why KubeFATE also mounted the key there
+        ("STRING", "proxy.config.ssl.server.private_key.path", CERT_DIR),
         ("STRING", "proxy.config.ssl.servername.filename", "sni/sni.yaml"),
     ]
 
@@ -95,8 +98,6 @@ class TrafficServer(Module):
                 {"name": "traffic-server-confs", "mountPath": f"{ETC}/ssl_multicert.config", "subPath": "ssl_multicert.config"},
                 {"name": "traffic-server-sni", "mountPath": f"{ETC}/sni", "readOnly": True},
                 {"name": "traffic-server-cert", "mountPath": CERT_DIR, "readOnly": True},
-                {"name": "traffic-server-cert", "mountPath": f"{ETC}/proxy.cert.pem", "subPath": "proxy.cert.pem"},
-                {"name": "traffic-server-cert", "mountPath": f"{ETC}/proxy.key.pem", "subPath": "proxy.key.pem"},
             ],
             **tcp_probes(tls),
         )

@@ -102,19 +102,28 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{n:7d}  {what}")
 
 
+# Tiers that run only when asked for (.ci/run does, after installing what they need); deselected, not skipped,
+# otherwise: option -> the tests it selects
+TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py"}
+
+
 def pytest_addoption(parser):
     parser.addoption("--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain")
+    parser.addoption("--daemons", action="store_true",
+                     help="run the real-software tier (tests/contract/test_daemons.py); needs Debian's daemons")
 
 
 def pytest_collection_modifyitems(config, items):
-    """The engine tier runs only when asked for (.ci/run does, after building the toolchain); it is deselected,
-    not skipped, otherwise."""
-    engine = [i for i in items if "tests/engine/" in str(i.fspath).replace("\\", "/")]
-    if config.getoption("--engine"):
-        items[:] = engine
-    elif engine:
-        config.hook.pytest_deselected(items=engine)
-        items[:] = [i for i in items if i not in engine]
+    def tier(item) -> Optional[str]:
+        path = str(item.fspath).replace("\\", "/")
+        return next((opt for opt, where in TIERS.items() if where in path), None)
+
+    asked = [opt for opt in TIERS if config.getoption(opt)]
+    keep = [i for i in items if tier(i) in asked] if asked else [i for i in items if tier(i) is None]
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
 
 
 @pytest.fixture(params=STACK_FILES, ids=lambda p: p.name)

@@ -398,7 +398,9 @@ ENTRIES: dict[tuple[str, str], Entry] = {
         capture=("/opt/trafficserver/etc/trafficserver", "/opt/proxy"),
         reads=(Read("/opt/trafficserver/etc/trafficserver/records.config", "text", lambda s: {
             "CONFIG proxy.config.http.server_ports STRING 8080 8080:ipv6 443:ssl": PRESENT,
-            "CONFIG proxy.config.ssl.servername.filename STRING sni/sni.yaml": PRESENT}),
+            "CONFIG proxy.config.ssl.servername.filename STRING sni/sni.yaml": PRESENT,
+            # the key next to the certificate, not in the sysconfdir the image happened to be compiled with
+            "CONFIG proxy.config.ssl.server.private_key.path STRING /opt/proxy": PRESENT}),
             Read("/opt/trafficserver/etc/trafficserver/sni/sni.yaml", "yaml", lambda s: {
                 f"sni.{i}.tunnel_route": r.tunnel_route for i, r in enumerate(s.cfg.traffic_server.sni_routes)}),
             Read("/opt/trafficserver/etc/trafficserver/ssl_multicert.config", "text", lambda s: {

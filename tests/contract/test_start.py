@@ -255,25 +255,32 @@ def _verify(stack: Stack, entry: Entry, run: ContainerRun, where: str, tmp: Path
     return checked
 
 
-@pytest.mark.parametrize("case, workload", PODS, ids=[f"{c}:{w}" for c, w in PODS])
-def test_pod_starts_with_the_configured_values_where_its_programs_read_them(case, workload, tmp_path):
-    stack, rendered = _rendered(case)
+def start(stack: Stack, rendered, workload: str, root: Path) -> dict[str, tuple[Entry, ContainerRun]]:
+    """Start one pod of a render in the sandbox: every container that is not a wait loop, init containers first."""
     objects = {(o["kind"], o["metadata"]["name"]): o for o in rendered.raw_objects}
-    workload_obj = dict(_pods(case))[workload]
-    pod = Pod(workload_obj, objects, tmp_path)
+    workload_obj = next(o for o in rendered.raw_objects if o["kind"] in ("Deployment", "StatefulSet")
+                        and o["metadata"]["name"] == workload)
+    pod = Pod(workload_obj, objects, root)
     spec = workload_obj["spec"]["template"]["spec"]
-    checked = 0
+    runs = {}
     for container in spec.get("initContainers", []) + spec["containers"]:
         entry = ENTRIES[(workload, container["name"])]
         if entry.waits:
             continue
-        capture = list(entry.capture)
         writable = [os.path.normpath(os.path.join(entry.image.workdir, r.path)) for r in entry.reads if r.writable]
-        run = pod.run(container, entry.image, list(entry.program), capture, writable)
+        run = pod.run(container, entry.image, list(entry.program), list(entry.capture), writable)
         assert run.rc == 0, f"{workload}/{container['name']}: the start command failed (exit {run.rc}): {run.stderr}"
         if entry.program:
             assert run.calls, f"{workload}/{container['name']}: the start command never started {entry.program}"
-        checked += _verify(stack, entry, run, f"{case} {workload}/{container['name']}", tmp_path)
+        runs[container["name"]] = (entry, run)
+    return runs
+
+
+@pytest.mark.parametrize("case, workload", PODS, ids=[f"{c}:{w}" for c, w in PODS])
+def test_pod_starts_with_the_configured_values_where_its_programs_read_them(case, workload, tmp_path):
+    stack, rendered = _rendered(case)
+    checked = sum(_verify(stack, entry, run, f"{case} {workload}/{name}", tmp_path)
+                  for name, (entry, run) in start(stack, rendered, workload, tmp_path).items())
+    spec = dict(_pods(case))[workload]["spec"]["template"]["spec"]
     assert checked or all(ENTRIES[(workload, c["name"])].waits or not ENTRIES[(workload, c["name"])].reads
                           for c in spec["containers"])
-

@@ -1,0 +1,509 @@
+"""Real-software tier: the third-party daemons run from Debian's packages on 127.0.0.1 with the files the start-time
+tier produced (tests/contract/test_start.py), and are spoken to the way FATE speaks to them. Where a registry
+serves FATE's own code (fate-client 1.11.2 on PyPI), that code is the reader.
+
+Run with `python -m pytest -q --daemons tests/contract/test_daemons.py` (.ci/run installs the packages first:
+mariadb-server redis-server nginx-light libnginx-mod-http-lua libnginx-mod-stream trafficserver zookeeper
+rabbitmq-server bubblewrap curl openssl, and fate-client 1.11.2 into $FATE_PULUMI_CACHE/fate-client). A missing
+program fails the test: this tier only runs where it was asked for.
+
+What each test changes in a rendered file to run here, it says: only listening addresses (loopback, free ports),
+never a key the contract covers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import pytest
+import yaml
+
+from tests.conftest import party
+from tests.contract.sandbox import HOST_DIRS
+from tests.contract.test_start import HARD_SECRETS, _java_properties, _rendered, _redis_directives, start, CASES
+from tests.contract.contract import Stack
+from stacks.config import SECRET_KEYS, load_config
+from tests.conftest import render
+
+CACHE = Path(os.environ.get("FATE_PULUMI_CACHE", Path.home() / ".cache" / "fate-pulumi"))
+FATE_CLIENT = Path(os.environ.get("FATE_CLIENT_VENV", CACHE / "fate-client-1.11.2"))
+
+
+def need(*programs: str) -> None:
+    missing = [p for p in programs if shutil.which(p) is None and not Path(p).exists()]
+    assert not missing, f"the real-software tier needs {missing} (see this file's docstring for the packages)"
+
+
+def free_port(low: int = 0) -> int:
+    """A free loopback port (in [low, low+2000) when given: Traffic Server tunnels only to its connect ports)."""
+    for candidate in ([0] if not low else range(low, low + 2000)):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port} after {timeout}s: {log.read_text()[-3000:]}")
+
+
+@contextmanager
+def daemon(args: list[str], port: int, log: Path, env: Optional[dict] = None, timeout: float = 60) -> Iterator[subprocess.Popen]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                start_new_session=True)
+    try:
+        wait_port(port, proc, log, timeout)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+
+
+def in_pod_layout(binds: dict[str, Path], read_only: tuple[str, ...] = ()) -> list[str]:
+    """bwrap arguments: the host's programs read-only, the given host paths at the pod's paths (read-only for
+    `read_only` destinations) — so a daemon opens its files exactly where the image has them."""
+    args = ["bwrap", "--die-with-parent", "--tmpfs", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin", "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64", "--ro-bind", "/etc", "/etc"]
+    for d in HOST_DIRS:
+        if Path(d).exists():
+            args += ["--ro-bind", d, d]
+    for dest, src in binds.items():
+        args += ["--ro-bind" if dest in read_only else "--bind", str(src), dest]
+    return args
+
+
+def started(case: str, workload: str, tmp: Path, values: Optional[dict] = None):
+    """(stack, {container: run}) of one pod, from a test case or from `values` (rendered with the hard passwords)."""
+    if values is None:
+        stack, rendered = _rendered(case)
+    else:
+        from stacks.config import required_secrets
+
+        needed = required_secrets(load_config({**values, "development": True}, [k for k in values if k in SECRET_KEYS]))
+        passwords = {k: HARD_SECRETS[k] for k in [*values, *needed] if k in HARD_SECRETS}
+        values = {**values, **passwords}
+        stack = Stack(load_config(values, [k for k in values if k in SECRET_KEYS]), passwords)
+        rendered = render(values)
+    root = tmp / f"{workload}-{len(list(tmp.glob(workload + '-*')))}"
+    return stack, {name: run for name, (_, run) in start(stack, rendered, workload, root).items()}
+
+
+def properties(run, path: str, tmp: Path) -> dict[str, str]:
+    return _java_properties({path: run.read(path)}, tmp)[path]
+
+
+# ------------------------------------------------------------------------------------------------------ MariaDB
+
+
+def _sql_literal(value: str) -> str:
+    """As the mysql image's entrypoint escapes a value for a SQL string (docker_sql_escape_string_literal)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def test_mariadb_takes_the_init_sql_and_fate_flow_and_eggroll_log_in(tmp_path):
+    need("mariadbd", "mariadb-install-db", "mariadb")
+    case = "Pulumi.party-9999-eggroll.yaml"
+    _, mysql = started(case, "mysql", tmp_path)
+    _, flow = started(case, "python", tmp_path)
+    _, cm = started(case, "clustermanager", tmp_path)
+    env = mysql["mysql"].call.env
+    init_sql = [p for p in mysql["mysql"].files if p.startswith("/docker-entrypoint-initdb.d/")]
+    assert init_sql, "no init SQL at /docker-entrypoint-initdb.d"
+
+    data, sock, port = tmp_path / "mysql-data", tmp_path / "mysql.sock", free_port()
+    subprocess.run(["mariadb-install-db", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=socket",
+                    "--skip-test-db"], check=True, capture_output=True)
+    with daemon(["mariadbd", f"--datadir={data}", f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1",
+                 "--user=root", "--skip-log-bin"], port, tmp_path / "mariadb.log"):
+        def sql(statement: str, *args: str, user: str = "root", password: Optional[str] = None, db: str = "") -> str:
+            cmd = ["mariadb", "--batch", "--skip-column-names", *args]
+            cmd += [f"--socket={sock}", "-uroot"] if user == "root" else ["-h127.0.0.1", f"-P{port}", f"-u{user}"]
+            result = subprocess.run([*cmd, *([db] if db else [])], input=statement, capture_output=True, text=True,
+                                    env={**os.environ, **({"MYSQL_PWD": password} if password is not None else {})})
+            assert result.returncode == 0, f"{statement[:80]}: {result.stderr}"
+            return result.stdout
+
+        # the mysql image's first start: database, user with its password, grants, then the init scripts
+        db, user = env["MYSQL_DATABASE"], env["MYSQL_USER"]
+        sql(f"CREATE DATABASE IF NOT EXISTS `{db}`; CREATE USER {_sql_literal(user)}@'%' IDENTIFIED BY "
+            f"{_sql_literal(env['MYSQL_PASSWORD'])}; GRANT ALL ON `{db}`.* TO {_sql_literal(user)}@'%';")
+        for path in sorted(init_sql):
+            sql(mysql["mysql"].files[path].decode(), db=db)
+
+        # FATE Flow: user and password of the final service_conf.yaml
+        conf = yaml.safe_load(flow["fateflow"].read("/data/projects/fate/conf/service_conf.yaml"))["database"]
+        assert sql("SELECT DATABASE()", user=conf["user"], password=conf["passwd"], db=conf["name"]).strip() == db
+        # eggroll: jdbc.* of the final eggroll.properties, as java.util.Properties reads them
+        props = properties(cm["clustermanager"], "/data/projects/fate/eggroll/conf/eggroll.properties", tmp_path)
+        jdbc_db = props["eggroll.resourcemanager.clustermanager.jdbc.url"].split("/")[3].split("?")[0]
+        tables = sql("SHOW TABLES", user=props["eggroll.resourcemanager.clustermanager.jdbc.username"],
+                     password=props["eggroll.resourcemanager.clustermanager.jdbc.password"], db=jdbc_db).split()
+        assert {"session_main", "server_node", "processor_resource"} <= set(tables), tables
+
+
+# ------------------------------------------------------------------------------------------------------ Redis
+
+
+def _resp(sock: socket.socket, *args: str) -> bytes:
+    """One RESP command (binary-safe: the password goes as it is) and its first reply line."""
+    payload = f"*{len(args)}\r\n".encode() + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+    sock.sendall(payload)
+    return sock.recv(4096).split(b"\r\n")[0]
+
+
+def test_redis_requires_the_password_serving_server_sends(tmp_path):
+    need("redis-server")
+    case = "Pulumi.serving-9999.yaml"
+    _, redis = started(case, "serving-redis", tmp_path)
+    _, server = started(case, "serving-server", tmp_path)
+    conf, data = tmp_path / "redis.conf", tmp_path / "data"
+    conf.write_bytes(redis["serving-redis"].read("/usr/local/etc/redis/redis.conf"))
+    data.mkdir()
+    props = properties(server["serving-server"], "/data/projects/fate-serving/serving-server/conf/serving-server.properties",
+                       tmp_path)
+    port = free_port()
+    layout = in_pod_layout({"/usr/local/etc/redis/redis.conf": conf, "/data": data}, read_only=("/usr/local/etc/redis/redis.conf",))
+    # the container's command; loopback and a free port instead of the pod's bind and 6379
+    with daemon([*layout, "redis-server", "/usr/local/etc/redis/redis.conf", "--port", str(port), "--bind", "127.0.0.1"],
+                port, tmp_path / "redis.log"):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            assert _resp(s, "PING").startswith(b"-NOAUTH")
+            assert _resp(s, "AUTH", props["redis.password"]) == b"+OK"
+            assert _resp(s, "SET", "fate", "1") == b"+OK"
+            assert _resp(s, "SAVE") == b"+OK"
+    assert (data / "dump.rdb").exists()  # written where the data volume is mounted
+    assert props["redis.password"] == HARD_SECRETS["servingRedisPassword"]
+    assert _redis_directives(conf.read_text())["requirepass"] == HARD_SECRETS["servingRedisPassword"]
+
+
+# ------------------------------------------------------------------------------------------------------ nginx
+
+NGINX_MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so", "ngx_stream_module.so")
+
+
+def _bwrap_hosts(tmp: Path, names: list[str]) -> list[str]:
+    """A sandbox seeing the host read-only and the pod's Service names resolving to loopback."""
+    hosts = tmp / "hosts"
+    hosts.write_text("127.0.0.1 localhost " + " ".join(names) + "\n")
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(tmp), str(tmp),
+            "--ro-bind", str(hosts), "/etc/hosts"]
+
+
+@pytest.mark.parametrize("case", ["Pulumi.party-9999-spark-pulsar.yaml", "Pulumi.exchange-pulsar.yaml"])
+def test_nginx_loads_fates_openresty_config(case, tmp_path):
+    """FATE's nginx.conf needs OpenResty's Lua and stream modules; Debian's nginx with those modules parses it."""
+    need("nginx", "bwrap", *(f"/usr/lib/nginx/modules/{m}" for m in NGINX_MODULES))
+    _, nginx = started(case, "nginx", tmp_path)
+    run = nginx["nginx"]
+    prefix = tmp_path / "prefix"
+    (prefix / "conf" / "vhost").mkdir(parents=True)
+    (prefix / "logs").mkdir()
+    shutil.copy("/etc/nginx/mime.types", prefix / "conf")  # part of OpenResty's own install
+    modules = "".join(f"load_module /usr/lib/nginx/modules/{m};\n" for m in NGINX_MODULES)
+    (prefix / "conf" / "nginx.conf").write_text(modules + run.read("conf/nginx.conf", "/data/projects/fate/proxy/nginx").decode())
+    routes = yaml.safe_load(run.read("conf/modifiable/route_table.yaml", "/data/projects/fate/proxy/nginx"))
+    assert routes, "empty route table"
+    res = subprocess.run(_bwrap_hosts(tmp_path, ["fateflow"]) + ["nginx", "-t", "-p", f"{prefix}/", "-c", "conf/nginx.conf",
+                                                                 "-g", f"pid {tmp_path}/nginx.pid;"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "syntax is ok" in res.stderr, res.stderr
+
+
+def test_lbrollsite_balancer_routes_grpc_to_an_exchange(tmp_path):
+    """The gRPC balancer of an lbrollsite party: a request to it reaches an exchange of its list."""
+    need("nginx", "curl")
+    upstream = free_port()
+    values = party(rollsite={"exchangeList": [{"host": "127.0.0.1", "port": upstream}]})
+    _, rollsite = started("", "rollsite", tmp_path, values)
+    conf = rollsite["exchange"].read("/etc/nginx/nginx.conf").decode()
+    listen = free_port()
+    assert "listen 9390 http2;" in conf
+    conf = conf.replace("listen 9390 http2;", f"listen 127.0.0.1:{listen} http2;")  # loopback, free port
+    (tmp_path / "logs").mkdir()
+    shutil.copy("/etc/nginx/mime.types", tmp_path)
+    (tmp_path / "nginx.conf").write_text(conf.replace("events {", f"pid {tmp_path}/lb.pid;\nevents {{", 1))
+    # the "exchange": an HTTP/2 server answering every call
+    (tmp_path / "exchange.conf").write_text(
+        f"pid {tmp_path}/ex.pid;\nerror_log {tmp_path}/ex.err;\nevents {{}}\nhttp {{ access_log off; server {{ "
+        f"listen 127.0.0.1:{upstream} http2; location / {{ add_header grpc-status 0 always; return 200 'exchange'; }} }} }}\n")
+    with daemon(["nginx", "-p", f"{tmp_path}/", "-c", "exchange.conf", "-g", "daemon off;"], upstream, tmp_path / "ex.log"), \
+            daemon(["nginx", "-p", f"{tmp_path}/", "-c", "nginx.conf", "-g", "daemon off;"], listen, tmp_path / "lb.log"):
+        res = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-X", "POST", "-H", "content-type: application/grpc",
+                              f"http://127.0.0.1:{listen}/com.webank.ai.eggroll.api.networking.proxy.DataTransferService/push"],
+                             capture_output=True, text=True, timeout=30)
+    assert res.stdout == "exchange", (res.returncode, res.stdout, res.stderr)
+
+
+# ------------------------------------------------------------------------------------------------------ Traffic Server
+
+
+def _issued_exchange(tunnel_port: int) -> dict[str, Any]:
+    from tests.components.test_tls import ca
+
+    return {"kind": "exchange", "partyId": 1, "backend": "spark_pulsar", "publicHost": "198.51.100.1",
+            "tls": {"generate": True, "caCertificate": ca().certificate_pem}, "tlsCaKey": ca().key_pem,
+            "trafficServer": {"sniRoutes": [{"fqdn": "9999.fate.org", "tunnelRoute": f"127.0.0.1:{tunnel_port}"}]}}
+
+
+@pytest.fixture
+def world_readable_tmp() -> Iterator[Path]:
+    """A temporary directory other users may enter (pytest's are private): Traffic Server drops to its own user."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="fate-contract-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
+    """A Pulsar client connects to the exchange's proxy with SNI <party>.fate.org; Traffic Server, on the rendered
+    records.config / sni.yaml / ssl_multicert.config, tunnels the TLS session to that party's broker, whose issued
+    certificate the client verifies. The proxy's own certificate answers for proxy.fate.org."""
+    need("traffic_server", "bwrap")
+    from components.tls import TlsPlan
+    from tests.components.test_tls import ca
+
+    tmp_path = world_readable_tmp
+    broker_port = free_port(31000)  # inside the rendered connect_ports (30000-33000)
+    _, ts = started("", "traffic-server", tmp_path, _issued_exchange(broker_port))
+    run = ts["traffic-server"]
+    etc, certs, var = tmp_path / "etc", tmp_path / "certs", tmp_path / "var"
+    for d in (etc / "sni", certs, var / "run", var / "log", var / "cache"):
+        d.mkdir(parents=True)
+    for name in ("records.config", "ssl_multicert.config", "sni/sni.yaml"):
+        (etc / name).write_bytes(run.read(f"/opt/trafficserver/etc/trafficserver/{name}"))
+    for name in ("proxy.cert.pem", "proxy.key.pem", "ca.cert.pem"):
+        (certs / name).write_bytes(run.read(f"/opt/proxy/{name}"))
+    for name in ("ip_allow.yaml", "logging.yaml", "plugin.config", "remap.config", "hosting.config", "volume.config",
+                 "cache.config", "parent.config", "body_factory"):  # the image's other defaults: Debian's
+        src = Path("/etc/trafficserver") / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, etc / name)
+    (etc / "storage.config").write_text(f"{var / 'cache'} 64M\n")
+    (tmp_path / "runroot.yaml").write_text(yaml.safe_dump({
+        "prefix": "/usr", "exec_prefix": "/usr", "bindir": "/usr/bin", "sbindir": "/usr/sbin",
+        "libdir": "/usr/lib/trafficserver", "libexecdir": "/usr/lib/trafficserver/modules", "includedir": "/usr/include",
+        "sysconfdir": "/opt/trafficserver/etc/trafficserver",  # the image's prefix layout
+        "datadir": str(var / "cache"), "localstatedir": str(var), "runtimedir": str(var / "run"),
+        "logdir": str(var / "log"), "cachedir": str(var / "cache")}))
+    subprocess.run(["chmod", "-R", "a+rwX", str(tmp_path)], check=True)
+    port = free_port()
+    args = ["bwrap", "--ro-bind", "/", "/", "--bind", str(tmp_path), str(tmp_path), "--tmpfs", "/opt",
+            "--perms", "0755", "--dir", "/opt/trafficserver", "--perms", "0755", "--dir", "/opt/trafficserver/etc",
+            "--ro-bind", str(etc), "/opt/trafficserver/etc/trafficserver", "--ro-bind", str(certs), "/opt/proxy",
+            "--dev", "/dev", "--proc", "/proc", "traffic_server", f"--run-root={tmp_path}/runroot.yaml"]
+    # loopback on a free port instead of 443/8080; Debian's build runs as its own user where the image's drops to nobody
+    env = {"PROXY_CONFIG_HTTP_SERVER_PORTS": f"{port}:ssl:ip-in=127.0.0.1", "PROXY_CONFIG_ADMIN_USER_ID": "trafficserver"}
+
+    issued = TlsPlan(ca=ca()).pulsar_cert(9999, "fate.org", ["127.0.0.1"])
+    for name, text in issued.items():
+        (tmp_path / f"broker-{name}").write_text(text)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "broker-broker.cert.pem", tmp_path / "broker-broker.key-pk8.pem")
+    broker = socket.create_server(("127.0.0.1", broker_port))
+
+    def serve() -> None:
+        conn, _ = broker.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(b"broker:" + tls.recv(64))
+
+    threading.Thread(target=serve, daemon=True).start()
+    client = ssl.create_default_context(cafile=str(tmp_path / "broker-ca.cert.pem"))
+    with daemon(args, port, tmp_path / "ats.log", env=env):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                client.wrap_socket(raw, server_hostname="9999.fate.org") as tls:
+            assert dict(x[0] for x in tls.getpeercert()["subject"])["commonName"] == "9999.fate.org"
+            tls.sendall(b"hello")
+            assert tls.recv(64) == b"broker:hello"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                client.wrap_socket(raw, server_hostname="proxy.fate.org") as tls:
+            assert dict(x[0] for x in tls.getpeercert()["subject"])["commonName"] == "proxy.fate.org"
+    diags = (var / "log" / "diags.log").read_text()
+    assert "ERROR" not in diags, diags[-3000:]
+
+
+# ------------------------------------------------------------------------------------------------------ ZooKeeper
+
+
+def test_zookeeper_answers_the_probe_and_the_four_letter_words_it_needs(tmp_path):
+    """bitnami's scripts turn ZOO_* into zoo.cfg (zookeeper-env.sh, libzookeeper.sh); the same mapping for the keys
+    the render sets, then ZooKeeper itself answers `ruok` (the liveness probe) and `srvr`."""
+    need("java")
+    jar = Path("/usr/share/java/zookeeper.jar")
+    assert jar.exists(), "Debian package zookeeper is not installed"
+    _, zk = started("Pulumi.serving-9999.yaml", "serving-zookeeper", tmp_path)
+    env = zk["zookeeper"].call.env
+    port = free_port()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "zoo.cfg").write_text("\n".join([
+        f"tickTime={env['ZOO_TICK_TIME']}", f"initLimit={env['ZOO_INIT_LIMIT']}", f"syncLimit={env['ZOO_SYNC_LIMIT']}",
+        f"maxClientCnxns={env['ZOO_MAX_CLIENT_CNXNS']}", f"4lw.commands.whitelist={env['ZOO_4LW_COMMANDS_WHITELIST']}",
+        f"dataDir={tmp_path / 'data'}", f"clientPort={port}", "clientPortAddress=127.0.0.1",  # loopback, free port
+        f"autopurge.purgeInterval={env['ZOO_AUTOPURGE_INTERVAL']}", "admin.enableServer=false", ""]))
+    assert env["ZOO_SERVER_ID"] == "1" and env["ALLOW_ANONYMOUS_LOGIN"] == "yes"
+    classpath = ":".join(str(p) for p in [jar, *Path("/usr/share/java").glob("*.jar")])
+    with daemon(["java", "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", str(tmp_path / "zoo.cfg")],
+                port, tmp_path / "zk.log"):
+        def ask(word: str) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(word.encode())
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+            return data
+
+        deadline = time.time() + 60  # the probe retries too: the port opens before the server serves
+        while ask("srvr").startswith(b"This ZooKeeper instance is not currently serving") and time.time() < deadline:
+            time.sleep(0.5)
+        for word, answer in (("ruok", b"imok"), ("srvr", b"Zookeeper version")):
+            data = ask(word)
+            assert data.startswith(answer), (word, data)
+
+
+# ------------------------------------------------------------------------------------------------------ RabbitMQ
+
+
+def test_rabbitmq_lets_fate_flow_in_with_its_credentials(tmp_path):
+    need("rabbitmq-server")
+    pika = pytest.importorskip("pika", reason="pika (PyPI), FATE's RabbitMQ client, is in requirements.txt")
+    case = "Pulumi.party-9999-spark-rabbitmq.yaml"
+    _, rabbit = started(case, "rabbitmq", tmp_path)
+    _, flow = started(case, "python", tmp_path)
+    env = rabbit["rabbitmq"].call.env
+    port, dist, epmd, mgmt = free_port(), free_port(), free_port(), free_port()
+    plugins = tmp_path / "enabled_plugins"
+    plugins.write_bytes(rabbit["rabbitmq"].read("/etc/rabbitmq/enabled_plugins"))
+    # the 3.8 image's entrypoint writes RABBITMQ_DEFAULT_USER/PASS as default_user/default_pass; RabbitMQ 3.10
+    # reads the same variables itself. Loopback and free ports for every listener.
+    (tmp_path / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{port}\nmanagement.tcp.ip = 127.0.0.1\n"
+                                             f"management.tcp.port = {mgmt}\nloopback_users = none\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    run_env = {
+        "HOME": str(home), "RABBITMQ_NODENAME": f"fate{port}@localhost", "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(tmp_path / "log"), "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"), "RABBITMQ_DIST_PORT": str(dist), "ERL_EPMD_PORT": str(epmd),
+        "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_DEFAULT_USER": env["RABBITMQ_DEFAULT_USER"], "RABBITMQ_DEFAULT_PASS": env["RABBITMQ_DEFAULT_PASS"],
+    }
+    conf = yaml.safe_load(flow["fateflow"].read("/data/projects/fate/conf/service_conf.yaml"))["fate_on_spark"]["rabbitmq"]
+    # the server script itself: Debian's /usr/sbin wrapper would switch to its rabbitmq user
+    with daemon(["/usr/lib/rabbitmq/bin/rabbitmq-server"], port, tmp_path / "rabbitmq.log", env=run_env, timeout=120):
+        credentials = pika.PlainCredentials(conf["user"], conf["password"])
+        connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port, credentials=credentials))
+        channel = connection.channel()
+        channel.queue_declare("fate-contract")
+        connection.close()
+        enabled = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmq-plugins", "-n", f"fate{port}@localhost", "list", "-e", "-m"],
+                                 capture_output=True, text=True, env={**os.environ, **run_env})
+        assert "rabbitmq_federation" in enabled.stdout, enabled.stdout + enabled.stderr
+    subprocess.run(["pkill", "-f", f"fate{port}@localhost"], check=False)
+    subprocess.run(["epmd", "-port", str(epmd), "-kill"], check=False, capture_output=True, env={**os.environ, **run_env})
+
+
+# ------------------------------------------------------------------------------------------------------ rollsite TLS
+
+
+def test_rollsite_certificates_verify_and_do_mutual_tls_for_the_hosts_peers_dial(tmp_path):
+    need("openssl")
+    case = "issued-eggroll-tls"
+    stack, rollsite = started(case, "rollsite", tmp_path)
+    run = rollsite["rollsite"]
+    certs = {name: tmp_path / name for name in ("ca.pem", "server.crt", "server.key", "client.crt", "client.key")}
+    for name, path in certs.items():
+        path.write_bytes(run.read(f"/data/projects/fate/eggroll/conf/cert/{name}"))
+    for cert in ("server.crt", "client.crt"):
+        res = subprocess.run(["openssl", "verify", "-CAfile", str(certs["ca.pem"]), str(certs[cert])],
+                             capture_output=True, text=True)
+        assert res.returncode == 0 and res.stdout.strip().endswith(": OK"), res.stdout + res.stderr
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(certs["server.crt"], certs["server.key"])
+    server.load_verify_locations(certs["ca.pem"])
+    server.verify_mode = ssl.CERT_REQUIRED  # eggroll.core.security.secure.client.auth.enabled=true
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: list[str] = []
+
+    def serve(n: int) -> None:
+        for _ in range(n):
+            conn, _ = listener.accept()
+            try:
+                with server.wrap_socket(conn, server_side=True) as tls:
+                    seen.append(dict(x[0] for x in tls.getpeercert()["subject"])["commonName"])
+                    tls.sendall(b"ok")
+            except ssl.SSLError as err:
+                seen.append(f"refused: {err.reason}")
+
+    dialled = [stack.cfg.public_host, f"rollsite.{stack.cfg.target_namespace}",
+               f"rollsite.{stack.cfg.target_namespace}.svc.cluster.local"]
+    thread = threading.Thread(target=serve, args=(len(dialled) + 1,), daemon=True)
+    thread.start()
+    client = ssl.create_default_context(cafile=str(certs["ca.pem"]))
+    client.load_cert_chain(certs["client.crt"], certs["client.key"])
+    for host in dialled:  # a peer checks the certificate against the host its route dials
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                client.wrap_socket(raw, server_hostname=host) as tls:
+            assert tls.recv(2) == b"ok"
+    anonymous = ssl.create_default_context(cafile=str(certs["ca.pem"]))  # no client certificate: refused
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        try:
+            with anonymous.wrap_socket(raw, server_hostname=dialled[0]) as tls:
+                tls.recv(2)
+        except (ssl.SSLError, ConnectionError):
+            pass
+    thread.join(10)
+    assert seen[:len(dialled)] == ["rollsite-client"] * len(dialled) and seen[-1].startswith("refused"), seen
+
+
+# ------------------------------------------------------------------------------------------------------ fate-client
+
+
+def test_fate_client_init_writes_the_fate_flow_address(tmp_path):
+    """The client container's real command with fate-client 1.11.2 (PyPI, FATE's own code) as `flow` and `pipeline`:
+    both write the address of FATE Flow's Service into their settings."""
+    flow_bin = FATE_CLIENT / "bin" / "flow"
+    assert flow_bin.exists(), f"fate-client 1.11.2 is not installed in {FATE_CLIENT} (.ci/run installs it)"
+    stack, rendered = _rendered("Pulumi.party-9999-eggroll.yaml")
+    client = next(o for o in rendered.raw_objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "client")
+    container = client["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    command = container["command"][-1].split("&& exec jupyter")[0]  # the notebook itself is not started
+    res = subprocess.run(["bash", "-c", command], env={**os.environ, **env, "PATH": f"{FATE_CLIENT / 'bin'}:{os.environ['PATH']}"},
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    site = subprocess.run([str(FATE_CLIENT / "bin" / "python"), "-c",
+                           "import flow_client, pipeline; print(flow_client.__path__[0]); print(pipeline.__path__[0])"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    site = [line for line in site if line.startswith("/")]  # fate-client prints a notice about torch first
+    flow_settings = yaml.safe_load(Path(site[0], "settings.yaml").read_text())
+    pipeline_settings = yaml.safe_load(Path(site[1], "config.yaml").read_text())
+    assert (flow_settings["ip"], flow_settings["port"]) == ("fateflow", 9380)
+    assert (pipeline_settings["ip"], pipeline_settings["port"]) == ("fateflow", 9380)
