@@ -20,6 +20,8 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from stacks.clouds import INGRESS_CONTROLLERS
+
 CHARTS = {"fate": ("party", "v1.11.2"), "fate-exchange": ("exchange", "v1.11.2"), "fate-serving": ("serving", "v2.1.6")}
 ENGINES_TO_BACKEND = {v: k for k, v in {
     "eggroll": ("Eggroll", "Eggroll", "Eggroll"), "spark_rabbitmq": ("Spark", "RabbitMQ", "HDFS"),
@@ -261,6 +263,9 @@ def _top(src: Section, res: Result) -> None:
     ingress_class = src.take("ingressClassName")
     if ingress_class:
         res.set("ingress.className", ingress_class)
+        if ingress_class not in INGRESS_CONTROLLERS:
+            res.notes.append(f"ingressClassName {ingress_class!r}: the UIs' NetworkPolicies must admit its controller; set "
+                             "networkPolicy.ingressNamespaces (its namespace) or networkPolicy.ingressSources (CIDRs)")
 
 
 def _ingress(src: Section, res: Result, names: tuple[str, ...], modules: list[str]) -> None:

@@ -420,3 +420,10 @@ def test_pod_security_policy_is_imported_as_pod_security_admission(modules, leve
     # KubeFATE's namespace exists already: the labels arrive by a patch, enforce/warn/audit at the level
     patch = next(r for r in rendered.resources if r.type == "kubernetes:core/v1:NamespacePatch")
     assert patch.inputs["metadata"]["labels"] == {f"pod-security.kubernetes.io/{m}": level for m in ("enforce", "warn", "audit")}
+
+
+def test_an_ingress_class_the_network_policies_cannot_place_is_noted():
+    res = import_cluster({**LB_PARTY, "ingressClassName": "haproxy"})
+    assert res.config["ingress"]["className"] == "haproxy"
+    assert any("networkPolicy.ingressNamespaces" in n for n in res.notes), res.notes
+    assert not any("networkPolicy" in n for n in import_cluster({**LB_PARTY, "ingressClassName": "nginx"}).notes)
