@@ -1,10 +1,11 @@
 """Offline render: run the program under Pulumi mocks (no Pulumi CLI, no cluster) and write every Kubernetes object.
 
-    python -m stacks.render Pulumi.dev.yaml out/
+    fate-pulumi render Pulumi.dev.yaml out/
 
-writes out/manifests.yaml (multi-document YAML, ready for `kubectl apply -f`) and one file per object under
-out/objects/. Secret values are redacted: the encrypted `secure:` values of a stack file cannot be read offline, and
-a rendered manifest never carries a password.
+writes out/manifests.yaml (multi-document YAML) and one file per object under out/objects/, for review and diffs.
+Secret values are redacted: the encrypted `secure:` values of a stack file cannot be read offline, and a rendered
+manifest never carries a password. (YAML to apply elsewhere comes from `pulumi up` with
+`kubernetes.renderYamlToDirectory`, which writes the real Secret values.)
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
-
-import yaml
 
 REDACTED = "<redacted>"
 OFFLINE_SECRET = "offline-render-placeholder"  # stands in for an encrypted value during an offline render
@@ -98,9 +97,13 @@ def redact(obj: dict) -> dict:
 
 def stack_file_config(path: Path) -> tuple[dict[str, str], list[str]]:
     """A Pulumi.<stack>.yaml as the engine hands it to a program: every value a string (objects as JSON), plus
-    the keys stored encrypted (their values are unreadable offline and replaced by a placeholder)."""
-    doc = yaml.safe_load(path.read_text()) or {}
-    config = doc.get("config") or {}
+    the keys stored encrypted (their values are unreadable offline and replaced by a placeholder).
+    Bad files raise InputError (one line: the file, the problem, the fix)."""
+    from fate_pulumi.inputs import stack_file
+
+    config, warnings = stack_file(path)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return engine_config(config)
 
 
@@ -279,16 +282,45 @@ def write(rendered: Rendered, out_dir: Path) -> list[Path]:
     return written
 
 
-def pulumi_run_error() -> type:
-    import pulumi
+def config_problems(config: dict[str, str], secret_keys: Sequence[str]) -> list[str]:
+    """The stack's config checked as the program will check it: `<key>: <problem and fix>` per problem."""
+    from stacks.config import NAMESPACE, ConfigError, load_config
+    from stacks.program import parse_value
 
-    return pulumi.RunError
+    prefix = f"{NAMESPACE}:"
+    values = {k[len(prefix):]: parse_value(v) for k, v in config.items() if k.startswith(prefix)}
+    try:
+        load_config(values, [k[len(prefix):] for k in secret_keys if k.startswith(prefix)])
+    except ConfigError as err:
+        return [f"{p.key}: {p.message}" for p in err.problems]
+    return []
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.render", description=__doc__.split("\n\n")[0])
+def connect_summary(rendered: Rendered) -> str:
+    """What peers need — the public host and the exposed ports — with what an offline render cannot know said."""
+    connect = rendered.outputs.get("connect") or {}
+    if not connect:
+        return ""
+    host = connect.get("host") or "<unset: set fate:publicHost to the address peers reach (node IP or load balancer)>"
+    lines = [f"connect: party {connect.get('partyId')} at {host}"]
+    for svc in rendered.objects:
+        if svc["kind"] != "Service" or svc["spec"].get("type") not in ("NodePort", "LoadBalancer"):
+            continue
+        for port in svc["spec"]["ports"]:
+            node_port = port.get("nodePort") or "assigned by the cluster at `pulumi up` (pulumi stack output connect)"
+            lines.append(f"  {svc['metadata']['name']} {port['name']} {port['port']} -> {svc['spec']['type']} {node_port}")
+    if len(lines) == 1:
+        lines.append("  no Service is exposed outside the cluster")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi render") -> int:
+    from fate_pulumi.inputs import output_dir
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="exit status: 0 rendered, 2 bad input (file, YAML or config; nothing written)")
     parser.add_argument("stack_file", type=Path, help="a Pulumi.<stack>.yaml")
-    parser.add_argument("out_dir", type=Path, help="where to write manifests.yaml and objects/")
+    parser.add_argument("out_dir", type=Path, help="where to write manifests.yaml, objects/ and outputs.json")
     parser.add_argument("--development", action="store_true",
                         help="render as a development stack (unset passwords allowed), e.g. a freshly imported file")
     args = parser.parse_args(argv)
@@ -296,19 +328,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     config, secret_keys = stack_file_config(args.stack_file)
     if args.development:
         config["fate:development"] = "true"
+    problems = config_problems(config, secret_keys)
+    if problems:  # the keyed messages, nothing written
+        for problem in problems:
+            print(f"error: {args.stack_file}: {problem}", file=sys.stderr)
+        return 2
+    output_dir(args.out_dir)
     stack = args.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     try:
         rendered = run_program(config, secret_keys, stack=stack)
-    except pulumi_run_error() as err:  # invalid config: the keyed message, nothing written
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     finally:
         close_event_loop()
     written = write(rendered, args.out_dir)
-    print(f"{len(written)} objects -> {args.out_dir / 'manifests.yaml'}")
+    print(f"{len(written)} objects -> {args.out_dir / 'manifests.yaml'} (Secret values redacted: for review and diffs)")
     print(rendered.outputs.get("summary", ""))
+    print(connect_summary(rendered))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))

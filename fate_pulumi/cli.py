@@ -1,0 +1,61 @@
+"""fate-pulumi: deploy FATE with Pulumi — the command-line tools beside the Pulumi program.
+
+Exit status of every command: 0 done; 1 the operation failed (a stack, the engine); 2 bad input — a file, its YAML,
+the configuration or the command line (one line each: the file, the problem, the fix; nothing is written);
+3 drift found (drift, federation drift).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Callable, Optional
+
+# subcommand -> (module with main(argv, prog), one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "render": ("stacks.render", "render a stack file offline (no CLI, no cluster) into manifests for review"),
+    "import": ("stacks.kubefate", "turn a KubeFATE cluster.yaml into a stack file (-o), optionally to adopt the party"),
+    "drift": ("stacks.drift", "list what changed in the cluster behind a stack's back (exit 3 when something did)"),
+    "federation": ("stacks.federation", "preview / up / drift a whole federation from one topology file"),
+    "picture": ("stacks.picture", "draw a federation (stack files or a topology) with Graphviz"),
+    "ca": ("stacks.tls", "create the CA a stack issues its TLS certificates from"),
+    "password": ("fate_pulumi.password", "hash a notebook password for fate:notebookHashedPassword"),
+}
+
+
+def guarded(main: Callable[[], int]) -> int:
+    """Run a command: bad input becomes one line on stderr and exit 2, never a traceback."""
+    from fate_pulumi.inputs import InputError
+
+    try:
+        return main()
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="fate-pulumi", description=__doc__.split("\n\n")[0],
+        epilog="\n".join(["commands:", *(f"  {name:<11} {help_}" for name, (_, help_) in COMMANDS.items()), "",
+                          __doc__.split("\n\n")[1].replace("\n", " "),
+                          "Run `fate-pulumi <command> --help` for a command's options."]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=COMMANDS, metavar="command", help=", ".join(COMMANDS))
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0 if argv else 2
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown command {argv[0]!r} — one of: {', '.join(COMMANDS)} (fate-pulumi --help)", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    return guarded(lambda: module.main(argv[1:], prog=f"fate-pulumi {argv[0]}"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
