@@ -24,6 +24,11 @@ RETAIN_ANNOTATION = f"{LABEL_PREFIX}/retain-on-destroy"
 # The stack is the source of truth: `pulumi up` (--refresh) takes back fields someone changed by hand (kubectl edit,
 # scale) instead of failing with a server-side apply conflict.
 FORCE_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
+# When adopting KubeFATE's objects every object is applied by one known server-side apply field manager (the provider
+# otherwise draws a random one per resource), so `python -m stacks.adopt take-over` can hand Helm's fields to it
+# before the first preview: then the first apply prunes what KubeFATE set and fate-pulumi no longer does.
+ADOPT_FIELD_MANAGER = "fate-pulumi"
+ADOPT_ANNOTATIONS = {"pulumi.com/patchFieldManager": ADOPT_FIELD_MANAGER}
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
@@ -186,7 +191,7 @@ def labels(site: Site, app: str, component: str) -> dict[str, str]:
 
 def meta(site: Site, name: str, app: str, component: str, annotations: Optional[Mapping[str, str]] = None) -> dict:
     return {"name": name, "namespace": site.namespace, "labels": labels(site, app, component),
-            "annotations": {**FORCE_ANNOTATIONS, **(annotations or {})}}
+            "annotations": {**FORCE_ANNOTATIONS, **(ADOPT_ANNOTATIONS if site.adopt_kubefate else {}), **(annotations or {})}}
 
 
 # --------------------------------------------------------------------------------------------------------------

