@@ -257,15 +257,16 @@ class StackPlan:
 
 def stack_plan(stack_file: Path) -> StackPlan:
     """The objects a stack file manages, from the offline render (passwords need not be set yet)."""
-    from stacks.render import close_event_loop, pulumi_run_error, run_program, stack_file_config
+    from stacks.render import close_event_loop, config_problems, run_program, stack_file_config
 
     config, secret_keys = stack_file_config(stack_file)
     adopt = json.loads(config.get("fate:adoptKubefate", "false")) is True
     config["fate:development"] = "true"
+    problems = config_problems(config, secret_keys)
+    if problems:
+        raise AdoptError(f"{stack_file}: {problems[0]}")
     try:
         rendered = run_program(config, secret_keys, stack=stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
-    except pulumi_run_error() as err:
-        raise AdoptError(f"{stack_file}: {err}") from None
     finally:
         close_event_loop()
     ns = rendered.outputs["namespace"]
