@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drift": ("stacks.drift", "list what changed in the cluster behind a stack's back (exit 3 when something did)"),
     "federation": ("stacks.federation", "preview / up / drift a whole federation from one topology file"),
     "picture": ("stacks.picture", "draw a federation (stack files or a topology) with Graphviz"),
+    "adopt": ("stacks.adopt", "take over a KubeFATE party Helm installed (take-over), or hand it back (rollback)"),
     "ca": ("stacks.tls", "create the CA a stack issues its TLS certificates from"),
     "password": ("fate_pulumi.password", "hash a notebook password for fate:notebookHashedPassword"),
 }

@@ -1,9 +1,9 @@
 """Take a running KubeFATE deployment (a Helm release) over in place, and hand it back to Helm if that fails.
 
-    python -m stacks.adopt take-over Pulumi.party-9999.yaml --backup kubefate-fate-9999.json
-    python -m stacks.adopt rollback --backup kubefate-fate-9999.json
+    fate-pulumi adopt take-over Pulumi.party-9999.yaml --backup kubefate-fate-9999.json
+    fate-pulumi adopt rollback --backup kubefate-fate-9999.json
 
-`take-over` runs once, before the first `pulumi preview` of a stack imported with `python -m stacks.kubefate --adopt`:
+`take-over` runs once, before the first `pulumi preview` of a stack imported with `fate-pulumi import --adopt`:
 
 1. it saves every object of the Helm release as it runs now (with its `managedFields`), the release records Helm
    keeps in the namespace and the namespace's labels, to the backup file (mode 0600: KubeFATE's ConfigMaps hold
@@ -426,7 +426,7 @@ def live_passwords(kubectl: Kubectl, namespace: str, keys: Iterable[str]) -> dic
 def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
               extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout) -> int:
     if not plan.adopt:
-        raise AdoptError("the stack file does not set fate:adoptKubefate: true (import it with python -m stacks.kubefate --adopt)")
+        raise AdoptError("the stack file does not set fate:adoptKubefate: true (import it with fate-pulumi import --adopt)")
     release = release or plan.name
     if backup_path.exists():
         backup = Backup.load(backup_path)
@@ -588,11 +588,13 @@ def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) 
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.adopt", description=__doc__.split("\n\n")[0])
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="exit status: 0 done, 1 a step failed (nothing after it was changed), "
+                                            "2 bad input")
     sub = parser.add_subparsers(dest="command", required=True)
     take = sub.add_parser("take-over", help="back up the Helm release, hand Helm's fields to the stack, detach Helm")
-    take.add_argument("stack_file", type=Path, help="the Pulumi.<stack>.yaml imported with python -m stacks.kubefate --adopt")
+    take.add_argument("stack_file", type=Path, help="the Pulumi.<stack>.yaml imported with fate-pulumi import --adopt")
     take.add_argument("--backup", type=Path, required=True, help="where the release is saved (never overwritten)")
     take.add_argument("--release", help="Helm release name (default: the stack's fate:name, as KubeFATE names it)")
     take.add_argument("--manager", action="append", default=[],
@@ -616,4 +618,6 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))

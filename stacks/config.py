@@ -694,7 +694,7 @@ class TlsConfig(Model):
 
     generate: bool = False
     ca_certificate: Optional[str] = Field(
-        default=None, description="PEM of this stack's CA (its key: secret fate:tlsCaKey); `python -m stacks.tls ca`")
+        default=None, description="PEM of this stack's CA (its key: secret fate:tlsCaKey); `fate-pulumi ca`")
     trusted_ca_certificates: list[str] = Field(default_factory=list, description="PEMs of the peers' CAs")
     valid_from: date = Field(default=date(2026, 1, 1), description="Start of validity; change it to rotate the certificates")
     valid_days: int = Field(default=365, ge=1, le=3650)
@@ -1450,7 +1450,7 @@ def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
         return []
     if t.ca_certificate is None:
         return [Problem(_key(["tls", "caCertificate"]), "tls.generate needs the stack's CA certificate; create one with "
-                                                         "`python -m stacks.tls ca --cn '<name>' --out <dir>`")]
+                                                         "`fate-pulumi ca --cn '<name>' --out <dir>`")]
     key = cfg.secrets.tls_ca_key
     if key is None:  # also in development: there is no fallback for a CA key
         return [Problem(f"{NAMESPACE}:tlsCaKey", f"tls.generate needs the CA's private key; run: pulumi config set "

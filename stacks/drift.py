@@ -1,7 +1,7 @@
 """Drift detection: refresh a stack in preview-only mode and list what no longer matches the last `pulumi up`.
 
-    python -m stacks.drift --stack party-9999        # one stack
-    python -m stacks.drift --all                     # every stack of the project
+    fate-pulumi drift --stack party-9999        # one stack
+    fate-pulumi drift --all                     # every stack of the project
 
 For each drifted resource it prints the URN, the Kubernetes kind and name and the changed fields (or that the
 object is gone). Exit status: 0 no drift, 3 drift, 1 error. Nothing is changed; repair with `pulumi up --refresh`.
@@ -82,13 +82,23 @@ def project_stacks(work_dir: Path) -> list[str]:
     return [s.name for s in ws.list_stacks()]
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.drift", description=__doc__.split("\n\n")[0])
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> int:
+    import shutil
+
+    from fate_pulumi.inputs import InputError
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="exit status: 0 no drift, 3 drift found, 1 error, 2 bad input")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="stack name")
     target.add_argument("--all", action="store_true", help="every stack of the project")
     parser.add_argument("--work-dir", type=Path, default=Path.cwd(), help="the Pulumi project directory")
     args = parser.parse_args(argv)
+    if not (args.work_dir / "Pulumi.yaml").exists():
+        raise InputError(f"{args.work_dir}: no Pulumi.yaml — run it in the fate-pulumi project or give --work-dir")
+    if shutil.which("pulumi") is None:
+        raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
+                         "toolchain's env.sh")
     try:
         stacks = project_stacks(args.work_dir) if args.all else [args.stack]
         drifted = 0
@@ -105,4 +115,6 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))

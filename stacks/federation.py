@@ -1,8 +1,8 @@
 """Deploy a whole federation from one topology file: the exchange first, then every party, each a stack.
 
-    python -m stacks.federation preview federation.yaml
-    python -m stacks.federation up federation.yaml
-    python -m stacks.federation drift federation.yaml
+    fate-pulumi federation preview federation.yaml
+    fate-pulumi federation up federation.yaml
+    fate-pulumi federation drift federation.yaml
 
 The topology lists the parties (party id, backend, cluster, the address others reach it on) and the exchange.
 Every route is derived from it — rollsite party lists and exchange routes, Pulsar/RabbitMQ/nginx route tables,
@@ -303,21 +303,48 @@ def _print_table(results: list[Status], out) -> None:
 
 
 def load(path: Path) -> Topology:
-    return Topology.model_validate(yaml.safe_load(path.read_text()))
+    """A topology file; a stack file or a KubeFATE cluster file given instead is named with the command it is for."""
+    from fate_pulumi.inputs import InputError, read_yaml
+
+    doc = read_yaml(path, "federation topology")
+    if isinstance(doc, dict) and "config" in doc:
+        raise InputError(f"{path}: a Pulumi stack file, not a topology — deploy it with `pulumi up`, render it with "
+                         f"fate-pulumi render {path} out/")
+    if isinstance(doc, dict) and "chartName" in doc:
+        raise InputError(f"{path}: a KubeFATE cluster file, not a topology — import it: fate-pulumi import {path} -o "
+                         "Pulumi.<stack>.yaml")
+    try:
+        return Topology.model_validate(doc)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top)"
+        raise InputError(f"{path}: {where}: {first['msg']} — see `fate-pulumi federation --help` for the file's keys"
+                         + (f" ({len(err.errors()) - 1} more problems)" if len(err.errors()) > 1 else "")) from None
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.federation", description=__doc__.split("\n\n")[0])
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation") -> int:
+    import shutil
+
+    from fate_pulumi.inputs import InputError
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="exit status: 0 every stack succeeded, 1 a stack failed, 2 bad topology "
+                                            "(nothing touched), 3 drift found")
     parser.add_argument("command", choices=("up", "preview", "drift"))
     parser.add_argument("topology", type=Path)
     parser.add_argument("--work-dir", type=Path, default=Path(__file__).resolve().parent.parent, help="the Pulumi project")
     args = parser.parse_args(argv)
+    topo = load(args.topology)
     try:
-        topo = load(args.topology)
         configs(plan(topo))  # refuse an inconsistent topology before touching any stack
-    except (ValidationError, ValueError) as err:
-        print(f"error: {args.topology}: {err}", file=sys.stderr)
-        return 1
+    except ValueError as err:
+        for line in str(err).strip().splitlines():
+            if line.strip():
+                print(f"error: {args.topology}: {line.strip()}", file=sys.stderr)
+        return 2
+    if shutil.which("pulumi") is None:
+        raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
+                         "toolchain's env.sh")
     results = run(args.command, topo, args.work_dir)
     if any(r.result in ("error", "failed") for r in results):
         return 1
@@ -327,4 +354,6 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))

@@ -1,6 +1,6 @@
 """Import a KubeFATE v1.11.2 cluster.yaml (chart fate, fate-exchange or fate-serving) as a fate-pulumi stack file.
 
-    python -m stacks.kubefate cluster.yaml > Pulumi.party-9999.yaml
+    fate-pulumi import cluster.yaml -o Pulumi.party-9999.yaml
 
 Every key KubeFATE reads is mapped, or refused with a message naming it; none is dropped silently. Where KubeFATE
 behaves differently from what the file says (defaults that depend on whether a section exists, leaked example
@@ -113,9 +113,11 @@ class Section:
         return out
 
 
-def _int(value: Any) -> Optional[int]:
+def _int(value: Any, key: str = "a value") -> Optional[int]:
     if value in (None, ""):
         return None
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        raise ImportError_([f"{key}: {value!r} is not a whole number; KubeFATE would fail to render it"])
     return int(value)
 
 
@@ -156,7 +158,7 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
         svc["type"] = svc_type
     node_ports = {}
     for theirs, ours in ports.items():
-        value = _int(src.take(theirs))
+        value = _int(src.take(theirs), src.key(theirs))
         if value is None:
             continue
         if svc_type in ("NodePort", "LoadBalancer"):
@@ -179,14 +181,14 @@ def _party_routes(items: Any, key: str, res: Result, own: int, id_key: str = "pa
         if not isinstance(item, dict):
             res.problems.append(f"{key}[{i}]: expected {{partyId, partyIp, partyPort}}")
             continue
-        pid = _int(item.get(id_key))
+        pid = _int(item.get(id_key), f"{key}[{i}].{id_key}")
         if pid == own:
             res.notes.append(f"{key}[{i}] lists this party itself ({own}): dropped, fate-pulumi generates the own route")
             continue
         extra = set(item) - {id_key, "partyIp", "partyPort"}
         for k in sorted(extra):
             res.problems.append(f"{key}[{i}].{k}: not a KubeFATE option")
-        routes.append({"partyId": pid, "host": str(item.get("partyIp")), "port": _int(item.get("partyPort"))})
+        routes.append({"partyId": pid, "host": str(item.get("partyIp")), "port": _int(item.get("partyPort"), f"{key}[{i}].partyPort")})
     return routes
 
 
@@ -221,7 +223,7 @@ def _top(src: Section, res: Result) -> None:
         res.problems.append(f"chartVersion: {version!r}; this importer reads {chart} {want} files")
     if res.kind != "party":
         res.set("kind", res.kind)
-    party_id = _int(src.take("partyId"))
+    party_id = _int(src.take("partyId"), src.key("partyId"))
     if party_id is None:
         res.problems.append("partyId: required")
         raise ImportError_(res.problems)
@@ -333,7 +335,7 @@ def _import_party(src: Section, res: Result) -> None:
             res.notes.append("externalMysqlIp is set: the mysql module is not deployed (KubeFATE deployed it anyway, unused)")
     res.secret("mysqlPassword", "externalMysqlPassword", ext["Password"])
 
-    serving_ip, serving_port = src.take("servingIp"), _int(src.take("servingPort"))
+    serving_ip, serving_port = src.take("servingIp"), _int(src.take("servingPort"), src.key("servingPort"))
     if serving_ip and serving_port:
         res.set("serving.host", str(serving_ip))
         res.set("serving.port", serving_port)
@@ -362,10 +364,10 @@ def _import_party(src: Section, res: Result) -> None:
     nm = src.sub("nodemanager")
     if nm.present:
         for theirs in ("replicas", "count"):
-            count = _int(nm.take(theirs))
+            count = _int(nm.take(theirs), nm.key(theirs))
             if count is not None:
                 res.set("nodemanager.replicas", count)
-        spn = _int(nm.take("sessionProcessorsPerNode"))
+        spn = _int(nm.take("sessionProcessorsPerNode"), nm.key("sessionProcessorsPerNode"))
         if spn is None:
             spn = 2
             res.notes.append("nodemanager.sessionProcessorsPerNode is not set in a nodemanager section: KubeFATE then uses "
@@ -385,7 +387,7 @@ def _import_party(src: Section, res: Result) -> None:
             value = my.take(key)
             if value:
                 res.set(f"mysql.{key}", str(value))
-        ip, port = my.take("ip"), _int(my.take("port"))
+        ip, port = my.take("ip"), _int(my.take("port"), my.key("port"))
         if ip not in (None, "mysql") or port not in (None, 3306):
             if "mysql" in modules:
                 res.problems.append(f"{my.key('ip')}/{my.key('port')}: clients of a deployed mysql module use mysql:3306; "
@@ -423,7 +425,7 @@ def _import_party(src: Section, res: Result) -> None:
                 value = part.take(theirs)
                 if value:
                     res.set(f"spark.{role}.{ours}", str(value))
-            replicas = _int(part.take("replicas"))
+            replicas = _int(part.take("replicas"), part.key("replicas"))
             if replicas is not None:
                 res.set(f"spark.{role}.replicas", replicas)
             _scheduling(part, f"spark.{role}", res)
@@ -443,7 +445,7 @@ def _import_party(src: Section, res: Result) -> None:
                 continue
             _scheduling(part, f"hdfs.{role}", res)
             _service(part, f"hdfs.{role}", res, {"nodePort": "rpc"} if role == "namenode" else {})
-            replicas = _int(part.take("replicas"))
+            replicas = _int(part.take("replicas"), part.key("replicas"))
             if replicas is not None:
                 res.set(f"hdfs.{role}.replicas", replicas)
             _storage(part, f"hdfs.{role}", res, role)
@@ -479,7 +481,7 @@ def _import_party(src: Section, res: Result) -> None:
             res.set("pulsar.publicLB", {"enabled": True})
         ex = pu.sub("exchange")
         if ex.present:
-            res.set("pulsar.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port")),
+            res.set("pulsar.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port")),
                                         "domain": str(ex.take("domain") or "fate.org")})
         table = _route_table(pu.take("route_table"), pu.key("route_table"), res, own,
                              lambda r: {"host": str(r["host"]), "port": int(r["port"]), "sslPort": int(r["sslPort"]),
@@ -529,7 +531,7 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         _scheduling(rs, "rollsite", res)
         ex = rs.sub("exchange")
         if ex.present:
-            res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
+            res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
         _rollsite_tls(rs, res)
     plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
     if plist:
@@ -540,7 +542,7 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         out: dict[str, Any] = {"enabled": True, "type": ptype}
         server = polling.sub("server")
         if server.present:
-            out["server"] = {"host": str(server.take("ip")), "port": _int(server.take("port"))}
+            out["server"] = {"host": str(server.take("ip")), "port": _int(server.take("port"), server.key("port"))}
         clients = polling.take("clientList")
         if clients:
             out["clientList"] = [_int(c.get("partID")) for c in clients]
@@ -571,7 +573,7 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
     _service(py, "python", res, {"httpNodePort": "http", "grpcNodePort": "grpc"})
     _scheduling(py, "python", res)
     for theirs, ours in (("replicas", "replicas"),):
-        value = _int(py.take(theirs))
+        value = _int(py.take(theirs), py.key(theirs))
         if value is not None:
             res.set(f"python.{ours}", value)
     for theirs, ours in (("logLevel", "logLevel"), ("serviceAccountName", "serviceAccountName")):
@@ -586,12 +588,12 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
     _storage(py, "python", res, "python", present_default_class="python")
     cmn = py.sub("clustermanager")
     for k in ("cores_per_node", "nodes"):
-        v = _int(cmn.take(k))
+        v = _int(cmn.take(k), cmn.key(k))
         if v is not None:
             res.set(f"python.clustermanager.{_camel(k)}", v)
     spark = py.sub("spark")
     for k in ("cores_per_node", "nodes", "portMaxRetries", "driverStartPort", "blockManagerStartPort"):
-        v = _int(spark.take(k))
+        v = _int(spark.take(k), spark.key(k))
         if v is not None:
             res.set(f"python.spark.{_camel(k)}", v)
     master = spark.take("master")
@@ -622,7 +624,7 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
         if host and host != local_host:
             res.set(f"python.{svc}.host", host)
             for k in keys:
-                v = _int(part.take(k))
+                v = _int(part.take(k), part.key(k))
                 if v is not None:
                     res.set(f"python.{svc}.{_camel(k)}", v)
             if svc in modules:
@@ -640,12 +642,12 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
                     res.set(f"python.pulsar.{_camel(k)}", _int(v) if k == "topic_ttl" else v)
     nginx = py.sub("nginx")
     host = nginx.take("host")
-    hp, gp = _int(nginx.take("http_port")), _int(nginx.take("grpc_port"))
+    hp, gp = _int(nginx.take("http_port"), nginx.key("http_port")), _int(nginx.take("grpc_port"), nginx.key("grpc_port"))
     if host and host != "nginx":
         res.set("python.nginx", {"host": host, **({"httpPort": hp} if hp else {}), **({"grpcPort": gp} if gp else {})})
     hive = py.sub("hive")
     if hive.has("host"):
-        res.set("python.hive", {"host": hive.take("host"), **({"port": _int(hive.take("port"))} if hive.has("port") else {}),
+        res.set("python.hive", {"host": hive.take("host"), **({"port": _int(hive.take("port"), hive.key("port"))} if hive.has("port") else {}),
                                 **{_camel(k): hive.take(k) for k in ("auth_mechanism", "username") if hive.has(k)}})
         res.secret("hivePassword", "python.hive.password", hive.take("password"))
     for k in ("port", "auth_mechanism", "username", "password", "host"):
@@ -660,13 +662,13 @@ def _import_nginx(ng: Section, res: Result, modules: list[str], own: int) -> Non
     _service(ng, "nginx", res, {"httpNodePort": "http", "grpcNodePort": "grpc"},
              type_default="NodePort" if res.kind == "exchange" else None)
     _scheduling(ng, "nginx", res)
-    replicas = _int(ng.take("replicas"))
+    replicas = _int(ng.take("replicas"), ng.key("replicas"))
     if replicas is not None:
         res.set("nginx.replicas", replicas)
     ex = ng.sub("exchange")
     if ex.present:
-        res.set("nginx.exchange", {"host": str(ex.take("ip")), "httpPort": _int(ex.take("httpPort")),
-                                   "grpcPort": _int(ex.take("grpcPort"))})
+        res.set("nginx.exchange", {"host": str(ex.take("ip")), "httpPort": _int(ex.take("httpPort"), ex.key("httpPort")),
+                                   "grpcPort": _int(ex.take("grpcPort"), ex.key("grpcPort"))})
     elif res.kind == "party":
         res.notes.append(f"nginx.exchange: {LEAKS['nginx.exchange']}")
     table = ng.take("route_table") or {}
@@ -701,7 +703,7 @@ def _import_exchange(src: Section, res: Result) -> None:
                                 "API server refuses the Service; set trafficServer.type: NodePort (or drop nodePort)")
         _service(ts, "trafficServer", res, {"nodePort": "tls"})
         _scheduling(ts, "trafficServer", res, resources=False)
-        replicas = _int(ts.take("replicas"))
+        replicas = _int(ts.take("replicas"), ts.key("replicas"))
         if replicas is not None:
             res.set("trafficServer.replicas", replicas)
         rt = ts.sub("route_table")
@@ -721,7 +723,7 @@ def _import_routes(section: Section, module: str, res: Result, own: int) -> bool
         res.set(f"{module}.partyList", plist)
     ex = section.sub("exchange")
     if ex.present:
-        res.set(f"{module}.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"))})
+        res.set(f"{module}.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
     return ex.present
 
 
@@ -747,7 +749,7 @@ def _import_serving(src: Section, res: Result) -> None:
         _scheduling(ss, "servingServer", res, resources=False)
         ff = ss.sub("fateflow")
         if ff.present:
-            res.set("servingServer.fateflow", {"host": str(ff.take("ip")), "port": _int(ff.take("port"))})
+            res.set("servingServer.fateflow", {"host": str(ff.take("ip")), "port": _int(ff.take("port"), ff.key("port"))})
         cache_type = ss.take("cacheType")
         if cache_type:
             res.set("servingServer.cacheType", cache_type)
@@ -772,7 +774,7 @@ def _import_serving(src: Section, res: Result) -> None:
         _scheduling(rd, "servingRedis", res, resources=False)
         res.secret("servingRedisPassword", "servingRedis.password", rd.take("password"))
         _storage(rd, "servingRedis", res, "servingRedis")
-    ext_ip, ext_port, ext_pw = src.take("externalRedisIp"), _int(src.take("externalRedisPort")), src.take("externalRedisPassword")
+    ext_ip, ext_port, ext_pw = src.take("externalRedisIp"), _int(src.take("externalRedisPort"), src.key("externalRedisPort")), src.take("externalRedisPassword")
     if ext_ip:
         res.set("servingServer.redis", {"host": str(ext_ip), **({"port": ext_port} if ext_port else {})})
         res.secret("servingRedisPassword", "externalRedisPassword", ext_pw)
@@ -888,7 +890,7 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
 
 
 def to_stack_file(res: Result, source: str, script: Optional[Path] = None) -> str:
-    lines = [f"# Imported from {source} by `python -m stacks.kubefate`."]
+    lines = [f"# Imported from {source} by `fate-pulumi import`."]
     if script is not None:
         lines.append(f"# Passwords are not copied: run `sh {script}` (mode 0600) in the project directory after "
                      "`pulumi stack init`, then delete it.")
@@ -987,9 +989,16 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.kubefate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("cluster_yaml", type=Path)
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> int:
+    from fate_pulumi.inputs import InputError, output_file, read_yaml, write_atomically
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.split("\n\n")[0],
+        epilog="exit status: 0 imported; 2 the file has keys or values fate-pulumi refuses (one line each, nothing "
+               "written); 1 reading the running party or writing the script failed")
+    parser.add_argument("cluster_yaml", type=Path, help="a KubeFATE cluster.yaml (chart fate, fate-exchange or fate-serving)")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write the stack file here (only when the import succeeds); default: standard output")
     parser.add_argument("--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing")
     parser.add_argument("--adopt", action="store_true",
                         help="take over the running KubeFATE deployment in place (sets fate:adoptKubefate, see README)")
@@ -1002,16 +1011,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--kubeconfig", help="kubeconfig for --compare-live (implies it)")
     parser.add_argument("--context", help="kubeconfig context for --compare-live (implies it)")
     args = parser.parse_args(argv)
-    data = yaml.safe_load(args.cluster_yaml.read_text()) or {}
+    data = read_yaml(args.cluster_yaml, "KubeFATE cluster file") or {}
+    if not isinstance(data, dict):
+        raise InputError(f"{args.cluster_yaml}: not a KubeFATE cluster file (no mapping at the top)")
+    if "config" in data and "chartName" not in data:
+        raise InputError(f"{args.cluster_yaml}: a Pulumi stack file already — render it: fate-pulumi render {args.cluster_yaml} out/")
+    if args.output is not None:
+        output_file(args.output)
     try:
         res = import_cluster(data, strict=not args.ignore_unknown)
         if args.adopt:
             res.set("adoptKubefate", True)
             res.notes.append("adoptKubefate: set every password to the value the running deployment uses (MySQL keeps "
-                             "its data and its users' passwords); run python -m stacks.adopt take-over before the "
+                             "its data and its users' passwords); run fate-pulumi adopt take-over before the "
                              "first `pulumi preview` (README)")
     except ImportError_ as err:
-        print(f"error: {args.cluster_yaml}: {err}", file=sys.stderr)
+        for problem in err.problems:
+            print(f"error: {args.cluster_yaml}: {problem}", file=sys.stderr)
         return 2
     live = None
     if args.compare_live or args.kubeconfig or args.context:
@@ -1028,11 +1044,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         try:
             write_private(args.secrets_script, secrets_script(carried, str(args.cluster_yaml)))
         except FileExistsError:
-            print(f"error: {args.secrets_script} exists; remove it first (it may hold passwords)", file=sys.stderr)
+            print(f"error: {args.secrets_script}: exists; remove it first (it may hold passwords)", file=sys.stderr)
             return 1
-    sys.stdout.write(to_stack_file(res, str(args.cluster_yaml), args.secrets_script))
+    text = to_stack_file(res, str(args.cluster_yaml), args.secrets_script)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(args.output, text)
+        print(f"{args.output}: {res.kind} stack file written ({len(res.notes)} notes inside)", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))

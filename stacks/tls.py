@@ -1,6 +1,6 @@
 """Create the CA a stack issues its TLS certificates from (tls.generate).
 
-    python -m stacks.tls ca --cn "FATE party 9999 CA" --out ./ca
+    fate-pulumi ca --cn "FATE party 9999 CA" --out ./ca
     pulumi config set --path fate:tls.generate true
     pulumi config set --path fate:tls.caCertificate -- "$(cat ca/ca.pem)"      # public
     pulumi config set --secret fate:tlsCaKey -- "$(cat ca/ca.key)"            # secret
@@ -18,24 +18,28 @@ from pathlib import Path
 from components.tls import new_authority
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.tls", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    ca = sub.add_parser("ca", help="create a CA (P-256 key, 10 years)")
-    ca.add_argument("--cn", required=True, help="the CA's common name")
-    ca.add_argument("--out", type=Path, required=True, help="directory for ca.pem and ca.key")
-    ca.add_argument("--days", type=int, default=3650)
+def main(argv=None, prog: str = "fate-pulumi ca") -> int:
+    from fate_pulumi.inputs import InputError, output_dir
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="exit status: 0 written, 2 bad input (an existing key is never overwritten)")
+    parser.add_argument("--cn", required=True, help="the CA's common name")
+    parser.add_argument("--out", type=Path, required=True, help="directory for ca.pem and ca.key")
+    parser.add_argument("--days", type=int, default=3650, help="validity of the CA certificate (default 10 years)")
     args = parser.parse_args(argv)
+    output_dir(args.out)
+    if (args.out / "ca.key").exists():
+        raise InputError(f"{args.out / 'ca.key'}: exists — a CA key is never overwritten; choose another --out")
     authority = new_authority(args.cn, args.days)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ca.pem").write_text(authority.certificate_pem)
     key = args.out / "ca.key"
-    key.touch(mode=0o600, exist_ok=True)
-    os.chmod(key, 0o600)
-    key.write_text(authority.key_pem)
+    with os.fdopen(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(authority.key_pem)
     print(f"{args.out / 'ca.pem'} (certificate) and {key} (private key, 0600)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))

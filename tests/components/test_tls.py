@@ -111,7 +111,7 @@ def test_bad_tls_config_is_refused(values, key):
 
 
 def test_ca_helper(tmp_path, capsys):
-    assert tls_main(["ca", "--cn", "FATE party 9999 CA", "--out", str(tmp_path)]) == 0
+    assert tls_main(["--cn", "FATE party 9999 CA", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "ca.key").stat().st_mode & 0o777 == 0o600
     authority = Authority((tmp_path / "ca.pem").read_text(), (tmp_path / "ca.key").read_text())
     assert authority.cert.subject.rfc4514_string() == "CN=FATE party 9999 CA"

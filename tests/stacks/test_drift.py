@@ -52,6 +52,8 @@ def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
     reports = {"clean": [], "drifted": [drift.Drift(DEPLOYMENT, "Deployment", "fateboard", "changed", ["spec.replicas"])]}
     monkeypatch.setattr(drift, "check", lambda name, work_dir: reports[name])
     monkeypatch.setattr(drift, "project_stacks", lambda work_dir: ["clean", "drifted"])
+    (tmp_path / "Pulumi.yaml").write_text("name: fate\n")
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: f"/usr/bin/{name}")  # the CLI itself is not needed here
     assert drift.main(["--stack", "clean", "--work-dir", str(tmp_path)]) == drift.EXIT_CLEAN
     assert drift.main(["--all", "--work-dir", str(tmp_path)]) == drift.EXIT_DRIFT
     out = capsys.readouterr().out

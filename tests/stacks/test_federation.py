@@ -221,7 +221,7 @@ def test_status_table_lists_every_stack():
 def test_cli_refuses_a_bad_topology_before_touching_any_stack(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**EGGROLL_STAR, "parties": EGGROLL_STAR["parties"] * 2}))
-    assert federation.main(["up", str(bad), "--work-dir", str(tmp_path)]) == 1
+    assert federation.main(["up", str(bad), "--work-dir", str(tmp_path)]) == 2
     assert "listed twice" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [bad]  # no Pulumi.<stack>.yaml written
 
