@@ -110,14 +110,30 @@ def bundle(ca: Authority, trusted: Sequence[str]) -> str:
     return "".join(dict.fromkeys([ca.certificate_pem.strip() + "\n", *(t.strip() + "\n" for t in trusted)]))
 
 
+RENEWAL_EPOCH = dt.date(2026, 1, 1)  # where renewal windows are counted from (any fixed day would do)
+
+
+def renewing_start(today: dt.date, days: int, renew_before: int) -> dt.date:
+    """The start of validity of certificates that renew: windows of `days - renew_before` days from a fixed epoch, so
+    the start (and with it every issued certificate) stays the same within a window — no churn on `pulumi up` — and
+    moves on `renew_before` days before the certificates of the previous window expire."""
+    window = days - renew_before
+    return RENEWAL_EPOCH + dt.timedelta(days=((today - RENEWAL_EPOCH).days // window) * window)
+
+
 @dataclass(frozen=True)
 class TlsPlan:
     """What the stack issues from its CA."""
 
     ca: Authority
     trusted: tuple[str, ...] = ()
-    valid_from: dt.date = dt.date(2026, 1, 1)
+    valid_from: dt.date = RENEWAL_EPOCH
     days: int = 365
+
+    @property
+    def expires(self) -> dt.date:
+        """The day every certificate of this plan stops being valid."""
+        return self.valid_from + dt.timedelta(days=self.days)
 
     def eggroll_certs(self, hosts: Sequence[str]) -> dict[str, str]:
         """Secret eggroll-certs: ca.pem, server.crt/.key, client.crt/.key (rollsite mutual TLS). `hosts`: every

@@ -3,15 +3,18 @@ settings components take."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Optional
+
+from cryptography import x509
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import endpoints, kube
 from components.rollsite import Route
-from components.tls import Authority, TlsPlan
+from components.tls import Authority, TlsPlan, renewing_start
 from stacks.config import (
     SECRET_KEYS, DeploymentConfig, IngressRoute, ModuleBase, ServiceSettings, StorageSettings, _snake,
 )
@@ -116,12 +119,38 @@ def secret(cfg: DeploymentConfig, key: str) -> str:
     return fallback
 
 
-def tls_plan(cfg: DeploymentConfig) -> Optional[TlsPlan]:
-    """The certificates this stack issues itself (tls.generate), from its CA."""
+def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional[TlsPlan]:
+    """The certificates this stack issues itself (tls.generate), from its CA; without a fixed tls.validFrom they
+    renew (components/tls.py renewing_start)."""
     if not cfg.tls.generate:
         return None
-    return TlsPlan(ca=Authority(cfg.tls.ca_certificate, cfg.secrets.tls_ca_key.get_secret_value()),
-                   trusted=tuple(cfg.tls.trusted_ca_certificates), valid_from=cfg.tls.valid_from, days=cfg.tls.valid_days)
+    t = cfg.tls
+    start = t.valid_from or renewing_start(today or dt.date.today(), t.valid_days, t.renew_before_days)
+    return TlsPlan(ca=Authority(t.ca_certificate, cfg.secrets.tls_ca_key.get_secret_value()),
+                   trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days)
+
+
+EXPIRY_WARNING_DAYS = 30
+
+
+def expiry_warnings(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> list[str]:
+    """Certificates the stack issues or trusts that expire within 30 days (or have): said in every preview."""
+    if not cfg.tls.generate:
+        return []
+    today = today or dt.date.today()
+    out = []
+    plan = tls_plan(cfg, today)
+    left = (plan.expires - today).days
+    if left <= EXPIRY_WARNING_DAYS:
+        out.append(f"the certificates this stack issues expire on {plan.expires} ({left} days): set a new "
+                   "fate:tls.validFrom, or remove it to let them renew, and run pulumi up")
+    for what, pem in [("tls.caCertificate", cfg.tls.ca_certificate),
+                      *((f"tls.trustedCaCertificates[{i}]", p) for i, p in enumerate(cfg.tls.trusted_ca_certificates))]:
+        not_after = x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc.date()
+        if (not_after - today).days <= EXPIRY_WARNING_DAYS:
+            out.append(f"fate:{what} expires on {not_after} ({(not_after - today).days} days): rotate the CA (README: "
+                       "Rotation)")
+    return out
 
 
 def public_hosts(cfg: DeploymentConfig) -> list[str]:

@@ -696,8 +696,13 @@ class TlsConfig(Model):
     ca_certificate: Optional[str] = Field(
         default=None, description="PEM of this stack's CA (its key: secret fate:tlsCaKey); `fate-pulumi ca`")
     trusted_ca_certificates: list[str] = Field(default_factory=list, description="PEMs of the peers' CAs")
-    valid_from: date = Field(default=date(2026, 1, 1), description="Start of validity; change it to rotate the certificates")
-    valid_days: int = Field(default=365, ge=1, le=3650)
+    valid_from: Optional[date] = Field(
+        default=None, description="Fixed start of validity (set a new one to rotate by hand); unset: renewing — the "
+                                  "start moves every validDays - renewBeforeDays, so `pulumi up` issues new certificates "
+                                  "before the old ones expire")
+    valid_days: int = Field(default=365, ge=2, le=3650)
+    renew_before_days: int = Field(default=30, ge=1, le=3649, description="With a renewing start: how long before "
+                                                                          "expiry the next `pulumi up` renews")
     domain: Host = Field(default="fate.org", description="Domain of the SNI names (<partyId>.<domain>, proxy.<domain>)")
 
     @field_validator("ca_certificate", "trusted_ca_certificates")
@@ -1448,6 +1453,8 @@ def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
     t = cfg.tls
     if not t.generate:
         return []
+    if t.renew_before_days >= t.valid_days:
+        return [Problem(_key(["tls", "renewBeforeDays"]), f"must be below tls.validDays ({t.valid_days})")]
     if t.ca_certificate is None:
         return [Problem(_key(["tls", "caCertificate"]), "tls.generate needs the stack's CA certificate; create one with "
                                                          "`fate-pulumi ca --cn '<name>' --out <dir>`")]

@@ -11,6 +11,7 @@ Uses the Pulumi Automation API with the project in this directory (or --work-dir
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,28 @@ def check(stack_name: str, work_dir: Path) -> list[Drift]:
     return drift_of_events(events)
 
 
+def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[str]:
+    """A warning when the certificates the stack issued expire within 30 days (stack output tlsCertificatesExpire)."""
+    from stacks.common import EXPIRY_WARNING_DAYS
+
+    raw = outputs.get("tlsCertificatesExpire")
+    value = getattr(raw, "value", raw)
+    if not value:
+        return None
+    expires = dt.date.fromisoformat(str(value))
+    left = (expires - (today or dt.date.today())).days
+    if left > EXPIRY_WARNING_DAYS:
+        return None
+    return (f"the certificates this stack issued expire on {expires} ({left} days): run pulumi up (renewing "
+            "certificates are reissued) or set a new fate:tls.validFrom")
+
+
+def stack_outputs(stack_name: str, work_dir: Path) -> dict:
+    from pulumi import automation as auto
+
+    return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir)).outputs()
+
+
 def project_stacks(work_dir: Path) -> list[str]:
     from pulumi import automation as auto
 
@@ -107,6 +130,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> i
             print(f"{name}: {'no drift' if not found else f'{len(found)} drifted'}")
             for d in found:
                 print("  " + d.line().replace("\n", "\n  "))
+            notice = expiry_notice(stack_outputs(name, args.work_dir))
+            if notice:
+                print(f"  warning: {notice}")
             drifted += bool(found)
     except Exception as err:  # noqa: BLE001 - any failure is an error exit, with the reason
         print(f"error: {err}", file=sys.stderr)

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from stacks.common import connect_info, module_opts, namespace, provider, site_of
+from stacks.common import connect_info, expiry_warnings, module_opts, namespace, provider, site_of, tls_plan
 from stacks.config import (
     FATE_VERSION, NAMESPACE, ConfigError, DeploymentConfig, load_config,
 )
@@ -72,6 +72,8 @@ def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
         outputs["parties"] = result["parties"]
     if cfg.tls.generate:
         outputs["tlsCaCertificate"] = cfg.tls.ca_certificate  # what peers add to tls.trustedCaCertificates
+        # the drift report warns from this date on; the certificates renew at the first `pulumi up` after it
+        outputs["tlsCertificatesExpire"] = tls_plan(cfg).expires.isoformat()
     return outputs
 
 
@@ -82,6 +84,8 @@ def main() -> dict[str, Any]:
     except ConfigError as err:
         # RunError: Pulumi prints the message alone, no traceback, and registers nothing
         raise pulumi.RunError(str(err)) from None
+    for warning in expiry_warnings(cfg):
+        pulumi.log.warn(warning)
     outputs = deploy(cfg)
     for key, value in outputs.items():
         pulumi.export(key, value)

@@ -115,3 +115,34 @@ def test_ca_helper(tmp_path, capsys):
     assert (tmp_path / "ca.key").stat().st_mode & 0o777 == 0o600
     authority = Authority((tmp_path / "ca.pem").read_text(), (tmp_path / "ca.key").read_text())
     assert authority.cert.subject.rfc4514_string() == "CN=FATE party 9999 CA"
+
+
+def test_renewing_certificates_never_come_within_renew_before_days_of_expiry():
+    from components.tls import RENEWAL_EPOCH, renewing_start
+
+    for offset in range(0, 3650, 7):
+        today = RENEWAL_EPOCH + dt.timedelta(days=offset)
+        start = renewing_start(today, 365, 30)
+        assert start <= today and (start + dt.timedelta(days=365) - today).days > 30, today
+    # stable inside a window (no churn on pulumi up), moving at its end
+    assert renewing_start(dt.date(2026, 3, 1), 365, 30) == renewing_start(dt.date(2026, 11, 30), 365, 30) == RENEWAL_EPOCH
+    assert renewing_start(dt.date(2026, 12, 2), 365, 30) == RENEWAL_EPOCH + dt.timedelta(days=335)
+
+
+def test_default_certificates_renew_and_a_fixed_validity_near_its_end_is_warned_about():
+    from stacks.common import expiry_warnings, tls_plan
+    from stacks.config import load_config
+
+    base = {"partyId": 9999, "development": True, "tls": {"generate": True, "caCertificate": ca().certificate_pem},
+            "tlsCaKey": ca().key_pem}
+    cfg = load_config(base, ["tlsCaKey"])
+    for today in (dt.date(2026, 12, 1), dt.date(2031, 6, 15)):  # whenever it runs, today's certificates are valid
+        plan = tls_plan(cfg, today)
+        assert plan.valid_from <= today and (plan.expires - today).days > 30
+        assert expiry_warnings(cfg, today) == []
+    fixed = load_config({**base, "tls": {**base["tls"], "validFrom": "2026-01-01"}}, ["tlsCaKey"])
+    assert expiry_warnings(fixed, dt.date(2026, 6, 1)) == []
+    warning, = expiry_warnings(fixed, dt.date(2026, 12, 20))
+    assert warning.startswith("the certificates this stack issues expire on 2027-01-01 (12 days)")
+    # a CA that runs out is said too (the test CA lives 10 years)
+    assert any("fate:tls.caCertificate expires" in w for w in expiry_warnings(cfg, dt.date.today() + dt.timedelta(days=3640)))

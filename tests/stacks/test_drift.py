@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pulumi.automation import events
 
 from stacks import drift
@@ -52,6 +54,8 @@ def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
     reports = {"clean": [], "drifted": [drift.Drift(DEPLOYMENT, "Deployment", "fateboard", "changed", ["spec.replicas"])]}
     monkeypatch.setattr(drift, "check", lambda name, work_dir: reports[name])
     monkeypatch.setattr(drift, "project_stacks", lambda work_dir: ["clean", "drifted"])
+    soon = (dt.date.today() + dt.timedelta(days=12)).isoformat()
+    monkeypatch.setattr(drift, "stack_outputs", lambda name, work_dir: {"tlsCertificatesExpire": soon} if name == "drifted" else {})
     (tmp_path / "Pulumi.yaml").write_text("name: fate\n")
     monkeypatch.setattr("shutil.which", lambda name, *a, **k: f"/usr/bin/{name}")  # the CLI itself is not needed here
     assert drift.main(["--stack", "clean", "--work-dir", str(tmp_path)]) == drift.EXIT_CLEAN
@@ -59,6 +63,8 @@ def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "clean: no drift" in out and "drifted: 1 drifted" in out
     assert "Deployment/fateboard  changed: spec.replicas" in out and DEPLOYMENT in out
+    assert f"warning: the certificates this stack issued expire on {soon} (12 days)" in out
+    assert out.count("warning:") == 1  # the clean stack issues no certificates
 
     def broken(name, work_dir):
         raise RuntimeError("no stack named 'gone' found")
