@@ -455,8 +455,8 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
     before = uids(cluster, ns)
     installed = time.time()
 
-    lines = for_case(readme_block("stacks.adopt take-over"), case)
-    assert lines[0].startswith("python -m stacks.kubefate --adopt cluster.yaml")
+    lines = for_case(readme_block("fate-pulumi adopt take-over"), case)
+    assert lines[0].startswith("fate-pulumi import --adopt cluster.yaml")
     for line in lines:
         if line.startswith("pulumi preview") and "--expect-no-changes" not in line:
             # the README's preview, read as JSON: no step may replace anything
@@ -465,7 +465,7 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
             assert not {s["op"] for s in steps} & REPLACE_OPS, [(s["op"], s["urn"]) for s in steps]
             continue
         proc = site.ok(as_test(line))
-        if line.startswith("python -m stacks.kubefate"):
+        if line.startswith("fate-pulumi import"):
             script = site.project / "set-secrets.sh"
             assert stat.S_IMODE(script.stat().st_mode) == 0o600
             stack_file = (site.project / f"Pulumi.{case.stack}.yaml").read_text()
@@ -518,7 +518,7 @@ def test_failed_adoption_is_handed_back_to_helm_by_the_rollback(cluster, tools, 
     pods_before = {p["metadata"]["name"] for p in _items(cluster, ns, "pods")}
     assert pods_before
 
-    adopt = for_case(readme_block("stacks.adopt take-over"), case)
+    adopt = for_case(readme_block("fate-pulumi adopt take-over"), case)
     up = next(i for i, line in enumerate(adopt) if line.startswith("pulumi up"))
     for line in adopt[:up]:
         site.ok(as_test(line) + (" --json" if line.startswith("pulumi preview") else ""))
@@ -539,7 +539,7 @@ def test_failed_adoption_is_handed_back_to_helm_by_the_rollback(cluster, tools, 
 
     started = time.time()
     backup = json.loads((site.project / f"kubefate-{case.release}.json").read_text())
-    for line in for_case(readme_block("stacks.adopt rollback"), case):
+    for line in for_case(readme_block("fate-pulumi adopt rollback"), case):
         site.ok(as_test(line))
     rolled_back = time.time()
     cluster.delete(f"/api/v1/namespaces/{ns}/resourcequotas/no-network-policies")
