@@ -77,6 +77,20 @@ def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
     return outputs
 
 
+def route_warnings(cfg: DeploymentConfig) -> list[str]:
+    """An exchange that routes to no party is legitimate (it goes up first) but worth saying."""
+    if cfg.kind != "exchange":
+        return []
+    modules = set(cfg.enabled_modules)
+    routed = ((cfg.rollsite.party_list if "rollsite" in modules else [])
+              or (cfg.traffic_server.sni_routes if "trafficServer" in modules else [])
+              or (cfg.nginx.route_table if "nginx" in modules else {}))
+    if routed:
+        return []
+    return ["this exchange routes to no party yet: add them (rollsite.partyList, trafficServer.sniRoutes, "
+            "nginx.routeTable) once the parties' addresses are known, then pulumi up again"]
+
+
 def main() -> dict[str, Any]:
     values, secret_keys = read_stack_config()
     try:
@@ -84,7 +98,7 @@ def main() -> dict[str, Any]:
     except ConfigError as err:
         # RunError: Pulumi prints the message alone, no traceback, and registers nothing
         raise pulumi.RunError(str(err)) from None
-    for warning in expiry_warnings(cfg):
+    for warning in expiry_warnings(cfg) + route_warnings(cfg):
         pulumi.log.warn(warning)
     outputs = deploy(cfg)
     for key, value in outputs.items():

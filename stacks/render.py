@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,9 +336,15 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi render") -> 
         return 2
     output_dir(args.out_dir)
     stack = args.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    # what the program warns about (pulumi.log.warn: the mocks hand it to logging), one line each
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setFormatter(logging.Formatter(f"warning: {args.stack_file}: %(message)s"))
+    warnings.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(warnings)
     try:
         rendered = run_program(config, secret_keys, stack=stack)
     finally:
+        logging.getLogger().removeHandler(warnings)
         close_event_loop()
     written = write(rendered, args.out_dir)
     print(f"{len(written)} objects -> {args.out_dir / 'manifests.yaml'} (Secret values redacted: for review and diffs)")

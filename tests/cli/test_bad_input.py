@@ -189,3 +189,9 @@ def test_the_console_script_is_installed_and_fails_cleanly(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, res.stderr
     assert subprocess.run([script, "--help"], capture_output=True, text=True).stdout.count("fate-pulumi") >= 2
+
+
+def test_an_exchange_without_parties_is_said_but_rendered(tmp_path, capsys):
+    stack = _write(tmp_path, "Pulumi.ex.yaml", {"config": {"fate:kind": "exchange", "fate:partyId": 1}})
+    assert cli.main(["render", str(stack), str(tmp_path / "out")]) == 0
+    assert "this exchange routes to no party yet" in capsys.readouterr().err

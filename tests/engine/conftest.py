@@ -20,7 +20,7 @@ import yaml
 from tests.conftest import ROOT
 
 CACHE = Path(os.environ.get("FATE_PULUMI_CACHE", Path.home() / ".cache" / "fate-pulumi"))
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "components", "policy")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "components", "fate_pulumi", "policy")
 # a kubeconfig for a cluster that is not there: the provider previews without one and renders without one
 UNREACHABLE_KUBECONFIG = {
     "apiVersion": "v1", "kind": "Config", "current-context": "fate",
