@@ -6,7 +6,7 @@ import yaml
 
 from stacks.kubefate import import_cluster
 from tests.conftest import render
-from tests.stacks.test_kubefate_import import KUBEFATE_EXAMPLES
+from tests.stacks.test_kubefate_import import fixture_file
 
 # KubeFATE's selectors (reference 2: matchLabels = fateMoudle + name + partyId), by workload
 WORKLOAD_APP = {
@@ -22,7 +22,8 @@ WORKLOAD_APP = {
 
 
 def _adopted(example: str, **extra):
-    data = yaml.safe_load((KUBEFATE_EXAMPLES / example / "cluster.yaml").read_text())
+    """Import one of the KubeFATE cluster file fixtures (tests/fixtures/kubefate) for adoption and render it."""
+    data = yaml.safe_load(fixture_file(example).read_text())
     data.update(extra)
     res = import_cluster(data)
     values = {**res.config, "adoptKubefate": True, "development": True}
@@ -52,7 +53,7 @@ def _check(data, r, chart: str):
 
 
 def test_adopting_an_eggroll_party_keeps_selectors_and_claims():
-    data, r = _adopted("party-9999-cluster", persistence=True)
+    data, r = _adopted("party-9999-eggroll", persistence=True)
     _check(data, r, "fate")
     assert [c["metadata"]["name"] for c in r.get("StatefulSet", "mysql")["spec"]["volumeClaimTemplates"]] == ["data"]
     provider = next(x for x in r.resources if x.type == "pulumi:providers:kubernetes")
@@ -64,9 +65,9 @@ def test_adopting_an_eggroll_party_keeps_selectors_and_claims():
 
 
 def test_adopting_spark_and_serving():
-    data, r = _adopted("party-9999-cluster-spark-pulsar", persistence=True)
+    data, r = _adopted("party-9999-spark-pulsar", persistence=True)
     _check(data, r, "fate")
-    data, r = _adopted("party-9999-cluster-serving", persistence=True)
+    data, r = _adopted("party-9999-serving", persistence=True)
     _check(data, r, "fate-serving")
 
 

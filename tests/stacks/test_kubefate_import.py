@@ -1,9 +1,16 @@
-"""Importing KubeFATE's own cluster files: the rendered result has KubeFATE's objects, Service ports, images and
-route tables. The expected values are worked out here from KubeFATE's rules (../shared/reference section 1-3),
-independently of the importer."""
+"""Importing KubeFATE cluster files: the rendered result has KubeFATE's objects, Service ports, images and route
+tables. The expected values are worked out here from KubeFATE's rules (../shared/reference section 1-3),
+independently of the importer.
+
+The cluster files are fate-pulumi's own (tests/fixtures/kubefate): one per case of KubeFATE v1.11.2's example files
+(FIXTURE_OF), with the same keys and the same kind of value, other names and addresses. Where KubeFATE's examples sit
+beside the clone (../shared/kubefate-examples) they are checked too: each has its fixture, and each imports and
+renders like KubeFATE; elsewhere those tests are skipped with the reason.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -15,19 +22,50 @@ from stacks.kubefate import ImportError_, import_cluster, main, to_stack_file
 from tests.conftest import ROOT, TEST_SECRETS, render
 from tests.stacks import kubefate_reference as ref
 
+FIXTURES = ROOT / "tests" / "fixtures" / "kubefate"
+FILES = sorted(FIXTURES.glob("*.yaml"))
+
+# KubeFATE's example (k8s-deploy/examples/<name>/cluster.yaml) -> the fixture that stands in for it
+FIXTURE_OF = {
+    "party-9999-cluster": "party-9999-eggroll", "party-10000-cluster": "party-10000-eggroll",
+    "party-9999-cluster-gpu": "party-9999-eggroll-gpu", "party-10000-cluster-gpu": "party-10000-eggroll-gpu",
+    "party-9999-cluster-serving": "party-9999-serving", "party-10000-cluster-serving": "party-10000-serving",
+    "party-9999-cluster-spark-rabbitmq": "party-9999-spark-rabbitmq",
+    "party-10000-cluster-spark-rabbitmq": "party-10000-spark-rabbitmq",
+    "party-9999-cluster-spark-pulsar": "party-9999-spark-pulsar",
+    "party-10000-cluster-spark-pulsar": "party-10000-spark-pulsar",
+    "party-9999-cluster-spark-local-pulsar": "party-9999-spark-local-pulsar",
+    "party-10000-cluster-spark-local-pulsar": "party-10000-spark-local-pulsar",
+    "party-exchange-rollsite": "exchange-rollsite", "party-exchange-trafficServer": "exchange-traffic-server",
+    "k8s-deploy-cluster": "defaults-eggroll", "k8s-deploy-cluster-spark-rabbitmq": "defaults-spark-rabbitmq",
+    "k8s-deploy-cluster-spark-pulsar": "defaults-spark-pulsar",
+    "k8s-deploy-cluster-spark-slim": "defaults-spark-local-pulsar",
+    "k8s-deploy-cluster-serving": "defaults-serving",
+}
+
+# KubeFATE's own example files: optional, only in a workspace that has them beside the clone
 KUBEFATE_EXAMPLES = ROOT.parent / "shared" / "kubefate-examples"
-FILES = sorted(KUBEFATE_EXAMPLES.glob("*/cluster.yaml"))
+SHARED = sorted(KUBEFATE_EXAMPLES.glob("*/cluster.yaml"))
+NO_SHARED = (f"KubeFATE's example cluster files are not beside this clone ({KUBEFATE_EXAMPLES}); the comparison with "
+             "them runs only where they are. The fixtures in tests/fixtures/kubefate cover the same cases.")
+SHARED_PARAMS = [pytest.param(p, id=p.parent.name) for p in SHARED] or \
+    [pytest.param(None, id="kubefate-examples-absent", marks=pytest.mark.skip(reason=NO_SHARED))]
 
 
-def test_kubefate_examples_are_there():
-    assert len(FILES) >= 19, f"expected KubeFATE's example cluster files in {KUBEFATE_EXAMPLES}"
+def fixture_file(name: str) -> Path:
+    """One of fate-pulumi's KubeFATE cluster files (tests/fixtures/kubefate/<name>.yaml)."""
+    path = FIXTURES / f"{name}.yaml"
+    assert path.is_file(), path
+    return path
 
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+@functools.lru_cache(maxsize=None)
 def _rendered(path: Path):
+    """Import and render a cluster file (cached per path: tests must not change the result)."""
     res = import_cluster(_load(path))
     cfg = load_config({**res.config, "development": True})
     values = {**res.config, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}}
@@ -51,7 +89,79 @@ INGRESS_OF = {"fateboard": "fateboard", "client": "client", "spark": "spark", "r
               "servingProxy": "serving-proxy", "servingAdmin": "serving-admin"}
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
+def test_fixtures_are_there():
+    """One fixture per case of KubeFATE's examples: every backend, both parties, GPU, serving, both exchanges, and
+    the files with every module section left out."""
+    assert sorted(p.stem for p in FILES) == sorted(FIXTURE_OF.values()), f"expected the cluster files in {FIXTURES}"
+    data = {p.stem: _load(p) for p in FILES}
+    assert {_kind(d) for d in data.values()} == set(EXPECTED)
+    for kind in ("eggroll", "spark_rabbitmq", "spark_pulsar", "spark_local_pulsar", "serving"):
+        assert {d["partyId"] for d in data.values() if _kind(d) == kind} >= {9999, 10000}, kind
+    assert {d["partyId"] for d in data.values() if d.get("device") == "GPU"} == {9999, 10000}
+    top_level = {"chartName", "chartVersion", "name", "namespace", "partyId", "registry", "pullPolicy",
+                 "imagePullSecrets", "persistence", "istio", "podSecurityPolicy", "ingressClassName", "modules",
+                 "computing", "federation", "storage", "algorithm", "device", "skippedKeys"}
+    without_sections = {_kind(d) for d in data.values() if set(d) <= top_level}
+    assert without_sections == {"eggroll", "spark_rabbitmq", "spark_pulsar", "spark_local_pulsar", "serving"}
+
+
+@pytest.mark.skipif(not SHARED, reason=NO_SHARED)
+def test_kubefate_examples_are_there():
+    assert len(SHARED) >= 19, f"expected KubeFATE's example cluster files in {KUBEFATE_EXAMPLES}"
+    assert {p.parent.name for p in SHARED} == set(FIXTURE_OF), "every KubeFATE example needs its fixture (FIXTURE_OF)"
+
+
+# Values a fixture may choose freely: names, addresses, ports, credentials. Every other value is the example's.
+FREE_KEYS = {"name", "namespace", "partyIp", "partyPort", "nodePort", "httpNodePort", "grpcNodePort", "httpsNodePort",
+             "ip", "port", "host", "http_port", "grpc_port", "sslPort", "tunnelRoute", "servingIp", "servingPort",
+             "AdapterURL", "username", "password"}
+
+
+def _leaves(node, path=()) -> dict[tuple, object]:
+    """Every key path of a cluster file -> its value; sections and lists of sections are walked (list items by
+    index), lists of plain values are kept whole."""
+    if isinstance(node, dict):
+        out: dict[tuple, object] = {path: "section"} if path else {}
+        for key, value in node.items():
+            out.update(_leaves(value, (*path, str(key))))
+        return out
+    if isinstance(node, list) and any(isinstance(item, (dict, list)) for item in node):
+        out = {path: "list"}
+        for i, item in enumerate(node):
+            out.update(_leaves(item, (*path, str(i))))
+        return out
+    return {path: node}
+
+
+def _shape(value) -> str:
+    return "empty" if value in (None, "") else type(value).__name__
+
+
+def _own_route(path: tuple, own: str) -> bool:
+    """A path inside a route table's entry for the party itself."""
+    return "route_table" in path and path[path.index("route_table") + 1:path.index("route_table") + 2] == (own,)
+
+
+@pytest.mark.parametrize("example", SHARED_PARAMS)
+def test_fixture_covers_its_kubefate_example(example):
+    """The fixture has the same keys as KubeFATE's example, each value of the same kind (empty, text, number, flag,
+    section, list) and equal to the example's except names, addresses, ports and credentials (FREE_KEYS); the
+    route-table entries of the party itself and the modules are the example's."""
+    theirs = _load(example)
+    ours = _load(fixture_file(FIXTURE_OF[example.parent.name]))
+    their_leaves, our_leaves = _leaves(theirs), _leaves(ours)
+    assert set(our_leaves) == set(their_leaves), set(our_leaves) ^ set(their_leaves)
+    own = str(theirs["partyId"])
+    for path, value in their_leaves.items():
+        assert _shape(our_leaves[path]) == _shape(value), path
+        if isinstance(value, list):  # modules, skippedKeys: the same entries, in any order
+            assert sorted(our_leaves[path]) == sorted(value), path
+        elif path[-1] not in FREE_KEYS or _own_route(path, own):
+            assert our_leaves[path] == value, path
+    assert (ours["name"] == ours["namespace"]) == (theirs["name"] == theirs["namespace"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_imported_file_renders_kubefates_objects(path):
     data = _load(path)
     _res, r = _rendered(path)
@@ -109,7 +219,7 @@ def _kubefate_service_types(data: dict) -> dict[str, tuple[str, dict[int, int]]]
     return out
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_imported_services_match_kubefate(path):
     data = _load(path)
     _res, r = _rendered(path)
@@ -158,7 +268,7 @@ def _kubefate_images(data: dict) -> set[str]:
     return images
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_imported_images_match_kubefate(path):
     data = _load(path)
     _res, r = _rendered(path)
@@ -179,7 +289,7 @@ def _config_file(rendered, config_map: str, name: str):
     return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if "rollsite" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", [p for p in FILES if "rollsite" in _load(p)["modules"]], ids=lambda p: p.stem)
 def test_imported_rollsite_route_table(path):
     data = _load(path)
     _res, r = _rendered(path)
@@ -193,7 +303,7 @@ def test_imported_rollsite_route_table(path):
     assert table[str(_own(data))]["default"] == [{"ip": "rollsite", "port": 9370}]
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if "pulsar" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", [p for p in FILES if "pulsar" in _load(p)["modules"]], ids=lambda p: p.stem)
 def test_imported_pulsar_route_table(path):
     data = _load(path)
     _res, r = _rendered(path)
@@ -207,7 +317,7 @@ def test_imported_pulsar_route_table(path):
     assert table == expected
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if "rabbitmq" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", [p for p in FILES if "rabbitmq" in _load(p)["modules"]], ids=lambda p: p.stem)
 def test_imported_rabbitmq_route_table(path):
     data = _load(path)
     _res, r = _rendered(path)
@@ -217,7 +327,7 @@ def test_imported_rabbitmq_route_table(path):
     assert table == expected
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if "nginx" in _load(p)["modules"]], ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", [p for p in FILES if "nginx" in _load(p)["modules"]], ids=lambda p: p.stem)
 def test_imported_nginx_route_table(path):
     data = _load(path)
     res, r = _rendered(path)
@@ -240,7 +350,7 @@ def test_imported_nginx_route_table(path):
     assert table == expected
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if _load(p)["chartName"] == "fate-serving"], ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", [p for p in FILES if _load(p)["chartName"] == "fate-serving"], ids=lambda p: p.stem)
 def test_imported_serving(path):
     data = _load(path)
     res, r = _rendered(path)
@@ -252,8 +362,24 @@ def test_imported_serving(path):
     assert f"model.transfer.url=http://{ff['ip']}:{ff['port']}/v1/model/transfer" in props
 
 
+@pytest.mark.parametrize("path", SHARED_PARAMS)
+def test_kubefate_example_imports_and_renders(path):
+    """Each of KubeFATE's own example files still imports and renders with KubeFATE's objects, Services, images and
+    route tables (the checks above, on the original instead of the fixture)."""
+    data = _load(path)
+    test_imported_file_renders_kubefates_objects(path)
+    test_imported_services_match_kubefate(path)
+    test_imported_images_match_kubefate(path)
+    for module, check in (("rollsite", test_imported_rollsite_route_table), ("pulsar", test_imported_pulsar_route_table),
+                          ("rabbitmq", test_imported_rabbitmq_route_table), ("nginx", test_imported_nginx_route_table)):
+        if module in data["modules"]:
+            check(path)
+    if data["chartName"] == "fate-serving":
+        test_imported_serving(path)
+
+
 def test_exchange_sni_routes_imported():
-    path = KUBEFATE_EXAMPLES / "party-exchange-trafficServer" / "cluster.yaml"
+    path = fixture_file("exchange-traffic-server")
     data = _load(path)
     _res, r = _rendered(path)
     sni = _config_file(r, "traffic-server-sni", "sni.yaml")["sni"]
@@ -261,7 +387,7 @@ def test_exchange_sni_routes_imported():
 
 
 def test_passwords_are_never_copied(tmp_path):
-    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster-serving" / "cluster.yaml")
+    data = _load(fixture_file("party-9999-serving"))
     data["servingRedis"] = {"password": "Very-Secret-Redis"}
     res = import_cluster(data)
     text = to_stack_file(res, "x")
@@ -271,7 +397,7 @@ def test_passwords_are_never_copied(tmp_path):
 
 
 def test_quirks_are_noted_not_hidden():
-    data = _load(KUBEFATE_EXAMPLES / "k8s-deploy-cluster-spark-pulsar" / "cluster.yaml")
+    data = _load(fixture_file("defaults-spark-pulsar"))
     data["python"] = {"type": "ClusterIP", "failedTaskAutoRetryTimes": 5}
     data["nodemanager"] = {"replicas": 3}
     data["rabbitmq"] = {"user": "admin"}
@@ -291,7 +417,7 @@ def test_quirks_are_noted_not_hidden():
     (lambda d: d.update(computing="Spark_local", federation="RabbitMQ", storage="LocalFS"), "computing/federation/storage"),
 ])
 def test_refused_keys_are_named(change, key):
-    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster" / "cluster.yaml")
+    data = _load(fixture_file("party-9999-eggroll"))
     change(data)
     with pytest.raises(ImportError_) as err:
         import_cluster(data)
@@ -299,21 +425,21 @@ def test_refused_keys_are_named(change, key):
 
 
 def test_cli(tmp_path, capsys):
-    assert main([str(KUBEFATE_EXAMPLES / "party-exchange-rollsite" / "cluster.yaml")]) == 0
+    assert main([str(fixture_file("exchange-rollsite"))]) == 0
     out = capsys.readouterr().out
     stack = yaml.safe_load(out)["config"]
     assert stack["fate:kind"] == "exchange" and len(stack["fate:rollsite"]["partyList"]) == 2
     bad = tmp_path / "cluster.yaml"
-    bad.write_text(yaml.safe_dump({**_load(KUBEFATE_EXAMPLES / "party-exchange-rollsite" / "cluster.yaml"), "typo": 1}))
+    bad.write_text(yaml.safe_dump({**_load(fixture_file("exchange-rollsite")), "typo": 1}))
     assert main([str(bad)]) == 2
     assert "typo: not a KubeFATE v1.11.2 option" in capsys.readouterr().err
 
 
 def _variant(**changes) -> Path:
-    """A KubeFATE example with changes, written where the importer can read it."""
+    """The eggroll party fixture with changes, written where the importer can read it."""
     import tempfile
 
-    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster" / "cluster.yaml")
+    data = _load(fixture_file("party-9999-eggroll"))
     for key, value in changes.items():
         data[key] = value
     path = Path(tempfile.mkdtemp()) / "cluster.yaml"
@@ -342,7 +468,7 @@ def test_imported_exchange_tls_and_polling_client():
 
 
 def test_imported_lbrollsite():
-    data = _load(KUBEFATE_EXAMPLES / "party-9999-cluster" / "cluster.yaml")
+    data = _load(fixture_file("party-9999-eggroll"))
     data["modules"] = ["lbrollsite" if m == "rollsite" else m for m in data["modules"]]
     data["lbrollsite"] = {"type": "NodePort", "nodePort": 30091, "size": "4M",
                           "exchangeList": [{"id": 1, "ip": "10.0.0.1", "port": 30910}]}
