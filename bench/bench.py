@@ -25,7 +25,7 @@ PY = sys.executable
 
 
 def render_cmd(stack_file: Path, out: Path) -> list[str]:
-    return [PY, "-m", "stacks.render", str(stack_file), str(out)]
+    return [PY, "-m", "fate_pulumi.render", str(stack_file), str(out)]
 
 
 def write_stack(directory: Path, name: str, config: dict) -> Path:
@@ -91,8 +91,8 @@ def main() -> int:
             cluster = examples / name / "cluster.yaml"
             helm_m = measure(["bash", str(ROOT / "bench" / "helm_render.sh"), args.helm, str(args.kubefate_charts / chart),
                               str(cluster), str(tmp / f"helm-{name}")], args.runs)
-            ours = ["bash", "-c", f"{PY} -m stacks.kubefate {cluster} > {tmp}/imp-{name}.yaml && "
-                                  f"{PY} -m stacks.render {tmp}/imp-{name}.yaml {tmp}/ours-{name} --development"]
+            ours = ["bash", "-c", f"{PY} -m fate_pulumi.importer {cluster} > {tmp}/imp-{name}.yaml && "
+                                  f"{PY} -m fate_pulumi.render {tmp}/imp-{name}.yaml {tmp}/ours-{name} --development"]
             ours_m = measure(ours, args.runs, str(ROOT))
             row(f"  helm: {name}", helm_m)
             row(f"  fate-pulumi (import + render): {name}", ours_m)

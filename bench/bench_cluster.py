@@ -67,7 +67,7 @@ def main() -> int:
             return True
 
         def drift_check() -> bool:
-            res = subprocess.run([sys.executable, "-m", "stacks.drift", "--stack", STACK, "--work-dir",
+            res = subprocess.run([sys.executable, "-m", "fate_pulumi.drift", "--stack", STACK, "--work-dir",
                                   str(engine.project)], env={**engine.env, "PYTHONPATH": str(ROOT)},
                                  capture_output=True, text=True)
             return res.returncode == 0
@@ -82,7 +82,7 @@ def main() -> int:
             first.append(_timed("pulumi up", up_to_ready))
         _report("pulumi up to all-ready", first)
         _report("no-op pulumi up", [_timed("no-op up", up) for _ in range(args.runs)])
-        _report("drift check (stacks.drift)", [_timed("drift check", drift_check) for _ in range(args.runs)])
+        _report("drift check (fate_pulumi.drift)", [_timed("drift check", drift_check) for _ in range(args.runs)])
     finally:
         cluster.stop()
     return 0

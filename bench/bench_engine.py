@@ -42,7 +42,7 @@ def main() -> int:
             if res.rc != 0:
                 print(res.output, file=sys.stderr)
                 return 1
-        offline = measure([sys.executable, "-m", "stacks.render", str(path), tempfile.mkdtemp()], args.runs, str(ROOT))
+        offline = measure([sys.executable, "-m", "fate_pulumi.render", str(path), tempfile.mkdtemp()], args.runs, str(ROOT))
         print(f"{path.name:<44} {statistics.median(walls):13.2f} s {offline.wall_s:13.2f} s")
     return 0
 

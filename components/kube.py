@@ -25,7 +25,7 @@ RETAIN_ANNOTATION = f"{LABEL_PREFIX}/retain-on-destroy"
 # scale) instead of failing with a server-side apply conflict.
 FORCE_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
 # When adopting KubeFATE's objects every object is applied by one known server-side apply field manager (the provider
-# otherwise draws a random one per resource), so `python -m stacks.adopt take-over` can hand Helm's fields to it
+# otherwise draws a random one per resource), so `fate-pulumi adopt take-over` can hand Helm's fields to it
 # before the first preview: then the first apply prunes what KubeFATE set and fate-pulumi no longer does.
 ADOPT_FIELD_MANAGER = "fate-pulumi"
 ADOPT_ANNOTATIONS = {"pulumi.com/patchFieldManager": ADOPT_FIELD_MANAGER}

@@ -51,7 +51,7 @@ class Authority:
 
 
 def new_authority(common_name: str, days: int = 3650) -> Authority:
-    """A new CA with a random P-256 key (for `python -m stacks.tls ca`, run once per party or federation)."""
+    """A new CA with a random P-256 key (for `fate-pulumi ca`, run once per party or federation)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

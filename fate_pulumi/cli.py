@@ -14,13 +14,13 @@ from typing import Callable, Optional
 
 # subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "render": ("stacks.render", "render a stack file offline (no CLI, no cluster) into manifests for review"),
-    "import": ("stacks.kubefate", "turn a KubeFATE cluster.yaml into a stack file (-o), optionally to adopt the party"),
-    "drift": ("stacks.drift", "list what changed in the cluster behind a stack's back (exit 3 when something did)"),
-    "federation": ("stacks.federation", "preview / up / drift a whole federation from one topology file"),
-    "picture": ("stacks.picture", "draw a federation (stack files or a topology) with Graphviz"),
-    "adopt": ("stacks.adopt", "take over a KubeFATE party Helm installed (take-over), or hand it back (rollback)"),
-    "ca": ("stacks.tls", "create the CA a stack issues its TLS certificates from"),
+    "render": ("fate_pulumi.render", "render a stack file offline (no CLI, no cluster) into manifests for review"),
+    "import": ("fate_pulumi.importer", "turn a KubeFATE cluster.yaml into a stack file (-o), optionally to adopt the party"),
+    "drift": ("fate_pulumi.drift", "list what changed in the cluster behind a stack's back (exit 3 when something did)"),
+    "federation": ("fate_pulumi.federation", "preview / up / drift a whole federation from one topology file"),
+    "picture": ("fate_pulumi.picture", "draw a federation (stack files or a topology) with Graphviz"),
+    "adopt": ("fate_pulumi.adopt", "take over a KubeFATE party Helm installed (take-over), or hand it back (rollback)"),
+    "ca": ("fate_pulumi.ca", "create the CA a stack issues its TLS certificates from"),
     "password": ("fate_pulumi.password", "hash a notebook password for fate:notebookHashedPassword"),
 }
 

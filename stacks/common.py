@@ -182,7 +182,7 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
         "enable_secret_mutable": True,
     }
     if cfg.adopt_kubefate and _provider_version() >= (4, 29):
-        # KubeFATE's objects exist already: apply over them (server-side; `python -m stacks.adopt take-over` handed
+        # KubeFATE's objects exist already: apply over them (server-side; `fate-pulumi adopt take-over` handed
         # Helm's fields to the stack's field manager first) instead of failing with "already exists". Before 4.29
         # server-side create always did so (pulumi-kubernetes #4278).
         args["upsert_existing_objects"] = True

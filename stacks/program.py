@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
 from stacks.common import connect_info, expiry_warnings, module_opts, namespace, provider, site_of, tls_plan
 from stacks.config import (
@@ -28,17 +27,18 @@ def parse_value(raw: Any) -> Any:
 
 
 def read_stack_config() -> tuple[dict[str, Any], set[str]]:
-    """The `fate:*` keys of the running stack (without the namespace) and which of them are secret."""
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    env_secret = set(runtime_config.get_config_secret_keys_env())
+    """The `fate:*` keys of the running stack (without the namespace) and which of them are secret: every key, so
+    that a misspelt one is refused instead of ignored. The language host hands the stack's config to the program
+    as PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS (the mocks harness does the same)."""
+    secret = set(pulumi.runtime.get_config_secret_keys_env())
     values: dict[str, Any] = {}
     secret_keys: set[str] = set()
-    for full_key, raw in merged.items():
+    for full_key, raw in pulumi.runtime.get_config_env().items():
         ns, _, key = full_key.partition(":")
         if ns != NAMESPACE or not key:
             continue
         values[key] = parse_value(raw)
-        if full_key in env_secret or runtime_config.is_config_secret(full_key):
+        if full_key in secret:
             secret_keys.add(key)
     return values, secret_keys
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from stacks.config import SECRET_KEYS
-from stacks.render import Rendered, engine_config, run_program, run_under_mocks
+from fate_pulumi.mocks import Rendered, run_program, run_under_mocks
+from fate_pulumi.render import engine_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("Pulumi.*.yaml"))

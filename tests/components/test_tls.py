@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.tls import Authority, TlsPlan, issue, new_authority
-from stacks.render import Rendered
-from stacks.tls import main as tls_main
+from fate_pulumi.mocks import Rendered
+from fate_pulumi.ca import main as tls_main
 from tests.conftest import party, render
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stacks.config import BACKEND_MODULES, EXCHANGE_BACKEND_MODULES, ConfigError, load_config
-from stacks.render import Rendered
+from fate_pulumi.mocks import Rendered
 from tests import k8s_schema
 from tests.conftest import render
 

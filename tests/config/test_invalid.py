@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from stacks.config import ConfigError, load_config
-from stacks.render import Rendered
+from fate_pulumi.mocks import Rendered
 from tests.conftest import TEST_SECRETS, party, render
 
 BAD = {

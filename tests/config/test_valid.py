@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stacks.config import BACKEND_MODULES, load_config, required_secrets
 from stacks.program import parse_value
-from stacks.render import engine_config
+from fate_pulumi.render import engine_config
 from tests.conftest import ROOT, TEST_SECRETS, party
 
 

@@ -82,7 +82,7 @@ def _outputs(kube: Engine, stack: str) -> dict:
 
 
 def _drift(kube: Engine, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stacks.drift", *args, "--work-dir", str(kube.project)],
+    return subprocess.run([sys.executable, "-m", "fate_pulumi.drift", *args, "--work-dir", str(kube.project)],
                           env={**kube.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
 
 
@@ -205,7 +205,7 @@ def _federation(kube: Engine, command: str, topology: Path) -> subprocess.Comple
     for party in TOPOLOGY["parties"]:
         for key, ref in party["secrets"].items():
             env[ref.removeprefix("env:")] = PARTY_SECRETS[key]
-    return subprocess.run([sys.executable, "-m", "stacks.federation", command, str(topology),
+    return subprocess.run([sys.executable, "-m", "fate_pulumi.federation", command, str(topology),
                            "--work-dir", str(kube.project)], env=env, capture_output=True, text=True, timeout=1800)
 
 

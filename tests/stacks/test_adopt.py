@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from stacks.kubefate import import_cluster
+from fate_pulumi.importer import import_cluster
 from tests.conftest import render
-from tests.stacks.test_kubefate_import import fixture_file
+from tests.cli.test_importer import fixture_file
 
 # KubeFATE's selectors (reference 2: matchLabels = fateMoudle + name + partyId), by workload
 WORKLOAD_APP = {

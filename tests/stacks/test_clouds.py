@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from stacks.clouds import ENTRY_POINTS, PROFILES
-from stacks.render import Rendered
+from fate_pulumi.mocks import Rendered
 from tests.conftest import ROOT, container, render, render_file, party
 
 ENTRY_SERVICES = {"rollsite": "rollsite", "nginx": "nginx", "pulsar": "pulsar", "rabbitmq": "rabbitmq",

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from stacks.render import dump, to_manifest
+from fate_pulumi.mocks import to_manifest
+from fate_pulumi.render import dump
 from tests.conftest import STACK_FILES, render, stack_config
 from tests.stacks.variants import VARIANTS
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.render import _SECRET_SIG, stack_file_config, write
+from fate_pulumi.mocks import SECRET_SIG
+from fate_pulumi.render import stack_file_config, write
 from tests.conftest import EXAMPLES, TEST_SECRETS, render, render_file
 from tests.stacks.variants import VARIANTS
 
@@ -42,7 +43,7 @@ def test_secret_values_are_pulumi_secrets(case):
     """Every Secret's stringData reaches the engine marked secret (encrypted in state, masked in output)."""
     for r in _rendered(case).resources:
         if r.type == "kubernetes:core/v1:Secret":
-            assert _SECRET_SIG in r.inputs["stringData"], r.name
+            assert SECRET_SIG in r.inputs["stringData"], r.name
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

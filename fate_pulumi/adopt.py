@@ -257,7 +257,8 @@ class StackPlan:
 
 def stack_plan(stack_file: Path) -> StackPlan:
     """The objects a stack file manages, from the offline render (passwords need not be set yet)."""
-    from stacks.render import close_event_loop, config_problems, run_program, stack_file_config
+    from fate_pulumi.mocks import close_event_loop, run_program
+    from fate_pulumi.render import config_problems, stack_file_config
 
     config, secret_keys = stack_file_config(stack_file)
     adopt = json.loads(config.get("fate:adoptKubefate", "false")) is True

@@ -1,4 +1,4 @@
-"""The federation driver's plan (stacks/federation.py): every route comes from the topology, and the stacks it
+"""The federation driver's plan (fate_pulumi/federation.py): every route comes from the topology, and the stacks it
 plans reach each other — checked on what the planned stacks render, not on the plan's own numbers."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from stacks import federation
-from stacks.federation import Status, Topology, configs, plan
-from stacks.picture import federation as picture_of
+from fate_pulumi import federation
+from fate_pulumi.federation import Status, Topology, configs, plan
+from fate_pulumi.picture import federation as picture_of
 from tests.conftest import ROOT, TEST_SECRETS, render
 
 EGGROLL_STAR = {

@@ -257,7 +257,7 @@ class Status:
 def _workspace_stack(plan_: StackPlan, work_dir: Path):
     from pulumi import automation as auto
 
-    from stacks.render import engine_string
+    from fate_pulumi.render import engine_string
 
     stack = auto.create_or_select_stack(stack_name=plan_.name, work_dir=str(work_dir))
     values = {f"fate:{k}": auto.ConfigValue(engine_string(v)) for k, v in plan_.config.items()}
@@ -267,7 +267,7 @@ def _workspace_stack(plan_: StackPlan, work_dir: Path):
 
 
 def run(command: str, topo: Topology, work_dir: Path, out=sys.stdout) -> list[Status]:
-    from stacks import drift
+    from fate_pulumi import drift
 
     results: list[Status] = []
     for p in plan(topo):

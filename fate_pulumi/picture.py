@@ -1,7 +1,7 @@
 """Draw a federation: parties, exchanges and serving clusters, their modules, and who reaches whom on which address.
 
     fate-pulumi picture --out federation.svg examples/Pulumi.party-*-eggroll.yaml examples/Pulumi.exchange-rollsite.yaml
-    fate-pulumi picture --out federation.svg --topology examples/federation.yaml   (or python -m stacks.picture)
+    fate-pulumi picture --out federation.svg --topology examples/federation.yaml
 
 Each stack file is a box with its modules; an arrow goes from the module whose config names an address to the
 module of the stack that exposes it (matched on the stack's publicHost and the NodePort or load-balancer port),
@@ -25,7 +25,7 @@ from typing import NoReturn, Optional
 
 from components import endpoints
 from stacks.config import ConfigError, DeploymentConfig, load_config
-from stacks.render import stack_file_config
+from fate_pulumi.render import stack_file_config
 
 # the Service behind each module's config section, to know which ports a stack exposes
 _SERVICES = {
@@ -358,7 +358,7 @@ def _load(args: argparse.Namespace, prog: str) -> dict[str, DeploymentConfig]:
 
     stacks: dict[str, DeploymentConfig] = {}
     if args.topology:
-        from stacks import federation as fed_topology
+        from fate_pulumi import federation as fed_topology
 
         topology = fed_topology.load(args.topology)  # InputError: the file, its YAML, its keys
         try:
@@ -430,7 +430,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi picture") ->
                      epilog="exit status: 0 drawn, 2 bad input (a file, its YAML or config, the output path, "
                             "Graphviz missing; nothing written)")
     parser.add_argument("stack_files", nargs="*", type=Path, metavar="STACK_FILE", help="Pulumi.<stack>.yaml files")
-    parser.add_argument("--topology", type=Path, help="a federation topology file (stacks/federation.py) instead")
+    parser.add_argument("--topology", type=Path, help="a federation topology file (fate-pulumi federation) instead")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE",
                         help="where to write the picture; required, there is no default (so nothing lands in the "
                              "repository or the current directory unasked). The format follows the extension: "

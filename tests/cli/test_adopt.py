@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from components.kube import ADOPT_FIELD_MANAGER
-from stacks import adopt
-from stacks.kubefate import import_cluster, passwords, secrets_script, to_stack_file, write_private
+from fate_pulumi import adopt
+from fate_pulumi.importer import import_cluster, passwords, secrets_script, to_stack_file, write_private
 from tests.conftest import render
 
 HELM_FIELDS = {"f:metadata": {"f:annotations": {".": {}, "f:meta.helm.sh/release-name": {}}},

@@ -967,7 +967,7 @@ def secrets_script(items: list[Password], source: str) -> str:
     import shlex
 
     lines = ["#!/bin/sh",
-             f"# Passwords of {source} for `pulumi config set --secret`, written by python -m stacks.kubefate.",
+             f"# Passwords of {source} for `pulumi config set --secret`, written by fate-pulumi import.",
              "# It holds them in clear: run it once in the project directory, then delete it.",
              "#   sh <this file> [--stack <stack>]",
              "set -eu"]
@@ -1031,7 +1031,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
         return 2
     live = None
     if args.compare_live or args.kubeconfig or args.context:
-        from stacks.adopt import AdoptError, Kubectl, live_passwords
+        from fate_pulumi.adopt import AdoptError, Kubectl, live_passwords
 
         namespace = res.config.get("namespace") or res.config.get("name") or data.get("namespace")
         try:

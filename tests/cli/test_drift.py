@@ -1,4 +1,4 @@
-"""stacks/drift.py without an engine: engine events of a preview-only refresh -> drifted objects, exit codes.
+"""fate_pulumi/drift.py without an engine: engine events of a preview-only refresh -> drifted objects, exit codes.
 (tests/engine/test_cluster.py runs it against a real API server.)"""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 from pulumi.automation import events
 
-from stacks import drift
+from fate_pulumi import drift
 
 DEPLOYMENT = "urn:pulumi:party::fate::fate:fateboard:Fateboard$kubernetes:apps/v1:Deployment::fateboard"
 SERVICE = "urn:pulumi:party::fate::fate:fateboard:Fateboard$kubernetes:core/v1:Service::fateboard"

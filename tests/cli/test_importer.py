@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from stacks.config import required_secrets, load_config
-from stacks.kubefate import ImportError_, import_cluster, main, to_stack_file
+from fate_pulumi.importer import ImportError_, import_cluster, main, to_stack_file
 from tests.conftest import ROOT, TEST_SECRETS, render
 from tests.stacks import kubefate_reference as ref
 

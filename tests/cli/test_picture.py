@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fate_pulumi import cli
-from stacks.picture import federation, load_stack, main, to_graphviz
+from fate_pulumi.picture import federation, load_stack, main, to_graphviz
 from tests.conftest import EXAMPLES, ROOT
 
 EXAMPLES_DIR = ROOT / "examples"
@@ -150,7 +150,7 @@ def test_the_drawn_legend(tmp_path):
 
 def _run(args: list[str], cwd: Path, path: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "stacks.picture", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "fate_pulumi.picture", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
 
 
