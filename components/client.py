@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -10,6 +12,17 @@ import pulumi
 from . import endpoints
 from .istio import virtual_service
 from .kube import IngressRoute, Module, Placement, Site, Volume, env, env_from_secret, http_probes
+from .settings import ModuleBase, StorageSettings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ClientConfig(ModuleBase):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
 
 SECRET = "client-secret"
 DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}}

@@ -10,6 +10,17 @@ import pulumi
 from . import eggroll, endpoints
 from .files import properties
 from .kube import Module, Placement, Site, tcp_probes
+from .settings import ModuleBase
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ClusterManagerConfig(ModuleBase):
+    mysql_server_timezone: str = "UTC"
+
 
 SECRET = "clustermanager-secret"
 JDBC_PART = "jdbc.properties"

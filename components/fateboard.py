@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import pulumi
 
@@ -11,6 +13,19 @@ from . import endpoints
 from .files import properties
 from .istio import virtual_service
 from .kube import Exposure, IngressRoute, Module, Placement, Site, http_probes
+from .settings import ExposedModule
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class FateboardConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("http",)
+
+    username: str = Field(default="admin", min_length=1)
+
 
 CONFIG_MAP = "fateboard-config"
 SECRET = "fateboard-secret"

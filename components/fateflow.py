@@ -2,14 +2,99 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, ClassVar, Literal, Optional, Sequence
 
 import pulumi
 
 from . import eggroll, endpoints
 from .files import to_yaml
 from .kube import MYSQL_IMAGE, Exposure, Module, Placement, ServicePort, Site, Volume, env, env_from_secret, tcp_probes
+from .settings import ExposedModule, Host, K8sName, Model, Port, ServiceType, StorageSettings
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class EggrollCores(Model):
+    cores_per_node: int = Field(default=16, ge=1)
+    nodes: int = Field(default=2, ge=1)
+
+
+class SparkCores(Model):
+    cores_per_node: int = Field(default=20, ge=1)
+    nodes: int = Field(default=2, ge=1)
+    master: Optional[str] = Field(
+        default=None, description="External Spark master URL; unset = the spark module (or local[*] for Spark_local)")
+    driver_host: Optional[Host] = Field(default=None, description="Address executors reach the driver on (external Spark)")
+    driver_host_type: Optional[ServiceType] = None
+    port_max_retries: Optional[int] = Field(default=None, ge=1, le=1000)
+    driver_start_port: Optional[Port] = None
+    block_manager_start_port: Optional[Port] = None
+    pyspark_python: Optional[str] = None
+
+
+class HdfsClient(Model):
+    name_node: Optional[str] = Field(default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module")
+    path_prefix: Optional[str] = None
+
+
+class RabbitmqClient(Model):
+    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
+    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
+
+
+class PulsarClient(Model):
+    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
+    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
+    topic_ttl: int = Field(default=3, ge=0)
+    cluster: str = "standalone"
+    tenant: str = "fl-tenant"
+
+
+class NginxClient(Model):
+    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
+
+    host: Optional[Host] = None
+    http_port: Optional[Port] = None
+    grpc_port: Optional[Port] = None
+
+
+class HiveClient(Model):
+    host: Host
+    port: Port = 10000
+    auth_mechanism: Optional[str] = None
+    username: Optional[str] = None
+
+
+class PythonConfig(ExposedModule):
+    """FATE Flow (KubeFATE module name: python)."""
+
+    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    log_level: LogLevel = "INFO"
+    service_account_name: Optional[K8sName] = None
+    dependent_distribution: bool = False
+    gpu_count: Optional[int] = Field(default=None, ge=1, le=64, description="GPUs per fateflow pod (device GPU; default 1)")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    clustermanager: EggrollCores = Field(default_factory=EggrollCores)
+    spark: SparkCores = Field(default_factory=SparkCores)
+    hdfs: HdfsClient = Field(default_factory=HdfsClient)
+    rabbitmq: RabbitmqClient = Field(default_factory=RabbitmqClient)
+    pulsar: PulsarClient = Field(default_factory=PulsarClient)
+    nginx: NginxClient = Field(default_factory=NginxClient)
+    hive: Optional[HiveClient] = None
+
 
 CONFIG_MAP = "python-config"
 SECRET = "python-secret"

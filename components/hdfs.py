@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import pulumi
 
 from . import endpoints
 from .files import hadoop_xml
 from .kube import BUSYBOX_IMAGE, Exposure, Module, Placement, Site, Volume, exec_probes
+from .settings import Count, ExposedModule, Model, Spread, StorageSettings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class NameNode(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("rpc",)
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class DataNode(ExposedModule):
+    replicas: Count = 3
+    spread: Optional[Spread] = None
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class HdfsConfig(Model):
+    namenode: NameNode = Field(default_factory=NameNode)
+    datanode: DataNode = Field(default_factory=DataNode)
+
 
 HADOOP_IMAGE_TAG = "2.0.0-hadoop3.2.1-java8"
 NAMENODE_CONFIG_MAP = "namenode-config"

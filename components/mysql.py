@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -11,6 +13,26 @@ from . import endpoints
 from .eggroll_meta import create_tables_sql
 from .kube import MYSQL_IMAGE, Exposure, Module, Placement, Site, Volume, env, env_from_secret, exec_probes
 from .security import EXTRA_CAPABILITIES
+from .settings import ExposedModule, Host, Model, Port, StorageSettings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ExternalMysql(Model):
+    host: Host
+    port: Optional[Port] = Field(default=None, description="default: MySQL's 3306")
+
+
+class MysqlConfig(ExposedModule):
+    database: str = Field(default="eggroll_meta", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    user: str = Field(default="fate", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    external: Optional[ExternalMysql] = Field(
+        default=None, description="Use this MySQL instead of deploying the mysql module")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
 
 CONFIG_MAP = "mysql-config"
 SECRET = "mysql-secret"

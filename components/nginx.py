@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, ClassVar, Optional, Sequence, Union
 
 import pulumi
 
 from . import endpoints
 from .files import to_yaml
 from .kube import Exposure, Module, Placement, Site, http_probes, node_port_outputs
+from .settings import ExposedModule, Host, Model, PartyId, Port
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class HttpGrpcEndpoint(Model):
+    host: Host
+    http_port: Port
+    grpc_port: Port
+
+
+class NginxRoute(Model):
+    """How to reach one party's control plane: its nginx (proxy) and/or its fateflow."""
+
+    proxy: list[HttpGrpcEndpoint] = Field(default_factory=list)
+    fateflow: list[HttpGrpcEndpoint] = Field(default_factory=list)
+
+
+class NginxConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    exchange: Optional[HttpGrpcEndpoint] = Field(default=None, description="Default route to an nginx exchange")
+    route_table: dict[PartyId, NginxRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+
 
 CONFIG_MAP = "nginx-config"
 NGINX_HOME = "/data/projects/fate/proxy/nginx"

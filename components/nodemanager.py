@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -10,6 +12,20 @@ import pulumi
 from . import eggroll, endpoints
 from .kube import FLUENT_BIT_IMAGE, Module, Placement, Site, Volume, http_probes, tcp_probes
 from .security import EXTRA_CAPABILITIES
+from .settings import Count, ModuleBase, Spread, StorageSettings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class NodeManagerConfig(ModuleBase):
+    replicas: Count = Field(default=2, description="Number of nodemanagers (KubeFATE docs call it count)")
+    spread: Optional[Spread] = None
+    session_processors_per_node: int = Field(default=4, ge=1, le=4096)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
 
 LOG_CONFIG_MAP = "fluentd-config"  # KubeFATE's name; it now holds a config fluent-bit really reads
 LOG_DIR = f"{eggroll.EGGROLL_HOME}/logs"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import pulumi
 
@@ -11,6 +13,53 @@ from . import endpoints
 from .files import properties
 from .kube import Exposure, IngressRoute, Module, Placement, Site, Volume, node_port_outputs, tcp_probes
 from .pulsar_standalone import CERT_DIR, TLS_FILES, standalone_conf
+from .settings import ExposedModule, Host, K8sName, Model, PartyId, Port, StorageSettings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class PulsarRoute(Model):
+    host: Host
+    port: Port
+    ssl_port: Port
+    proxy: str = ""
+
+
+class PulsarExchange(Model):
+    host: Host
+    port: Port
+    domain: Host = "fate.org"
+
+
+class PulsarConfs(Model):
+    backlog_quota_default_limit_gb: int = Field(default=10, ge=0, alias="backlogQuotaDefaultLimitGB")
+    broker_delete_inactive_topics_frequency_seconds: int = Field(default=60, ge=1)
+
+
+class PublicLoadBalancer(Model):
+    enabled: bool = False
+
+
+class PulsarTls(Model):
+    """Secret with broker.cert.pem, broker.key-pk8.pem, ca.cert.pem; used when an exchange is set."""
+
+    secret_name: K8sName = "pulsar-cert"
+
+
+class PulsarConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("broker", "brokerTls")
+
+    env: list[dict[str, Any]] = Field(default_factory=list, description="Extra container env, e.g. PULSAR_MEM")
+    confs: PulsarConfs = Field(default_factory=PulsarConfs)
+    public_lb: PublicLoadBalancer = Field(default_factory=PublicLoadBalancer, alias="publicLB")
+    exchange: Optional[PulsarExchange] = Field(default=None, description="Route unknown parties via an ATS exchange (TLS)")
+    tls: PulsarTls = Field(default_factory=PulsarTls)
+    route_table: dict[PartyId, PulsarRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
 
 IMAGE_TAG = "2.10.1"
 IMAGE_UID = 10000

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import pulumi
 
 from . import endpoints
 from .kube import Exposure, IngressRoute, Module, Placement, Site, env, env_from_secret, http_probes, node_port_outputs
+from .settings import ExposedModule, Host, Model, PartyId, Port
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RabbitmqRoute(Model):
+    host: Host
+    port: Port
+
+
+class RabbitmqConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("amqp", "management")
+
+    user: str = Field(default="fate", min_length=1)
+    route_table: dict[PartyId, RabbitmqRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+
 
 IMAGE_TAG = "3.8.3-management"
 CONFIG_MAP = "rabbitmq-config"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import ClassVar, Literal, Mapping, Optional, Sequence
 
 import pulumi
 
@@ -11,6 +13,65 @@ from . import eggroll, endpoints
 from .files import properties, to_json
 from .kube import NGINX_IMAGE, Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
+from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RollsitePolling(Model):
+    """Eggroll polling: a party without a reachable port polls a rollsite that acts as server."""
+
+    enabled: bool = False
+    type: Optional[Literal["client", "server"]] = None
+    server: Optional[Endpoint] = Field(default=None, description="(client) the polling server's rollsite")
+    client_list: list[PartyId] = Field(default_factory=list, description="(server) party ids that poll this rollsite")
+    concurrency: int = Field(default=50, ge=1, le=10_000)
+
+
+class RollsiteTls(TlsSecret):
+    """Rollsite mutual TLS; the Secret holds ca.pem, server.crt, server.key, client.crt, client.key (PKCS#8 keys).
+
+    eggroll 2.5.1 keeps serving plaintext on 9370 (FATE Flow in the pod's namespace uses it) and adds a TLS listener on
+    `eggroll.rollsite.secure.port` (9380) requiring a client certificate; it dials a peer with TLS when the peer's
+    route says `secure` (route_table.json `is_secure`)."""
+
+    secret_name: K8sName = "eggroll-certs"
+    refuse_plaintext: bool = Field(
+        default=False, description="Peers must use TLS: the plaintext port 9370 is closed to everything outside this "
+                                   "deployment by its NetworkPolicy (FATE Flow inside still uses it)")
+
+
+class ExchangeMember(Model):
+    host: Host
+    port: Port
+
+
+class RollsiteRoute(PartyRoute):
+    """A peer's rollsite; `secure`: dial it with mutual TLS (port = the peer's TLS port, 9380 in its namespace)."""
+
+    secure: bool = False
+
+
+class RollsiteExchange(Endpoint):
+    """The exchange's rollsite; `secure`: dial it with mutual TLS (port = the exchange's TLS port)."""
+
+    secure: bool = False
+
+
+class RollsiteConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite", "rollsiteTls")
+
+    exchange: Optional[RollsiteExchange] = Field(default=None, description="Send every unknown party to this exchange")
+    exchange_list: list[ExchangeMember] = Field(
+        default_factory=list, description="Several exchanges behind a gRPC load balancer (KubeFATE lbrollsite)")
+    max_body_size: str = Field(default="2M", pattern=r"^\d+[kKmMgG]?$", description="client_max_body_size of that balancer")
+    party_list: list[RollsiteRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
+    tls: RollsiteTls = Field(default_factory=RollsiteTls)
+    polling: RollsitePolling = Field(default_factory=RollsitePolling)
+
 
 CONFIG_MAP = "rollsite-config"
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}

@@ -3,8 +3,10 @@ serving-server (inference), serving-redis (cache), serving-zookeeper (registry),
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, ClassVar, Literal, Optional, Sequence
 
 import pulumi
 
@@ -13,6 +15,52 @@ from .files import properties, to_json
 from .kube import (REDIS_IMAGE, ZOOKEEPER_IMAGE, Exposure, IngressRoute, Module, Placement, Site, Volume, env,
                    exec_probes, node_port_outputs, tcp_probes)
 from .rollsite import Route
+from .settings import Endpoint, ExposedModule, Host, Model, ModuleBase, PartyRoute, Port, StorageSettings
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ServingProxyConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("inter", "http")
+
+    party_list: list[PartyRoute] = Field(default_factory=list)
+    exchange: Optional[Endpoint] = None
+
+
+class ServingRedisClient(Model):
+    host: Host
+    port: Port = 6379
+
+
+class ServingServerConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("grpc",)
+
+    fateflow: Optional[Endpoint] = Field(
+        default=None, description="FATE Flow HTTP endpoint of the party (model transfer); required")
+    cache_type: Optional[Literal["local", "redis"]] = Field(
+        default=None, description="Inference cache; default redis when servingRedis is deployed, else local")
+    cache_switch: bool = Field(default=True, description="remoteModelInferenceResultCacheSwitch")
+    single_adaptor: str = "com.webank.ai.fate.serving.adaptor.dataaccess.MockAdapter"
+    batch_adaptor: str = "com.webank.ai.fate.serving.adaptor.dataaccess.MockBatchAdapter"
+    adapter_url: str = "http://127.0.0.1:9380/v1/http/adapter/getFeature"
+    redis: Optional[ServingRedisClient] = Field(default=None, description="External Redis instead of servingRedis")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ServingRedisConfig(ModuleBase):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ServingZookeeperConfig(ModuleBase):
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+class ServingAdminConfig(ModuleBase):
+    username: str = Field(default="admin", min_length=1)
+
 
 SERVING_HOME = "/data/projects/fate-serving"
 REDIS_PART = "redis.properties"

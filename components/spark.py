@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import pulumi
 
@@ -11,6 +13,33 @@ from . import endpoints
 from .eggroll import image_suffix
 from .files import to_yaml
 from .kube import Exposure, IngressRoute, Module, Placement, Site, http_probes
+from .settings import Count, ExposedModule, Model, ModuleBase, Spread
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class SparkMaster(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("webUi",)
+
+    image: Optional[str] = Field(default=None, description="Full image name without tag, overrides registry")
+    image_tag: Optional[str] = None
+    replicas: int = Field(default=1, ge=1, le=1)
+
+
+class SparkWorker(ModuleBase):
+    image: Optional[str] = None
+    image_tag: Optional[str] = None
+    replicas: Count = 2
+    spread: Optional[Spread] = None
+
+
+class SparkConfig(Model):
+    master: SparkMaster = Field(default_factory=SparkMaster)
+    worker: SparkWorker = Field(default_factory=SparkWorker)
+
 
 WORKER_CONFIG_MAP = "spark-worker-config"
 MASTER_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}

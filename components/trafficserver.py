@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field, field_validator
+
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import ClassVar, Mapping, Optional, Sequence
 
 import pulumi
 
@@ -11,6 +13,37 @@ from . import endpoints
 from .files import to_yaml
 from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
 from .security import EXTRA_CAPABILITIES
+from .settings import _host, ExposedModule, Host, K8sName, Model
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class SniRoute(Model):
+    fqdn: Host
+    tunnel_route: str = Field(description="host:port of the party's pulsar TLS endpoint")
+
+    @field_validator("tunnel_route")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{v!r} is not host:port")
+        _host(host)
+        return v
+
+
+class TrafficServerConfig(ExposedModule):
+    exposable_ports: ClassVar[tuple[str, ...]] = ("tls",)
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    image_tag: str = Field(default="latest", description="federatedai/trafficserver publishes no versioned tag")
+    sni_routes: list[SniRoute] = Field(default_factory=list)
+    cert_secret_name: K8sName = Field(
+        default="traffic-server-cert", description="Secret with proxy.cert.pem, proxy.key.pem, ca.cert.pem")
+
 
 CONFIG_MAP = "traffic-server-config"
 SNI_CONFIG_MAP = "traffic-server-sni"

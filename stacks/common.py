@@ -15,9 +15,8 @@ import pulumi_kubernetes as k8s
 from components import endpoints, kube
 from components.rollsite import Route
 from components.tls import Authority, TlsPlan, renewing_start
-from stacks.config import (
-    SECRET_KEYS, DeploymentConfig, IngressRoute, ModuleBase, ServiceSettings, StorageSettings, _snake,
-)
+from components.settings import IngressRoute, ModuleBase, ServiceSettings, StorageSettings
+from stacks.config import SECRET_KEYS, DeploymentConfig, _snake
 
 
 def site_of(cfg: DeploymentConfig) -> kube.Site:

@@ -10,26 +10,35 @@ nothing from pulumi_kubernetes.
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from datetime import date
 from collections import Counter
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Iterable, Literal, Optional
+from datetime import date
+from typing import Any, Iterable, Literal, Optional
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from components.client import ClientConfig
+from components.clustermanager import ClusterManagerConfig
+from components.fateboard import FateboardConfig
+from components.fateflow import PythonConfig
+from components.hdfs import HdfsConfig
+from components.mysql import MysqlConfig
+from components.nginx import NginxConfig
+from components.nodemanager import NodeManagerConfig
+from components.pulsar import PulsarConfig
+from components.rabbitmq import RabbitmqConfig
+from components.rollsite import RollsiteConfig
 from components.security import beyond_baseline
+from components.serving import (
+    ServingAdminConfig, ServingProxyConfig, ServingRedisConfig, ServingServerConfig, ServingZookeeperConfig,
+)
+from components.settings import (
+    NODE_PORT_RANGE, RESOURCE_PRESETS, Cidr, Host, IngressRoute, K8sName, Model, PartyId, Port, Resources,
+    ServiceSettings, StorageSettings,
+)
+from components.spark import SparkConfig
+from components.trafficserver import TrafficServerConfig
 from stacks.clouds import ENTRY_POINTS, INGRESS_CONTROLLERS, PROFILES, CloudName
 
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
@@ -38,7 +47,6 @@ FATE_VERSION = "1.11.2"
 FATE_IMAGE_TAG = "1.11.2-release"
 SERVING_IMAGE_TAG = "2.1.6-release"
 
-NODE_PORT_RANGE = (30000, 32767)
 
 Kind = Literal["party", "exchange", "serving"]
 Backend = Literal["eggroll", "spark_rabbitmq", "spark_pulsar", "spark_local_pulsar"]
@@ -47,10 +55,7 @@ Federation = Literal["Eggroll", "Pulsar", "RabbitMQ"]
 StorageEngine = Literal["Eggroll", "HDFS", "LocalFS"]
 Algorithm = Literal["Basic", "NN", "ALL"]
 Device = Literal["CPU", "IPCL", "GPU"]
-ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
-AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # What each backend means in FATE's own three engine words (service_conf.yaml default_engines).
 BACKEND_ENGINES: dict[str, tuple[str, str, str]] = {
@@ -107,10 +112,7 @@ SECRET_KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "tlsCaKey": ((), "", "PEM private key of the stack's CA (only when tls.generate)"),
 }
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
-_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$")
 _IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:]*[A-Za-z0-9]$|^[A-Za-z0-9]$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -120,57 +122,16 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _host(value: str) -> str:
-    """A host other parties or pods connect to: an IP address or a DNS name (never a URL, never a port)."""
-    value = str(value).strip()
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    if not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not an IP address or DNS name")
-    return value
 
 
-def _quantity(value: Any) -> str:
-    text = str(value)
-    if isinstance(value, bool) or not _QUANTITY.match(text):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
-    return text
 
 
-def _cidr(value: str) -> str:
-    ipaddress.ip_network(value, strict=False)  # raises ValueError naming the bad value
-    return value
 
 
-def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value):
-        raise ValueError(f"{value!r} is not a valid Kubernetes name (lower-case letters, digits and '-', max 63)")
-    return value
 
 
-Host = Annotated[str, AfterValidator(_host)]
-Quantity = Annotated[str, BeforeValidator(_quantity)]
-K8sName = Annotated[str, AfterValidator(_dns_label)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-NodePort = Annotated[int, Field(ge=NODE_PORT_RANGE[0], le=NODE_PORT_RANGE[1])]
-PartyId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Count = Annotated[int, Field(ge=0, le=10_000)]
 
 
-class Model(BaseModel):
-    """Base of every config section: camelCase keys, unknown keys rejected, immutable once validated."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        str_strip_whitespace=True,
-    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -178,89 +139,20 @@ class Model(BaseModel):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class Resources(Model):
-    """Container resources, as in a Kubernetes container spec."""
-
-    requests: dict[str, Quantity] = Field(default_factory=dict)
-    limits: dict[str, Quantity] = Field(default_factory=dict)
 
 
-class ServiceSettings(Model):
-    """How a module's Service is exposed. nodePorts are keyed by the module's port names (see each module)."""
-
-    type: Optional[ServiceType] = Field(
-        default=None, description="default: the cloud profile's type for federation entry points, else ClusterIP")
-    node_ports: dict[str, NodePort] = Field(
-        default_factory=dict, description="NodePort per port name; only with type NodePort or LoadBalancer")
-    load_balancer_ip: Optional[str] = Field(
-        default=None, alias="loadBalancerIP", description="Static LoadBalancer address (gcp, azure, onprem MetalLB)")
-    eip_allocations: list[str] = Field(
-        default_factory=list, description="AWS Elastic IP allocation ids, one per subnet of the NLB")
-    internal: Optional[bool] = Field(default=None, description="Internal (VPC-only) load balancer; default cloud.loadBalancer.internal")
-    load_balancer_source_ranges: list[Cidr] = Field(default_factory=list)
-    annotations: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("load_balancer_ip")
-    @classmethod
-    def _ip(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None:
-            ipaddress.ip_address(v)
-        return v
 
 
-class StorageSettings(Model):
-    """Persistent volume of a module (used when persistence is enabled)."""
-
-    sub_path: Optional[str] = Field(
-        default=None, pattern=r"^[A-Za-z0-9._-]+$", description="Directory inside the volume; default the module name")
-    storage_class: Optional[str] = Field(
-        default=None, description="StorageClass; unset = the cluster default (KubeFATE defaulted it to the module name)")
-    size: Quantity = "1Gi"
-    access_mode: AccessMode = "ReadWriteOnce"
-    existing_claim: Optional[K8sName] = Field(default=None, description="Mount this existing PVC instead of a new one")
 
 
-class Endpoint(Model):
-    """A host and port another party or an external service listens on."""
-
-    host: Host
-    port: Port
 
 
-class PartyRoute(Model):
-    """One remote party: its id and the address of its entry point."""
-
-    party_id: PartyId
-    host: Host
-    port: Port
 
 
-# Resource presets a module may pick instead of explicit resources: memory limits 1.5x the request (a JVM that
-# outgrows it is restarted, not the node), no CPU limit (throttled JVMs miss gRPC deadlines).
-RESOURCE_PRESETS: dict[str, dict[str, dict[str, str]]] = {
-    "small": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1536Mi"}},
-    "medium": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "6Gi"}},
-    "large": {"requests": {"cpu": "8", "memory": "16Gi"}, "limits": {"memory": "24Gi"}},
-}
 
 
-class ModuleBase(Model):
-    """Scheduling and sizing every module takes."""
-
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    affinity: dict[str, Any] = Field(default_factory=dict)
-    resources: Optional[Resources] = Field(
-        default=None, description="Container resources; unset = resourcesPreset, else the module's modest default requests")
-    resources_preset: Optional[Literal["small", "medium", "large"]] = Field(
-        default=None, description="small / medium / large (RESOURCE_PRESETS); explicit resources win")
-
-    # Port names a user may give a NodePort for; the module's Service defines the numbers.
-    exposable_ports: ClassVar[tuple[str, ...]] = ()
 
 
-class ExposedModule(ModuleBase):
-    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -268,286 +160,82 @@ class ExposedModule(ModuleBase):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class RollsitePolling(Model):
-    """Eggroll polling: a party without a reachable port polls a rollsite that acts as server."""
 
-    enabled: bool = False
-    type: Optional[Literal["client", "server"]] = None
-    server: Optional[Endpoint] = Field(default=None, description="(client) the polling server's rollsite")
-    client_list: list[PartyId] = Field(default_factory=list, description="(server) party ids that poll this rollsite")
-    concurrency: int = Field(default=50, ge=1, le=10_000)
 
 
-class TlsSecret(Model):
-    enabled: bool = False
-    secret_name: K8sName
 
 
-class RollsiteTls(TlsSecret):
-    """Rollsite mutual TLS; the Secret holds ca.pem, server.crt, server.key, client.crt, client.key (PKCS#8 keys).
 
-    eggroll 2.5.1 keeps serving plaintext on 9370 (FATE Flow in the pod's namespace uses it) and adds a TLS listener on
-    `eggroll.rollsite.secure.port` (9380) requiring a client certificate; it dials a peer with TLS when the peer's
-    route says `secure` (route_table.json `is_secure`)."""
 
-    secret_name: K8sName = "eggroll-certs"
-    refuse_plaintext: bool = Field(
-        default=False, description="Peers must use TLS: the plaintext port 9370 is closed to everything outside this "
-                                   "deployment by its NetworkPolicy (FATE Flow inside still uses it)")
 
 
-class ExchangeMember(Model):
-    host: Host
-    port: Port
 
 
-class RollsiteRoute(PartyRoute):
-    """A peer's rollsite; `secure`: dial it with mutual TLS (port = the peer's TLS port, 9380 in its namespace)."""
 
-    secure: bool = False
 
 
-class RollsiteExchange(Endpoint):
-    """The exchange's rollsite; `secure`: dial it with mutual TLS (port = the exchange's TLS port)."""
 
-    secure: bool = False
 
 
-class RollsiteConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite", "rollsiteTls")
 
-    exchange: Optional[RollsiteExchange] = Field(default=None, description="Send every unknown party to this exchange")
-    exchange_list: list[ExchangeMember] = Field(
-        default_factory=list, description="Several exchanges behind a gRPC load balancer (KubeFATE lbrollsite)")
-    max_body_size: str = Field(default="2M", pattern=r"^\d+[kKmMgG]?$", description="client_max_body_size of that balancer")
-    party_list: list[RollsiteRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
-    tls: RollsiteTls = Field(default_factory=RollsiteTls)
-    polling: RollsitePolling = Field(default_factory=RollsitePolling)
 
 
-class ClusterManagerConfig(ModuleBase):
-    mysql_server_timezone: str = "UTC"
 
 
-class Spread(Model):
-    """Spread replicas over nodes or zones (topologySpreadConstraints), so one failure does not take them all."""
 
-    topology_key: str = "kubernetes.io/hostname"
-    max_skew: int = Field(default=1, ge=1)
-    when_unsatisfiable: Literal["ScheduleAnyway", "DoNotSchedule"] = "ScheduleAnyway"
 
 
-class NodeManagerConfig(ModuleBase):
-    replicas: Count = Field(default=2, description="Number of nodemanagers (KubeFATE docs call it count)")
-    spread: Optional[Spread] = None
-    session_processors_per_node: int = Field(default=4, ge=1, le=4096)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class ExternalMysql(Model):
-    host: Host
-    port: Optional[Port] = Field(default=None, description="default: MySQL's 3306")
 
 
-class MysqlConfig(ExposedModule):
-    database: str = Field(default="eggroll_meta", pattern=r"^[A-Za-z0-9_]{1,64}$")
-    user: str = Field(default="fate", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
-    external: Optional[ExternalMysql] = Field(
-        default=None, description="Use this MySQL instead of deploying the mysql module")
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class EggrollCores(Model):
-    cores_per_node: int = Field(default=16, ge=1)
-    nodes: int = Field(default=2, ge=1)
 
 
-class SparkCores(Model):
-    cores_per_node: int = Field(default=20, ge=1)
-    nodes: int = Field(default=2, ge=1)
-    master: Optional[str] = Field(
-        default=None, description="External Spark master URL; unset = the spark module (or local[*] for Spark_local)")
-    driver_host: Optional[Host] = Field(default=None, description="Address executors reach the driver on (external Spark)")
-    driver_host_type: Optional[ServiceType] = None
-    port_max_retries: Optional[int] = Field(default=None, ge=1, le=1000)
-    driver_start_port: Optional[Port] = None
-    block_manager_start_port: Optional[Port] = None
-    pyspark_python: Optional[str] = None
 
 
-class HdfsClient(Model):
-    name_node: Optional[str] = Field(default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module")
-    path_prefix: Optional[str] = None
 
 
-class RabbitmqClient(Model):
-    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
-    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
-    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
 
 
-class PulsarClient(Model):
-    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
-    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
-    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
-    topic_ttl: int = Field(default=3, ge=0)
-    cluster: str = "standalone"
-    tenant: str = "fl-tenant"
 
 
-class NginxClient(Model):
-    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
 
-    host: Optional[Host] = None
-    http_port: Optional[Port] = None
-    grpc_port: Optional[Port] = None
 
 
-class HiveClient(Model):
-    host: Host
-    port: Port = 10000
-    auth_mechanism: Optional[str] = None
-    username: Optional[str] = None
 
 
-class PythonConfig(ExposedModule):
-    """FATE Flow (KubeFATE module name: python)."""
 
-    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
 
-    replicas: int = Field(default=1, ge=1, le=100)
-    log_level: LogLevel = "INFO"
-    service_account_name: Optional[K8sName] = None
-    dependent_distribution: bool = False
-    gpu_count: Optional[int] = Field(default=None, ge=1, le=64, description="GPUs per fateflow pod (device GPU; default 1)")
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-    clustermanager: EggrollCores = Field(default_factory=EggrollCores)
-    spark: SparkCores = Field(default_factory=SparkCores)
-    hdfs: HdfsClient = Field(default_factory=HdfsClient)
-    rabbitmq: RabbitmqClient = Field(default_factory=RabbitmqClient)
-    pulsar: PulsarClient = Field(default_factory=PulsarClient)
-    nginx: NginxClient = Field(default_factory=NginxClient)
-    hive: Optional[HiveClient] = None
 
 
-class FateboardConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("http",)
 
-    username: str = Field(default="admin", min_length=1)
 
 
-class ClientConfig(ModuleBase):
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class SparkMaster(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("webUi",)
 
-    image: Optional[str] = Field(default=None, description="Full image name without tag, overrides registry")
-    image_tag: Optional[str] = None
-    replicas: int = Field(default=1, ge=1, le=1)
 
 
-class SparkWorker(ModuleBase):
-    image: Optional[str] = None
-    image_tag: Optional[str] = None
-    replicas: Count = 2
-    spread: Optional[Spread] = None
 
 
-class SparkConfig(Model):
-    master: SparkMaster = Field(default_factory=SparkMaster)
-    worker: SparkWorker = Field(default_factory=SparkWorker)
 
 
-class NameNode(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("rpc",)
 
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class DataNode(ExposedModule):
-    replicas: Count = 3
-    spread: Optional[Spread] = None
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class HdfsConfig(Model):
-    namenode: NameNode = Field(default_factory=NameNode)
-    datanode: DataNode = Field(default_factory=DataNode)
 
 
-class HttpGrpcEndpoint(Model):
-    host: Host
-    http_port: Port
-    grpc_port: Port
 
 
-class NginxRoute(Model):
-    """How to reach one party's control plane: its nginx (proxy) and/or its fateflow."""
 
-    proxy: list[HttpGrpcEndpoint] = Field(default_factory=list)
-    fateflow: list[HttpGrpcEndpoint] = Field(default_factory=list)
 
 
-class NginxConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
 
-    replicas: int = Field(default=1, ge=1, le=100)
-    exchange: Optional[HttpGrpcEndpoint] = Field(default=None, description="Default route to an nginx exchange")
-    route_table: dict[PartyId, NginxRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
 
-
-class RabbitmqRoute(Model):
-    host: Host
-    port: Port
-
-
-class RabbitmqConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("amqp", "management")
-
-    user: str = Field(default="fate", min_length=1)
-    route_table: dict[PartyId, RabbitmqRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
-
-
-class PulsarRoute(Model):
-    host: Host
-    port: Port
-    ssl_port: Port
-    proxy: str = ""
-
-
-class PulsarExchange(Model):
-    host: Host
-    port: Port
-    domain: Host = "fate.org"
-
-
-class PulsarConfs(Model):
-    backlog_quota_default_limit_gb: int = Field(default=10, ge=0, alias="backlogQuotaDefaultLimitGB")
-    broker_delete_inactive_topics_frequency_seconds: int = Field(default=60, ge=1)
-
-
-class PublicLoadBalancer(Model):
-    enabled: bool = False
-
-
-class PulsarTls(Model):
-    """Secret with broker.cert.pem, broker.key-pk8.pem, ca.cert.pem; used when an exchange is set."""
-
-    secret_name: K8sName = "pulsar-cert"
-
-
-class PulsarConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("broker", "brokerTls")
-
-    env: list[dict[str, Any]] = Field(default_factory=list, description="Extra container env, e.g. PULSAR_MEM")
-    confs: PulsarConfs = Field(default_factory=PulsarConfs)
-    public_lb: PublicLoadBalancer = Field(default_factory=PublicLoadBalancer, alias="publicLB")
-    exchange: Optional[PulsarExchange] = Field(default=None, description="Route unknown parties via an ATS exchange (TLS)")
-    tls: PulsarTls = Field(default_factory=PulsarTls)
-    route_table: dict[PartyId, PulsarRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -555,28 +243,8 @@ class PulsarConfig(ExposedModule):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class SniRoute(Model):
-    fqdn: Host
-    tunnel_route: str = Field(description="host:port of the party's pulsar TLS endpoint")
-
-    @field_validator("tunnel_route")
-    @classmethod
-    def _host_port(cls, v: str) -> str:
-        host, sep, port = v.rpartition(":")
-        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError(f"{v!r} is not host:port")
-        _host(host)
-        return v
 
 
-class TrafficServerConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("tls",)
-
-    replicas: int = Field(default=1, ge=1, le=100)
-    image_tag: str = Field(default="latest", description="federatedai/trafficserver publishes no versioned tag")
-    sni_routes: list[SniRoute] = Field(default_factory=list)
-    cert_secret_name: K8sName = Field(
-        default="traffic-server-cert", description="Secret with proxy.cert.pem, proxy.key.pem, ca.cert.pem")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -584,43 +252,16 @@ class TrafficServerConfig(ExposedModule):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class ServingProxyConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("inter", "http")
-
-    party_list: list[PartyRoute] = Field(default_factory=list)
-    exchange: Optional[Endpoint] = None
 
 
-class ServingRedisClient(Model):
-    host: Host
-    port: Port = 6379
 
 
-class ServingServerConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("grpc",)
-
-    fateflow: Optional[Endpoint] = Field(
-        default=None, description="FATE Flow HTTP endpoint of the party (model transfer); required")
-    cache_type: Optional[Literal["local", "redis"]] = Field(
-        default=None, description="Inference cache; default redis when servingRedis is deployed, else local")
-    cache_switch: bool = Field(default=True, description="remoteModelInferenceResultCacheSwitch")
-    single_adaptor: str = "com.webank.ai.fate.serving.adaptor.dataaccess.MockAdapter"
-    batch_adaptor: str = "com.webank.ai.fate.serving.adaptor.dataaccess.MockBatchAdapter"
-    adapter_url: str = "http://127.0.0.1:9380/v1/http/adapter/getFeature"
-    redis: Optional[ServingRedisClient] = Field(default=None, description="External Redis instead of servingRedis")
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class ServingRedisConfig(ModuleBase):
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class ServingZookeeperConfig(ModuleBase):
-    storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
-class ServingAdminConfig(ModuleBase):
-    username: str = Field(default="admin", min_length=1)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -628,20 +269,10 @@ class ServingAdminConfig(ModuleBase):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class IngressHost(Model):
-    name: Host
-    path: str = Field(default="/", pattern=r"^/")
 
 
-class IngressTls(Model):
-    secret_name: K8sName
-    hosts: list[Host] = Field(default_factory=list)
 
 
-class IngressRoute(Model):
-    hosts: list[IngressHost] = Field(default_factory=list)
-    tls: list[IngressTls] = Field(default_factory=list)
-    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class IngressConfig(Model):

@@ -135,8 +135,12 @@ def test_hadoop_xml():
 
 def test_endpoint_table_port_keys_match_config_exposable_ports():
     """The config's NodePort names are the Service port keys of the endpoint table (one naming, two layers)."""
-    from stacks import config as c
+    import types
 
+    from components import fateboard, fateflow, hdfs, nginx, pulsar, rabbitmq, rollsite, serving, spark, trafficserver
+
+    c = types.SimpleNamespace(**{k: v for m in (fateboard, fateflow, hdfs, nginx, pulsar, rabbitmq, rollsite, serving,
+                                                 spark, trafficserver) for k, v in vars(m).items()})
     pairs = [(c.RollsiteConfig, endpoints.ROLLSITE), (c.PythonConfig, endpoints.FATEFLOW_CLIENT), (c.FateboardConfig, endpoints.FATEBOARD),
              (c.SparkMaster, endpoints.SPARK_CLIENT), (c.NameNode, endpoints.NAMENODE), (c.NginxConfig, endpoints.NGINX),
              (c.RabbitmqConfig, endpoints.RABBITMQ), (c.PulsarConfig, endpoints.PULSAR), (c.TrafficServerConfig, endpoints.TRAFFIC_SERVER),
