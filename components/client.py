@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
+from .fateflow import ServingLink
 from .istio import virtual_service
-from .kube import IngressRoute, Module, Placement, Site, Volume, env, env_from_secret, http_probes
-from .settings import ModuleBase, StorageSettings
+from .kube import Module, Site, env, env_from_secret, http_probes
+from .settings import IngressRoute, ModuleBase, StorageSettings
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -33,10 +34,7 @@ class ClientArgs:
     image: str
     hashed_password: str  # jupyter hashed password; '' = no password (development only)
     serving_host: str = ""  # host:port of the party's serving-server, '' when none
-    volume: Volume = Volume()
-    placement: Placement = Placement()
     ingress: IngressRoute = IngressRoute()
-    ingress_class: Optional[str] = None
 
 
 class Client(Module):
@@ -47,11 +45,12 @@ class Client(Module):
     APP = "client"
     COMPONENT = "notebook"
 
-    def __init__(self, name: str, site: Site, args: ClientArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ClientConfig, args: ClientArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         self.secret(SECRET, {"notebook-hashed-password": args.hashed_password})
         port = endpoints.NOTEBOOK.port("http")
-        data_volume, claim = self.data_volume("persistence", args.volume)
+        data_volume, claim = self.data_volume("persistence", section.storage)
         command = (
             "pipeline init --ip ${FATE_FLOW_IP} --port ${FATE_FLOW_PORT} && "
             "flow init --ip ${FATE_FLOW_IP} --port ${FATE_FLOW_PORT} && "
@@ -59,7 +58,7 @@ class Client(Module):
             "--no-browser --NotebookApp.token='' --NotebookApp.password=\"${NOTEBOOK_HASHED_PASSWORD}\""
         )
         container = self.container(
-            "client", args.image, args.placement, DEFAULT_RESOURCES,
+            "client", args.image, section, DEFAULT_RESOURCES,
             command=["bash", "-c", command],
             env=[
                 env("partyId", site.party_id),
@@ -69,15 +68,23 @@ class Client(Module):
                 env_from_secret("NOTEBOOK_HASHED_PASSWORD", SECRET, "notebook-hashed-password"),
             ],
             ports=[{"name": "http", "containerPort": port}],
-            volumeMounts=[{"name": "persistence", "mountPath": "/data/projects/fate/persistence/", "subPath": args.volume.path("client")}],
+            volumeMounts=[{"name": "persistence", "mountPath": "/data/projects/fate/persistence/", "subPath": section.storage.path("client")}],
             **http_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, [data_volume] if data_volume else [])
+        pod = self.pod_spec([container], section, [data_volume] if data_volume else [])
         self.service(endpoints.NOTEBOOK.name, endpoints.NOTEBOOK.ports)
-        self.workload = self.stateful_set("client", endpoints.NOTEBOOK.name, 1, pod, claim_templates=[claim] if claim else [])
+        self.stateful_set("client", endpoints.NOTEBOOK.name, 1, pod, claim_templates=[claim] if claim else [])
+        hosts = [h.name for h in args.ingress.hosts]
         if site.istio:
-            virtual_service(self, "notebook", [h for h, _ in args.ingress.hosts], endpoints.NOTEBOOK.name, port)
+            virtual_service(self, "notebook", hosts, endpoints.NOTEBOOK.name, port)
             self.ui_port(port)
         else:
-            self.ingress("client", args.ingress, endpoints.NOTEBOOK.name, port, args.ingress_class)
-        self.done({"endpoint": endpoints.NOTEBOOK.address("http"), "hosts": [h for h, _ in args.ingress.hosts]})
+            self.ingress("client", args.ingress, endpoints.NOTEBOOK.name, port)
+        self.done({"endpoint": endpoints.NOTEBOOK.address("http"), "hosts": hosts})
+
+
+def build(ctx: Context) -> Client:
+    serving = ctx.section(ServingLink)
+    return Client("client", ctx.site, ctx.section(ClientConfig), ClientArgs(
+        image=ctx.site.images.fate("client"), hashed_password=ctx.secret("notebookHashedPassword"),
+        serving_host=f"{serving.host}:{serving.port}" if serving.host else "", ingress=ctx.ingress("client")), ctx.opts)

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 
 from . import eggroll, endpoints
+from .context import Context
+from .eggroll import ClusterManagerConfig
 from .files import properties
-from .kube import Module, Placement, Site, tcp_probes
-from .settings import ModuleBase
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Config section
-# --------------------------------------------------------------------------------------------------------------
-
-
-class ClusterManagerConfig(ModuleBase):
-    mysql_server_timezone: str = "UTC"
-
+from .kube import Module, Site, tcp_probes
+from .mysql import Database, database
 
 SECRET = "clustermanager-secret"
 JDBC_PART = "jdbc.properties"
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
-
-
-@dataclass(frozen=True)
-class ClusterManagerArgs:
-    image: str
-    mysql: eggroll.MysqlEndpoint
-    mysql_password: str
-    server_timezone: str = "UTC"
-    session_processors_per_node: int = 4
-    placement: Placement = Placement()
 
 
 class ClusterManager(Module):
@@ -45,20 +26,19 @@ class ClusterManager(Module):
     APP = "clustermanager"
     COMPONENT = "computing"
 
-    def __init__(self, name: str, site: Site, args: ClusterManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ClusterManagerConfig, image: str,
+                 eggroll_config: dict[str, str], mysql: Database, mysql_password: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        """`eggroll_config`: the eggroll-config data (eggroll.eggroll_config), shared with the other eggroll modules."""
         super().__init__(name, site, opts)
-        self.properties = eggroll.eggroll_properties(
-            site.party_id, site.name, args.mysql, args.server_timezone, args.session_processors_per_node)
-        self.eggroll_config = self.config_map(
-            eggroll.EGGROLL_CONFIG_MAP, {"eggroll.properties": properties(self.properties, header="[eggroll]")})
-        # The eggroll config checksum is what the other eggroll modules roll on; the password is ours alone.
-        self.eggroll_config_checksum = self.config_checksum
-        self.secret(SECRET, {JDBC_PART: properties([(eggroll.JDBC_PASSWORD_KEY, args.mysql_password)])})
+        self.config_map(eggroll.EGGROLL_CONFIG_MAP, eggroll_config)
+        # the JDBC password is the clustermanager's alone
+        self.secret(SECRET, {JDBC_PART: properties([(eggroll.JDBC_PASSWORD_KEY, mysql_password)])})
 
         parts = eggroll.EGGROLL_CONF_PARTS
         port = endpoints.CLUSTERMANAGER.port("clustermanager")
         container = self.container(
-            "clustermanager", args.image, args.placement, DEFAULT_RESOURCES,
+            "clustermanager", image, section, DEFAULT_RESOURCES,
             command=eggroll.start_script(
                 [f"{parts}/eggroll/eggroll.properties", f"{parts}/secret/{JDBC_PART}"],
                 eggroll.bootstrap_args("com.webank.eggroll.core.resourcemanager.ClusterManagerBootstrap", port)),
@@ -76,7 +56,12 @@ class ClusterManager(Module):
         ]
         self.service(endpoints.CLUSTERMANAGER.name, endpoints.CLUSTERMANAGER.ports, headless=True)
         # the clustermanager opens its JDBC pool at start
-        init = self.wait_for("wait-mysql", args.mysql.host, args.mysql.port)
-        self.workload = self.deployment("clustermanager", 1, self.pod_spec([container], args.placement, volumes,
-                                                                           init_containers=init))
+        init = self.wait_for("wait-mysql", mysql.host, mysql.port)
+        self.deployment("clustermanager", 1, self.pod_spec([container], section, volumes, init_containers=init))
         self.done({"endpoint": endpoints.CLUSTERMANAGER.address("clustermanager")})
+
+
+def build(ctx: Context) -> ClusterManager:
+    return ClusterManager("clustermanager", ctx.site, ctx.section(ClusterManagerConfig),
+                          eggroll.eggroll_image(ctx.site.images, ctx.algorithm, ctx.device), eggroll.eggroll_config(ctx),
+                          database(ctx), ctx.secret("mysqlPassword"), ctx.opts)

@@ -3,11 +3,16 @@ the eggroll image, eggroll.properties and the JVM start script."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from pydantic import Field
+
 from . import endpoints
-from .kube import Images
+from .context import Context
+from .files import properties
+from .kube import Images, config_checksum
+from .mysql import Database, database
+from .settings import Count, ModuleBase, Spread, StorageSettings
 
 EGGROLL_HOME = "/data/projects/fate/eggroll"
 EGGROLL_CONF = f"{EGGROLL_HOME}/conf"
@@ -27,17 +32,38 @@ def image_suffix(algorithm: str, device: str) -> str:
 
 
 def eggroll_image(images: Images, algorithm: str = "Basic", device: str = "CPU") -> str:
+    """A party's eggroll image in its flavour; an exchange runs the plain one."""
     return images.fate("eggroll" + image_suffix(algorithm, device))
 
 
-@dataclass(frozen=True)
-class MysqlEndpoint:
-    """Where eggroll and FATE Flow find their metadata database (the password travels separately, in Secrets)."""
+# --------------------------------------------------------------------------------------------------------------
+# Config sections of the eggroll cluster: both go into the one eggroll.properties every eggroll process reads, so
+# they live here, beside it (clustermanager.py and nodemanager.py build the modules)
+# --------------------------------------------------------------------------------------------------------------
 
-    host: str
-    port: int
-    database: str
-    user: str
+
+class ClusterManagerConfig(ModuleBase):
+    mysql_server_timezone: str = "UTC"
+
+
+class NodeManagerConfig(ModuleBase):
+    replicas: Count = Field(default=2, description="Number of nodemanagers (KubeFATE docs call it count)")
+    spread: Optional[Spread] = None
+    session_processors_per_node: int = Field(default=4, ge=1, le=4096)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+
+def eggroll_config(ctx: Context) -> dict[str, str]:
+    """The eggroll-config ConfigMap (the clustermanager creates it; nodemanagers, rollsite and FATE Flow mount it)."""
+    props = eggroll_properties(ctx.site.party_id, ctx.site.name, database(ctx),
+                               ctx.section(ClusterManagerConfig).mysql_server_timezone,
+                               ctx.section(NodeManagerConfig).session_processors_per_node)
+    return {"eggroll.properties": properties(props, header="[eggroll]")}
+
+
+def eggroll_config_checksum(ctx: Context) -> Optional[str]:
+    """What a module mounting eggroll-config rolls on; None without a clustermanager (no eggroll-config)."""
+    return config_checksum(EGGROLL_CONFIG_MAP, eggroll_config(ctx)) if ctx.enabled("clustermanager") else None
 
 
 def rollsite_properties(party_id: int, coordinator: str) -> list[tuple[str, object]]:
@@ -59,10 +85,10 @@ def rollsite_properties(party_id: int, coordinator: str) -> list[tuple[str, obje
     ]
 
 
-def eggroll_properties(party_id: int, coordinator: str, mysql: MysqlEndpoint, server_timezone: str,
+def eggroll_properties(party_id: int, coordinator: str, mysql: Database, server_timezone: str,
                        session_processors_per_node: int) -> list[tuple[str, object]]:
     """eggroll.properties of a party, without the JDBC password (only the clustermanager gets that, from a Secret)."""
-    jdbc_url = (f"jdbc:mysql://{mysql.host}:{mysql.port}/{mysql.database}?useSSL=false&serverTimezone={server_timezone}"
+    jdbc_url = (f"jdbc:mysql://{mysql.host}:{mysql.port}/{mysql.name}?useSSL=false&serverTimezone={server_timezone}"
                 "&characterEncoding=utf8&allowPublicKeyRetrieval=true")
     return [
         ("eggroll.resourcemanager.clustermanager.jdbc.driver.class.name", "com.mysql.cj.jdbc.Driver"),

@@ -113,5 +113,8 @@ SERVING_ZOOKEEPER = Svc("serving-zookeeper", (
 SERVING_ZOOKEEPER_HEADLESS = Svc("serving-zookeeper-headless", SERVING_ZOOKEEPER.ports)
 SERVING_ADMIN = Svc("serving-admin", (ServicePort("http", "serving-admin-http", 8350),))
 
+SPARK_MASTER_URL = f"spark://{SPARK_MASTER.address('master')}"
+NAMENODE_URL = f"hdfs://{NAMENODE.address('rpc')}"
+
 # names a peer in another namespace may dial (the in-pod balancer `exchange` is no peer's address)
 SERVICE_NAMES = frozenset(v.name for v in list(globals().values()) if isinstance(v, Svc)) - {ROLLSITE_EXCHANGE_LB.name}

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
+from .fateflow import PythonConfig
 from .files import properties
 from .istio import virtual_service
-from .kube import Exposure, IngressRoute, Module, Placement, Site, http_probes
-from .settings import ExposedModule
+from .kube import Module, Site, http_probes
+from .settings import ExposedModule, IngressRoute
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -22,8 +23,6 @@ from .settings import ExposedModule
 
 
 class FateboardConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("http",)
-
     username: str = Field(default="admin", min_length=1)
 
 
@@ -74,14 +73,12 @@ LOGIN_PART = "login.properties"
 
 @dataclass(frozen=True)
 class FateboardArgs:
+    """What FATE-Board takes besides its section: its image, the login password, where FATE Flow runs."""
+
     image: str
-    username: str
     password: str
     fateflow_replicas: int = 1
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
     ingress: IngressRoute = IngressRoute()
-    ingress_class: Optional[str] = None
 
 
 class Fateboard(Module):
@@ -92,28 +89,35 @@ class Fateboard(Module):
     APP = "fateboard"
     COMPONENT = "ui"
 
-    def __init__(self, name: str, site: Site, args: FateboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: FateboardConfig, args: FateboardArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         self.config_map(CONFIG_MAP, {"application.properties": properties(
-            application_properties(args.username, args.fateflow_replicas))})
+            application_properties(section.username, args.fateflow_replicas))})
         self.secret(SECRET, {LOGIN_PART: properties([(PASSWORD_KEY, args.password)])})
         conf = self.assembled_file("fateboard-conf", CONF_PATH, [("configMap", CONFIG_MAP, "application.properties"),
                                                                  ("secret", SECRET, LOGIN_PART)])
         port = endpoints.FATEBOARD.port("http")
         container = self.container(
-            "fateboard", args.image, args.placement, DEFAULT_RESOURCES,
+            "fateboard", args.image, section, DEFAULT_RESOURCES,
             ports=[{"name": "http", "containerPort": port}],
             volumeMounts=[conf.mount],
             **http_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, conf.volumes, init_containers=[conf.init_container])
-        self.service(endpoints.FATEBOARD.name, endpoints.FATEBOARD.ports, args.exposure)
+        pod = self.pod_spec([container], section, conf.volumes, init_containers=[conf.init_container])
+        self.service(endpoints.FATEBOARD.name, endpoints.FATEBOARD.ports, section.service)
         annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
-        self.workload = self.deployment("fateboard", 1, pod, pod_annotations=annotations)
+        self.deployment("fateboard", 1, pod, pod_annotations=annotations)
+        hosts = [h.name for h in args.ingress.hosts]
         if site.istio:
-            virtual_service(self, "fateboard", [h for h, _ in args.ingress.hosts], endpoints.FATEBOARD.name, port)
+            virtual_service(self, "fateboard", hosts, endpoints.FATEBOARD.name, port)
             self.ui_port(port)
         else:
-            self.ingress("fateboard", args.ingress, endpoints.FATEBOARD.name, port, args.ingress_class)
-        self.done({"endpoint": endpoints.FATEBOARD.address("http"),
-                               "hosts": [h for h, _ in args.ingress.hosts]})
+            self.ingress("fateboard", args.ingress, endpoints.FATEBOARD.name, port)
+        self.done({"endpoint": endpoints.FATEBOARD.address("http"), "hosts": hosts})
+
+
+def build(ctx: Context) -> Fateboard:
+    return Fateboard("fateboard", ctx.site, ctx.section(FateboardConfig), FateboardArgs(
+        image=ctx.site.images.fate("fateboard"), password=ctx.secret("fateboardPassword"),
+        fateflow_replicas=ctx.section(PythonConfig).replicas, ingress=ctx.ingress("fateboard")), ctx.opts)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import copy
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 import pulumi
+from pydantic import Field
 
 from . import eggroll, endpoints
+from .context import Context
 from .files import to_yaml
-from .kube import MYSQL_IMAGE, Exposure, Module, Placement, ServicePort, Site, Volume, env, env_from_secret, tcp_probes
-from .settings import ExposedModule, Host, K8sName, Model, Port, ServiceType, StorageSettings
+from .kube import (MYSQL_IMAGE, Images, Module, ServicePort, Site, config_checksum, env, env_from_secret, node_port_outputs,
+                   resources_of, tcp_probes)
+from .mysql import Database, database
+from .pulsar import PulsarConfig
+from .rabbitmq import RabbitmqConfig
+from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -79,8 +85,6 @@ class HiveClient(Model):
 class PythonConfig(ExposedModule):
     """FATE Flow (KubeFATE module name: python)."""
 
-    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
-
     replicas: int = Field(default=1, ge=1, le=100)
     log_level: LogLevel = "INFO"
     service_account_name: Optional[K8sName] = None
@@ -96,6 +100,22 @@ class PythonConfig(ExposedModule):
     hive: Optional[HiveClient] = None
 
 
+class ZookeeperLink(Model):
+    hosts: list[HostPort] = Field(min_length=1, description="host:port of each ZooKeeper server")
+    use_acl: bool = False
+    user: Optional[str] = None
+
+
+class ServingLink(Model):
+    """Where this party's FATE Flow publishes models: the FATE-Serving deployment of the same party
+    (config `fate:serving`; the client notebook reads it too)."""
+
+    host: Optional[Host] = None
+    port: Optional[Port] = None
+    use_registry: bool = False
+    zookeeper: Optional[ZookeeperLink] = None
+
+
 CONFIG_MAP = "python-config"
 SECRET = "python-secret"
 PULSAR_ROUTE_TABLE = "pulsar-route-table"
@@ -108,64 +128,31 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
 WAIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-@dataclass(frozen=True)
-class Database:
-    host: str
-    port: int
-    name: str
-    user: str
-    password: str
-
-
-@dataclass(frozen=True)
-class FlowSettings:
-    """Everything service_conf.yaml says about this party (from the composition)."""
-
-    party_id: int
-    computing: str  # Eggroll | Spark | Spark_local
-    federation: str  # Eggroll | Pulsar | RabbitMQ
-    storage: str  # Eggroll | HDFS | LocalFS
-    database: Database
-    use_registry: bool = False
-    dependent_distribution: bool = False
-    eggroll_cores: tuple[int, int] = (16, 2)  # cores_per_node, nodes
-    spark_cores: tuple[int, int] = (20, 2)
-    hdfs: tuple[str, Optional[str]] = ("hdfs://namenode:9000", None)  # name_node, path_prefix
-    rabbitmq: dict = field(default_factory=dict)  # host, mng_port, port, user, password
-    pulsar: dict = field(default_factory=dict)  # host, port, mng_port, topic_ttl, cluster, tenant
-    nginx: dict = field(default_factory=dict)  # host, http_port, grpc_port
-    hive: dict = field(default_factory=dict)  # host, port, auth_mechanism, username, password
-    servings: tuple[str, ...] = ()
-    zookeeper: dict = field(default_factory=dict)  # hosts, use_acl, user, password
-
-
-@dataclass(frozen=True)
-class SparkDriver:
-    master: str
-    driver_host: Optional[str] = None  # None = the pod IP
-    driver_host_type: Optional[str] = None
-    port_max_retries: Optional[int] = None
-    driver_start_port: Optional[int] = None
-    block_manager_start_port: Optional[int] = None
-    pyspark_python: Optional[str] = None
-
-
 SECRET_FIELDS = (("database", "passwd"), ("fate_on_spark", "rabbitmq", "password"), ("fate_on_spark", "hive", "password"),
                  ("zookeeper", "password"))
 
 
-def service_conf(s: FlowSettings, redact: bool = False) -> dict:
-    """FATE Flow's service_conf.yaml as data. `redact` empties every password (for ConfigMaps)."""
-    proxy = "rollsite" if s.computing == "Eggroll" else "nginx"
+def service_conf(ctx: Context) -> dict[str, Any]:
+    """FATE Flow's service_conf.yaml as data, passwords included (`redacted` blanks them for ConfigMaps)."""
+    computing, federation, storage = ctx.engines
+    py = ctx.section(PythonConfig)
+    serving = ctx.section(ServingLink)
+    db = database(ctx)
+    hive: dict[str, Any] = {}
+    if py.hive is not None:
+        hive = {"host": py.hive.host, "port": py.hive.port, "auth_mechanism": py.hive.auth_mechanism,
+                "username": py.hive.username, "password": ctx.secret("hivePassword")}
+    zk = serving.zookeeper
+    proxy = "rollsite" if computing == "Eggroll" else "nginx"
     conf: dict[str, Any] = {
-        "use_registry": s.use_registry,
+        "use_registry": serving.use_registry,
         "use_deserialize_safe_module": False,
-        "dependent_distribution": s.dependent_distribution,
+        "dependent_distribution": py.dependent_distribution,
         "encrypt_password": False,
         "encrypt_module": "fate_arch.common.encrypt_utils#pwdecrypt",
         "private_key": None,
         "private_key_file": None,
-        "party_id": s.party_id,
+        "party_id": ctx.site.party_id,
         "hook_module": {
             "client_authentication": "fate_flow.hook.flow.client_authentication",
             "site_authentication": "fate_flow.hook.flow.site_authentication",
@@ -188,80 +175,106 @@ def service_conf(s: FlowSettings, redact: bool = False) -> dict:
             "default_federated_status_collect_type": "PULL",
         },
         "database": {
-            "name": s.database.name,
-            "user": s.database.user,
-            "passwd": s.database.password,
-            "host": s.database.host,
-            "port": s.database.port,
+            "name": db.name,
+            "user": db.user,
+            "passwd": ctx.secret("mysqlPassword"),
+            "host": db.host,
+            "port": db.port,
             "max_connections": 100,
             "stale_timeout": 30,
         },
         "default_engines": {
-            "computing": "spark" if s.computing == "Spark_local" else s.computing.lower(),
-            "federation": s.federation.lower(),
-            "storage": s.storage.lower(),
+            "computing": "spark" if computing == "Spark_local" else computing.lower(),
+            "federation": federation.lower(),
+            "storage": storage.lower(),
         },
         "fate_on_standalone": {"standalone": {"cores_per_node": 20, "nodes": 1}},
         "fate_on_eggroll": {
-            "clustermanager": {"cores_per_node": s.eggroll_cores[0], "nodes": s.eggroll_cores[1]},
+            "clustermanager": {"cores_per_node": py.clustermanager.cores_per_node, "nodes": py.clustermanager.nodes},
             "rollsite": {"host": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")},
         },
         "fate_on_spark": {
-            "spark": {"home": f"{SPARK_HOME}/", "cores_per_node": s.spark_cores[0], "nodes": s.spark_cores[1]},
+            "spark": {"home": f"{SPARK_HOME}/", "cores_per_node": py.spark.cores_per_node, "nodes": py.spark.nodes},
             "linkis_spark": {"cores_per_node": 20, "nodes": 2, "host": "127.0.0.1", "port": 9001, "token_code": "MLSS",
                              "python_path": f"{FATE_HOME}/python"},
-            "hive": {k: s.hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
+            "hive": {k: hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
             "linkis_hive": {"host": "127.0.0.1", "port": 9001},
-            "hdfs": {"name_node": s.hdfs[0], "path_prefix": s.hdfs[1]},
+            "hdfs": {"name_node": py.hdfs.name_node or endpoints.NAMENODE_URL, "path_prefix": py.hdfs.path_prefix},
             "rabbitmq": {
-                **{k: s.rabbitmq.get(k) for k in ("host", "mng_port", "port", "user", "password")},
+                "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
+                "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
+                "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
+                "user": ctx.section(RabbitmqConfig).user,
+                "password": ctx.secret("rabbitmqPassword") if federation == "RabbitMQ" else None,
                 "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
                 "mode": "replication",
                 "max_message_size": 1048576,
             },
             "pulsar": {
-                **{k: s.pulsar.get(k) for k in ("host", "port", "mng_port", "topic_ttl", "cluster", "tenant")},
+                "host": py.pulsar.host or endpoints.PULSAR.name,
+                "port": py.pulsar.port or endpoints.PULSAR.port("broker"),
+                "mng_port": py.pulsar.mng_port or endpoints.PULSAR.port("web"),
+                "topic_ttl": py.pulsar.topic_ttl,
+                "cluster": py.pulsar.cluster,
+                "tenant": py.pulsar.tenant,
                 "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
                 "mode": "replication",
                 "max_message_size": 1048576,
             },
-            "nginx": {k: s.nginx.get(k) for k in ("host", "http_port", "grpc_port")},
+            "nginx": {
+                "host": py.nginx.host or endpoints.NGINX.name,
+                "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
+                "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
+            },
         },
         "fateboard": {"host": endpoints.FATEBOARD.name, "port": endpoints.FATEBOARD.port("http")},
         "enable_model_store": False,
         "model_store_address": {"storage": "tencent_cos", "Region": None, "SecretId": None, "SecretKey": None,
                                 "Bucket": None},
-        "servings": {"hosts": list(s.servings)},
+        "servings": {"hosts": [f"{serving.host}:{serving.port}"] if serving.host else []},
         "zookeeper": {
-            "hosts": list(s.zookeeper.get("hosts", [])),
-            "use_acl": bool(s.zookeeper.get("use_acl", False)),
-            "user": s.zookeeper.get("user"),
-            "password": s.zookeeper.get("password"),
+            "hosts": list(zk.hosts) if zk else [],
+            "use_acl": zk.use_acl if zk else False,
+            "user": zk.user if zk else None,
+            "password": ctx.secret("zookeeperPassword") if zk and zk.use_acl else None,
         },
     }
-    if redact:
-        for path in SECRET_FIELDS:
-            node = conf
-            for part in path[:-1]:
-                node = node[part]
-            node[path[-1]] = ""
     return conf
 
 
-def spark_defaults(driver: SparkDriver) -> list[tuple[str, Any]]:
+def redacted(conf: dict[str, Any]) -> dict[str, Any]:
+    """service_conf.yaml with every password emptied (the readable copy in ConfigMaps)."""
+    out = copy.deepcopy(conf)
+    for path in SECRET_FIELDS:
+        node = out
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = ""
+    return out
+
+
+def spark_master(ctx: Context) -> str:
+    """The Spark master FATE Flow submits to: local for Spark_local, else the external one or the spark module."""
+    if ctx.engines[0] == "Spark_local":
+        return "local[*]"
+    return ctx.section(PythonConfig).spark.master or endpoints.SPARK_MASTER_URL
+
+
+def spark_defaults(spark: SparkCores, master: str) -> list[tuple[str, Any]]:
+    """spark-defaults.conf of the driver in FATE Flow."""
     entries: list[tuple[str, Any]] = [
-        ("spark.master", driver.master),
-        ("spark.driver.host", driver.driver_host or POD_IP_PLACEHOLDER),
+        ("spark.master", master),
+        ("spark.driver.host", spark.driver_host or POD_IP_PLACEHOLDER),
     ]
-    if driver.driver_start_port:
-        entries.append(("spark.driver.port", driver.driver_start_port))
-    if driver.port_max_retries:
-        entries.append(("spark.port.maxRetries", driver.port_max_retries))
-    if driver.block_manager_start_port:
-        entries.append(("spark.blockManager.port", driver.block_manager_start_port))
+    if spark.driver_start_port:
+        entries.append(("spark.driver.port", spark.driver_start_port))
+    if spark.port_max_retries:
+        entries.append(("spark.port.maxRetries", spark.port_max_retries))
+    if spark.block_manager_start_port:
+        entries.append(("spark.blockManager.port", spark.block_manager_start_port))
         entries.append(("spark.driver.bindAddress", "0.0.0.0"))
-    if driver.pyspark_python:
-        entries.append(("spark.pyspark.python", driver.pyspark_python))
+    if spark.pyspark_python:
+        entries.append(("spark.pyspark.python", spark.pyspark_python))
         entries.append(("spark.pyspark.driver.python", "python"))
     return entries
 
@@ -270,38 +283,50 @@ def render_spark_defaults(entries: Sequence[tuple[str, Any]]) -> str:
     return "".join(f"{k:<34}{v}\n" for k, v in entries)
 
 
-def pulsar_route_table(party_id: int, peers: dict, exchange: Optional[dict]) -> dict:
+def pulsar_route_table(party_id: int, pulsar: PulsarConfig) -> dict[Any, Any]:
     """pulsar_route_table.yaml: optional default via the exchange's SNI proxy, the own broker, then peers."""
     table: dict[Any, Any] = {}
-    if exchange:
-        table["default"] = {"proxy": f"{exchange['host']}:{exchange['port']}", "domain": exchange["domain"]}
+    if pulsar.exchange:
+        table["default"] = {"proxy": f"{pulsar.exchange.host}:{pulsar.exchange.port}", "domain": pulsar.exchange.domain}
     table[party_id] = {"host": endpoints.PULSAR.name, "port": endpoints.PULSAR.port("broker"),
                        "sslPort": endpoints.PULSAR.port("brokerTls"), "proxy": ""}
-    table.update(peers)
+    table.update({pid: r.model_dump(by_alias=True) for pid, r in pulsar.route_table.items()})
     return table
 
 
-def rabbitmq_route_table(party_id: int, peers: dict) -> dict:
-    return {party_id: {"host": endpoints.RABBITMQ.name, "port": endpoints.RABBITMQ.port("amqp")}, **peers}
+def rabbitmq_route_table(party_id: int, rabbitmq: RabbitmqConfig) -> dict[Any, Any]:
+    return {party_id: {"host": endpoints.RABBITMQ.name, "port": endpoints.RABBITMQ.port("amqp")},
+            **{pid: r.model_dump() for pid, r in rabbitmq.route_table.items()}}
+
+
+def python_config(ctx: Context) -> dict[str, str]:
+    """The python-config ConfigMap: FATE's service_conf.yaml without passwords (nodemanagers' egg_pair processes read
+    it) and the driver's spark-defaults; FATE Flow itself reads the Secret's full copy."""
+    return {
+        "spark-defaults.conf": render_spark_defaults(spark_defaults(ctx.section(PythonConfig).spark, spark_master(ctx))),
+        "service_conf.yaml": to_yaml(redacted(service_conf(ctx))),
+    }
+
+
+def python_config_checksum(ctx: Context) -> Optional[str]:
+    """What a module mounting python-config rolls on; None without FATE Flow."""
+    return config_checksum(CONFIG_MAP, python_config(ctx)) if ctx.enabled("python") else None
 
 
 @dataclass(frozen=True)
 class FateFlowArgs:
+    """What FATE Flow takes besides its section: its image, its files, the engines that decide what it mounts."""
+
     image: str
-    settings: FlowSettings
-    spark: SparkDriver
-    replicas: int = 1
-    log_level: str = "INFO"
-    service_account: Optional[str] = None
+    engines: tuple[str, str, str]  # computing, federation, storage
+    service_conf: dict[str, Any]  # with passwords (the Secret's copy)
+    python_config: dict[str, str]  # the python-config ConfigMap (python_config)
+    database: Database
+    mysql_password: str
+    pulsar_routes: dict[Any, Any] = field(default_factory=dict)
+    rabbitmq_routes: dict[Any, Any] = field(default_factory=dict)
     gpu_count: int = 0
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
-    pulsar_routes: dict = field(default_factory=dict)  # peers only
-    pulsar_exchange: Optional[dict] = None
-    rabbitmq_routes: dict = field(default_factory=dict)
-    eggroll_config_checksum: str = ""
-    wait_for_mysql: bool = True
+    eggroll_config_checksum: Optional[str] = None
 
 
 class FateFlow(Module):
@@ -313,27 +338,23 @@ class FateFlow(Module):
     COMPONENT = "fateflow"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: FateFlowArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: PythonConfig, args: FateFlowArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
-        s = args.settings
-        self.service_conf = service_conf(s)
-        self.spark_defaults = spark_defaults(args.spark)
-        self.pulsar_routes = pulsar_route_table(site.party_id, args.pulsar_routes, args.pulsar_exchange)
-        self.rabbitmq_routes = rabbitmq_route_table(site.party_id, args.rabbitmq_routes)
-        # Readable copy without passwords (also read by nodemanagers); FATE Flow itself reads the Secret's copy.
-        self.config_map(CONFIG_MAP, {
-            "spark-defaults.conf": render_spark_defaults(self.spark_defaults),
-            "service_conf.yaml": to_yaml(service_conf(s, redact=True)),
-        })
-        self.python_config_checksum = self.config_checksum
+        computing, federation, _storage = args.engines
+        db = args.database
+        self.service_conf = args.service_conf
+        self.pulsar_routes = args.pulsar_routes
+        self.rabbitmq_routes = args.rabbitmq_routes
+        self.config_map(CONFIG_MAP, args.python_config)
         self.config_map(PULSAR_ROUTE_TABLE, {"pulsar_route_table.yaml": to_yaml(self.pulsar_routes)})
         self.config_map(RABBITMQ_ROUTE_TABLE, {"rabbitmq_route_table.yaml": to_yaml(self.rabbitmq_routes)})
-        self.secret(SECRET, {"service_conf.yaml": to_yaml(self.service_conf), "mysql-password": s.database.password})
+        self.secret(SECRET, {"service_conf.yaml": to_yaml(self.service_conf), "mysql-password": args.mysql_password})
         if args.eggroll_config_checksum:
             self.uses_config(args.eggroll_config_checksum)
 
         http, grpc = endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")
-        data_volume, claim = self.data_volume("python-data", args.volume)
+        data_volume, claim = self.data_volume("python-data", section.storage)
         mounts = [
             {"name": "python-secret", "mountPath": f"{FATE_HOME}/conf-tmp", "readOnly": True},
             {"name": "python-confs", "mountPath": f"{SPARK_HOME}/conf/spark-defaults-template.conf",
@@ -347,13 +368,13 @@ class FateFlow(Module):
             {"name": "python-secret", "secret": {"secretName": SECRET, "items": [{"key": "service_conf.yaml", "path": "service_conf.yaml"}]}},
             {"name": "python-confs", "configMap": {"name": CONFIG_MAP}},
         ]
-        if s.computing == "Eggroll":
+        if computing == "Eggroll":
             mounts.append({"name": "eggroll-confs", "mountPath": eggroll.EGGROLL_PROPERTIES, "subPath": "eggroll.properties"})
             volumes.append({"name": "eggroll-confs", "configMap": {"name": eggroll.EGGROLL_CONFIG_MAP}})
-        if s.federation == "Pulsar":
+        if federation == "Pulsar":
             mounts.append({"name": "pulsar-route-table", "mountPath": f"{FATE_HOME}/conf/pulsar_route_table"})
             volumes.append({"name": "pulsar-route-table", "configMap": {"name": PULSAR_ROUTE_TABLE}})
-        if s.federation == "RabbitMQ":
+        if federation == "RabbitMQ":
             mounts.append({"name": "rabbitmq-route-table", "mountPath": f"{FATE_HOME}/conf/rabbitmq_route_table"})
             volumes.append({"name": "rabbitmq-route-table", "configMap": {"name": RABBITMQ_ROUTE_TABLE}})
         if data_volume:
@@ -361,18 +382,17 @@ class FateFlow(Module):
 
         env_vars = [
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            env("FATE_LOG_LEVEL", args.log_level),
+            env("FATE_LOG_LEVEL", section.log_level),
             env("FATE_PROJECT_BASE", FATE_HOME),
             env("HUGGINGFACE_HUB_CACHE", f"{FATE_HOME}/llm"),
         ]
-        if s.computing == "Spark":
+        if computing == "Spark":
             env_vars += [env("FATE_FLOW_UPLOAD_MAX_NUM", 1000000), env("FATE_FLOW_UPLOAD_MAX_BYTES", 104868093952)]
-        resources = None
+        resources = resources_of(section)
+        if resources is None:
+            resources = DEFAULT_RESOURCES
         if args.gpu_count:
-            base = args.placement.resources if args.placement.resources is not None else DEFAULT_RESOURCES
-            resources = {kind: {**base.get(kind, {}), "nvidia.com/gpu": str(args.gpu_count)} for kind in ("requests", "limits")}
-        placement = args.placement if resources is None else Placement(
-            args.placement.node_selector, args.placement.tolerations, args.placement.affinity, resources)
+            resources = {kind: {**resources.get(kind, {}), "nvidia.com/gpu": str(args.gpu_count)} for kind in ("requests", "limits")}
         command = "\n".join([
             "set -e",
             f"mkdir -p {FATE_HOME}/conf/",
@@ -383,7 +403,7 @@ class FateFlow(Module):
             "exec python fateflow/python/fate_flow/fate_flow_server.py",
         ])
         container = self.container(
-            "fateflow", args.image, placement, DEFAULT_RESOURCES,
+            "fateflow", args.image, None, resources,
             command=["/bin/bash", "-c", command],
             env=env_vars,
             ports=[{"name": "grpc-port", "containerPort": grpc}, {"name": "http-port", "containerPort": http}],
@@ -391,28 +411,29 @@ class FateFlow(Module):
             **tcp_probes(http, liveness_delay=30, readiness_delay=5, timeout=5),
         )
         init = []
-        if args.wait_for_mysql:
+        if not site.istio:  # with Istio an init container has no network before the sidecar starts
             # FATE Flow exits when MySQL is not up yet (KubeFATE #13, #247): wait for it instead of crash-looping.
             init.append(self.container(
                 "ping-mysql", site.images.third_party(MYSQL_IMAGE), None, WAIT_RESOURCES,
                 command=["/bin/bash", "-c",
                          'until mysqladmin ping -h "$MYSQL_HOST" --port="$MYSQL_PORT" -u"$MYSQL_USER" '
                          '--password="$MYSQL_PASSWORD" --silent; do echo "waiting for mysql at $MYSQL_HOST"; sleep 2; done'],
-                env=[env("MYSQL_HOST", s.database.host), env("MYSQL_PORT", s.database.port),
-                     env("MYSQL_USER", s.database.user), env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password")],
+                env=[env("MYSQL_HOST", db.host), env("MYSQL_PORT", db.port),
+                     env("MYSQL_USER", db.user), env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password")],
             ))
-        pod = self.pod_spec([container], placement, volumes, init_containers=init, service_account=args.service_account)
+        pod = self.pod_spec([container], section, volumes, init_containers=init, service_account=section.service_account_name)
         annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
 
         self.service(endpoints.FATEFLOW.name, endpoints.FATEFLOW.ports, headless=True)
-        self.client_service = self.service(endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, args.exposure)
-        if args.spark.port_max_retries and args.spark.driver_host:
-            self._spark_driver_service(args.spark)
-        self.workload = self.stateful_set("python", endpoints.FATEFLOW.name, args.replicas, pod,
-                                          claim_templates=[claim] if claim else [], pod_annotations=annotations)
+        self.client_service = self.service(endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, section.service)
+        self.node_ports = node_port_outputs(self.client_service)
+        if section.spark.port_max_retries and section.spark.driver_host:
+            self._spark_driver_service(section.spark)
+        self.stateful_set("python", endpoints.FATEFLOW.name, section.replicas, pod,
+                          claim_templates=[claim] if claim else [], pod_annotations=annotations)
         self.done({"endpoint": endpoints.FATEFLOW_CLIENT.address("http")})
 
-    def _spark_driver_service(self, spark: SparkDriver) -> None:
+    def _spark_driver_service(self, spark: SparkCores) -> None:
         """Ports an external Spark cluster uses to reach the driver inside FATE Flow (same number as NodePort)."""
         ports = []
         for i in range(spark.port_max_retries or 0):
@@ -420,9 +441,21 @@ class FateFlow(Module):
                                   ("spark-block-manager-port", spark.block_manager_start_port)):
                 port = (start or 0) + i
                 ports.append(ServicePort(f"{prefix}-{i}", f"{prefix}-{i}", port, node_port=port))
-        self.service(SPARK_DRIVER_SERVICE, ports, Exposure(type=spark.driver_host_type or "ClusterIP"))
+        self.service(SPARK_DRIVER_SERVICE, ports, ServiceSettings(type=spark.driver_host_type or "ClusterIP"))
 
 
-def fateflow_image(images, computing: str, algorithm: str, device: str) -> str:
+def fateflow_image(images: Images, computing: str, algorithm: str, device: str) -> str:
     spark = "-spark" if computing in ("Spark", "Spark_local") else ""
     return images.fate("fateflow" + spark + eggroll.image_suffix(algorithm, device))
+
+
+def build(ctx: Context) -> FateFlow:
+    section = ctx.section(PythonConfig)
+    return FateFlow("python", ctx.site, section, FateFlowArgs(
+        image=fateflow_image(ctx.site.images, ctx.engines[0], ctx.algorithm, ctx.device),
+        engines=ctx.engines, service_conf=service_conf(ctx), python_config=python_config(ctx),
+        database=database(ctx), mysql_password=ctx.secret("mysqlPassword"),
+        pulsar_routes=pulsar_route_table(ctx.site.party_id, ctx.section(PulsarConfig)),
+        rabbitmq_routes=rabbitmq_route_table(ctx.site.party_id, ctx.section(RabbitmqConfig)),
+        gpu_count=section.gpu_count or (1 if ctx.device == "GPU" else 0),
+        eggroll_config_checksum=eggroll.eggroll_config_checksum(ctx)), ctx.opts)

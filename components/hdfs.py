@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
 from .files import hadoop_xml
-from .kube import BUSYBOX_IMAGE, Exposure, Module, Placement, Site, Volume, exec_probes
+from .kube import BUSYBOX_IMAGE, Module, Site, exec_probes, node_port_outputs
 from .settings import Count, ExposedModule, Model, Spread, StorageSettings
 
 
@@ -21,8 +20,6 @@ from .settings import Count, ExposedModule, Model, Spread, StorageSettings
 
 
 class NameNode(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("rpc",)
-
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
@@ -45,16 +42,12 @@ NAMENODE_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}}
 DATANODE_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}}
 
 
-def name_node_url() -> str:
-    return f"hdfs://{endpoints.NAMENODE.address('rpc')}"
-
-
 def hadoop_env() -> dict[str, str]:
     """Environment of the hadoop images (their entrypoint writes *_CONF_* into core-site/hdfs-site).
     Only HDFS is deployed, so KubeFATE's YARN and MapReduce settings are left out."""
     return {
         "MULTIHOMED_NETWORK": "0",
-        "CORE_CONF_fs_defaultFS": name_node_url(),
+        "CORE_CONF_fs_defaultFS": endpoints.NAMENODE_URL,
         "CORE_CONF_hadoop_http_staticuser_user": "root",
         "CORE_CONF_hadoop_proxyuser_hue_hosts": "*",
         "CORE_CONF_hadoop_proxyuser_hue_groups": "*",
@@ -71,17 +64,6 @@ def hadoop_env() -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class HdfsArgs:
-    datanode_replicas: int = 3
-    namenode_volume: Volume = Volume()
-    datanode_volume: Volume = Volume()
-    namenode_placement: Placement = Placement()
-    datanode_placement: Placement = Placement()
-    namenode_exposure: Exposure = Exposure()
-    datanode_exposure: Exposure = Exposure()
-
-
 class Hdfs(Module):
     """StatefulSets and Services `namenode` (9000/9870) and `datanode` (9000/9864), ConfigMaps `namenode-config`,
     `namenode-env`, `datanode-env`; PVCs `dfs-namenode-0`, `dfs-datanode-<i>` (one per datanode)."""
@@ -90,7 +72,7 @@ class Hdfs(Module):
     APP = "namenode"
     COMPONENT = "storage"
 
-    def __init__(self, name: str, site: Site, args: HdfsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: HdfsConfig, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         rpc = endpoints.NAMENODE.port("rpc")
         self.config_map(NAMENODE_CONFIG_MAP, {"core-site.xml": hadoop_xml({"fs.default.name": f"hdfs://0.0.0.0:{rpc}"})})
@@ -98,7 +80,7 @@ class Hdfs(Module):
         self.config_map(DATANODE_ENV, hadoop_env())
 
         nn_http = endpoints.NAMENODE.port("http")
-        nn_volume, nn_claim = self.data_volume("dfs", args.namenode_volume)
+        nn_volume, nn_claim = self.data_volume("dfs", section.namenode.storage)
         init = []
         if site.persistence:
             # a fresh ext4 volume has lost+found, which the namenode refuses to format over
@@ -107,7 +89,7 @@ class Hdfs(Module):
                                        command=["sh", "-c", "rm -rf /hadoop/dfs/name/lost+found"],
                                        volumeMounts=[{"name": "dfs", "mountPath": "/hadoop/dfs/name"}]))
         namenode = self.container(
-            "namenode", site.images.fate("hadoop-namenode", HADOOP_IMAGE_TAG), args.namenode_placement, NAMENODE_RESOURCES,
+            "namenode", site.images.fate("hadoop-namenode", HADOOP_IMAGE_TAG), section.namenode, NAMENODE_RESOURCES,
             env=[{"name": "CLUSTER_NAME", "value": "fate"}],
             envFrom=[{"configMapRef": {"name": NAMENODE_ENV}}],
             ports=[{"name": p.name, "containerPort": p.port} for p in endpoints.NAMENODE.ports],
@@ -118,26 +100,30 @@ class Hdfs(Module):
             **exec_probes(["/bin/bash", "-c", f"curl -f localhost:{nn_http}"], liveness_delay=30, readiness_delay=5),
         )
         volumes = [{"name": "namenode-confs", "configMap": {"name": NAMENODE_CONFIG_MAP}}] + ([nn_volume] if nn_volume else [])
-        self.namenode_service = self.service(endpoints.NAMENODE.name, endpoints.NAMENODE.ports, args.namenode_exposure,
+        self.namenode_service = self.service(endpoints.NAMENODE.name, endpoints.NAMENODE.ports, section.namenode.service,
                                              app="namenode")
-        self.namenode = self.stateful_set("namenode", endpoints.NAMENODE.name, 1,
-                                          self.pod_spec([namenode], args.namenode_placement, volumes, init_containers=init),
-                                          claim_templates=[nn_claim] if nn_claim else [], app="namenode")
+        self.node_ports = node_port_outputs(self.namenode_service)
+        self.stateful_set("namenode", endpoints.NAMENODE.name, 1,
+                          self.pod_spec([namenode], section.namenode, volumes, init_containers=init),
+                          claim_templates=[nn_claim] if nn_claim else [], app="namenode")
 
         dn_http = endpoints.DATANODE.port("http")
-        dn_volume, dn_claim = self.data_volume("dfs", args.datanode_volume, app="datanode")
+        dn_volume, dn_claim = self.data_volume("dfs", section.datanode.storage, app="datanode")
         datanode = self.container(
-            "datanode", site.images.fate("hadoop-datanode", HADOOP_IMAGE_TAG), args.datanode_placement, DATANODE_RESOURCES,
+            "datanode", site.images.fate("hadoop-datanode", HADOOP_IMAGE_TAG), section.datanode, DATANODE_RESOURCES,
             env=[{"name": "SERVICE_PRECONDITION", "value": endpoints.NAMENODE.address("rpc")}],
             envFrom=[{"configMapRef": {"name": DATANODE_ENV}}],
             ports=[{"name": p.name, "containerPort": p.port} for p in endpoints.DATANODE.ports],
             volumeMounts=[{"name": "dfs", "mountPath": "/hadoop/dfs/data"}],
             **exec_probes(["/bin/bash", "-c", f"curl -f localhost:{dn_http}"], liveness_delay=30, readiness_delay=5),
         )
-        self.service(endpoints.DATANODE.name, endpoints.DATANODE.ports, args.datanode_exposure, app="datanode")
-        self.datanode = self.stateful_set("datanode", endpoints.DATANODE.name, args.datanode_replicas,
-                                          self.pod_spec([datanode], args.datanode_placement, [dn_volume] if dn_volume else [],
-                                                        app="datanode"),
-                                          claim_templates=[dn_claim] if dn_claim else [], app="datanode",
-                                          **self.fresh_only(podManagementPolicy="Parallel"))
-        self.done({"nameNode": name_node_url()}, apps=("namenode", "datanode"))
+        self.service(endpoints.DATANODE.name, endpoints.DATANODE.ports, section.datanode.service, app="datanode")
+        self.stateful_set("datanode", endpoints.DATANODE.name, section.datanode.replicas,
+                          self.pod_spec([datanode], section.datanode, [dn_volume] if dn_volume else [], app="datanode"),
+                          claim_templates=[dn_claim] if dn_claim else [], app="datanode",
+                          **self.fresh_only(podManagementPolicy="Parallel"))
+        self.done({"nameNode": endpoints.NAMENODE_URL}, apps=("namenode", "datanode"))
+
+
+def build(ctx: Context) -> Hdfs:
+    return Hdfs("hdfs", ctx.site, ctx.section(HdfsConfig), ctx.opts)

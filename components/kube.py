@@ -9,11 +9,13 @@ Manifests are written as plain dicts in Kubernetes' own camelCase, exactly as th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from .settings import IngressRoute, ModuleBase, ServiceSettings, StorageSettings
 
 PART_OF = "fate"
 MANAGED_BY = "pulumi"
@@ -87,6 +89,7 @@ class Site:
     adopt_kubefate: bool = False
     hardened: bool = True  # pod/container securityContext with least privilege
     network: Optional["NetworkSettings"] = None  # None = no NetworkPolicies
+    ingress_class: Optional[str] = None  # ingressClassName of the web UIs' Ingresses
 
 
 @dataclass(frozen=True)
@@ -98,46 +101,6 @@ class NetworkSettings:
     # namespaces of this cluster that hold peers (an exchange, the party's FATE-Serving): they reach the
     # peer-facing modules' Service ports even where those Services are ClusterIP
     peer_namespaces: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where and how big a module's pods are."""
-
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: Sequence[Mapping[str, Any]] = ()
-    affinity: Mapping[str, Any] = field(default_factory=dict)
-    resources: Optional[Mapping[str, Any]] = None  # None = the module's default requests
-    spread: Optional[Mapping[str, Any]] = None  # topologyKey, maxSkew, whenUnsatisfiable
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """How a module's Service is exposed outside the cluster."""
-
-    type: str = "ClusterIP"
-    node_ports: Mapping[str, int] = field(default_factory=dict)  # by port name
-    load_balancer_ip: Optional[str] = None
-    load_balancer_source_ranges: Sequence[str] = ()
-    annotations: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def external(self) -> bool:
-        return self.type in ("NodePort", "LoadBalancer")
-
-
-@dataclass(frozen=True)
-class Volume:
-    """A module's data volume, used when the deployment enables persistence."""
-
-    storage_class: Optional[str] = None
-    size: str = "1Gi"
-    access_mode: str = "ReadWriteOnce"
-    existing_claim: Optional[str] = None
-    sub_path: Optional[str] = None  # directory inside the volume; None = the module's own default
-
-    def path(self, default: str) -> str:
-        return self.sub_path or default
 
 
 @dataclass(frozen=True)
@@ -203,6 +166,9 @@ class Module(pulumi.ComponentResource):
     """Base of every FATE module component: owns its objects, names them, and builds them with shared helpers.
 
     Subclasses set APP (the app label), COMPONENT (the recommended-label component) and TYPE (fate:<module>:<Type>).
+    The builder is order-independent: config objects, Services and Ingresses are created as they are declared;
+    workloads (with the checksum of every config object the module declared or uses), their disruption budgets and
+    the NetworkPolicies are created once, in `done()`, from everything declared.
     """
 
     TYPE = "fate:index:Module"
@@ -214,19 +180,12 @@ class Module(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self.site = site
         self._child_opts = pulumi.ResourceOptions(parent=self)
-        self._checksums: list[str] = []
-        # per app: ports reachable from outside (exposed Services) and from ingress controllers (UIs)
+        self._checksums: list[str] = []  # digests of the config objects the pods mount, in declaration order
+        self._workloads: list[Callable[[dict[str, str]], Any]] = []  # created in done(), given the pod annotations
+        # per app: ports reachable from outside (exposed Services), from ingress controllers (UIs), all Service ports
         self._public_ports: dict[str, set[int]] = {}
         self._ui_ports: dict[str, set[int]] = {}
         self._service_ports: dict[str, set[int]] = {}
-
-    # -- naming --
-
-    @staticmethod
-    def _logical(kind: str, name: str) -> str:
-        # A stack holds one deployment in one namespace, where Kubernetes names are unique per kind; Pulumi names
-        # are unique per type, so the Kubernetes name is the clearest logical name.
-        return name
 
     def meta(self, name: str, annotations: Optional[Mapping[str, str]] = None, app: Optional[str] = None) -> dict:
         return meta(self.site, name, app or self.APP, self.COMPONENT, annotations)
@@ -236,12 +195,7 @@ class Module(pulumi.ComponentResource):
     def config_map(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.ConfigMap:
         """A ConfigMap whose content, when it changes, rolls the pods of this module."""
         self._checksums.append(_digest(name, data))
-        return k8s.core.v1.ConfigMap(
-            self._logical("ConfigMap", name),
-            metadata=self.meta(name),
-            data=dict(data),
-            opts=self._child_opts,
-        )
+        return k8s.core.v1.ConfigMap(name, metadata=self.meta(name), data=dict(data), opts=self._child_opts)
 
     def secret(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.Secret:
         """A Secret from plain values; the values are Pulumi secrets (encrypted in state, masked in output).
@@ -249,29 +203,14 @@ class Module(pulumi.ComponentResource):
         Its change rolls the pods too; the checksum is a slow salted hash so it reveals nothing usable.
         """
         self._checksums.append(_digest(name, data, secret_salt=f"{self.site.namespace}/{name}"))
-        return k8s.core.v1.Secret(
-            self._logical("Secret", name),
-            metadata=self.meta(name),
-            type="Opaque",
-            string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
-            opts=self._child_opts,
-        )
+        return k8s.core.v1.Secret(name, metadata=self.meta(name), type="Opaque",
+                                  string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
+                                  opts=self._child_opts)
 
     def uses_config(self, checksum: str) -> None:
-        """Roll this module's pods also when another module's config object it mounts changes."""
+        """Roll this module's pods also when another module's config object it mounts changes
+        (`config_checksum` of that object's name and data)."""
         self._checksums.append(checksum)
-
-    @property
-    def config_checksum(self) -> str:
-        """Checksum of this module's config objects, for modules that mount them."""
-        return hashlib.sha256("".join(self._checksums).encode()).hexdigest()
-
-    def pod_annotations(self, extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
-        """Pod template annotations: the checksum of every config object of this module (so changes roll pods)."""
-        ann = dict(extra or {})
-        if self._checksums:
-            ann[CHECKSUM_ANNOTATION] = hashlib.sha256("".join(self._checksums).encode()).hexdigest()
-        return ann
 
     # -- Services --
 
@@ -279,67 +218,64 @@ class Module(pulumi.ComponentResource):
         self,
         name: str,
         ports: Sequence[ServicePort],
-        exposure: Exposure = Exposure(),
+        settings: Optional[ServiceSettings] = None,
         app: Optional[str] = None,
         headless: bool = False,
         internal_ports: Sequence[int] = (),
     ) -> k8s.core.v1.Service:
-        """A Service; an exposed one opens its ports to the outside in the app's NetworkPolicy, except
-        `internal_ports`, which stay reachable only from inside the deployment."""
-        spec: dict[str, Any] = {
-            "type": exposure.type,
-            "selector": selector(self.site, app or self.APP),
-            "ports": [],
-        }
+        """A Service; an exposed one (`settings.type` NodePort or LoadBalancer) opens its ports to the outside in
+        the app's NetworkPolicy, except `internal_ports`, which stay reachable only from inside the deployment."""
+        settings = settings or ServiceSettings()
+        svc_type = settings.type or "ClusterIP"
+        external = svc_type in ("NodePort", "LoadBalancer")
+        spec: dict[str, Any] = {"type": svc_type, "selector": selector(self.site, app or self.APP), "ports": []}
         for p in ports:
             entry: dict[str, Any] = {"name": p.name, "port": p.port, "targetPort": p.port, "protocol": "TCP"}
-            node_port = exposure.node_ports.get(p.key, p.node_port)
-            if exposure.external and node_port is not None:
+            node_port = settings.node_ports.get(p.key, p.node_port)
+            if external and node_port is not None:
                 entry["nodePort"] = node_port
             spec["ports"].append(entry)
         if headless:
             spec["clusterIP"] = "None"
         self._service_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
-        if exposure.external:
+        if external:
             self._public_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
-        if exposure.type == "LoadBalancer":
-            if exposure.load_balancer_ip:
-                spec["loadBalancerIP"] = exposure.load_balancer_ip
-            if exposure.load_balancer_source_ranges:
-                spec["loadBalancerSourceRanges"] = list(exposure.load_balancer_source_ranges)
-        return k8s.core.v1.Service(
-            self._logical("Service", name),
-            metadata=self.meta(name, exposure.annotations, app=app),
-            spec=spec,
-            opts=self._child_opts,
-        )
+        if svc_type == "LoadBalancer":
+            if settings.load_balancer_ip:
+                spec["loadBalancerIP"] = settings.load_balancer_ip
+            if settings.load_balancer_source_ranges:
+                spec["loadBalancerSourceRanges"] = list(settings.load_balancer_source_ranges)
+        return k8s.core.v1.Service(name, metadata=self.meta(name, settings.annotations, app=app), spec=spec,
+                                   opts=self._child_opts)
 
     # -- workloads --
 
     def pod_spec(
         self,
         containers: Sequence[dict],
-        placement: Placement,
+        section: Optional[ModuleBase] = None,
         volumes: Sequence[dict] = (),
         init_containers: Sequence[dict] = (),
         service_account: Optional[str] = None,
         app: Optional[str] = None,
         **extra: Any,
     ) -> dict:
+        """A pod spec with the section's scheduling (nodeSelector, tolerations, affinity, spread)."""
         spec: dict[str, Any] = {"containers": list(containers), "restartPolicy": "Always"}
-        if placement.spread:
-            spec["topologySpreadConstraints"] = [
-                {**placement.spread, "labelSelector": {"matchLabels": selector(self.site, app or self.APP)}}]
+        spread = getattr(section, "spread", None)
+        if spread is not None:
+            spec["topologySpreadConstraints"] = [{**spread.model_dump(by_alias=True),
+                                                  "labelSelector": {"matchLabels": selector(self.site, app or self.APP)}}]
         if init_containers:
             spec["initContainers"] = list(init_containers)
         if volumes:
             spec["volumes"] = list(volumes)
-        if placement.node_selector:
-            spec["nodeSelector"] = dict(placement.node_selector)
-        if placement.tolerations:
-            spec["tolerations"] = [dict(t) for t in placement.tolerations]
-        if placement.affinity:
-            spec["affinity"] = dict(placement.affinity)
+        if section is not None and section.node_selector:
+            spec["nodeSelector"] = dict(section.node_selector)
+        if section is not None and section.tolerations:
+            spec["tolerations"] = [dict(t) for t in section.tolerations]
+        if section is not None and section.affinity:
+            spec["affinity"] = dict(section.affinity)
         if self.site.images.pull_secrets:
             spec["imagePullSecrets"] = [{"name": s} for s in self.site.images.pull_secrets]
         if service_account:
@@ -384,25 +320,100 @@ class Module(pulumi.ComponentResource):
         )
         return AssembledFile(init, {"name": volume, "mountPath": target, "subPath": filename, "readOnly": True}, volumes)
 
+    def ui_port(self, port: int, app: Optional[str] = None) -> None:
+        """A web UI port that ingress controllers (or the Istio gateway) may reach."""
+        self._ui_ports.setdefault(app or self.APP, set()).add(port)
+
+    def container(
+        self,
+        name: str,
+        image: str,
+        section: Optional[ModuleBase] = None,
+        default_resources: Optional[Mapping[str, Any]] = None,
+        **fields: Any,
+    ) -> dict:
+        """A container with the deployment's pull policy and the section's resources (config wins over default)."""
+        c: dict[str, Any] = {"name": name, "image": image, "imagePullPolicy": self.site.images.pull_policy}
+        resources = resources_of(section) if section is not None and section.resources is not None else default_resources
+        if resources:
+            c["resources"] = {k: dict(v) for k, v in resources.items() if v}
+        c.update({k: v for k, v in fields.items() if v is not None and v != []})
+        if self.site.hardened:
+            c["securityContext"] = hardened_security_context(c.get("securityContext", {}))
+        return c
+
+    def deployment(self, name: str, replicas: int, pod: dict, pod_annotations: Optional[Mapping[str, str]] = None,
+                   app: Optional[str] = None) -> None:
+        """A Deployment, created in done() (its pods' checksum covers every config object of the module)."""
+        app = app or self.APP
+
+        def create(checksums: dict[str, str]) -> k8s.apps.v1.Deployment:
+            self.disruption_budget(name, replicas, app)
+            return k8s.apps.v1.Deployment(name, metadata=self.meta(name, app=app), spec={
+                "replicas": replicas,
+                # Recreate: FATE modules hold fixed ports and volumes a second pod could not share.
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": selector(self.site, app)},
+                "template": {"metadata": self._template_meta(app, {**(pod_annotations or {}), **checksums}), "spec": pod},
+            }, opts=self._child_opts)
+
+        self._workloads.append(create)
+
+    def stateful_set(
+        self,
+        name: str,
+        service_name: str,
+        replicas: int,
+        pod: dict,
+        claim_templates: Sequence[dict] = (),
+        pod_annotations: Optional[Mapping[str, str]] = None,
+        app: Optional[str] = None,
+        **extra_spec: Any,
+    ) -> None:
+        """A StatefulSet, created in done() like a Deployment; its claims outlive it unless the stack says otherwise."""
+        app = app or self.APP
+
+        def create(checksums: dict[str, str]) -> k8s.apps.v1.StatefulSet:
+            self.disruption_budget(name, replicas, app)
+            spec: dict[str, Any] = {
+                "serviceName": service_name,
+                "replicas": replicas,
+                "selector": {"matchLabels": selector(self.site, app)},
+                "template": {"metadata": self._template_meta(app, {**(pod_annotations or {}), **checksums}), "spec": pod},
+                **extra_spec,
+            }
+            if claim_templates:
+                spec["volumeClaimTemplates"] = list(claim_templates)
+                policy = "Retain" if self.site.retain_volumes else "Delete"
+                spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": "Retain"}
+            return k8s.apps.v1.StatefulSet(name, metadata=self.meta(name, app=app), spec=spec, opts=self._child_opts)
+
+        self._workloads.append(create)
+
     def disruption_budget(self, name: str, replicas: int, app: Optional[str] = None) -> None:
         """Voluntary disruptions (node drains) take at most one replica of a replicated module at a time."""
         if replicas < 2:
             return
         k8s.policy.v1.PodDisruptionBudget(
-            self._logical("PodDisruptionBudget", name),
-            metadata=self.meta(name, app=app),
+            name, metadata=self.meta(name, app=app),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(self.site, app or self.APP)}},
-            opts=self._child_opts,
-        )
+            opts=self._child_opts)
 
-    def ui_port(self, port: int, app: Optional[str] = None) -> None:
-        """A web UI port that ingress controllers (or the Istio gateway) may reach."""
-        self._ui_ports.setdefault(app or self.APP, set()).add(port)
+    def _template_meta(self, app: str, annotations: Mapping[str, str]) -> dict:
+        m: dict[str, Any] = {"labels": labels(self.site, app, self.COMPONENT)}
+        if annotations:
+            m["annotations"] = dict(annotations)
+        return m
 
     def done(self, outputs: Mapping[str, Any], clients: Optional[Mapping[str, Sequence[str]]] = None,
              apps: Sequence[str] = ()) -> None:
-        """Finish the module: a NetworkPolicy per app (from what its Services and Ingresses exposed), then outputs.
+        """Finish the module from everything it declared: its workloads (pods annotated with the checksum of every
+        config object, so a changed one rolls them), a NetworkPolicy per app, then its outputs.
         `clients` limits who inside the deployment may connect to an app (e.g. MySQL)."""
+        checksums = {CHECKSUM_ANNOTATION: hashlib.sha256("".join(self._checksums).encode()).hexdigest()} \
+            if self._checksums else {}
+        for create in self._workloads:
+            create(checksums)
         for app in dict.fromkeys([*apps, *self._public_ports, *self._ui_ports, self.APP]):
             self.network_policy(app, self._public_ports.get(app, ()), self._ui_ports.get(app, ()),
                                 (clients or {}).get(app), app=app,
@@ -445,90 +456,15 @@ class Module(pulumi.ComponentResource):
             rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                                    for ns in net.peer_namespaces], "ports": port_list(peer_ports)})
         k8s.networking.v1.NetworkPolicy(
-            self._logical("NetworkPolicy", name),
-            metadata=self.meta(name, app=app),
+            name, metadata=self.meta(name, app=app),
             spec={"podSelector": {"matchLabels": selector(self.site, app or self.APP)}, "policyTypes": ["Ingress"],
                   "ingress": rules},
             opts=self._child_opts,
         )
 
-    def container(
-        self,
-        name: str,
-        image: str,
-        placement: Optional[Placement] = None,
-        default_resources: Optional[Mapping[str, Any]] = None,
-        **fields: Any,
-    ) -> dict:
-        """A container with the deployment's pull policy and the module's resources (config wins over default)."""
-        c: dict[str, Any] = {"name": name, "image": image, "imagePullPolicy": self.site.images.pull_policy}
-        resources = placement.resources if placement is not None and placement.resources is not None else default_resources
-        if resources:
-            c["resources"] = {k: dict(v) for k, v in resources.items() if v}
-        c.update({k: v for k, v in fields.items() if v is not None and v != []})
-        if self.site.hardened:
-            c["securityContext"] = hardened_security_context(c.get("securityContext", {}))
-        return c
-
-    def deployment(self, name: str, replicas: int, pod: dict, pod_annotations: Optional[Mapping[str, str]] = None,
-                   app: Optional[str] = None) -> k8s.apps.v1.Deployment:
-        app = app or self.APP
-        self.disruption_budget(name, replicas, app)
-        return k8s.apps.v1.Deployment(
-            self._logical("Deployment", name),
-            metadata=self.meta(name, app=app),
-            spec={
-                "replicas": replicas,
-                # Recreate: FATE modules hold fixed ports and volumes a second pod could not share.
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": selector(self.site, app)},
-                "template": {"metadata": self._template_meta(app, pod_annotations), "spec": pod},
-            },
-            opts=self._child_opts,
-        )
-
-    def stateful_set(
-        self,
-        name: str,
-        service_name: str,
-        replicas: int,
-        pod: dict,
-        claim_templates: Sequence[dict] = (),
-        pod_annotations: Optional[Mapping[str, str]] = None,
-        app: Optional[str] = None,
-        **extra_spec: Any,
-    ) -> k8s.apps.v1.StatefulSet:
-        app = app or self.APP
-        self.disruption_budget(name, replicas, app)
-        spec: dict[str, Any] = {
-            "serviceName": service_name,
-            "replicas": replicas,
-            "selector": {"matchLabels": selector(self.site, app)},
-            "template": {"metadata": self._template_meta(app, pod_annotations), "spec": pod},
-            **extra_spec,
-        }
-        if claim_templates:
-            spec["volumeClaimTemplates"] = list(claim_templates)
-            # Data outlives the StatefulSet unless the stack says otherwise.
-            policy = "Retain" if self.site.retain_volumes else "Delete"
-            spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": "Retain"}
-        return k8s.apps.v1.StatefulSet(
-            self._logical("StatefulSet", name),
-            metadata=self.meta(name, app=app),
-            spec=spec,
-            opts=self._child_opts,
-        )
-
-    def _template_meta(self, app: str, pod_annotations: Optional[Mapping[str, str]]) -> dict:
-        m: dict[str, Any] = {"labels": labels(self.site, app, self.COMPONENT)}
-        ann = self.pod_annotations(pod_annotations)
-        if ann:
-            m["annotations"] = ann
-        return m
-
     # -- persistence --
 
-    def data_volume(self, volume_name: str, volume: Volume, app: Optional[str] = None) -> tuple[Optional[dict], Optional[dict]]:
+    def data_volume(self, volume_name: str, storage: StorageSettings, app: Optional[str] = None) -> tuple[Optional[dict], Optional[dict]]:
         """The pod volume or the StatefulSet claim template for a module's data (exactly one is not None).
 
         Without persistence: emptyDir. With an existing claim: that PVC (all replicas share it). Otherwise a
@@ -536,17 +472,17 @@ class Module(pulumi.ComponentResource):
         """
         if not self.site.persistence:
             return {"name": volume_name, "emptyDir": {}}, None
-        if volume.existing_claim:
-            return {"name": volume_name, "persistentVolumeClaim": {"claimName": volume.existing_claim}}, None
-        return None, self.claim_template(volume_name, volume, app)
+        if storage.existing_claim:
+            return {"name": volume_name, "persistentVolumeClaim": {"claimName": storage.existing_claim}}, None
+        return None, self.claim_template(volume_name, storage, app)
 
-    def claim_template(self, volume_name: str, volume: Volume, app: Optional[str] = None) -> dict:
+    def claim_template(self, volume_name: str, storage: StorageSettings, app: Optional[str] = None) -> dict:
         spec: dict[str, Any] = {
-            "accessModes": [volume.access_mode],
-            "resources": {"requests": {"storage": volume.size}},
+            "accessModes": [storage.access_mode],
+            "resources": {"requests": {"storage": storage.size}},
         }
-        if volume.storage_class is not None:
-            spec["storageClassName"] = volume.storage_class
+        if storage.storage_class is not None:
+            spec["storageClassName"] = storage.storage_class
         if self.site.adopt_kubefate:  # claim templates are immutable: exactly KubeFATE's labels
             claim_labels = kubefate_labels(self.site, app or self.APP, helm=self.site.kind != "serving")
         else:
@@ -557,11 +493,11 @@ class Module(pulumi.ComponentResource):
         """StatefulSet settings that are immutable and that KubeFATE did not set: left out when adopting."""
         return {} if self.site.adopt_kubefate else spec
 
-    def claim(self, name: str, volume: Volume) -> k8s.core.v1.PersistentVolumeClaim:
+    def claim(self, name: str, storage: StorageSettings) -> k8s.core.v1.PersistentVolumeClaim:
         """A standalone PVC (Deployments' data), kept on destroy unless the stack says otherwise."""
-        template = self.claim_template(name, volume)
+        template = self.claim_template(name, storage)
         return k8s.core.v1.PersistentVolumeClaim(
-            self._logical("PersistentVolumeClaim", name),
+            name,
             metadata=self.meta(name, {RETAIN_ANNOTATION: str(self.site.retain_volumes).lower()}),
             spec=template["spec"],
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=self.site.retain_volumes),
@@ -569,8 +505,8 @@ class Module(pulumi.ComponentResource):
 
     # -- Ingress --
 
-    def ingress(self, name: str, route: "IngressRoute", service_name: str, port: int,
-                class_name: Optional[str], app: Optional[str] = None) -> Optional[k8s.networking.v1.Ingress]:
+    def ingress(self, name: str, route: IngressRoute, service_name: str, port: int,
+                app: Optional[str] = None) -> Optional[k8s.networking.v1.Ingress]:
         """An Ingress for a web UI; only when hosts are configured (no example.com defaults)."""
         self.ui_port(port, app)
         if not route.hosts:
@@ -578,26 +514,23 @@ class Module(pulumi.ComponentResource):
         spec: dict[str, Any] = {
             "rules": [
                 {
-                    "host": host,
+                    "host": host.name,
                     "http": {"paths": [{
-                        "path": path,
+                        "path": host.path,
                         "pathType": "Prefix",
                         "backend": {"service": {"name": service_name, "port": {"number": port}}},
                     }]},
                 }
-                for host, path in route.hosts
+                for host in route.hosts
             ]
         }
-        if class_name:
-            spec["ingressClassName"] = class_name
+        if self.site.ingress_class:
+            spec["ingressClassName"] = self.site.ingress_class
         if route.tls:
-            spec["tls"] = [{"secretName": s, "hosts": list(h)} if h else {"secretName": s} for s, h in route.tls]
-        return k8s.networking.v1.Ingress(
-            self._logical("Ingress", name),
-            metadata=self.meta(name, route.annotations),
-            spec=spec,
-            opts=self._child_opts,
-        )
+            spec["tls"] = [{"secretName": t.secret_name, "hosts": list(t.hosts)} if t.hosts else {"secretName": t.secret_name}
+                           for t in route.tls]
+        return k8s.networking.v1.Ingress(name, metadata=self.meta(name, route.annotations), spec=spec,
+                                         opts=self._child_opts)
 
 
 @dataclass(frozen=True)
@@ -608,13 +541,6 @@ class AssembledFile:
     init_container: dict
     mount: dict
     volumes: list[dict]
-
-
-@dataclass(frozen=True)
-class IngressRoute:
-    hosts: tuple[tuple[str, str], ...] = ()  # (host, path)
-    tls: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (secretName, hosts)
-    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -633,6 +559,19 @@ def hardened_security_context(given: Mapping[str, Any]) -> dict[str, Any]:
     sc["allowPrivilegeEscalation"] = False
     sc["capabilities"] = {"drop": ["ALL"], **({"add": added} if added else {})}
     return sc
+
+
+def resources_of(section: ModuleBase) -> Optional[dict[str, dict[str, str]]]:
+    """A section's container resources (requests / limits that are set), None when it sets none."""
+    if section.resources is None:
+        return None
+    return {k: dict(v) for k, v in (("requests", section.resources.requests), ("limits", section.resources.limits)) if v}
+
+
+def config_checksum(name: str, data: Mapping[str, str]) -> str:
+    """What a module that mounts another module's config object rolls on (`Module.uses_config`): the checksum the
+    owner's pods carry when that object is its only one."""
+    return hashlib.sha256(_digest(name, data).encode()).hexdigest()
 
 
 def _digest(name: str, data: Mapping[str, str], secret_salt: Optional[str] = None) -> str:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
 from .eggroll_meta import create_tables_sql
-from .kube import MYSQL_IMAGE, Exposure, Module, Placement, Site, Volume, env, env_from_secret, exec_probes
+from .kube import MYSQL_IMAGE, Module, Site, env, env_from_secret, exec_probes
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, Model, Port, StorageSettings
 
@@ -34,22 +34,30 @@ class MysqlConfig(ExposedModule):
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
 
+@dataclass(frozen=True)
+class Database:
+    """Where FATE Flow and eggroll find their metadata database; the password travels separately, in Secrets."""
+
+    host: str
+    port: int
+    name: str
+    user: str
+
+
+def database(ctx: Context) -> Database:
+    """The deployment's mysql module, or the external MySQL configured instead (mysql.external)."""
+    section = ctx.section(MysqlConfig)
+    ext = section.external
+    return Database(host=ext.host if ext else endpoints.MYSQL.name,
+                    port=ext.port if ext and ext.port else endpoints.MYSQL.port("mysql"),
+                    name=section.database, user=section.user)
+
+
 CONFIG_MAP = "mysql-config"
 SECRET = "mysql-secret"
 PASSWORD_KEY = "mysql-password"
 DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}}
 INIT_SCRIPT = "create-eggroll-meta-tables.sql"
-
-
-@dataclass(frozen=True)
-class MysqlArgs:
-    database: str
-    user: str
-    password: str
-    eggroll_tables: bool  # eggroll computing keeps its metadata in this database
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
 
 
 class Mysql(Module):
@@ -60,28 +68,30 @@ class Mysql(Module):
     APP = "mysql"
     COMPONENT = "database"
 
-    def __init__(self, name: str, site: Site, args: MysqlArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: MysqlConfig, password: str, eggroll_tables: bool,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        """`eggroll_tables`: eggroll computing keeps its metadata in this database (its tables are created)."""
         super().__init__(name, site, opts)
-        init = {INIT_SCRIPT: create_tables_sql(args.database)} if args.eggroll_tables else {}
+        init = {INIT_SCRIPT: create_tables_sql(section.database)} if eggroll_tables else {}
         self.config_map(CONFIG_MAP, init)
-        self.secret(SECRET, {PASSWORD_KEY: args.password})
+        self.secret(SECRET, {PASSWORD_KEY: password})
 
-        data_volume, claim = self.data_volume("data", args.volume)
+        data_volume, claim = self.data_volume("data", section.storage)
         port = endpoints.MYSQL.port("mysql")
         container = self.container(
-            "mysql", site.images.third_party(MYSQL_IMAGE), args.placement, DEFAULT_RESOURCES,
+            "mysql", site.images.third_party(MYSQL_IMAGE), section, DEFAULT_RESOURCES,
             # the mysql entrypoint raises the scheduling priority of its threads
             securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["mysql"])}},
             env=[
                 env("MYSQL_RANDOM_ROOT_PASSWORD", "yes"),
-                env("MYSQL_DATABASE", args.database),
-                env("MYSQL_USER", args.user),
+                env("MYSQL_DATABASE", section.database),
+                env("MYSQL_USER", section.user),
                 env_from_secret("MYSQL_PASSWORD", SECRET, PASSWORD_KEY),
             ],
             ports=[{"name": "mysql", "containerPort": port}],
             volumeMounts=[
                 {"name": "mysql-confs", "mountPath": "/docker-entrypoint-initdb.d/", "readOnly": True},
-                {"name": "data", "mountPath": "/var/lib/mysql", "subPath": args.volume.path("mysql")},
+                {"name": "data", "mountPath": "/var/lib/mysql", "subPath": section.storage.path("mysql")},
             ],
             # `mysqladmin ping` exits 0 once the server answers, even without credentials
             **exec_probes(["mysqladmin", "ping"], liveness_delay=60, readiness_delay=10),
@@ -89,9 +99,14 @@ class Mysql(Module):
         volumes = [{"name": "mysql-confs", "configMap": {"name": CONFIG_MAP}}]
         if data_volume:
             volumes.append(data_volume)
-        self.service(endpoints.MYSQL.name, endpoints.MYSQL.ports, args.exposure)
-        self.workload = self.stateful_set("mysql", endpoints.MYSQL.name, 1, self.pod_spec([container], args.placement, volumes),
-                                          claim_templates=[claim] if claim else [])
+        self.service(endpoints.MYSQL.name, endpoints.MYSQL.ports, section.service)
+        self.stateful_set("mysql", endpoints.MYSQL.name, 1, self.pod_spec([container], section, volumes),
+                          claim_templates=[claim] if claim else [])
         self.endpoint = f"{endpoints.MYSQL.name}:{port}"
         # only FATE Flow and the clustermanager talk to the metadata database
         self.done({"endpoint": self.endpoint}, clients={"mysql": ("python", "clustermanager")})
+
+
+def build(ctx: Context) -> Mysql:
+    return Mysql("mysql", ctx.site, ctx.section(MysqlConfig), ctx.secret("mysqlPassword"),
+                 eggroll_tables=ctx.engines[0] == "Eggroll", opts=ctx.opts)

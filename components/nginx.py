@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
 from .files import to_yaml
-from .kube import Exposure, Module, Placement, Site, http_probes, node_port_outputs
+from .kube import Module, Site, http_probes, node_port_outputs
 from .settings import ExposedModule, Host, Model, PartyId, Port
 
 
@@ -34,8 +34,6 @@ class NginxRoute(Model):
 
 
 class NginxConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("http", "grpc")
-
     replicas: int = Field(default=1, ge=1, le=100)
     exchange: Optional[HttpGrpcEndpoint] = Field(default=None, description="Default route to an nginx exchange")
     route_table: dict[PartyId, NginxRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
@@ -103,25 +101,36 @@ def nginx_conf(upstream_placeholder_host: str, http_port: int, grpc_port: int) -
     ]
 
 
-def hop(host: str, http_port: int, grpc_port: int) -> dict:
+def hop(host: str, http_port: int, grpc_port: int) -> dict[str, Any]:
     return {"host": host, "http_port": http_port, "grpc_port": grpc_port}
 
 
 @dataclass(frozen=True)
 class NginxArgs:
     image: str
-    route_table: dict  # route_table.yaml as data (see party_route_table / exchange_route_table)
-    replicas: int = 1
+    route_table: dict[Any, Any]  # route_table.yaml as data (see party_route_table / exchange_route_table)
     upstream_placeholder: str = endpoints.FATEFLOW.name
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
 
 
 def local_nginx() -> dict:
     return hop(endpoints.NGINX.name, endpoints.NGINX.port("http"), endpoints.NGINX.port("grpc"))
 
 
-def party_route_table(party_id: int, peers: dict[int, dict[str, list[dict]]], exchange: Optional[dict]) -> dict:
+def peers(section: NginxConfig) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """The routeTable entries: per party its proxies and/or FATE Flows."""
+    out: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for pid, route in section.route_table.items():
+        entry = {}
+        for kind, endpoints_ in (("proxy", route.proxy), ("fateflow", route.fateflow)):
+            hops = [hop(h.host, h.http_port, h.grpc_port) for h in endpoints_]
+            if hops:
+                entry[kind] = hops
+        out[pid] = entry
+    return out
+
+
+def party_route_table(party_id: int, peers: dict[int, dict[str, list[dict[str, Any]]]],
+                      exchange: Optional[dict[str, Any]]) -> dict[Any, Any]:
     """A party's route_table.yaml: default to the exchange (if any), the own nginx and fateflow, then peers.
     Without an exchange there is no default route (KubeFATE leaked an example exchange address here)."""
     table: dict[Any, Any] = {}
@@ -135,7 +144,7 @@ def party_route_table(party_id: int, peers: dict[int, dict[str, list[dict]]], ex
     return table
 
 
-def exchange_route_table(exchange_id: int, parties: dict[int, dict[str, list[dict]]]) -> dict:
+def exchange_route_table(exchange_id: int, parties: dict[int, dict[str, list[dict[str, Any]]]]) -> dict[Any, Any]:
     """An exchange's route_table.yaml: itself, then every party of the star."""
     return {"default": {"proxy": [local_nginx()]}, exchange_id: {"proxy": [local_nginx()]}, **parties}
 
@@ -148,7 +157,8 @@ class Nginx(Module):
     COMPONENT = "proxy"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: NginxArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: NginxConfig, args: NginxArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         http, grpc = endpoints.NGINX.port("http"), endpoints.NGINX.port("grpc")
         upstream_ports = (endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")) \
@@ -159,7 +169,7 @@ class Nginx(Module):
             "nginx.conf": render_nginx(nginx_conf(args.upstream_placeholder, *upstream_ports)) + "\n",
         })
         container = self.container(
-            "nginx", args.image, args.placement, DEFAULT_RESOURCES,
+            "nginx", args.image, section, DEFAULT_RESOURCES,
             command=["/bin/bash", "-c",
                      # the lua route table reader looks in conf/; the ConfigMap is mounted at conf/modifiable/
                      'sed -i "s#conf/route_table.yaml#conf/modifiable/route_table.yaml#g" nginx/lua/route_table.lua\n'
@@ -172,9 +182,21 @@ class Nginx(Module):
             ],
             **http_probes(endpoints.NGINX_HEALTH_PORT, path="/test"),
         )
-        pod = self.pod_spec([container], args.placement, [{"name": "nginx-confs", "configMap": {"name": CONFIG_MAP}}])
-        self.service_obj = self.service(endpoints.NGINX.name, endpoints.NGINX.ports, args.exposure)
-        self.workload = self.deployment("nginx", args.replicas, pod)
+        pod = self.pod_spec([container], section, [{"name": "nginx-confs", "configMap": {"name": CONFIG_MAP}}])
+        self.service_obj = self.service(endpoints.NGINX.name, endpoints.NGINX.ports, section.service)
+        self.deployment("nginx", section.replicas, pod)
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": endpoints.NGINX.address("http"), "nodePorts": self.node_ports,
                                "routeTable": {str(k): v for k, v in args.route_table.items()}})
+
+
+def build(ctx: Context) -> Nginx:
+    section = ctx.section(NginxConfig)
+    image = ctx.site.images.fate("nginx")
+    if ctx.site.kind == "exchange":
+        # no fateflow on an exchange: the placeholder upstream must still resolve at start
+        return Nginx("nginx", ctx.site, section, NginxArgs(
+            image, exchange_route_table(ctx.site.party_id, peers(section)), upstream_placeholder="127.0.0.1"), ctx.opts)
+    ex = section.exchange
+    table = party_route_table(ctx.site.party_id, peers(section), hop(ex.host, ex.http_port, ex.grpc_port) if ex else None)
+    return Nginx("nginx", ctx.site, section, NginxArgs(image, table), ctx.opts)

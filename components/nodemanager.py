@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 
-from . import eggroll, endpoints
-from .kube import FLUENT_BIT_IMAGE, Module, Placement, Site, Volume, http_probes, tcp_probes
+from . import eggroll, endpoints, fateflow
+from .context import Context
+from .eggroll import NodeManagerConfig
+from .kube import FLUENT_BIT_IMAGE, Module, Site, http_probes, tcp_probes
 from .security import EXTRA_CAPABILITIES
-from .settings import Count, ModuleBase, Spread, StorageSettings
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Config section
-# --------------------------------------------------------------------------------------------------------------
-
-
-class NodeManagerConfig(ModuleBase):
-    replicas: Count = Field(default=2, description="Number of nodemanagers (KubeFATE docs call it count)")
-    spread: Optional[Spread] = None
-    session_processors_per_node: int = Field(default=4, ge=1, le=4096)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-
 
 LOG_CONFIG_MAP = "fluentd-config"  # KubeFATE's name; it now holds a config fluent-bit really reads
 LOG_DIR = f"{eggroll.EGGROLL_HOME}/logs"
@@ -61,16 +46,6 @@ def render_fluent_bit(sections: list[tuple[str, list[tuple[str, str]]]]) -> str:
     return "\n".join(out) + "\n"
 
 
-@dataclass(frozen=True)
-class NodeManagerArgs:
-    image: str
-    replicas: int = 2
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-    python_config: str = "python-config"  # FATE's service_conf.yaml for the egg_pair processes
-    config_checksums: tuple[str, ...] = ()  # of eggroll-config and python-config
-
-
 class NodeManager(Module):
     """StatefulSet and headless Service `nodemanager` (4671), ConfigMap `fluentd-config`; PVCs `data-dir-nodemanager-<i>`."""
 
@@ -78,13 +53,15 @@ class NodeManager(Module):
     APP = "nodemanager"
     COMPONENT = "computing"
 
-    def __init__(self, name: str, site: Site, args: NodeManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: NodeManagerConfig, image: str, config_checksums: tuple[str, ...] = (),
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        """`config_checksums`: of the eggroll-config and python-config the nodemanagers mount (a change rolls them)."""
         super().__init__(name, site, opts)
         self.config_map(LOG_CONFIG_MAP, {"fluent-bit.conf": render_fluent_bit(fluent_bit_config())})
-        for checksum in args.config_checksums:
+        for checksum in config_checksums:
             self.uses_config(checksum)
 
-        data_volume, claim = self.data_volume("data-dir", args.volume)
+        data_volume, claim = self.data_volume("data-dir", section.storage)
         port = endpoints.NODEMANAGER.port("nodemanager")
         sidecar = self.container(
             "nodemanager-eggrollpair", site.images.third_party(FLUENT_BIT_IMAGE), None, SIDECAR_RESOURCES,
@@ -96,7 +73,7 @@ class NodeManager(Module):
             **http_probes(FLUENT_BIT_HEALTH_PORT, path="/api/v1/health"),
         )
         nodemanager = self.container(
-            "nodemanager", args.image, args.placement, DEFAULT_RESOURCES,
+            "nodemanager", image, section, DEFAULT_RESOURCES,
             command=eggroll.start_script(
                 [f"{eggroll.EGGROLL_CONF_PARTS}/eggroll/eggroll.properties"],
                 eggroll.bootstrap_args("com.webank.eggroll.core.resourcemanager.NodeManagerBootstrap", port),
@@ -109,7 +86,7 @@ class NodeManager(Module):
                 {"name": "eggroll-log", "mountPath": LOG_DIR},
                 {"name": "eggroll-confs", "mountPath": f"{eggroll.EGGROLL_CONF_PARTS}/eggroll", "readOnly": True},
                 {"name": "python-confs", "mountPath": "/data/projects/fate/conf", "readOnly": True},
-                {"name": "data-dir", "mountPath": f"{eggroll.EGGROLL_HOME}/data", "subPath": args.volume.path("nodemanager")},
+                {"name": "data-dir", "mountPath": f"{eggroll.EGGROLL_HOME}/data", "subPath": section.storage.path("nodemanager")},
                 {"name": "data-dir", "mountPath": "/data/projects/fate/llm", "subPath": "llm"},
             ],
             **tcp_probes(port),
@@ -118,19 +95,26 @@ class NodeManager(Module):
             {"name": "eggroll-log", "emptyDir": {}},
             eggroll.config_map_volume(LOG_CONFIG_MAP, "fluent-bit-conf"),
             eggroll.config_map_volume(eggroll.EGGROLL_CONFIG_MAP, "eggroll-confs"),
-            eggroll.config_map_volume(args.python_config, "python-confs", items=["service_conf.yaml"]),
+            eggroll.config_map_volume(fateflow.CONFIG_MAP, "python-confs", items=["service_conf.yaml"]),
         ]
         if data_volume:
             volumes.append(data_volume)
         self.service(endpoints.NODEMANAGER.name, endpoints.NODEMANAGER.ports, headless=True)
-        self.workload = self.stateful_set(
-            "nodemanager", endpoints.NODEMANAGER.name, args.replicas,
+        self.stateful_set(
+            "nodemanager", endpoints.NODEMANAGER.name, section.replicas,
             # nodemanagers register with the clustermanager at start
-            self.pod_spec([sidecar, nodemanager], args.placement, volumes,
+            self.pod_spec([sidecar, nodemanager], section, volumes,
                           init_containers=self.wait_for("wait-clustermanager", endpoints.CLUSTERMANAGER.name,
                                                         endpoints.CLUSTERMANAGER.port("clustermanager"))),
             claim_templates=[claim] if claim else [],
             # nodemanagers are independent workers: start them all at once
             **self.fresh_only(podManagementPolicy="Parallel"),
         )
-        self.done({"endpoint": endpoints.NODEMANAGER.address("nodemanager"), "replicas": args.replicas})
+        self.done({"endpoint": endpoints.NODEMANAGER.address("nodemanager"), "replicas": section.replicas})
+
+
+def build(ctx: Context) -> NodeManager:
+    checksums = (eggroll.eggroll_config_checksum(ctx), fateflow.python_config_checksum(ctx))
+    return NodeManager("nodemanager", ctx.site, ctx.section(NodeManagerConfig),
+                       eggroll.eggroll_image(ctx.site.images, ctx.algorithm, ctx.device),
+                       tuple(c for c in checksums if c is not None), ctx.opts)

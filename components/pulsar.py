@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
 from .files import properties
-from .kube import Exposure, IngressRoute, Module, Placement, Site, Volume, node_port_outputs, tcp_probes
-from .pulsar_standalone import CERT_DIR, TLS_FILES, standalone_conf
-from .settings import ExposedModule, Host, K8sName, Model, PartyId, Port, StorageSettings
+from .kube import Module, Site, node_port_outputs, tcp_probes
+from .pulsar_standalone import CERT_DIR, standalone_conf
+from .settings import ExposedModule, Host, IngressRoute, K8sName, Model, PartyId, Port, ServiceSettings, StorageSettings
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -50,8 +50,6 @@ class PulsarTls(Model):
 
 
 class PulsarConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("broker", "brokerTls")
-
     env: list[dict[str, Any]] = Field(default_factory=list, description="Extra container env, e.g. PULSAR_MEM")
     confs: PulsarConfs = Field(default_factory=PulsarConfs)
     public_lb: PublicLoadBalancer = Field(default_factory=PublicLoadBalancer, alias="publicLB")
@@ -69,17 +67,10 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
 
 @dataclass(frozen=True)
 class PulsarArgs:
-    tls_secret: Optional[str] = None  # set when the party federates through an ATS exchange
-    tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: pulsar creates tls_secret from it
-    backlog_quota_gb: int = 10
-    delete_inactive_topics_seconds: int = 60
-    env: Sequence[dict] = ()
-    public_lb: bool = False
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
+    # the broker's certificate when the party federates through an ATS exchange and the stack issues it (else the
+    # Secret tls.secretName is the user's)
+    tls_material: Optional[Mapping[str, str]] = None
     ingress: IngressRoute = IngressRoute()
-    ingress_class: Optional[str] = None
 
 
 class Pulsar(Module):
@@ -91,16 +82,18 @@ class Pulsar(Module):
     COMPONENT = "federation"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: PulsarArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: PulsarConfig, args: PulsarArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         p = endpoints.PULSAR
-        tls = args.tls_secret is not None
-        self.standalone = standalone_conf(tls, args.backlog_quota_gb, args.delete_inactive_topics_seconds,
+        tls = section.exchange is not None  # TLS between brokers goes through the exchange's SNI proxy
+        self.standalone = standalone_conf(tls, section.confs.backlog_quota_default_limit_gb,
+                                          section.confs.broker_delete_inactive_topics_frequency_seconds,
                                           p.port("broker"), p.port("brokerTls"), p.port("web"), p.port("webTls"))
         self.config_map(CONFIG_MAP, {"standalone.conf": properties(self.standalone)})
         if tls and args.tls_material is not None:
-            self.secret(args.tls_secret, args.tls_material)
-        data_volume, claim = self.data_volume("pulsar-data", args.volume)
+            self.secret(section.tls.secret_name, args.tls_material)
+        data_volume, claim = self.data_volume("pulsar-data", section.storage)
         mounts: list[dict[str, Any]] = [
             {"name": "pulsar-confs", "mountPath": "/pulsar/conf/standalone.conf", "subPath": "standalone.conf"},
             {"name": "pulsar-data", "mountPath": "/pulsar/data"},
@@ -108,30 +101,34 @@ class Pulsar(Module):
         volumes: list[dict[str, Any]] = [{"name": "pulsar-confs", "configMap": {"name": CONFIG_MAP}}]
         if tls:  # KubeFATE mounted the Secret even without TLS, so a party without it never started
             mounts.append({"name": "pulsar-cert", "mountPath": CERT_DIR, "readOnly": True})
-            volumes.append({"name": "pulsar-cert", "secret": {"secretName": args.tls_secret}})
+            volumes.append({"name": "pulsar-cert", "secret": {"secretName": section.tls.secret_name}})
         if data_volume:
             volumes.append(data_volume)
         admin_port = p.port("webTls") if tls else p.port("web")
         container = self.container(
-            "pulsar", site.images.fate("pulsar", IMAGE_TAG), args.placement, DEFAULT_RESOURCES,
+            "pulsar", site.images.fate("pulsar", IMAGE_TAG), section, DEFAULT_RESOURCES,
             command=["/bin/bash", "-c", "exec bin/pulsar standalone -nss"],
             # the image's user since Pulsar 2.10 (apache/pulsar #13376): uid 10000 in group 0, which owns /pulsar's
             # writable directories
             securityContext={"runAsUser": IMAGE_UID, "runAsGroup": 0},
-            env=list(args.env) or None,
+            env=list(section.env) or None,
             ports=[{"name": f"port-{q.port}", "containerPort": q.port} for q in p.ports],
             volumeMounts=mounts,
             **tcp_probes(admin_port),
         )
-        self.service_obj = self.service(p.name, p.ports, args.exposure)
-        if args.public_lb:
-            self.service(endpoints.PULSAR_PUBLIC_TLS.name, endpoints.PULSAR_PUBLIC_TLS.ports, Exposure(type="LoadBalancer"))
+        self.service_obj = self.service(p.name, p.ports, section.service)
+        if section.public_lb.enabled:
+            self.service(endpoints.PULSAR_PUBLIC_TLS.name, endpoints.PULSAR_PUBLIC_TLS.ports, ServiceSettings(type="LoadBalancer"))
         # fsGroup 0: the data volume becomes group 0's, writable for the broker
-        pod = self.pod_spec([container], args.placement, volumes, securityContext={"fsGroup": 0})
-        self.workload = self.stateful_set("pulsar", p.name, 1, pod, claim_templates=[claim] if claim else [])
-        self.ingress("pulsar", args.ingress, p.name, p.port("web"), args.ingress_class)
+        pod = self.pod_spec([container], section, volumes, securityContext={"fsGroup": 0})
+        self.stateful_set("pulsar", p.name, 1, pod, claim_templates=[claim] if claim else [])
+        self.ingress("pulsar", args.ingress, p.name, p.port("web"))
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": p.address("broker"), "nodePorts": self.node_ports, "tls": tls})
 
 
-TLS_SECRET_KEYS = tuple(TLS_FILES.values())
+def build(ctx: Context) -> Pulsar:
+    section = ctx.section(PulsarConfig)
+    tls = ctx.tls.pulsar_cert(ctx.site.party_id, section.exchange.domain, ctx.public_hosts) \
+        if ctx.tls and section.exchange else None
+    return Pulsar("pulsar", ctx.site, section, PulsarArgs(tls_material=tls, ingress=ctx.ingress("pulsar")), ctx.opts)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
-from .kube import Exposure, IngressRoute, Module, Placement, Site, env, env_from_secret, http_probes, node_port_outputs
-from .settings import ExposedModule, Host, Model, PartyId, Port
+from .context import Context
+from .kube import Module, Site, env, env_from_secret, http_probes, node_port_outputs
+from .settings import ExposedModule, Host, IngressRoute, Model, PartyId, Port
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -25,8 +25,6 @@ class RabbitmqRoute(Model):
 
 
 class RabbitmqConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("amqp", "management")
-
     user: str = Field(default="fate", min_length=1)
     route_table: dict[PartyId, RabbitmqRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
 
@@ -41,12 +39,8 @@ MAX_MESSAGE_SIZE = 536870912
 
 @dataclass(frozen=True)
 class RabbitmqArgs:
-    user: str
     password: str
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
     ingress: IngressRoute = IngressRoute()
-    ingress_class: Optional[str] = None
 
 
 class Rabbitmq(Module):
@@ -58,15 +52,16 @@ class Rabbitmq(Module):
     COMPONENT = "federation"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: RabbitmqArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: RabbitmqConfig, args: RabbitmqArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         self.config_map(CONFIG_MAP, {"enabled_plugins": "[rabbitmq_federation_management,rabbitmq_federation].\n"})
         self.secret(SECRET, {"password": args.password})
         amqp, mgmt = endpoints.RABBITMQ.port("amqp"), endpoints.RABBITMQ.port("management")
         container = self.container(
-            "rabbitmq", site.images.fate("rabbitmq", IMAGE_TAG), args.placement, DEFAULT_RESOURCES,
+            "rabbitmq", site.images.fate("rabbitmq", IMAGE_TAG), section, DEFAULT_RESOURCES,
             env=[
-                env("RABBITMQ_DEFAULT_USER", args.user),
+                env("RABBITMQ_DEFAULT_USER", section.user),
                 env_from_secret("RABBITMQ_DEFAULT_PASS", SECRET, "password"),
                 env("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", f"-rabbit max_message_size {MAX_MESSAGE_SIZE}"),
             ],
@@ -78,12 +73,17 @@ class Rabbitmq(Module):
             ],
             **http_probes(mgmt),
         )
-        pod = self.pod_spec([container], args.placement, [
+        pod = self.pod_spec([container], section, [
             {"name": "rabbitmq-confs", "configMap": {"name": CONFIG_MAP}},
             {"name": "rabbitmq-data", "emptyDir": {}},
         ])
-        self.service_obj = self.service(endpoints.RABBITMQ.name, endpoints.RABBITMQ.ports, args.exposure)
-        self.workload = self.deployment("rabbitmq", 1, pod)
-        self.ingress("rabbitmq", args.ingress, endpoints.RABBITMQ.name, mgmt, args.ingress_class)
+        self.service_obj = self.service(endpoints.RABBITMQ.name, endpoints.RABBITMQ.ports, section.service)
+        self.deployment("rabbitmq", 1, pod)
+        self.ingress("rabbitmq", args.ingress, endpoints.RABBITMQ.name, mgmt)
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": endpoints.RABBITMQ.address("amqp"), "nodePorts": self.node_ports})
+
+
+def build(ctx: Context) -> Rabbitmq:
+    return Rabbitmq("rabbitmq", ctx.site, ctx.section(RabbitmqConfig), RabbitmqArgs(
+        password=ctx.secret("rabbitmqPassword"), ingress=ctx.ingress("rabbitmq")), ctx.opts)

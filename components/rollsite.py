@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal, Mapping, Optional, Union
 
 import pulumi
+from pydantic import Field
 
 from . import eggroll, endpoints
+from .context import Context
 from .files import properties, to_json
-from .kube import NGINX_IMAGE, Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+from .kube import NGINX_IMAGE, Module, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
 from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
 
@@ -62,8 +62,6 @@ class RollsiteExchange(Endpoint):
 
 
 class RollsiteConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("rollsite", "rollsiteTls")
-
     exchange: Optional[RollsiteExchange] = Field(default=None, description="Send every unknown party to this exchange")
     exchange_list: list[ExchangeMember] = Field(
         default_factory=list, description="Several exchanges behind a gRPC load balancer (KubeFATE lbrollsite)")
@@ -77,69 +75,46 @@ CONFIG_MAP = "rollsite-config"
 DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
 
 
-@dataclass(frozen=True)
-class Route:
-    party_id: int
-    host: str
-    port: int
-    secure: bool = False  # rollsite dials it with mutual TLS (route_table.json `is_secure`)
-
-
-def hop(route: Route) -> dict:
+def hop(route: Union[RollsiteRoute, RollsiteExchange, Endpoint]) -> dict[str, Any]:
     """One route_table.json entry; `is_secure` only where TLS is wanted (a JSON boolean: eggroll casts it)."""
-    return {"ip": route.host, "port": route.port, **({"is_secure": True} if route.secure else {})}
+    return {"ip": route.host, "port": route.port, **({"is_secure": True} if getattr(route, "secure", False) else {})}
 
 
-@dataclass(frozen=True)
-class RollsiteArgs:
-    image: str
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
-    exchange: Optional[Route] = None  # default route to an exchange (party_id ignored)
-    exchange_list: Sequence[Route] = ()  # several exchanges behind an in-pod gRPC balancer (lbrollsite)
-    max_body_size: str = "2M"
-    peers: Sequence[Route] = ()
-    tls_secret: Optional[str] = None  # Secret with the eggroll certificates; None = plain gRPC
-    tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: rollsite creates tls_secret from it
-    refuse_plaintext: bool = False  # 9370 only from this deployment's pods: peers must use the TLS port
-    polling: Optional[str] = None  # "client" | "server"
-    polling_server: Optional[Route] = None
-    polling_clients: Sequence[int] = ()
-    polling_concurrency: int = 50
-    # Party: the shared eggroll-config ConfigMap (its eggroll.properties); exchange: None, rollsite writes its own.
-    eggroll_config: Optional[str] = eggroll.EGGROLL_CONFIG_MAP
-    eggroll_config_checksum: str = ""
-    route_fateflow: bool = True  # the own party's fateflow is reached through rollsite (not on an exchange)
-    coordinator: str = ""
+def polling(section: RollsiteConfig) -> Optional[str]:
+    """client | server when polling is on."""
+    return section.polling.type if section.polling.enabled else None
 
 
-def route_table(site: Site, args: RollsiteArgs) -> dict:
-    """route_table.json: default route, one route per peer (and per polling client), and the own party."""
+def route_table(party_id: int, section: RollsiteConfig, exchange: bool = False) -> dict[str, Any]:
+    """route_table.json: default route, one route per peer (and per polling client), and the own party
+    (`exchange`: an exchange's rollsite, which has no FATE Flow and polls nobody)."""
     local = {"ip": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")}
-    if args.exchange_list:
+    mode = None if exchange else polling(section)
+    default: dict[str, Any]
+    if section.exchange_list and not exchange:
         lb = endpoints.ROLLSITE_EXCHANGE_LB
         default = {"ip": lb.name, "port": lb.port("grpc")}
-    elif args.exchange is not None:
-        default = hop(args.exchange)
-    elif args.polling == "client" and args.polling_server is not None:
-        default = {"ip": args.polling_server.host, "port": args.polling_server.port}
+    elif section.exchange is not None:
+        default = hop(section.exchange)
+    elif mode == "client" and section.polling.server is not None:
+        default = {"ip": section.polling.server.host, "port": section.polling.server.port}
     else:
         default = local
-    table: dict = {"default": {"default": [default]}}
-    for peer in args.peers:
+    table: dict[str, Any] = {"default": {"default": [default]}}
+    for peer in section.party_list:
         table[str(peer.party_id)] = {"default": [hop(peer)]}
-    if args.polling == "server":
-        for client in args.polling_clients:
+    if mode == "server":
+        for client in section.polling.client_list:
             table[str(client)] = {"default": [{"port": -1, "ip": "", "is_polling": True}]}
-    own: dict = {}  # never secure: rollsite would dial its own FATE Flow with TLS
-    if args.route_fateflow:
+    own: dict[str, Any] = {}  # never secure: rollsite would dial its own FATE Flow with TLS
+    if not exchange:
         own["fateflow"] = [{"ip": endpoints.FATEFLOW.name, "port": endpoints.FATEFLOW.port("grpc")}]
     own["default"] = [local]
-    table[str(site.party_id)] = own
+    table[str(party_id)] = own
     return {"route_table": table, "permission": {"default_allow": True}}
 
 
-def exchange_balancer_conf(args: RollsiteArgs) -> str:
+def exchange_balancer_conf(section: RollsiteConfig) -> str:
     """nginx.conf of the gRPC balancer: least-connections over the exchanges, HTTP/2 on the balancer port."""
     port = endpoints.ROLLSITE_EXCHANGE_LB.port("grpc")
     return render_nginx([
@@ -151,25 +126,34 @@ def exchange_balancer_conf(args: RollsiteArgs) -> str:
             ("default_type", "application/octet-stream"),
             ("access_log", "/dev/stdout"),
             ("sendfile", "on"),
-            ("client_max_body_size", args.max_body_size),
+            ("client_max_body_size", section.max_body_size),
             ("keepalive_timeout", "65"),
-            ("upstream exchange_services", [("least_conn", "")] + [("server", f"{e.host}:{e.port}") for e in args.exchange_list]),
+            ("upstream exchange_services", [("least_conn", "")] + [("server", f"{e.host}:{e.port}") for e in section.exchange_list]),
             ("server", [("listen", f"{port} http2"), ("location /", [("grpc_pass", "grpc://exchange_services")])]),
         ]),
     ]) + "\n"
 
 
-def rollsite_extra_properties(args: RollsiteArgs) -> list[tuple[str, object]]:
+def rollsite_extra_properties(section: RollsiteConfig, exchange: bool = False) -> list[tuple[str, object]]:
     """Keys only rollsite reads: polling mode and TLS (kept out of the shared eggroll-config, KubeFATE PR #703)."""
     extra: list[tuple[str, object]] = []
-    if args.polling == "client":
+    mode = None if exchange else polling(section)
+    if mode == "client":
         extra.append(("eggroll.rollsite.polling.client.enabled", True))
-    elif args.polling == "server":
+    elif mode == "server":
         extra.append(("eggroll.rollsite.polling.server.enabled", True))
-        extra.append(("eggroll.rollsite.polling.concurrency", args.polling_concurrency))
-    if args.tls_secret:
+        extra.append(("eggroll.rollsite.polling.concurrency", section.polling.concurrency))
+    if section.tls.enabled:
         extra += eggroll.tls_properties()
     return extra
+
+
+@dataclass(frozen=True)
+class RollsiteArgs:
+    image: str
+    tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: rollsite creates tls.secretName from it
+    # the shared eggroll-config (its checksum) of a party; an exchange (site.kind) writes its own eggroll.properties
+    eggroll_config_checksum: Optional[str] = None
 
 
 class Rollsite(Module):
@@ -180,23 +164,26 @@ class Rollsite(Module):
     COMPONENT = "federation"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: RollsiteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: RollsiteConfig, args: RollsiteArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
-        self.route_table = route_table(site, args)
+        exchange = site.kind == "exchange"
+        balancer = bool(section.exchange_list) and not exchange
+        tls_secret = section.tls.secret_name if section.tls.enabled else None
+        self.route_table = route_table(site.party_id, section, exchange)
         data = {
             "route_table.json": to_json(self.route_table),
-            "rollsite.properties": properties(rollsite_extra_properties(args)),
+            "rollsite.properties": properties(rollsite_extra_properties(section, exchange)),
         }
-        if args.exchange_list:
-            data["nginx.conf"] = exchange_balancer_conf(args)
-        if args.eggroll_config is None:  # exchange: no shared eggroll-config, only rollsite's own keys
-            data["eggroll.properties"] = properties(
-                eggroll.rollsite_properties(site.party_id, args.coordinator or site.name), header="[eggroll]")
-        self.config = self.config_map(CONFIG_MAP, data)
+        if balancer:
+            data["nginx.conf"] = exchange_balancer_conf(section)
+        if exchange:  # no shared eggroll-config, only rollsite's own keys
+            data["eggroll.properties"] = properties(eggroll.rollsite_properties(site.party_id, site.name), header="[eggroll]")
+        self.config_map(CONFIG_MAP, data)
         if args.eggroll_config_checksum:
             self.uses_config(args.eggroll_config_checksum)
-        if args.tls_secret and args.tls_material is not None:
-            self.secret(args.tls_secret, args.tls_material)  # a new certificate rolls rollsite
+        if tls_secret and args.tls_material is not None:
+            self.secret(tls_secret, args.tls_material)  # a new certificate rolls rollsite
 
         parts_dir = eggroll.EGGROLL_CONF_PARTS
         mounts = [
@@ -207,21 +194,21 @@ class Rollsite(Module):
             eggroll.config_map_volume(CONFIG_MAP, "rollsite-confs", items=["route_table.json"]),
             eggroll.config_map_volume(CONFIG_MAP, "rollsite-parts"),
         ]
-        if args.eggroll_config is not None:
+        if not exchange:
             base = f"{parts_dir}/eggroll/eggroll.properties"
             mounts.append({"name": "eggroll-confs", "mountPath": f"{parts_dir}/eggroll", "readOnly": True})
-            volumes.append(eggroll.config_map_volume(args.eggroll_config, "eggroll-confs"))
+            volumes.append(eggroll.config_map_volume(eggroll.EGGROLL_CONFIG_MAP, "eggroll-confs"))
         else:
             base = f"{parts_dir}/rollsite/eggroll.properties"
-        if args.tls_secret:
+        if tls_secret:
             mounts.append({"name": "eggroll-certs", "mountPath": eggroll.CERT_DIR, "readOnly": True})
-            volumes.append({"name": "eggroll-certs", "secret": {"secretName": args.tls_secret}})
+            volumes.append({"name": "eggroll-certs", "secret": {"secretName": tls_secret}})
 
         port = endpoints.ROLLSITE.port("rollsite")
         # the TLS listener exists only with certificates; without them the Service keeps KubeFATE's one port
-        service_ports = endpoints.ROLLSITE.ports if args.tls_secret else endpoints.ROLLSITE.ports[:1]
+        service_ports = endpoints.ROLLSITE.ports if tls_secret else endpoints.ROLLSITE.ports[:1]
         container = self.container(
-            "rollsite", args.image, args.placement, DEFAULT_RESOURCES,
+            "rollsite", args.image, section, DEFAULT_RESOURCES,
             command=eggroll.start_script([base, f"{parts_dir}/rollsite/rollsite.properties"],
                                          "com.webank.eggroll.rollsite.EggSiteBootstrap -c ${EGGROLL_HOME}/conf/eggroll.properties"),
             env=[{"name": "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "value": "python"}],
@@ -230,7 +217,7 @@ class Rollsite(Module):
             **tcp_probes(port),
         )
         containers = [container]
-        if args.exchange_list:
+        if balancer:
             lb_port = endpoints.ROLLSITE_EXCHANGE_LB.port("grpc")
             containers.append(self.container(
                 "exchange", site.images.third_party(NGINX_IMAGE), None, {"requests": {"cpu": "100m", "memory": "64Mi"}},
@@ -240,13 +227,27 @@ class Rollsite(Module):
                 **tcp_probes(lb_port),
             ))
             self.service(endpoints.ROLLSITE_EXCHANGE_LB.name, endpoints.ROLLSITE_EXCHANGE_LB.ports)
-        pod = self.pod_spec(containers, args.placement, volumes,
+        pod = self.pod_spec(containers, section, volumes,
                             hostAliases=[{"ip": "127.0.0.1", "hostnames": [endpoints.ROLLSITE.name]}])
-        self.service_obj = self.service(endpoints.ROLLSITE.name, service_ports, args.exposure,
-                                        internal_ports=(port,) if args.refuse_plaintext else ())
-        self.workload = self.deployment("rollsite", 1, pod)
+        refuse_plaintext = section.tls.enabled and section.tls.refuse_plaintext
+        self.service_obj = self.service(endpoints.ROLLSITE.name, service_ports, section.service,
+                                        internal_ports=(port,) if refuse_plaintext else ())
+        self.deployment("rollsite", 1, pod)
 
         self.endpoint = pulumi.Output.from_input(f"{endpoints.ROLLSITE.name}.{site.namespace}:{port}")
         self.node_ports = node_port_outputs(self.service_obj)
-        self.done({"endpoint": self.endpoint, "nodePorts": self.node_ports,
-                               "routeTable": self.route_table})
+        self.done({"endpoint": self.endpoint, "nodePorts": self.node_ports, "routeTable": self.route_table})
+
+
+def build(ctx: Context) -> Rollsite:
+    section = ctx.section(RollsiteConfig)
+    tls = None
+    if ctx.tls and section.tls.enabled:
+        # the server certificate names every address a peer may dial: the public host and the in-cluster names
+        tls = ctx.tls.eggroll_certs([*ctx.public_hosts,
+                                     *endpoints.cluster_names(endpoints.ROLLSITE.name, ctx.site.namespace)])
+    if ctx.site.kind == "exchange":  # the exchange chart runs the plain eggroll image
+        return Rollsite("rollsite", ctx.site, section, RollsiteArgs(eggroll.eggroll_image(ctx.site.images), tls), ctx.opts)
+    return Rollsite("rollsite", ctx.site, section, RollsiteArgs(
+        eggroll.eggroll_image(ctx.site.images, ctx.algorithm, ctx.device), tls,
+        eggroll_config_checksum=eggroll.eggroll_config_checksum(ctx)), ctx.opts)

@@ -3,19 +3,18 @@ serving-server (inference), serving-redis (cache), serving-zookeeper (registry),
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Optional, Sequence
+from typing import Any, Literal, Optional
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
 from .files import properties, to_json
-from .kube import (REDIS_IMAGE, ZOOKEEPER_IMAGE, Exposure, IngressRoute, Module, Placement, Site, Volume, env,
-                   exec_probes, node_port_outputs, tcp_probes)
-from .rollsite import Route
-from .settings import Endpoint, ExposedModule, Host, Model, ModuleBase, PartyRoute, Port, StorageSettings
+from .kube import REDIS_IMAGE, ZOOKEEPER_IMAGE, Module, Site, env, exec_probes, node_port_outputs, tcp_probes
+from .settings import (Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port,
+                       StorageSettings)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -24,8 +23,6 @@ from .settings import Endpoint, ExposedModule, Host, Model, ModuleBase, PartyRou
 
 
 class ServingProxyConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("inter", "http")
-
     party_list: list[PartyRoute] = Field(default_factory=list)
     exchange: Optional[Endpoint] = None
 
@@ -36,8 +33,6 @@ class ServingRedisClient(Model):
 
 
 class ServingServerConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("grpc",)
-
     fateflow: Optional[Endpoint] = Field(
         default=None, description="FATE Flow HTTP endpoint of the party (model transfer); required")
     cache_type: Optional[Literal["local", "redis"]] = Field(
@@ -80,13 +75,14 @@ class ServingModule(Module):
 # -------------------------------------------------------------------------------------------------- serving-proxy
 
 
-def proxy_route_table(party_id: int, peers: Sequence[Route], exchange: Optional[Route]) -> dict:
+def proxy_route_table(party_id: int, section: ServingProxyConfig) -> dict[str, Any]:
     """serving-proxy route_table.json. Without an exchange the default stays local (KubeFATE leaked an example
     exchange address); ports are numbers (KubeFATE wrote peers' ports as strings)."""
     inter = endpoints.SERVING_PROXY.port("inter")
+    exchange = section.exchange
     default = {"ip": exchange.host, "port": exchange.port} if exchange else {"ip": endpoints.SERVING_PROXY.name, "port": inter}
     table: dict[str, Any] = {"default": {"default": [default]}}
-    for peer in peers:
+    for peer in section.party_list:
         table[str(peer.party_id)] = {"default": [{"ip": peer.host, "port": peer.port}]}
     table[str(party_id)] = {
         "default": [{"ip": endpoints.SERVING_PROXY.name, "port": endpoints.SERVING_PROXY.port("http")}],
@@ -96,15 +92,12 @@ def proxy_route_table(party_id: int, peers: Sequence[Route], exchange: Optional[
 
 
 @dataclass(frozen=True)
-class ServingProxyArgs:
+class ServingArgs:
+    """What a FATE-Serving module takes besides its section."""
+
     image: str
-    peers: Sequence[Route] = ()
-    exchange: Optional[Route] = None
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
-    ingress: IngressRoute = IngressRoute()
-    ingress_class: Optional[str] = None
     registry: bool = True  # serving-zookeeper is deployed: wait for it at start
+    ingress: IngressRoute = IngressRoute()
 
 
 class ServingProxy(ServingModule):
@@ -117,10 +110,11 @@ class ServingProxy(ServingModule):
     PEER_FACING = True
     CONFIG_MAP = "serving-proxy-config"
 
-    def __init__(self, name: str, site: Site, args: ServingProxyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ServingProxyConfig, args: ServingArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         p = endpoints.SERVING_PROXY
-        self.route_table = proxy_route_table(site.party_id, args.peers, args.exchange)
+        self.route_table = proxy_route_table(site.party_id, section)
         self.config_map(self.CONFIG_MAP, {
             "application.properties": properties([
                 ("coordinator", site.party_id),
@@ -134,7 +128,7 @@ class ServingProxy(ServingModule):
         })
         conf = f"{SERVING_HOME}/serving-proxy/conf"
         container = self.container(
-            "serving-proxy", args.image, args.placement, {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            "serving-proxy", args.image, section, {"requests": {"cpu": "250m", "memory": "512Mi"}},
             command=["/bin/sh", "-c",
                      # the proxy rewrites its route table at run time: give it a writable copy
                      f"cp {conf}/route_table.base.json {conf}/route_table.json && chmod 644 {conf}/route_table.json && "
@@ -148,11 +142,11 @@ class ServingProxy(ServingModule):
             **tcp_probes(p.port("http")),
         )
         # serving modules register in ZooKeeper at start
-        pod = self.pod_spec([container], args.placement, [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}],
+        pod = self.pod_spec([container], section, [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}],
                             init_containers=self.wait_for_registry(args.registry))
-        self.service_obj = self.service(p.name, p.ports, args.exposure)
-        self.workload = self.deployment("serving-proxy", 1, pod)
-        self.ingress("serving-proxy", args.ingress, p.name, p.port("http"), args.ingress_class)
+        self.service_obj = self.service(p.name, p.ports, section.service)
+        self.deployment("serving-proxy", 1, pod)
+        self.ingress("serving-proxy", args.ingress, p.name, p.port("http"))
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": p.address("inter"), "nodePorts": self.node_ports})
 
@@ -160,41 +154,26 @@ class ServingProxy(ServingModule):
 # -------------------------------------------------------------------------------------------------- serving-server
 
 
-@dataclass(frozen=True)
-class ServingServerArgs:
-    image: str
-    fateflow: Route  # FATE Flow HTTP endpoint of the party (party_id ignored)
-    redis_password: str
-    cache_type: str = "local"
-    cache_switch: bool = True
-    redis_host: str = endpoints.SERVING_REDIS.name
-    redis_port: int = endpoints.SERVING_REDIS.port("redis")
-    single_adaptor: str = ""
-    batch_adaptor: str = ""
-    adapter_url: str = ""
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
-    registry: bool = True  # serving-zookeeper is deployed: wait for it at start
-
-
-def server_properties(site: Site, args: ServingServerArgs) -> list[tuple[str, Any]]:
+def server_properties(section: ServingServerConfig, cache_type: str) -> list[tuple[str, Any]]:
     """serving-server.properties without the Redis password (that part comes from the Secret). FATE-Serving reads
     the file once, with java.util.Properties, from the classpath's conf/ (Bootstrap.parseConfig, v2.1.6); nothing
     reads the environment. `party.id` is left out: no code of 2.1.6 reads it."""
+    fateflow = section.fateflow
+    if fateflow is None:
+        raise ValueError("servingServer.fateflow is required")  # the config checks say so first
     return [
         ("port", endpoints.SERVING_SERVER.port("grpc")),
         # KubeFATE wrote the cache type here (a bug); this is the switch of the remote inference result cache
-        ("remoteModelInferenceResultCacheSwitch", args.cache_switch),
-        ("cache.type", args.cache_type),
+        ("remoteModelInferenceResultCacheSwitch", section.cache_switch),
+        ("cache.type", cache_type),
         ("model.cache.path", f"{SERVING_HOME}/serving-server"),
-        ("redis.ip", args.redis_host),
-        ("redis.port", args.redis_port),
+        ("redis.ip", section.redis.host if section.redis else endpoints.SERVING_REDIS.name),
+        ("redis.port", section.redis.port if section.redis else endpoints.SERVING_REDIS.port("redis")),
         ("proxy", endpoints.SERVING_PROXY.address("intra")),
-        ("feature.single.adaptor", args.single_adaptor),
-        ("feature.batch.adaptor", args.batch_adaptor),
-        ("http.adapter.url", args.adapter_url),
-        ("model.transfer.url", f"http://{args.fateflow.host}:{args.fateflow.port}/v1/model/transfer"),
+        ("feature.single.adaptor", section.single_adaptor),
+        ("feature.batch.adaptor", section.batch_adaptor),
+        ("http.adapter.url", section.adapter_url),
+        ("model.transfer.url", f"http://{fateflow.host}:{fateflow.port}/v1/model/transfer"),
         ("zk.url", ZK_URL),
         ("useRegister", True),
         ("useZkRouter", True),
@@ -212,18 +191,19 @@ class ServingServer(ServingModule):
     CONFIG_MAP = "serving-server-config"
     SECRET = "serving-server-secret"
 
-    def __init__(self, name: str, site: Site, args: ServingServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ServingServerConfig, args: ServingArgs, redis_password: str,
+                 cache_type: str = "local", opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
-        self.properties = server_properties(site, args)
+        self.properties = server_properties(section, cache_type)
         self.config_map(self.CONFIG_MAP, {"serving-server.properties": properties(self.properties)})
-        self.secret(self.SECRET, {REDIS_PART: properties([("redis.password", args.redis_password)])})
+        self.secret(self.SECRET, {REDIS_PART: properties([("redis.password", redis_password)])})
         conf = self.assembled_file("serving-server-conf", f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
                                    [("configMap", self.CONFIG_MAP, "serving-server.properties"),
                                     ("secret", self.SECRET, REDIS_PART)])
-        data = _standalone_volume(self, "serving-server-data", args.volume)
+        data = _standalone_volume(self, "serving-server-data", section.storage)
         port = endpoints.SERVING_SERVER.port("grpc")
         container = self.container(
-            "serving-server", args.image, args.placement, {"requests": {"cpu": "500m", "memory": "1Gi"}},
+            "serving-server", args.image, section, {"requests": {"cpu": "500m", "memory": "1Gi"}},
             ports=[{"name": "grpc", "containerPort": port}],  # KubeFATE declared 9394
             volumeMounts=[
                 conf.mount,
@@ -232,15 +212,15 @@ class ServingServer(ServingModule):
             ],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, [*conf.volumes, data],
+        pod = self.pod_spec([container], section, [*conf.volumes, data],
                             init_containers=[conf.init_container, *self.wait_for_registry(args.registry)])
-        self.service_obj = self.service(endpoints.SERVING_SERVER.name, endpoints.SERVING_SERVER.ports, args.exposure)
-        self.workload = self.deployment("serving-server", 1, pod)
+        self.service_obj = self.service(endpoints.SERVING_SERVER.name, endpoints.SERVING_SERVER.ports, section.service)
+        self.deployment("serving-server", 1, pod)
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": endpoints.SERVING_SERVER.address("grpc"), "nodePorts": self.node_ports})
 
 
-def _standalone_volume(module: Module, claim_name: str, volume: Volume) -> dict:
+def _standalone_volume(module: Module, claim_name: str, volume: StorageSettings) -> dict[str, Any]:
     """The `data` volume of a serving Deployment: emptyDir, an existing claim, or a PVC of its own."""
     if not module.site.persistence:
         return {"name": "data", "emptyDir": {}}
@@ -253,13 +233,6 @@ def _standalone_volume(module: Module, claim_name: str, volume: Volume) -> dict:
 # -------------------------------------------------------------------------------------------------- serving-redis
 
 
-@dataclass(frozen=True)
-class ServingRedisArgs:
-    password: str
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-
-
 class ServingRedis(Module):
     """Deployment and Service `serving-redis` (6379), ConfigMap `serving-redis-config`, Secret
     `serving-redis-secret`, PVC `serving-redis-data`."""
@@ -270,28 +243,29 @@ class ServingRedis(Module):
     CONFIG_MAP = "serving-redis-config"
     SECRET = "serving-redis-secret"
 
-    def __init__(self, name: str, site: Site, args: ServingRedisArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ServingRedisConfig, password: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         # `dir /data`: the image's WORKDIR, where redis writes its dump (KubeFATE mounted the volume at
         # /var/lib/redis, which redis never writes to)
         self.config_map(self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\ndir /data\n"})
         # the password is a directive of the config file redis reads, not a command-line argument
-        self.secret(self.SECRET, {REQUIREPASS_PART: f"requirepass {redis_quote(args.password)}\n"})
+        self.secret(self.SECRET, {REQUIREPASS_PART: f"requirepass {redis_quote(password)}\n"})
         conf = self.assembled_file("serving-redis-conf", REDIS_CONF, [("configMap", self.CONFIG_MAP, "redis.conf"),
                                                                       ("secret", self.SECRET, REQUIREPASS_PART)])
-        data = _standalone_volume(self, "serving-redis-data", args.volume)
+        data = _standalone_volume(self, "serving-redis-data", section.storage)
         port = endpoints.SERVING_REDIS.port("redis")
         container = self.container(
-            "serving-redis", site.images.third_party(REDIS_IMAGE), args.placement, {"requests": {"cpu": "100m", "memory": "256Mi"}},
+            "serving-redis", site.images.third_party(REDIS_IMAGE), section, {"requests": {"cpu": "100m", "memory": "256Mi"}},
             command=["redis-server"],
             args=[REDIS_CONF],
             ports=[{"name": "redis", "containerPort": port}],
-            volumeMounts=[conf.mount, {"name": "data", "mountPath": "/data", "subPath": args.volume.path("redis")}],
+            volumeMounts=[conf.mount, {"name": "data", "mountPath": "/data", "subPath": section.storage.path("redis")}],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, [*conf.volumes, data], init_containers=[conf.init_container])
+        pod = self.pod_spec([container], section, [*conf.volumes, data], init_containers=[conf.init_container])
         self.service(endpoints.SERVING_REDIS.name, endpoints.SERVING_REDIS.ports)
-        self.workload = self.deployment("serving-redis", 1, pod)
+        self.deployment("serving-redis", 1, pod)
         self.done({"endpoint": endpoints.SERVING_REDIS.address("redis")})
 
 
@@ -311,12 +285,6 @@ def redis_quote(value: str) -> str:
 # -------------------------------------------------------------------------------------------------- serving-zookeeper
 
 
-@dataclass(frozen=True)
-class ServingZookeeperArgs:
-    volume: Volume = Volume()
-    placement: Placement = Placement()
-
-
 class ServingZookeeper(Module):
     """StatefulSet `serving-zookeeper`, Services `serving-zookeeper` and `serving-zookeeper-headless` (2181/2888/3888);
     PVC `data-serving-zookeeper-0`. (KubeFATE named a headless Service it never created and hard-coded namespace default.)"""
@@ -326,13 +294,13 @@ class ServingZookeeper(Module):
     COMPONENT = "registry"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: ServingZookeeperArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ServingZookeeperConfig, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         z = endpoints.SERVING_ZOOKEEPER
         headless = endpoints.SERVING_ZOOKEEPER_HEADLESS.name
         server = (f"{z.name}-0.{headless}.{site.namespace}.svc.cluster.local:"
                   f"{z.port('follower')}:{z.port('election')}::1")
-        data_volume, claim = self.data_volume("data", args.volume)
+        data_volume, claim = self.data_volume("data", section.storage)
         script = "\n".join([
             # ZOO_SERVER_ID from the volume's myid, else from the pod ordinal
             'if [[ -f "/bitnami/zookeeper/data/myid" ]]; then',
@@ -352,7 +320,7 @@ class ServingZookeeper(Module):
             "ZOO_LOG_LEVEL": "ERROR", "ALLOW_ANONYMOUS_LOGIN": "yes",
         }
         container = self.container(
-            "zookeeper", site.images.third_party(ZOOKEEPER_IMAGE), args.placement,
+            "zookeeper", site.images.third_party(ZOOKEEPER_IMAGE), section,
             {"requests": {"cpu": "250m", "memory": "256Mi"}},
             command=["bash", "-ec", script],
             securityContext={"runAsUser": 1001},
@@ -363,27 +331,16 @@ class ServingZookeeper(Module):
             **exec_probes(["/bin/bash", "-c", f'echo "ruok" | timeout 2 nc -w 2 localhost {z.port("client")} | grep imok'],
                           liveness_delay=30, readiness_delay=5, timeout=5, failure_threshold=6),
         )
-        pod = self.pod_spec([container], args.placement, [data_volume] if data_volume else [],
+        pod = self.pod_spec([container], section, [data_volume] if data_volume else [],
                             securityContext={"fsGroup": 1001})
         self.service(z.name, z.ports)
         self.service(headless, z.ports, headless=True)
-        self.workload = self.stateful_set("serving-zookeeper", headless, 1, pod, claim_templates=[claim] if claim else [],
-                                          podManagementPolicy="Parallel", updateStrategy={"type": "RollingUpdate"})
+        self.stateful_set("serving-zookeeper", headless, 1, pod, claim_templates=[claim] if claim else [],
+                          podManagementPolicy="Parallel", updateStrategy={"type": "RollingUpdate"})
         self.done({"endpoint": ZK_URL})
 
 
 # -------------------------------------------------------------------------------------------------- serving-admin
-
-
-@dataclass(frozen=True)
-class ServingAdminArgs:
-    image: str
-    username: str
-    password: str
-    placement: Placement = Placement()
-    ingress: IngressRoute = IngressRoute()
-    ingress_class: Optional[str] = None
-    registry: bool = True  # serving-zookeeper is deployed: wait for it at start
 
 
 class ServingAdmin(ServingModule):
@@ -396,30 +353,63 @@ class ServingAdmin(ServingModule):
     CONFIG_MAP = "serving-admin-config"
     SECRET = "serving-admin-secret"
 
-    def __init__(self, name: str, site: Site, args: ServingAdminArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ServingAdminConfig, args: ServingArgs, password: str,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         port = endpoints.SERVING_ADMIN.port("http")
         self.config_map(self.CONFIG_MAP, {"application.properties": properties([
             ("server.port", port),
             ("zk.url", ZK_URL),
-            ("admin.username", args.username),
+            ("admin.username", section.username),
             ("spring.mvc.pathmatch.matching-strategy", "ANT_PATH_MATCHER"),
         ])})
         # LoginController binds ${admin.password} from Spring's environment, which holds this file
         # (-Dspring.config.location=conf/application.properties in the image's CMD); one mechanism for every password
-        self.secret(self.SECRET, {LOGIN_PART: properties([("admin.password", args.password)])})
+        self.secret(self.SECRET, {LOGIN_PART: properties([("admin.password", password)])})
         conf = self.assembled_file("serving-admin-conf", f"{SERVING_HOME}/serving-admin/conf/application.properties",
                                    [("configMap", self.CONFIG_MAP, "application.properties"),
                                     ("secret", self.SECRET, LOGIN_PART)])
         container = self.container(
-            "serving-admin", args.image, args.placement, {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            "serving-admin", args.image, section, {"requests": {"cpu": "250m", "memory": "512Mi"}},
             ports=[{"name": "http", "containerPort": port}],
             volumeMounts=[conf.mount],
             **tcp_probes(port),
         )
-        pod = self.pod_spec([container], args.placement, conf.volumes,
+        pod = self.pod_spec([container], section, conf.volumes,
                             init_containers=[conf.init_container, *self.wait_for_registry(args.registry)])
         self.service(endpoints.SERVING_ADMIN.name, endpoints.SERVING_ADMIN.ports)
-        self.workload = self.deployment("serving-admin", 1, pod)
-        self.ingress("serving-admin", args.ingress, endpoints.SERVING_ADMIN.name, port, args.ingress_class)
+        self.deployment("serving-admin", 1, pod)
+        self.ingress("serving-admin", args.ingress, endpoints.SERVING_ADMIN.name, port)
         self.done({"endpoint": endpoints.SERVING_ADMIN.address("http")})
+
+
+def _args(ctx: Context, image: str, ui: Optional[str] = None) -> ServingArgs:
+    """`ui`: the module whose web UI gets the Ingress hosts of `fate:ingress.<ui>`."""
+    return ServingArgs(ctx.site.images.fate(image), registry=ctx.enabled("servingZookeeper"),
+                       ingress=ctx.ingress(ui) if ui else IngressRoute())
+
+
+def build_proxy(ctx: Context) -> ServingProxy:
+    return ServingProxy("serving-proxy", ctx.site, ctx.section(ServingProxyConfig), _args(ctx, "serving-proxy", ui="servingProxy"),
+                        ctx.opts)
+
+
+def build_server(ctx: Context) -> ServingServer:
+    section = ctx.section(ServingServerConfig)
+    cache_type = section.cache_type or ("redis" if ctx.enabled("servingRedis") or section.redis else "local")
+    return ServingServer("serving-server", ctx.site, section, _args(ctx, "serving-server"),
+                         ctx.secret("servingRedisPassword"), cache_type, ctx.opts)
+
+
+def build_redis(ctx: Context) -> ServingRedis:
+    return ServingRedis("serving-redis", ctx.site, ctx.section(ServingRedisConfig), ctx.secret("servingRedisPassword"),
+                        ctx.opts)
+
+
+def build_zookeeper(ctx: Context) -> ServingZookeeper:
+    return ServingZookeeper("serving-zookeeper", ctx.site, ctx.section(ServingZookeeperConfig), ctx.opts)
+
+
+def build_admin(ctx: Context) -> ServingAdmin:
+    return ServingAdmin("serving-admin", ctx.site, ctx.section(ServingAdminConfig), _args(ctx, "serving-admin", ui="servingAdmin"),
+                        ctx.secret("servingAdminPassword"), ctx.opts)

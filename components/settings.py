@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -40,6 +40,15 @@ def _host(value: str) -> str:
     return value
 
 
+def _host_port(value: str) -> str:
+    """host:port, as FATE's configs write addresses (Traffic Server's tunnel_route, ZooKeeper hosts)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port")
+    _host(host)
+    return value
+
+
 def _quantity(value: Any) -> str:
     text = str(value)
     if isinstance(value, bool) or not _QUANTITY.match(text):
@@ -59,6 +68,9 @@ def _dns_label(value: str) -> str:
 
 
 Host = Annotated[str, AfterValidator(_host)]
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
 Quantity = Annotated[str, BeforeValidator(_quantity)]
@@ -135,6 +147,10 @@ class StorageSettings(Model):
     access_mode: AccessMode = "ReadWriteOnce"
     existing_claim: Optional[K8sName] = Field(default=None, description="Mount this existing PVC instead of a new one")
 
+    def path(self, default: str) -> str:
+        """The directory inside the volume a module mounts: subPath, else the module's own default."""
+        return self.sub_path or default
+
 
 class Endpoint(Model):
     """A host and port another party or an external service listens on."""
@@ -170,9 +186,6 @@ class ModuleBase(Model):
         default=None, description="Container resources; unset = resourcesPreset, else the module's modest default requests")
     resources_preset: Optional[Literal["small", "medium", "large"]] = Field(
         default=None, description="small / medium / large (RESOURCE_PRESETS); explicit resources win")
-
-    # Port names a user may give a NodePort for; the module's Service defines the numbers.
-    exposable_ports: ClassVar[tuple[str, ...]] = ()
 
 
 class ExposedModule(ModuleBase):

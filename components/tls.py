@@ -129,6 +129,7 @@ class TlsPlan:
     trusted: tuple[str, ...] = ()
     valid_from: dt.date = RENEWAL_EPOCH
     days: int = 365
+    domain: str = "fate.org"  # the federation's domain (tls.domain): the exchange proxy is proxy.<domain>
 
     @property
     def expires(self) -> dt.date:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-
 from dataclasses import dataclass
-from typing import ClassVar, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
+from pydantic import Field
 
 from . import endpoints
+from .context import Context
 from .files import to_yaml
-from .kube import Exposure, Module, Placement, Site, node_port_outputs, tcp_probes
+from .kube import Module, Site, node_port_outputs, tcp_probes
 from .security import EXTRA_CAPABILITIES
-from .settings import _host, ExposedModule, Host, K8sName, Model
+from .settings import ExposedModule, Host, HostPort, K8sName, Model
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -23,21 +23,10 @@ from .settings import _host, ExposedModule, Host, K8sName, Model
 
 class SniRoute(Model):
     fqdn: Host
-    tunnel_route: str = Field(description="host:port of the party's pulsar TLS endpoint")
-
-    @field_validator("tunnel_route")
-    @classmethod
-    def _host_port(cls, v: str) -> str:
-        host, sep, port = v.rpartition(":")
-        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError(f"{v!r} is not host:port")
-        _host(host)
-        return v
+    tunnel_route: HostPort = Field(description="host:port of the party's pulsar TLS endpoint")
 
 
 class TrafficServerConfig(ExposedModule):
-    exposable_ports: ClassVar[tuple[str, ...]] = ("tls",)
-
     replicas: int = Field(default=1, ge=1, le=100)
     image_tag: str = Field(default="latest", description="federatedai/trafficserver publishes no versioned tag")
     sni_routes: list[SniRoute] = Field(default_factory=list)
@@ -84,19 +73,8 @@ def render_records(entries: Sequence[tuple[str, str, str]]) -> str:
     return "".join(f"CONFIG {name} {kind} {value}\n" for kind, name, value in entries)
 
 
-def sni_yaml(routes: Sequence[tuple[str, str]]) -> dict:
-    return {"sni": [{"fqdn": fqdn, "tunnel_route": route} for fqdn, route in routes]}
-
-
-@dataclass(frozen=True)
-class TrafficServerArgs:
-    image: str
-    sni_routes: Sequence[tuple[str, str]]  # (fqdn, host:port)
-    cert_secret: str = "traffic-server-cert"
-    cert_material: Optional[Mapping[str, str]] = None  # issued by the stack: created as cert_secret
-    replicas: int = 1
-    placement: Placement = Placement()
-    exposure: Exposure = Exposure()
+def sni_yaml(routes: Sequence[SniRoute]) -> dict[str, Any]:
+    return {"sni": [{"fqdn": r.fqdn, "tunnel_route": r.tunnel_route} for r in routes]}
 
 
 class TrafficServer(Module):
@@ -108,19 +86,22 @@ class TrafficServer(Module):
     COMPONENT = "federation"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, args: TrafficServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: TrafficServerConfig,
+                 cert_material: Optional[Mapping[str, str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
+        """`cert_material`: the proxy certificate the stack issues, created as Secret certSecretName (else the
+        user's Secret of that name is mounted)."""
         super().__init__(name, site, opts)
-        self.sni = sni_yaml(args.sni_routes)
+        self.sni = sni_yaml(section.sni_routes)
         self.config_map(CONFIG_MAP, {
             "records.config": render_records(records_config()),
             "ssl_multicert.config": "dest_ip=* ssl_cert_name=proxy.cert.pem ssl_key_name=proxy.key.pem\n",
         })
         self.config_map(SNI_CONFIG_MAP, {"sni.yaml": to_yaml(self.sni)})
-        if args.cert_material is not None:
-            self.secret(args.cert_secret, args.cert_material)
+        if cert_material is not None:
+            self.secret(section.cert_secret_name, cert_material)
         tls = endpoints.TRAFFIC_SERVER.port("tls")
         container = self.container(
-            "traffic-server", args.image, args.placement, DEFAULT_RESOURCES,
+            "traffic-server", site.images.fate("trafficserver", section.image_tag), section, DEFAULT_RESOURCES,
             command=[f"{PREFIX}/bin/traffic_manager"],
             # traffic_manager binds 443 as root and hands the socket to traffic_server, which runs as
             # proxy.config.admin.user_id (nobody); with ALL dropped, a port below 1024 needs this capability
@@ -134,13 +115,18 @@ class TrafficServer(Module):
             ],
             **tcp_probes(tls),
         )
-        pod = self.pod_spec([container], args.placement, [
+        pod = self.pod_spec([container], section, [
             {"name": "traffic-server-confs", "configMap": {"name": CONFIG_MAP}},
             {"name": "traffic-server-sni", "configMap": {"name": SNI_CONFIG_MAP}},
-            {"name": "traffic-server-cert", "secret": {"secretName": args.cert_secret}},
+            {"name": "traffic-server-cert", "secret": {"secretName": section.cert_secret_name}},
         ])
-        self.service_obj = self.service(endpoints.TRAFFIC_SERVER.name, endpoints.TRAFFIC_SERVER.ports, args.exposure)
-        self.workload = self.deployment("traffic-server", args.replicas, pod)
+        self.service_obj = self.service(endpoints.TRAFFIC_SERVER.name, endpoints.TRAFFIC_SERVER.ports, section.service)
+        self.deployment("traffic-server", section.replicas, pod)
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": endpoints.TRAFFIC_SERVER.address("tls"), "nodePorts": self.node_ports,
-                               "sniRoutes": [f"{f} -> {r}" for f, r in args.sni_routes]})
+                   "sniRoutes": [f"{r.fqdn} -> {r.tunnel_route}" for r in section.sni_routes]})
+
+
+def build(ctx: Context) -> TrafficServer:
+    cert = ctx.tls.traffic_server_cert(ctx.tls.domain, ctx.public_hosts) if ctx.tls else None
+    return TrafficServer("traffic-server", ctx.site, ctx.section(TrafficServerConfig), cert, ctx.opts)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from components import registry
 from stacks.clouds import INGRESS_CONTROLLERS
 
 CHARTS = {"fate": ("party", "v1.11.2"), "fate-exchange": ("exchange", "v1.11.2"), "fate-serving": ("serving", "v2.1.6")}
@@ -803,31 +804,22 @@ def _camel(snake: str) -> str:
     return head + "".join(p.capitalize() for p in rest)
 
 
-# Service sections and the type KubeFATE gives them when the cluster file says nothing (fate-pulumi's cloud
-# profiles would otherwise pick NodePort for entry points).
-_SERVICE_SECTIONS = {
-    "party": {"rollsite": "rollsite", "python": "python", "fateboard": "fateboard", "mysql": "mysql", "nginx": "nginx",
-              "rabbitmq": "rabbitmq", "pulsar": "pulsar", "spark": "spark.master", "hdfs": "hdfs.namenode"},
-    "exchange": {"rollsite": "rollsite", "nginx": "nginx", "trafficServer": "trafficServer"},
-    "serving": {"servingProxy": "servingProxy", "servingServer": "servingServer"},
-}
-_UI_INGRESS = {"party": ("fateboard", "client", "spark", "rabbitmq", "pulsar"), "exchange": (),
-               "serving": ("servingProxy", "servingAdmin")}
+# Service sections get the type KubeFATE gives them when the cluster file says nothing (ClusterIP; fate-pulumi's
+# cloud profiles would otherwise pick NodePort for entry points); web UIs get no Ingress without hosts.
 
 
 def _kubefate_service_types(data: dict, res: Result) -> None:
     modules = res.config.get("modules", [])
-    for module, path in _SERVICE_SECTIONS[res.kind].items():
-        if module not in modules or res.get(f"{path}.service.type"):
+    for module, path, _service in registry.EXPOSED:
+        key = ".".join(path)
+        if module not in modules or res.kind not in registry.BY_NAME[module].kinds or res.get(f"{key}.service.type"):
             continue
         if res.kind == "exchange" and module == "nginx" and "nginx" not in data:
             res.set("nginx.service", {"type": "NodePort", "nodePorts": {"http": 30003, "grpc": 30008}})
             res.notes.append("no nginx section: imported the exchange chart's default NodePorts 30003/30008")
         else:
-            res.set(f"{path}.service.type", "ClusterIP")
-    if "hdfs" in modules and res.get("hdfs.datanode.service.type") is None:
-        res.set("hdfs.datanode.service.type", "ClusterIP")
-    for ui in _UI_INGRESS[res.kind]:
+            res.set(f"{key}.service.type", "ClusterIP")
+    for ui in (m.name for m in registry.MODULES if m.ui and res.kind in m.kinds):
         if ui in modules and not res.get(f"ingress.{ui}.hosts"):
             res.notes.append(f"ingress.{ui}: KubeFATE creates an Ingress for an example.com host when none is configured; "
                              f"fate-pulumi creates one only for real hosts (set ingress.{ui}.hosts)")

@@ -23,16 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn, Optional
 
-from components import endpoints
-from stacks.config import ConfigError, DeploymentConfig, load_config
+from components import registry
+from stacks.common import routes
+from stacks.config import ConfigError, DeploymentConfig, load_config, section_at
 from fate_pulumi.render import stack_file_config
-
-# the Service behind each module's config section, to know which ports a stack exposes
-_SERVICES = {
-    "rollsite": endpoints.ROLLSITE, "python": endpoints.FATEFLOW_CLIENT, "nginx": endpoints.NGINX,
-    "rabbitmq": endpoints.RABBITMQ, "pulsar": endpoints.PULSAR, "trafficServer": endpoints.TRAFFIC_SERVER,
-    "servingProxy": endpoints.SERVING_PROXY, "servingServer": endpoints.SERVING_SERVER,
-}
 
 # the order of the boxes, and their columns in the picture from left to right: exchanges, parties, serving clusters
 _KIND_ORDER = {"exchange": 0, "party": 1, "serving": 2}
@@ -84,54 +78,17 @@ def load_stack(path: Path) -> DeploymentConfig:
 def _exposed(cfg: DeploymentConfig) -> dict[int, tuple[str, str]]:
     """port -> (module, port key) reachable on the stack's publicHost: NodePorts, or load-balancer ports."""
     out: dict[int, tuple[str, str]] = {}
-    for module in cfg.enabled_modules:
-        if module not in _SERVICES:
+    modules = set(cfg.enabled_modules)
+    for module, path, service in registry.EXPOSED:
+        if module not in modules:
             continue
-        svc = cfg.module(module).service
-        for port in _SERVICES[module].ports:
+        svc = section_at(cfg, path).service
+        for port in service.ports:
             if svc.type == "LoadBalancer":
                 out[port.port] = (module, port.key)
             if port.key in svc.node_ports:
                 out[svc.node_ports[port.key]] = (module, port.key)
     return out
-
-
-def _routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
-    """(module, host, port) of every address this stack's config points at."""
-    r: list[tuple[str, str, int]] = []
-    mods = set(cfg.enabled_modules)
-    if "rollsite" in mods:
-        rs = cfg.rollsite
-        if rs.exchange:
-            r.append(("rollsite", rs.exchange.host, rs.exchange.port))
-        r += [("rollsite", p.host, p.port) for p in rs.party_list]
-        r += [("rollsite", e.host, e.port) for e in rs.exchange_list]
-        if rs.polling.enabled and rs.polling.server:
-            r.append(("rollsite", rs.polling.server.host, rs.polling.server.port))
-    if "nginx" in mods:
-        if cfg.nginx.exchange:
-            r.append(("nginx", cfg.nginx.exchange.host, cfg.nginx.exchange.http_port))
-        for route in cfg.nginx.route_table.values():
-            r += [("nginx", h.host, h.http_port) for h in route.proxy + route.fateflow]
-    if "pulsar" in mods:
-        if cfg.pulsar.exchange:
-            r.append(("pulsar", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port))
-        r += [("pulsar", t.host, t.ssl_port if cfg.pulsar.exchange else t.port) for t in cfg.pulsar.route_table.values()]
-    if "rabbitmq" in mods:
-        r += [("rabbitmq", t.host, t.port) for t in cfg.rabbitmq.route_table.values()]
-    if "trafficServer" in mods:
-        for sni in cfg.traffic_server.sni_routes:
-            host, _, port = sni.tunnel_route.rpartition(":")
-            r.append(("trafficServer", host, int(port)))
-    if "servingProxy" in mods:
-        r += [("servingProxy", p.host, p.port) for p in cfg.serving_proxy.party_list]
-        if cfg.serving_proxy.exchange:
-            r.append(("servingProxy", cfg.serving_proxy.exchange.host, cfg.serving_proxy.exchange.port))
-    if "servingServer" in mods and cfg.serving_server.fateflow:
-        r.append(("servingServer", cfg.serving_server.fateflow.host, cfg.serving_server.fateflow.port))
-    if cfg.kind == "party" and cfg.serving.host and cfg.serving.port and "python" in mods:
-        r.append(("python", cfg.serving.host, cfg.serving.port))
-    return r
 
 
 def _box(name: str, cfg: DeploymentConfig) -> Box:
@@ -159,7 +116,7 @@ def federation(stacks: dict[str, DeploymentConfig]) -> Federation:
             for port, (module, _key) in _exposed(cfg).items():
                 exposed[(cfg.public_host, port)] = f"{name}/{module}"
     for name, cfg in stacks.items():
-        for module, host, port in _routes(cfg):
+        for module, host, port in routes(cfg):
             target = exposed.get((host, port))
             if target is None:
                 target = f"external/{host}:{port}"

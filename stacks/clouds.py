@@ -11,10 +11,6 @@ from typing import Any, Literal, Optional
 
 CloudName = Literal["aws", "gcp", "azure", "onprem"]
 
-# Modules other parties connect to: the profile decides how their Services are exposed.
-ENTRY_POINTS = ("rollsite", "nginx", "pulsar", "rabbitmq", "trafficServer", "servingProxy")
-
-
 @dataclass(frozen=True)
 class IngressController:
     """Where an ingress class's traffic to the web UIs comes from, for their NetworkPolicy."""

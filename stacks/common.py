@@ -12,11 +12,10 @@ from cryptography import x509
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import endpoints, kube
-from components.rollsite import Route
+from components import endpoints, kube, registry
+from components.settings import IngressRoute
 from components.tls import Authority, TlsPlan, renewing_start
-from components.settings import IngressRoute, ModuleBase, ServiceSettings, StorageSettings
-from stacks.config import SECRET_KEYS, DeploymentConfig, _snake
+from stacks.config import S, SECRET_KEYS, DeploymentConfig, _snake
 
 
 def site_of(cfg: DeploymentConfig) -> kube.Site:
@@ -36,6 +35,7 @@ def site_of(cfg: DeploymentConfig) -> kube.Site:
         istio=cfg.istio.enabled,
         adopt_kubefate=cfg.adopt_kubefate,
         hardened=cfg.pod_security.enabled,
+        ingress_class=cfg.ingress.class_name,
         network=kube.NetworkSettings(
             # with Istio the UIs are reached from its ingress gateway
             ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces or ()) + (("istio-system",) if cfg.istio.enabled else ()),
@@ -47,75 +47,115 @@ def site_of(cfg: DeploymentConfig) -> kube.Site:
     )
 
 
+def routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
+    """(module, host, port) of every address the deployed modules dial, as the stack's config gives them: peers,
+    exchanges, FATE-Serving, external services. The NetworkPolicies and the federation picture read them."""
+    r: list[tuple[str, str, int]] = []
+    mods = set(cfg.enabled_modules)
+    if "rollsite" in mods:
+        rs = cfg.rollsite
+        if rs.exchange:
+            r.append(("rollsite", rs.exchange.host, rs.exchange.port))
+        r += [("rollsite", p.host, p.port) for p in rs.party_list]
+        r += [("rollsite", e.host, e.port) for e in rs.exchange_list]
+        if rs.polling.enabled and rs.polling.server:
+            r.append(("rollsite", rs.polling.server.host, rs.polling.server.port))
+    if "nginx" in mods:
+        if cfg.nginx.exchange:
+            r.append(("nginx", cfg.nginx.exchange.host, cfg.nginx.exchange.http_port))
+        for route in cfg.nginx.route_table.values():
+            r += [("nginx", h.host, h.http_port) for h in route.proxy + route.fateflow]
+    if "pulsar" in mods:
+        if cfg.pulsar.exchange:
+            r.append(("pulsar", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port))
+        r += [("pulsar", t.host, t.ssl_port if cfg.pulsar.exchange else t.port) for t in cfg.pulsar.route_table.values()]
+    if "rabbitmq" in mods:
+        r += [("rabbitmq", t.host, t.port) for t in cfg.rabbitmq.route_table.values()]
+    if "trafficServer" in mods:
+        for sni in cfg.traffic_server.sni_routes:
+            host, _, port = sni.tunnel_route.rpartition(":")
+            r.append(("trafficServer", host, int(port)))
+    if "servingProxy" in mods:
+        r += [("servingProxy", p.host, p.port) for p in cfg.serving_proxy.party_list]
+        if cfg.serving_proxy.exchange:
+            r.append(("servingProxy", cfg.serving_proxy.exchange.host, cfg.serving_proxy.exchange.port))
+    if "servingServer" in mods and cfg.serving_server.fateflow:
+        r.append(("servingServer", cfg.serving_server.fateflow.host, cfg.serving_server.fateflow.port))
+    if cfg.kind == "party" and "python" in mods:
+        if cfg.serving.host and cfg.serving.port:
+            r.append(("python", cfg.serving.host, cfg.serving.port))
+        for hp in cfg.serving.zookeeper.hosts if cfg.serving.zookeeper else []:
+            host, _, port = hp.rpartition(":")
+            r.append(("python", host, int(port)))
+        py = cfg.python
+        external = ((py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
+                    (py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
+                    (py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
+        r += [("python", host, port) for host, port in external if host]
+    return r
+
+
 def peer_namespaces(cfg: DeploymentConfig) -> tuple[str, ...]:
     """Namespaces of this cluster that the stack's routes name (`rollsite.fate-exchange`, `serving-zookeeper.fate-
     serving-9999:2181`, `x.ns.svc.cluster.local`): peers there connect back to this deployment's peer-facing modules."""
-    hosts: list[str] = []
-    rs, py = cfg.rollsite, cfg.python
-    hosts += [r.host for r in (*rs.party_list, *rs.exchange_list, rs.exchange, rs.polling.server) if r is not None]
-    hosts += [h.host for route in cfg.nginx.route_table.values() for h in (*route.proxy, *route.fateflow)]
-    hosts += [e.host for e in (cfg.nginx.exchange, cfg.pulsar.exchange) if e is not None]
-    hosts += [r.host for r in (*cfg.pulsar.route_table.values(), *cfg.rabbitmq.route_table.values())]
-    hosts += [r.tunnel_route.rpartition(":")[0] for r in cfg.traffic_server.sni_routes]
-    hosts += [cfg.serving.host or ""] + [h.rpartition(":")[0] for h in (cfg.serving.zookeeper.hosts if cfg.serving.zookeeper else [])]
-    hosts += [r.host for r in (*cfg.serving_proxy.party_list, cfg.serving_proxy.exchange, cfg.serving_server.fateflow) if r is not None]
-    hosts += [h for h in (py.rabbitmq.host, py.pulsar.host, py.nginx.host) if h]
-    found = (endpoints.namespace_of(h) for h in hosts)
+    found = (endpoints.namespace_of(host) for _module, host, _port in routes(cfg))
     return tuple(sorted({ns for ns in found if ns and ns != cfg.target_namespace}))
 
 
-def placement_of(section: ModuleBase) -> kube.Placement:
-    resources = None
-    if section.resources is not None:
-        resources = {k: dict(v) for k, v in (("requests", section.resources.requests),
-                                             ("limits", section.resources.limits)) if v}
-    spread = getattr(section, "spread", None)
-    return kube.Placement(
-        node_selector=dict(section.node_selector),
-        tolerations=tuple(section.tolerations),
-        affinity=dict(section.affinity),
-        resources=resources,
-        spread=spread.model_dump(by_alias=True) if spread is not None else None,
-    )
+class Composition:
+    """The deployment a module is built into: the components' `Context` (components/context.py) over the stack's
+    config. Module builders read their sections and the deployment-wide facts through it."""
+
+    def __init__(self, cfg: DeploymentConfig, opts: pulumi.ResourceOptions, today: Optional[dt.date] = None):
+        self.cfg = cfg
+        self.site = site_of(cfg)
+        self.opts = opts
+        self.engines = cfg.engines
+        self.algorithm = cfg.algorithm
+        self.device = cfg.device
+        self.tls = tls_plan(cfg, today)
+        self.public_hosts = tuple(public_hosts(cfg))
+        self._modules = set(cfg.enabled_modules)
+        self._warned: set[str] = set()
+
+    def section(self, model: type[S]) -> S:
+        return self.cfg.section(model)
+
+    def enabled(self, module: str) -> bool:
+        return module in self._modules
+
+    def secret(self, key: str) -> str:
+        """A password from secret config; a development stack falls back to the KubeFATE default, with a warning
+        (once per key)."""
+        value = getattr(self.cfg.secrets, _snake(key))
+        if value is not None:
+            return str(value.get_secret_value())
+        fallback = SECRET_KEYS[key][1]
+        if key not in self._warned:
+            self._warned.add(key)
+            pulumi.log.warn(f"fate:{key} is not set; development stack uses {'an empty value' if not fallback else 'a default'}. "
+                            f"Set it with: pulumi config set --secret fate:{key} '<value>'")
+        return fallback
+
+    def ingress(self, module: str) -> IngressRoute:
+        route: IngressRoute = getattr(self.cfg.ingress, _snake(module))
+        return route
 
 
-def exposure_of(svc: ServiceSettings) -> kube.Exposure:
-    return kube.Exposure(
-        type=svc.type,
-        node_ports=dict(svc.node_ports),
-        load_balancer_ip=svc.load_balancer_ip,
-        load_balancer_source_ranges=tuple(svc.load_balancer_source_ranges),
-        annotations=dict(svc.annotations),
-    )
-
-
-def volume_of(storage: StorageSettings) -> kube.Volume:
-    return kube.Volume(
-        storage_class=storage.storage_class,
-        size=storage.size,
-        access_mode=storage.access_mode,
-        existing_claim=storage.existing_claim,
-        sub_path=storage.sub_path,
-    )
-
-
-def ingress_of(route: IngressRoute) -> kube.IngressRoute:
-    return kube.IngressRoute(
-        hosts=tuple((h.name, h.path) for h in route.hosts),
-        tls=tuple((t.secret_name, tuple(t.hosts)) for t in route.tls),
-        annotations=dict(route.annotations),
-    )
-
-
-def secret(cfg: DeploymentConfig, key: str) -> str:
-    """A password from secret config; a development stack falls back to the KubeFATE default, with a warning."""
-    value = getattr(cfg.secrets, _snake(key))
-    if value is not None:
-        return value.get_secret_value()
-    fallback = SECRET_KEYS[key][1]
-    pulumi.log.warn(f"fate:{key} is not set; development stack uses {'an empty value' if not fallback else 'a default'}. "
-                    f"Set it with: pulumi config set --secret fate:{key} '<value>'")
-    return fallback
+def compose(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Build every enabled module of the deployment, in registry order; the modules and their NodePorts by
+    their `connect` key (the stack output `connect.nodePorts`)."""
+    ctx = Composition(cfg, opts)
+    created: dict[str, Any] = {}
+    node_ports: dict[str, Any] = {}
+    for spec in registry.MODULES:
+        if not ctx.enabled(spec.name):
+            continue
+        module = spec.build(ctx)
+        created[spec.name] = module
+        if spec.connect is not None:
+            node_ports[spec.connect] = module.node_ports
+    return {"modules": created, "nodePorts": node_ports, "context": ctx}
 
 
 def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional[TlsPlan]:
@@ -126,7 +166,7 @@ def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional
     t = cfg.tls
     start = t.valid_from or renewing_start(today or dt.date.today(), t.valid_days, t.renew_before_days)
     return TlsPlan(ca=Authority(t.ca_certificate, cfg.secrets.tls_ca_key.get_secret_value()),
-                   trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days)
+                   trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days, domain=t.domain)
 
 
 EXPIRY_WARNING_DAYS = 30
@@ -156,20 +196,6 @@ def public_hosts(cfg: DeploymentConfig) -> list[str]:
     return [cfg.public_host] if cfg.public_host else []
 
 
-def rollsite_federation(cfg: DeploymentConfig, tls: Optional[TlsPlan]) -> dict[str, Any]:
-    """The RollsiteArgs a party and an exchange share: routes (secure ones dialled with TLS) and this rollsite's TLS.
-    Its server certificate names every address a peer may dial: the public host and the in-cluster Service names."""
-    rs = cfg.rollsite
-    hosts = [*public_hosts(cfg), *endpoints.cluster_names(endpoints.ROLLSITE.name, cfg.target_namespace)]
-    return {
-        "exchange": Route(0, rs.exchange.host, rs.exchange.port, rs.exchange.secure) if rs.exchange else None,
-        "peers": tuple(Route(p.party_id, p.host, p.port, p.secure) for p in rs.party_list),
-        "tls_secret": rs.tls.secret_name if rs.tls.enabled else None,
-        "tls_material": tls.eggroll_certs(hosts) if tls and rs.tls.enabled else None,
-        "refuse_plaintext": rs.tls.enabled and rs.tls.refuse_plaintext,
-    }
-
-
 def provider(cfg: DeploymentConfig) -> k8s.Provider:
     """The one explicit Kubernetes provider every resource of the stack goes through (no ambient kube context)."""
     t = cfg.kubernetes
@@ -180,12 +206,6 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
         "enable_config_map_mutable": True,
         "enable_secret_mutable": True,
     }
-    if cfg.adopt_kubefate and _provider_version() >= (4, 29):
-        # KubeFATE's objects exist already: apply over them (server-side; `fate-pulumi adopt take-over` handed
-        # Helm's fields to the stack's field manager first) instead of failing with "already exists". Before 4.29
-        # server-side create always did so (pulumi-kubernetes #4278).
-        args["upsert_existing_objects"] = True
-        args["enable_patch_force"] = True
     if t.render_yaml_to_directory:
         args["render_yaml_to_directory"] = t.render_yaml_to_directory
         # the SDK would default kubeconfig from $KUBECONFIG, which the provider refuses in render mode
@@ -202,12 +222,6 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
             args["kubeconfig"] = pulumi.Output.secret(cluster_stack.require_output(t.stack_reference.output)).apply(
                 lambda kc: kc if isinstance(kc, str) else json.dumps(kc))
     return k8s.Provider("kubernetes", **args)
-
-
-def _provider_version() -> tuple[int, ...]:
-    from importlib.metadata import version
-
-    return tuple(int(p) for p in version("pulumi-kubernetes").split(".")[:2])
 
 
 def admission_labels(cfg: DeploymentConfig) -> dict[str, str]:

@@ -14,32 +14,21 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
 
-from components.client import ClientConfig
-from components.clustermanager import ClusterManagerConfig
-from components.fateboard import FateboardConfig
-from components.fateflow import PythonConfig
-from components.hdfs import HdfsConfig
-from components.mysql import MysqlConfig
-from components.nginx import NginxConfig
-from components.nodemanager import NodeManagerConfig
-from components.pulsar import PulsarConfig
-from components.rabbitmq import RabbitmqConfig
-from components.rollsite import RollsiteConfig
+S = TypeVar("S", bound=BaseModel)
+
+from components import registry
+from components.fateflow import ServingLink
+from components.registry import BACKEND_ENGINES
 from components.security import beyond_baseline
-from components.serving import (
-    ServingAdminConfig, ServingProxyConfig, ServingRedisConfig, ServingServerConfig, ServingZookeeperConfig,
-)
 from components.settings import (
     NODE_PORT_RANGE, RESOURCE_PRESETS, Cidr, Host, IngressRoute, K8sName, Model, PartyId, Port, Resources,
     ServiceSettings, StorageSettings,
 )
-from components.spark import SparkConfig
-from components.trafficserver import TrafficServerConfig
-from stacks.clouds import ENTRY_POINTS, INGRESS_CONTROLLERS, PROFILES, CloudName
+from stacks.clouds import INGRESS_CONTROLLERS, PROFILES, CloudName
 
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
 
@@ -57,56 +46,25 @@ Algorithm = Literal["Basic", "NN", "ALL"]
 Device = Literal["CPU", "IPCL", "GPU"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
-# What each backend means in FATE's own three engine words (service_conf.yaml default_engines).
-BACKEND_ENGINES: dict[str, tuple[str, str, str]] = {
-    "eggroll": ("Eggroll", "Eggroll", "Eggroll"),
-    "spark_rabbitmq": ("Spark", "RabbitMQ", "HDFS"),
-    "spark_pulsar": ("Spark", "Pulsar", "HDFS"),
-    "spark_local_pulsar": ("Spark_local", "Pulsar", "LocalFS"),
-}
-
-PARTY_MODULES = (
-    "rollsite", "clustermanager", "nodemanager", "mysql", "python", "fateboard", "client",
-    "spark", "hdfs", "nginx", "rabbitmq", "pulsar",
-)
-EXCHANGE_MODULES = ("rollsite", "trafficServer", "nginx")
-SERVING_MODULES = ("servingProxy", "servingServer", "servingRedis", "servingZookeeper", "servingAdmin")
+# The modules of each kind of deployment, and of each backend (components/registry.py says which is which).
+PARTY_MODULES = registry.of_kind("party")
+EXCHANGE_MODULES = registry.of_kind("exchange")
+SERVING_MODULES = registry.of_kind("serving")
 
 # Party modules per backend: those the backend cannot run without, and those it may add.
 # mysql, spark, hdfs, rabbitmq and pulsar may instead be external services (see `external_services`).
 BACKEND_MODULES: dict[str, dict[str, tuple[str, ...]]] = {
-    "eggroll": {
-        "required": ("rollsite", "clustermanager", "nodemanager", "mysql", "python"),
-        "optional": ("fateboard", "client"),
-    },
-    "spark_rabbitmq": {
-        "required": ("mysql", "python", "nginx", "spark", "hdfs", "rabbitmq"),
-        "optional": ("fateboard", "client"),
-    },
-    "spark_pulsar": {
-        "required": ("mysql", "python", "nginx", "spark", "hdfs", "pulsar"),
-        "optional": ("fateboard", "client"),
-    },
-    "spark_local_pulsar": {
-        "required": ("mysql", "python", "nginx", "pulsar"),
-        "optional": ("fateboard", "client"),
-    },
+    b: {"required": registry.party_backend(b, "required"), "optional": registry.party_backend(b, "optional")}
+    for b in BACKEND_ENGINES
 }
 EXCHANGE_BACKEND_MODULES: dict[str, tuple[str, ...]] = {
-    "eggroll": ("rollsite",),
-    "spark_pulsar": ("trafficServer", "nginx"),
-    "spark_local_pulsar": ("trafficServer", "nginx"),
+    b: registry.exchange_backend(b) for b in BACKEND_ENGINES if registry.exchange_backend(b)
 }
 
-# Passwords: one top-level secret key each, set with `pulumi config set --secret fate:<key> ...`.
+# Passwords: one top-level secret key each, set with `pulumi config set --secret fate:<key>`.
 # value = (which modules need it, the development-only fallback, what it is)
 SECRET_KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "mysqlPassword": (("mysql", "python", "clustermanager"), "fate_dev", "password of the FATE MySQL user"),
-    "fateboardPassword": (("fateboard",), "admin", "FATE Board login password"),
-    "rabbitmqPassword": (("rabbitmq",), "fate", "RabbitMQ user password"),
-    "notebookHashedPassword": (("client",), "", "Jupyter hashed password (jupyter_server.auth.passwd())"),
-    "servingRedisPassword": (("servingRedis", "servingServer"), "fate_dev", "FATE-Serving Redis password"),
-    "servingAdminPassword": (("servingAdmin",), "admin", "FATE-Serving admin login password"),
+    **registry.PASSWORDS,
     "hivePassword": ((), "", "password of an external Hive (only when python.hive is set)"),
     "zookeeperPassword": ((), "", "password of the FATE-Serving ZooKeeper ACL (only when serving.zookeeper.useAcl)"),
     "tlsCaKey": ((), "", "PEM private key of the stack's CA (only when tls.generate)"),
@@ -275,17 +233,16 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 
-class IngressConfig(Model):
+class _IngressBase(Model):
     """Ingresses are created for a module only when it has hosts (KubeFATE always rendered example.com hosts)."""
 
     class_name: Optional[str] = Field(default=None, description="default: the cloud profile's ingress class")
-    fateboard: IngressRoute = Field(default_factory=IngressRoute)
-    client: IngressRoute = Field(default_factory=IngressRoute)
-    spark: IngressRoute = Field(default_factory=IngressRoute)
-    rabbitmq: IngressRoute = Field(default_factory=IngressRoute)
-    pulsar: IngressRoute = Field(default_factory=IngressRoute)
-    serving_proxy: IngressRoute = Field(default_factory=IngressRoute)
-    serving_admin: IngressRoute = Field(default_factory=IngressRoute)
+
+
+# one IngressRoute per web UI of the registry (fate:ingress.<module>)
+IngressConfig: Any = create_model(
+    "IngressConfig", __base__=_IngressBase, __module__=__name__,
+    **{m.attr: (IngressRoute, Field(default_factory=IngressRoute)) for m in registry.MODULES if m.ui})
 
 
 class IstioConfig(Model):
@@ -394,59 +351,24 @@ class CloudConfig(Model):
     gpu: GpuPlacement = Field(default_factory=GpuPlacement)
 
 
-class ServingLink(Model):
-    """Where this party's FATE Flow publishes models: the FATE-Serving deployment of the same party."""
-
-    host: Optional[Host] = None
-    port: Optional[Port] = None
-    use_registry: bool = False
-    zookeeper: Optional["ZookeeperLink"] = None
-
-
-class ZookeeperLink(Model):
-    hosts: list[str] = Field(min_length=1, description="host:port of each ZooKeeper server")
-    use_acl: bool = False
-    user: Optional[str] = None
-
-
-ServingLink.model_rebuild()
-
-
-class Secrets(Model):
+class _SecretsBase(Model):
     """Passwords, from `pulumi config set --secret fate:<key>`; never written to a ConfigMap. Kept exactly as set:
     a blank at either end is part of the password (MySQL's data keeps the password it was created with)."""
 
     model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False})
 
-    mysql_password: Optional[SecretStr] = None
-    fateboard_password: Optional[SecretStr] = None
-    rabbitmq_password: Optional[SecretStr] = None
-    notebook_hashed_password: Optional[SecretStr] = None
-    serving_redis_password: Optional[SecretStr] = None
-    serving_admin_password: Optional[SecretStr] = None
-    hive_password: Optional[SecretStr] = None
-    zookeeper_password: Optional[SecretStr] = None
-    tls_ca_key: Optional[SecretStr] = None
 
-    def get(self, key: str) -> str:
-        """The plain value of a secret key (camelCase), '' when unset."""
-        value = getattr(self, _snake(key))
-        return value.get_secret_value() if value is not None else ""
+Secrets: Any = create_model(
+    "Secrets", __base__=_SecretsBase, __module__=__name__,
+    **{registry.snake(key): (Optional[SecretStr], None) for key in SECRET_KEYS})
 
 
-def _snake(camel: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+_snake = registry.snake
 
 
-MODULE_SECTIONS: dict[str, str] = {  # module name -> config section (field alias)
-    **{m: m for m in PARTY_MODULES},
-    **{m: m for m in EXCHANGE_MODULES},
-    **{m: m for m in SERVING_MODULES},
-}
-
-
-class DeploymentConfig(Model):
-    """One deployment: a FATE party, an exchange or a FATE-Serving cluster."""
+class DeploymentBase(Model):
+    """One deployment: a FATE party, an exchange or a FATE-Serving cluster. The modules' sections (rollsite,
+    python ...) are added from the registry (`DeploymentConfig`)."""
 
     kind: Kind = "party"
     party_id: PartyId = Field(description="FATE party id (an exchange conventionally uses 1)")
@@ -483,25 +405,6 @@ class DeploymentConfig(Model):
     modules: Optional[list[str]] = Field(default=None, description="Modules to deploy; default = all of the backend")
 
     serving: ServingLink = Field(default_factory=ServingLink)
-
-    rollsite: RollsiteConfig = Field(default_factory=RollsiteConfig)
-    clustermanager: ClusterManagerConfig = Field(default_factory=ClusterManagerConfig)
-    nodemanager: NodeManagerConfig = Field(default_factory=NodeManagerConfig)
-    mysql: MysqlConfig = Field(default_factory=MysqlConfig)
-    python: PythonConfig = Field(default_factory=PythonConfig)
-    fateboard: FateboardConfig = Field(default_factory=FateboardConfig)
-    client: ClientConfig = Field(default_factory=ClientConfig)
-    spark: SparkConfig = Field(default_factory=SparkConfig)
-    hdfs: HdfsConfig = Field(default_factory=HdfsConfig)
-    nginx: NginxConfig = Field(default_factory=NginxConfig)
-    rabbitmq: RabbitmqConfig = Field(default_factory=RabbitmqConfig)
-    pulsar: PulsarConfig = Field(default_factory=PulsarConfig)
-    traffic_server: TrafficServerConfig = Field(default_factory=TrafficServerConfig)
-    serving_proxy: ServingProxyConfig = Field(default_factory=ServingProxyConfig)
-    serving_server: ServingServerConfig = Field(default_factory=ServingServerConfig)
-    serving_redis: ServingRedisConfig = Field(default_factory=ServingRedisConfig)
-    serving_zookeeper: ServingZookeeperConfig = Field(default_factory=ServingZookeeperConfig)
-    serving_admin: ServingAdminConfig = Field(default_factory=ServingAdminConfig)
 
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
@@ -546,22 +449,36 @@ class DeploymentConfig(Model):
     @property
     def external_services(self) -> set[str]:
         """Party modules replaced by an external service the user configured."""
-        external = set()
-        if self.mysql.external is not None:
-            external.add("mysql")
-        if self.python.spark.master is not None:
-            external.add("spark")
-        if self.python.hdfs.name_node is not None:
-            external.add("hdfs")
-        if self.python.rabbitmq.host is not None:
-            external.add("rabbitmq")
-        if self.python.pulsar.host is not None:
-            external.add("pulsar")
-        return external
+        return {m.name for m in registry.MODULES if m.external is not None and section_at(self, m.external.key) is not None}
 
-    def module(self, name: str) -> BaseModel:
+    def module(self, name: str) -> Any:
         """The config section of a module, by its FATE name (e.g. 'trafficServer')."""
         return getattr(self, _snake(name))
+
+    def section(self, model: type[S]) -> S:
+        """The top-level section of this model type (the one Context.section of the components means)."""
+        name = _SECTION_OF.get(model)
+        if name is None:
+            raise KeyError(f"no config section of type {model.__name__}")
+        value = getattr(self, name)
+        assert isinstance(value, model)
+        return value
+
+
+if TYPE_CHECKING:
+    class DeploymentConfig(DeploymentBase):
+        """DeploymentBase with every module's section (typed loosely for the checker; pydantic checks the values)."""
+
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    # the module sections, in registry order, before `secrets`
+    DeploymentConfig = create_model(
+        "DeploymentConfig", __base__=DeploymentBase, __module__=__name__,
+        **{m.attr: (m.section, Field(default_factory=m.section)) for m in registry.MODULES})
+
+_SECTION_OF: dict[type, str] = {m.section: m.attr for m in registry.MODULES}
+_SECTION_OF.update({info.annotation: name for name, info in DeploymentBase.model_fields.items()
+                    if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)})
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -730,13 +647,8 @@ def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
                                                        f"modules or remove the external setting"))
         for m in spec["required"]:
             if m not in modules and m not in external:
-                hint = {
-                    "mysql": " or set mysql.external",
-                    "spark": " or set python.spark.master (external Spark)",
-                    "hdfs": " or set python.hdfs.nameNode (external HDFS)",
-                    "rabbitmq": " or set python.rabbitmq.host (external RabbitMQ)",
-                    "pulsar": " or set python.pulsar.host (external Pulsar)",
-                }.get(m, "")
+                ext = registry.BY_NAME[m].external
+                hint = f" or {ext.hint}" if ext else ""
                 p.append(Problem(_key(["modules"]), f"backend {cfg.backend} needs module {m!r}; add it{hint}"))
     if cfg.algorithm == "ALL" and cfg.device == "CPU" or cfg.device == "IPCL" and cfg.algorithm != "Basic" \
             or cfg.device == "GPU" and cfg.algorithm == "Basic":
@@ -853,15 +765,12 @@ def _check_routes(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
 
 
 # Config sections that own a Service: (module name, config path).
-_EXPOSED: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("rollsite", ("rollsite",)), ("mysql", ("mysql",)), ("python", ("python",)), ("fateboard", ("fateboard",)),
-    ("nginx", ("nginx",)), ("rabbitmq", ("rabbitmq",)), ("pulsar", ("pulsar",)), ("trafficServer", ("trafficServer",)),
-    ("servingProxy", ("servingProxy",)), ("servingServer", ("servingServer",)),
-    ("spark", ("spark", "master")), ("hdfs", ("hdfs", "namenode")), ("hdfs", ("hdfs", "datanode")),
-)
+# Config sections that own a Service: (module name, config path, the Service).
+_EXPOSED = registry.EXPOSED
 
 
-def _section(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
+def section_at(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
+    """The section at a config path (config keys, e.g. ("hdfs", "namenode"))."""
     obj: Any = cfg
     for part in path:
         obj = getattr(obj, _snake(part))
@@ -871,14 +780,14 @@ def _section(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
 def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     p: list[Problem] = []
     seen: dict[int, str] = {}
-    for module, path in _EXPOSED:
-        section = _section(cfg, path)
+    for module, path, service in _EXPOSED:
+        section = section_at(cfg, path)
         svc: ServiceSettings = section.service
         base = list(path) + ["service"]
         for name, port in svc.node_ports.items():
             key = _key(base + ["nodePorts", name])
-            if name not in section.exposable_ports:
-                p.append(Problem(key, f"{module} has no port {name!r}; ports: {', '.join(section.exposable_ports) or 'none'}"))
+            if name not in service.keys:
+                p.append(Problem(key, f"{module} has no port {name!r}; ports: {', '.join(service.keys)}"))
             if svc.type == "ClusterIP":
                 p.append(Problem(key, f"a NodePort needs {'.'.join(path)}.service.type NodePort or LoadBalancer (type is ClusterIP)"))
             if module in modules:
@@ -903,7 +812,7 @@ def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
                 if port in seen:
                     p.append(Problem(key, f"driver port {port} collides with NodePort of {seen[port]}"))
                 seen[port] = f"python.spark.{what}"
-    for route in ("fateboard", "client", "spark", "rabbitmq", "pulsar", "servingProxy", "servingAdmin"):
+    for route in (m.name for m in registry.MODULES if m.ui):
         ing: IngressRoute = getattr(cfg.ingress, _snake(route))
         hosts = [h.name for h in ing.hosts]
         for host, n in Counter(hosts).items():
@@ -918,33 +827,24 @@ def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     return p
 
 
-_STORAGE_SECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "mysql": (("mysql",),), "python": (("python",),), "client": (("client",),), "nodemanager": (("nodemanager",),),
-    "hdfs": (("hdfs", "namenode"), ("hdfs", "datanode")), "pulsar": (("pulsar",),),
-    "servingServer": (("servingServer",),), "servingRedis": (("servingRedis",),), "servingZookeeper": (("servingZookeeper",),),
-}
+# Config sections with a volume: (module name, config path).
+_STORAGE_SECTIONS = registry.STORAGE_SECTIONS
 
 
 def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     p: list[Problem] = []
-    for module, paths in _STORAGE_SECTIONS.items():
-        for path in paths:
-            st: StorageSettings = _section(cfg, path).storage
-            replicas = getattr(_section(cfg, path), "replicas", 1)
-            if st.existing_claim and replicas > 1 and st.access_mode == "ReadWriteOnce":
-                p.append(Problem(_key(list(path) + ["storage", "existingClaim"]),
-                                 f"{replicas} replicas cannot share one ReadWriteOnce claim; use ReadWriteMany or drop existingClaim "
-                                 f"(each replica then gets its own volume)"))
+    for _module, path in _STORAGE_SECTIONS:
+        st: StorageSettings = section_at(cfg, path).storage
+        replicas = getattr(section_at(cfg, path), "replicas", 1)
+        if st.existing_claim and replicas > 1 and st.access_mode == "ReadWriteOnce":
+            p.append(Problem(_key(list(path) + ["storage", "existingClaim"]),
+                             f"{replicas} replicas cannot share one ReadWriteOnce claim; use ReadWriteMany or drop existingClaim "
+                             f"(each replica then gets its own volume)"))
     return p
 
 
 # Every config section that is a module (takes scheduling, resources and a preset).
-_MODULE_SECTIONS: tuple[tuple[str, ...], ...] = (
-    ("rollsite",), ("clustermanager",), ("nodemanager",), ("mysql",), ("python",), ("fateboard",), ("client",),
-    ("spark", "master"), ("spark", "worker"), ("hdfs", "namenode"), ("hdfs", "datanode"), ("nginx",), ("rabbitmq",),
-    ("pulsar",), ("trafficServer",), ("servingProxy",), ("servingServer",), ("servingRedis",), ("servingZookeeper",),
-    ("servingAdmin",),
-)
+_MODULE_SECTIONS = tuple(path for _module, path in registry.MODULE_SECTIONS)
 
 
 def _replace(model: BaseModel, path: tuple[str, ...], value: Any) -> Any:
@@ -959,10 +859,10 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
     """Fill what the stack left unset from its cloud profile (stacks/clouds.py): explicit settings always win."""
     prof = PROFILES[cfg.cloud.provider]
     lb = cfg.cloud.load_balancer
-    for module, path in _EXPOSED:
-        section = _section(cfg, path)
+    for module, path, _service in _EXPOSED:
+        section = section_at(cfg, path)
         svc: ServiceSettings = section.service
-        entry = module in ENTRY_POINTS
+        entry = registry.BY_NAME[module].entry_point
         svc_type = svc.type or (prof.entry_point_type if entry else "ClusterIP")
         update: dict[str, Any] = {"type": svc_type}
         if svc_type == "LoadBalancer":
@@ -979,11 +879,10 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
         cfg = _replace(cfg, path + ("service",), svc.model_copy(update=update))
     storage_class = cfg.cloud.storage_class or prof.storage_class
     if storage_class:
-        for paths in _STORAGE_SECTIONS.values():
-            for path in paths:
-                st: StorageSettings = _section(cfg, path).storage
-                if st.storage_class is None:
-                    cfg = _replace(cfg, path + ("storage",), st.model_copy(update={"storage_class": storage_class}))
+        for _module, path in _STORAGE_SECTIONS:
+            st: StorageSettings = section_at(cfg, path).storage
+            if st.storage_class is None:
+                cfg = _replace(cfg, path + ("storage",), st.model_copy(update={"storage_class": storage_class}))
     if cfg.ingress.class_name is None:
         cfg = _replace(cfg, ("ingress",), cfg.ingress.model_copy(update={"class_name": cfg.cloud.ingress_class or prof.ingress_class}))
     net = cfg.network_policy
@@ -992,7 +891,7 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
         cfg = _replace(cfg, ("networkPolicy",), net.model_copy(update={
             "ingress_namespaces": list(controller.namespaces), "ingress_sources": list(controller.cidrs)}))
     for path in _MODULE_SECTIONS:
-        section = _section(cfg, path)
+        section = section_at(cfg, path)
         if section.resources is None and section.resources_preset is not None:
             preset = Resources.model_validate(RESOURCE_PRESETS[section.resources_preset])
             cfg = _replace(cfg, path, section.model_copy(update={"resources": preset}))
@@ -1036,7 +935,7 @@ def _check_admission(cfg: DeploymentConfig) -> list[Problem]:
 def _check_presets(cfg: DeploymentConfig) -> list[Problem]:
     return [Problem(_key(list(path) + ["resourcesPreset"]), "set either resources or resourcesPreset, not both")
             for path in _MODULE_SECTIONS
-            if _section(cfg, path).resources is not None and _section(cfg, path).resources_preset is not None]
+            if section_at(cfg, path).resources is not None and section_at(cfg, path).resources_preset is not None]
 
 
 def _check_cloud(cfg: DeploymentConfig) -> list[Problem]:
@@ -1047,8 +946,8 @@ def _check_cloud(cfg: DeploymentConfig) -> list[Problem]:
     if cfg.cloud.load_balancer.internal and not prof.supports_internal:
         p.append(Problem(_key(["cloud", "loadBalancer", "internal"]),
                          f"{name} has no cloud load balancer to make internal; remove it (entry points use NodePorts)"))
-    for _module, path in _EXPOSED:
-        svc: ServiceSettings = _section(cfg, path).service
+    for _module, path, _service in _EXPOSED:
+        svc: ServiceSettings = section_at(cfg, path).service
         base = list(path) + ["service"]
         if svc.eip_allocations and prof.eip_allocations_annotation is None:
             p.append(Problem(_key(base + ["eipAllocations"]),
@@ -1069,8 +968,8 @@ def _check_cloud(cfg: DeploymentConfig) -> list[Problem]:
 def _check_lb_type(cfg: DeploymentConfig) -> list[Problem]:
     """LoadBalancer-only options on a Service that (after defaults) is not a LoadBalancer."""
     p: list[Problem] = []
-    for _module, path in _EXPOSED:
-        svc: ServiceSettings = _section(cfg, path).service
+    for _module, path, _service in _EXPOSED:
+        svc: ServiceSettings = section_at(cfg, path).service
         if svc.type == "LoadBalancer":
             continue
         for key, value in (("eipAllocations", svc.eip_allocations), ("internal", svc.internal)):
@@ -1153,13 +1052,6 @@ def _check_secrets(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     return p
 
 
-def development_fallbacks(cfg: DeploymentConfig) -> dict[str, str]:
-    """Secrets a development stack did not set, with the default each falls back to."""
-    if not cfg.development:
-        return {}
-    return {k: SECRET_KEYS[k][1] for k in required_secrets(cfg) if getattr(cfg.secrets, _snake(k)) is None}
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------------------------
@@ -1208,7 +1100,7 @@ def model_keys() -> list[str]:
 
 
 __all__ = [
-    "ConfigError", "DeploymentConfig", "Problem", "load_config", "required_secrets", "development_fallbacks",
+    "ConfigError", "DeploymentConfig", "Problem", "load_config", "required_secrets",
     "SECRET_KEYS", "NAMESPACE", "BACKEND_MODULES", "PARTY_MODULES", "EXCHANGE_MODULES", "SERVING_MODULES",
     "model_keys",
 ]

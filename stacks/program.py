@@ -7,11 +7,9 @@ from typing import Any
 
 import pulumi
 
-from stacks.common import connect_info, expiry_warnings, module_opts, namespace, provider, site_of, tls_plan
-from stacks.config import (
-    FATE_VERSION, NAMESPACE, ConfigError, DeploymentConfig, load_config,
-)
-from stacks.exchange import compose_exchange
+from stacks.common import compose, connect_info, expiry_warnings, module_opts, namespace, provider, site_of, tls_plan
+from stacks.config import FATE_VERSION, NAMESPACE, ConfigError, DeploymentConfig, load_config
+from stacks.exchange import exchange_parties
 from stacks.party import compose_party, party_summary
 from stacks.serving import compose_serving
 
@@ -56,8 +54,11 @@ def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
     k8s_provider = provider(cfg)
     ns = namespace(cfg, k8s_provider)
     opts = module_opts(k8s_provider, ns)
-    compose = {"party": compose_party, "exchange": compose_exchange, "serving": compose_serving}[cfg.kind]
     result = compose(cfg, opts)
+    if cfg.kind == "party":
+        compose_party(result["context"])
+    elif cfg.kind == "serving":
+        compose_serving(result["context"])
     outputs: dict[str, Any] = {
         "kind": cfg.kind,
         "partyId": cfg.party_id,
@@ -69,7 +70,7 @@ def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
         "connect": connect_info(cfg, result["nodePorts"]),
     }
     if cfg.kind == "exchange":
-        outputs["parties"] = result["parties"]
+        outputs["parties"] = exchange_parties(cfg)
     if cfg.tls.generate:
         outputs["tlsCaCertificate"] = cfg.tls.ca_certificate  # what peers add to tls.trustedCaCertificates
         # the drift report warns from this date on; the certificates renew at the first `pulumi up` after it

@@ -8,13 +8,18 @@ import yaml
 
 from components import eggroll, endpoints
 from components.eggroll_meta import TABLES, create_tables_sql
-from components.fateflow import Database, FlowSettings, service_conf, spark_defaults, SparkDriver
+import pulumi
+
+from components.fateflow import SparkCores, redacted, service_conf, spark_defaults
 from components.files import hadoop_xml, parse_properties, properties
-from components.kube import Images, Site
+from components.kube import Images
 from components.nginx import exchange_route_table, party_route_table, render_nginx, nginx_conf
 from components.pulsar_standalone import standalone_conf
-from components.rollsite import RollsiteArgs, Route, rollsite_extra_properties, route_table
-from components.trafficserver import records_config, render_records, sni_yaml
+from components.rollsite import RollsiteConfig, rollsite_extra_properties, route_table
+from components.trafficserver import SniRoute, records_config, render_records, sni_yaml
+from stacks.common import Composition
+from stacks.config import load_config
+from tests.conftest import TEST_SECRETS, party
 
 
 def test_properties_escape_round_trip():
@@ -35,30 +40,35 @@ def test_image_names():
     assert eggroll.image_suffix("ALL", "GPU") == "-all-gpu" and eggroll.image_suffix("Basic", "IPCL") == "-ipcl"
 
 
-SITE = Site(name="fate-9999", namespace="fate-9999", party_id=9999, kind="party", images=Images(None, "t"))
+def _rollsite(**values) -> RollsiteConfig:
+    return RollsiteConfig.model_validate(values)
 
 
 def test_rollsite_default_route_precedence():
-    exchange = RollsiteArgs(image="x", exchange=Route(0, "10.0.0.1", 30000),
-                            polling="client", polling_server=Route(0, "10.0.0.2", 9370))
-    assert route_table(SITE, exchange)["route_table"]["default"]["default"] == [{"ip": "10.0.0.1", "port": 30000}]
-    polling = RollsiteArgs(image="x", polling="client", polling_server=Route(0, "10.0.0.2", 9370))
-    assert route_table(SITE, polling)["route_table"]["default"]["default"] == [{"ip": "10.0.0.2", "port": 9370}]
-    local = route_table(SITE, RollsiteArgs(image="x"))["route_table"]
+    exchange = _rollsite(exchange={"host": "10.0.0.1", "port": 30000},
+                         polling={"enabled": True, "type": "client", "server": {"host": "10.0.0.2", "port": 9370}})
+    assert route_table(9999, exchange)["route_table"]["default"]["default"] == [{"ip": "10.0.0.1", "port": 30000}]
+    polling = _rollsite(polling={"enabled": True, "type": "client", "server": {"host": "10.0.0.2", "port": 9370}})
+    assert route_table(9999, polling)["route_table"]["default"]["default"] == [{"ip": "10.0.0.2", "port": 9370}]
+    local = route_table(9999, _rollsite())["route_table"]
     assert local["default"]["default"] == [{"ip": "rollsite", "port": 9370}]
     assert set(local) == {"default", "9999"}
+    # polling that is not enabled changes nothing
+    off = _rollsite(polling={"type": "client", "server": {"host": "10.0.0.2", "port": 9370}})
+    assert route_table(9999, off)["route_table"]["default"]["default"] == [{"ip": "rollsite", "port": 9370}]
 
 
 def test_rollsite_polling_server_and_tls_keys():
-    args = RollsiteArgs(image="x", polling="server", polling_clients=(10000,), polling_concurrency=80, tls_secret="certs")
-    table = route_table(SITE, args)["route_table"]
+    section = _rollsite(polling={"enabled": True, "type": "server", "clientList": [10000], "concurrency": 80},
+                        tls={"enabled": True, "secretName": "certs"})
+    table = route_table(9999, section)["route_table"]
     assert table["10000"] == {"default": [{"port": -1, "ip": "", "is_polling": True}]}
-    extra = dict(rollsite_extra_properties(args))
+    extra = dict(rollsite_extra_properties(section))
     assert extra["eggroll.rollsite.polling.server.enabled"] is True
     assert extra["eggroll.rollsite.polling.concurrency"] == 80  # KubeFATE wrote "= 80" with a space
     assert {k for k, _ in eggroll.tls_properties()} <= set(extra)
-    exchange = route_table(SITE, RollsiteArgs(image="x", route_fateflow=False))["route_table"]
-    assert "fateflow" not in exchange["9999"]
+    exchange = route_table(9999, section, exchange=True)["route_table"]
+    assert "fateflow" not in exchange["9999"] and "10000" not in exchange
 
 
 def test_eggroll_start_script_composes_then_execs():
@@ -70,27 +80,31 @@ def test_eggroll_start_script_composes_then_execs():
     assert "$$" not in script
 
 
-def _settings(**kw):
-    base = dict(party_id=9999, computing="Spark", federation="Pulsar", storage="HDFS",
-                database=Database("mysql", 3306, "eggroll_meta", "fate", "Secret-Pw"),
-                rabbitmq={"password": "R-pw"}, hive={"password": "H-pw"}, zookeeper={"hosts": ["zk:2181"], "password": "Z-pw"})
-    base.update(kw)
-    return FlowSettings(**base)
+def _context(**values) -> Composition:
+    secrets = {k: TEST_SECRETS[k] for k in ("hivePassword", "zookeeperPassword")}
+    cfg = load_config(party(**secrets, **values), [*secrets, "mysqlPassword", "rabbitmqPassword", "fateboardPassword",
+                                                     "notebookHashedPassword"])
+    return Composition(cfg, pulumi.ResourceOptions())
 
 
 def test_service_conf_redaction_empties_every_password():
-    full = yaml.safe_load(yaml.safe_dump(service_conf(_settings())))
-    red = service_conf(_settings(), redact=True)
-    assert full["database"]["passwd"] == "Secret-Pw" and red["database"]["passwd"] == ""
-    text = json.dumps(red)
-    assert not any(s in text for s in ("Secret-Pw", "R-pw", "H-pw", "Z-pw"))
+    ctx = _context(backend="spark_rabbitmq", python={"hive": {"host": "hive.bank.example"}},
+                   serving={"zookeeper": {"hosts": ["zk:2181"], "useAcl": True}})
+    full = yaml.safe_load(yaml.safe_dump(service_conf(ctx)))
+    red = redacted(service_conf(ctx))
+    secrets = [TEST_SECRETS[k] for k in ("mysqlPassword", "rabbitmqPassword", "hivePassword", "zookeeperPassword")]
+    assert full["database"]["passwd"] == TEST_SECRETS["mysqlPassword"] and red["database"]["passwd"] == ""
+    assert all(s in json.dumps(full) for s in secrets)
+    assert not any(s in json.dumps(red) for s in secrets)
     assert red["fateflow"]["proxy"] == "nginx"
-    assert service_conf(_settings(computing="Eggroll"))["fateflow"]["proxy"] == "rollsite"
-    assert service_conf(_settings(computing="Spark_local"))["default_engines"]["computing"] == "spark"
+    assert service_conf(_context())["fateflow"]["proxy"] == "rollsite"
+    assert service_conf(_context(backend="spark_local_pulsar"))["default_engines"]["computing"] == "spark"
 
 
 def test_spark_defaults():
-    entries = dict(spark_defaults(SparkDriver(master="spark://m:7077", block_manager_start_port=31100, pyspark_python="py")))
+    spark = SparkCores(driver_host=None, block_manager_start_port=31100, pyspark_python="py")
+    entries = dict(spark_defaults(spark, "spark://m:7077"))
+    assert entries["spark.master"] == "spark://m:7077"
     assert entries["spark.driver.host"] == "fateflow_ip"
     assert entries["spark.driver.bindAddress"] == "0.0.0.0"
     assert entries["spark.pyspark.driver.python"] == "python"
@@ -126,24 +140,9 @@ def test_eggroll_meta_sql():
 def test_traffic_server_files():
     records = render_records(records_config())
     assert "CONFIG proxy.config.http.server_ports STRING 8080 8080:ipv6 443:ssl" in records
-    assert sni_yaml([("9999.fate.org", "10.0.0.1:30099")]) == {"sni": [{"fqdn": "9999.fate.org", "tunnel_route": "10.0.0.1:30099"}]}
+    route = SniRoute(fqdn="9999.fate.org", tunnel_route="10.0.0.1:30099")
+    assert sni_yaml([route]) == {"sni": [{"fqdn": "9999.fate.org", "tunnel_route": "10.0.0.1:30099"}]}
 
 
 def test_hadoop_xml():
     assert "<name>fs.default.name</name>\n    <value>hdfs://0.0.0.0:9000</value>" in hadoop_xml({"fs.default.name": "hdfs://0.0.0.0:9000"})
-
-
-def test_endpoint_table_port_keys_match_config_exposable_ports():
-    """The config's NodePort names are the Service port keys of the endpoint table (one naming, two layers)."""
-    import types
-
-    from components import fateboard, fateflow, hdfs, nginx, pulsar, rabbitmq, rollsite, serving, spark, trafficserver
-
-    c = types.SimpleNamespace(**{k: v for m in (fateboard, fateflow, hdfs, nginx, pulsar, rabbitmq, rollsite, serving,
-                                                 spark, trafficserver) for k, v in vars(m).items()})
-    pairs = [(c.RollsiteConfig, endpoints.ROLLSITE), (c.PythonConfig, endpoints.FATEFLOW_CLIENT), (c.FateboardConfig, endpoints.FATEBOARD),
-             (c.SparkMaster, endpoints.SPARK_CLIENT), (c.NameNode, endpoints.NAMENODE), (c.NginxConfig, endpoints.NGINX),
-             (c.RabbitmqConfig, endpoints.RABBITMQ), (c.PulsarConfig, endpoints.PULSAR), (c.TrafficServerConfig, endpoints.TRAFFIC_SERVER),
-             (c.ServingProxyConfig, endpoints.SERVING_PROXY), (c.ServingServerConfig, endpoints.SERVING_SERVER)]
-    for model, svc in pairs:
-        assert set(model.exposable_ports) <= set(svc.keys), (model.__name__, svc.name)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from components.kube import Exposure, Images, Placement, Site, Volume
-from components.mysql import Mysql, MysqlArgs
-from components.nodemanager import NodeManager, NodeManagerArgs
-from components.rollsite import Rollsite, RollsiteArgs, Route
+from components.eggroll import NodeManagerConfig
+from components.kube import Images, Site
+from components.mysql import Mysql, MysqlConfig
+from components.nodemanager import NodeManager
+from components.rollsite import Rollsite, RollsiteArgs, RollsiteConfig
 from tests.conftest import container, objects_by, run_component
 
 SITE = Site(name="fate-9999", namespace="fate-9999", party_id=9999, kind="party",
@@ -13,9 +14,10 @@ SITE = Site(name="fate-9999", namespace="fate-9999", party_id=9999, kind="party"
 
 
 def test_rollsite_alone():
-    r = run_component(lambda: Rollsite("rollsite", SITE, RollsiteArgs(
-        image="federatedai/eggroll:1.11.2-release", exposure=Exposure("NodePort", {"rollsite": 30091}),
-        peers=(Route(10000, "10.0.10.1", 30101),), tls_secret="eggroll-certs")))
+    section = RollsiteConfig.model_validate({
+        "service": {"type": "NodePort", "nodePorts": {"rollsite": 30091}},
+        "partyList": [{"partyId": 10000, "host": "10.0.10.1", "port": 30101}], "tls": {"enabled": True}})
+    r = run_component(lambda: Rollsite("rollsite", SITE, section, RollsiteArgs(image="federatedai/eggroll:1.11.2-release")))
     kinds = r.kinds_names()
     assert kinds == {("ConfigMap", "rollsite-config"), ("Service", "rollsite"), ("Deployment", "rollsite")}
     dep = r.get("Deployment", "rollsite")
@@ -37,9 +39,9 @@ def test_rollsite_alone():
 
 
 def test_nodemanager_claims_one_volume_per_replica():
-    r = run_component(lambda: NodeManager("nodemanager", SITE, NodeManagerArgs(
-        image="eggroll", replicas=3, volume=Volume(storage_class="fast", size="50Gi"),
-        placement=Placement(resources={"requests": {"cpu": "8"}}))))
+    section = NodeManagerConfig.model_validate({
+        "replicas": 3, "storage": {"storageClass": "fast", "size": "50Gi"}, "resources": {"requests": {"cpu": "8"}}})
+    r = run_component(lambda: NodeManager("nodemanager", SITE, section, "eggroll"))
     sts = r.get("StatefulSet", "nodemanager")
     assert sts["spec"]["replicas"] == 3
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"] == {
@@ -53,8 +55,7 @@ def test_nodemanager_claims_one_volume_per_replica():
 
 def test_mysql_without_persistence_and_random_root_password():
     site = Site(**{**SITE.__dict__, "persistence": False})
-    r = run_component(lambda: Mysql("mysql", site, MysqlArgs(database="eggroll_meta", user="fate", password="pw",
-                                                            eggroll_tables=False)))
+    r = run_component(lambda: Mysql("mysql", site, MysqlConfig(), "pw", eggroll_tables=False))
     sts = r.get("StatefulSet", "mysql")
     assert "volumeClaimTemplates" not in sts["spec"]
     assert {"name": "data", "emptyDir": {}} in sts["spec"]["template"]["spec"]["volumes"]

@@ -30,7 +30,7 @@ BAD = {
                                   python={"service": {"type": "NodePort", "nodePorts": {"http": 30091}}}),
                             "fate:python.service.nodePorts.http", "already used by rollsite"),
     "node-port-unknown-port-name": (party(python={"service": {"type": "NodePort", "nodePorts": {"web": 30097}}}),
-                                    "fate:python.service.nodePorts.web", "ports: http, grpc"),
+                                    "fate:python.service.nodePorts.web", "ports: grpc, http"),
     "node-port-with-cluster-ip": (party(python={"service": {"nodePorts": {"http": 30097}}}),
                                   "fate:python.service.nodePorts.http", "type NodePort or LoadBalancer (type is ClusterIP)"),
     "module-not-in-backend": (party(modules=["rollsite", "clustermanager", "nodemanager", "mysql", "python", "pulsar"]),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from stacks.clouds import ENTRY_POINTS, PROFILES
+from components import registry
+from stacks.clouds import PROFILES
 from fate_pulumi.mocks import Rendered
 from tests.conftest import ROOT, container, render, render_file, party
 
-ENTRY_SERVICES = {"rollsite": "rollsite", "nginx": "nginx", "pulsar": "pulsar", "rabbitmq": "rabbitmq",
-                  "trafficServer": "traffic-server", "servingProxy": "serving-proxy"}
+# modules other deployments connect to: the cloud profile exposes them (their first Service)
+ENTRY_SERVICES = {m.name: m.services[0][1].name for m in registry.MODULES if m.entry_point}
 
 
 def _cloud_annotations(obj) -> dict:
@@ -18,8 +19,9 @@ def _cloud_annotations(obj) -> dict:
     return {k: v for k, v in obj["metadata"].get("annotations", {}).items() if k != "pulumi.com/patchForce"}
 
 
-def test_every_entry_point_has_a_service_name():
-    assert set(ENTRY_POINTS) == set(ENTRY_SERVICES)
+def test_entry_points_are_the_modules_peers_dial():
+    assert set(ENTRY_SERVICES) == {"rollsite", "nginx", "pulsar", "rabbitmq", "trafficServer", "servingProxy"}
+    assert ENTRY_SERVICES["trafficServer"] == "traffic-server"
 
 
 @pytest.mark.parametrize("cloud", sorted(PROFILES))
