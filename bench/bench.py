@@ -76,8 +76,12 @@ def main() -> int:
 
     print("(c) party size")
     for n in (1, 10, 100):
-        row(f"  eggroll, {n} nodemanagers", measure(render_cmd(write_stack(tmp, f"nm-{n}", party(nodemanagers=n)), tmp / f"nm{n}"),
-                                                  args.runs, str(ROOT)))
+        row(
+            f"  eggroll, {n} nodemanagers",
+            measure(
+                render_cmd(write_stack(tmp, f"nm-{n}", party(nodemanagers=n)), tmp / f"nm{n}"), args.runs, str(ROOT)
+            ),
+        )
     for n in (1, 10, 100):
         row(f"  spark_pulsar, {n} spark workers",
             measure(render_cmd(write_stack(tmp, f"sw-{n}", party(workers=n, backend="spark_pulsar")), tmp / f"sw{n}"),
@@ -89,8 +93,17 @@ def main() -> int:
         for name, chart in (("party-9999-cluster", "FATE"), ("party-9999-cluster-spark-pulsar", "FATE"),
                             ("party-9999-cluster-serving", "FATE-Serving")):
             cluster = examples / name / "cluster.yaml"
-            helm_m = measure(["bash", str(ROOT / "bench" / "helm_render.sh"), args.helm, str(args.kubefate_charts / chart),
-                              str(cluster), str(tmp / f"helm-{name}")], args.runs)
+            helm_m = measure(
+                [
+                    "bash",
+                    str(ROOT / "bench" / "helm_render.sh"),
+                    args.helm,
+                    str(args.kubefate_charts / chart),
+                    str(cluster),
+                    str(tmp / f"helm-{name}"),
+                ],
+                args.runs,
+            )
             ours = ["bash", "-c", f"{PY} -m fate_pulumi.importer {cluster} > {tmp}/imp-{name}.yaml && "
                                   f"{PY} -m fate_pulumi.render {tmp}/imp-{name}.yaml {tmp}/ours-{name} --development"]
             ours_m = measure(ours, args.runs, str(ROOT))

@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from measure import measure  # noqa: E402
+
 from tests.engine.conftest import Engine  # noqa: E402
 from tests.engine.test_engine import _split  # noqa: E402
 
@@ -42,7 +43,9 @@ def main() -> int:
             if res.rc != 0:
                 print(res.output, file=sys.stderr)
                 return 1
-        offline = measure([sys.executable, "-m", "fate_pulumi.render", str(path), tempfile.mkdtemp()], args.runs, str(ROOT))
+        offline = measure(
+            [sys.executable, "-m", "fate_pulumi.render", str(path), tempfile.mkdtemp()], args.runs, str(ROOT)
+        )
         print(f"{path.name:<44} {statistics.median(walls):13.2f} s {offline.wall_s:13.2f} s")
     return 0
 

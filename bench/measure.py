@@ -6,8 +6,8 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -30,5 +30,5 @@ def run_once(cmd: Sequence[str], cwd: str | None = None) -> tuple[float, float]:
 
 
 def measure(cmd: Sequence[str], runs: int = 5, cwd: str | None = None) -> Measurement:
-    walls, rss = zip(*(run_once(cmd, cwd) for _ in range(runs)))
+    walls, rss = zip(*(run_once(cmd, cwd) for _ in range(runs)), strict=True)
     return Measurement(statistics.median(walls), statistics.median(rss), runs)

@@ -15,7 +15,6 @@ from .istio import virtual_service
 from .kube import Module, Site, env, env_from_secret, http_probes
 from .settings import IngressRoute, ModuleBase, StorageSettings
 
-
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------
@@ -54,11 +53,15 @@ class Client(Module):
         command = (
             "pipeline init --ip ${FATE_FLOW_IP} --port ${FATE_FLOW_PORT} && "
             "flow init --ip ${FATE_FLOW_IP} --port ${FATE_FLOW_PORT} && "
-            f"exec jupyter notebook --ip=0.0.0.0 --port={port} --allow-root --NotebookApp.notebook_dir='/data/projects/fate/' "
+            f"exec jupyter notebook --ip=0.0.0.0 --port={port} --allow-root "
+            "--NotebookApp.notebook_dir='/data/projects/fate/' "
             "--no-browser --NotebookApp.token='' --NotebookApp.password=\"${NOTEBOOK_HASHED_PASSWORD}\""
         )
         container = self.container(
-            "client", args.image, section, DEFAULT_RESOURCES,
+            "client",
+            args.image,
+            section,
+            DEFAULT_RESOURCES,
             command=["bash", "-c", command],
             env=[
                 env("partyId", site.party_id),
@@ -68,7 +71,13 @@ class Client(Module):
                 env_from_secret("NOTEBOOK_HASHED_PASSWORD", SECRET, "notebook-hashed-password"),
             ],
             ports=[{"name": "http", "containerPort": port}],
-            volumeMounts=[{"name": "persistence", "mountPath": "/data/projects/fate/persistence/", "subPath": section.storage.path("client")}],
+            volumeMounts=[
+                {
+                    "name": "persistence",
+                    "mountPath": "/data/projects/fate/persistence/",
+                    "subPath": section.storage.path("client"),
+                }
+            ],
             **http_probes(port),
         )
         pod = self.pod_spec([container], section, [data_volume] if data_volume else [])

@@ -1,4 +1,5 @@
-"""clustermanager: eggroll's resource manager; owns eggroll-config, the eggroll.properties every eggroll process reads."""
+"""clustermanager: eggroll's resource manager; owns eggroll-config, the eggroll.properties every eggroll process
+reads."""
 
 from __future__ import annotations
 
@@ -62,6 +63,13 @@ class ClusterManager(Module):
 
 
 def build(ctx: Context) -> ClusterManager:
-    return ClusterManager("clustermanager", ctx.site, ctx.section(ClusterManagerConfig),
-                          eggroll.eggroll_image(ctx.site.images, ctx.algorithm, ctx.device), eggroll.eggroll_config(ctx),
-                          database(ctx), ctx.secret("mysqlPassword"), ctx.opts)
+    return ClusterManager(
+        "clustermanager",
+        ctx.site,
+        ctx.section(ClusterManagerConfig),
+        eggroll.eggroll_image(ctx.site.images, ctx.algorithm, ctx.device),
+        eggroll.eggroll_config(ctx),
+        database(ctx),
+        ctx.secret("mysqlPassword"),
+        ctx.opts,
+    )

@@ -3,7 +3,8 @@ the eggroll image, eggroll.properties and the JVM start script."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from pydantic import Field
 

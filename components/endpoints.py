@@ -51,7 +51,9 @@ def namespace_of(host: str) -> Optional[str]:
 # eggroll
 # 9370 plaintext (always served: FATE Flow's eggroll client never uses TLS); 9380 mutual TLS between parties, served
 # only when rollsite has certificates (eggroll 2.5.1 EggSiteBootstrap: eggroll.rollsite.port / .secure.port)
-ROLLSITE = Svc("rollsite", (ServicePort("rollsite", "tcp-rollsite", 9370), ServicePort("rollsiteTls", "tcp-rollsite-tls", 9380)))
+ROLLSITE = Svc(
+    "rollsite", (ServicePort("rollsite", "tcp-rollsite", 9370), ServicePort("rollsiteTls", "tcp-rollsite-tls", 9380))
+)
 # in-pod gRPC balancer over several exchanges (KubeFATE lbrollsite); only rollsite talks to it
 ROLLSITE_EXCHANGE_LB = Svc("exchange", (ServicePort("grpc", "tcp-exchange", 9390),))
 CLUSTERMANAGER = Svc("clustermanager", (ServicePort("clustermanager", "tcp-clustermanager", 4670),))
@@ -84,7 +86,9 @@ DATANODE = Svc("datanode", (ServicePort("rpc", "tcp-9000", 9000), ServicePort("h
 NGINX = Svc("nginx", (ServicePort("http", "http", 9300), ServicePort("grpc", "grpc", 9310)))
 NGINX_HEALTH_PORT = 9302
 
-RABBITMQ = Svc("rabbitmq", (ServicePort("amqp", "tcp-rabbitmq", 5672), ServicePort("management", "tcp-rabbitmq1", 15672)))
+RABBITMQ = Svc(
+    "rabbitmq", (ServicePort("amqp", "tcp-rabbitmq", 5672), ServicePort("management", "tcp-rabbitmq1", 15672))
+)
 
 PULSAR = Svc("pulsar", (
     ServicePort("broker", "http-port", 6650),  # KubeFATE's port names, kept for compatibility

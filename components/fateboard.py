@@ -16,7 +16,6 @@ from .istio import virtual_service
 from .kube import Module, Site, http_probes
 from .settings import ExposedModule, IngressRoute
 
-
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------

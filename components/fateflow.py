@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional
 
 import pulumi
 from pydantic import Field
@@ -13,13 +13,23 @@ from pydantic import Field
 from . import eggroll, endpoints
 from .context import Context
 from .files import to_yaml
-from .kube import (MYSQL_IMAGE, Images, Module, ServicePort, Site, config_checksum, env, env_from_secret, node_port_outputs,
-                   resources_of, tcp_probes)
+from .kube import (
+    MYSQL_IMAGE,
+    Images,
+    Module,
+    ServicePort,
+    Site,
+    config_checksum,
+    env,
+    env_from_secret,
+    node_port_outputs,
+    resources_of,
+    tcp_probes,
+)
 from .mysql import Database, database
 from .pulsar import PulsarConfig
 from .rabbitmq import RabbitmqConfig
 from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
-
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -39,7 +49,9 @@ class SparkCores(Model):
     nodes: int = Field(default=2, ge=1)
     master: Optional[str] = Field(
         default=None, description="External Spark master URL; unset = the spark module (or local[*] for Spark_local)")
-    driver_host: Optional[Host] = Field(default=None, description="Address executors reach the driver on (external Spark)")
+    driver_host: Optional[Host] = Field(
+        default=None, description="Address executors reach the driver on (external Spark)"
+    )
     driver_host_type: Optional[ServiceType] = None
     port_max_retries: Optional[int] = Field(default=None, ge=1, le=1000)
     driver_start_port: Optional[Port] = None
@@ -48,7 +60,9 @@ class SparkCores(Model):
 
 
 class HdfsClient(Model):
-    name_node: Optional[str] = Field(default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module")
+    name_node: Optional[str] = Field(
+        default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module"
+    )
     path_prefix: Optional[str] = None
 
 
@@ -89,7 +103,9 @@ class PythonConfig(ExposedModule):
     log_level: LogLevel = "INFO"
     service_account_name: Optional[K8sName] = None
     dependent_distribution: bool = False
-    gpu_count: Optional[int] = Field(default=None, ge=1, le=64, description="GPUs per fateflow pod (device GPU; default 1)")
+    gpu_count: Optional[int] = Field(
+        default=None, ge=1, le=64, description="GPUs per fateflow pod (device GPU; default 1)"
+    )
     storage: StorageSettings = Field(default_factory=StorageSettings)
     clustermanager: EggrollCores = Field(default_factory=EggrollCores)
     spark: SparkCores = Field(default_factory=SparkCores)
@@ -128,8 +144,12 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
 WAIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-SECRET_FIELDS = (("database", "passwd"), ("fate_on_spark", "rabbitmq", "password"), ("fate_on_spark", "hive", "password"),
-                 ("zookeeper", "password"))
+SECRET_FIELDS = (
+    ("database", "passwd"),
+    ("fate_on_spark", "rabbitmq", "password"),
+    ("fate_on_spark", "hive", "password"),
+    ("zookeeper", "password"),
+)
 
 
 def service_conf(ctx: Context) -> dict[str, Any]:
@@ -303,7 +323,9 @@ def python_config(ctx: Context) -> dict[str, str]:
     """The python-config ConfigMap: FATE's service_conf.yaml without passwords (nodemanagers' egg_pair processes read
     it) and the driver's spark-defaults; FATE Flow itself reads the Secret's full copy."""
     return {
-        "spark-defaults.conf": render_spark_defaults(spark_defaults(ctx.section(PythonConfig).spark, spark_master(ctx))),
+        "spark-defaults.conf": render_spark_defaults(
+            spark_defaults(ctx.section(PythonConfig).spark, spark_master(ctx))
+        ),
         "service_conf.yaml": to_yaml(redacted(service_conf(ctx))),
     }
 
@@ -331,7 +353,8 @@ class FateFlowArgs:
 
 class FateFlow(Module):
     """StatefulSet `python`, Services `fateflow` (headless) and `fateflow-client` (9360/9380), ConfigMaps
-    `python-config`, `pulsar-route-table`, `rabbitmq-route-table`, Secret `python-secret`; PVC `python-data-python-<i>`."""
+    `python-config`, `pulsar-route-table`, `rabbitmq-route-table`, Secret `python-secret`; PVC
+    `python-data-python-<i>`."""
 
     TYPE = "fate:python:FateFlow"
     APP = "python"
@@ -357,19 +380,31 @@ class FateFlow(Module):
         data_volume, claim = self.data_volume("python-data", section.storage)
         mounts = [
             {"name": "python-secret", "mountPath": f"{FATE_HOME}/conf-tmp", "readOnly": True},
-            {"name": "python-confs", "mountPath": f"{SPARK_HOME}/conf/spark-defaults-template.conf",
-             "subPath": "spark-defaults.conf"},
+            {
+                "name": "python-confs",
+                "mountPath": f"{SPARK_HOME}/conf/spark-defaults-template.conf",
+                "subPath": "spark-defaults.conf",
+            },
             {"name": "python-data", "mountPath": f"{FATE_HOME}/fateflow/logs", "subPath": "logs"},
             {"name": "python-data", "mountPath": f"{FATE_HOME}/fateflow/jobs", "subPath": "jobs"},
-            {"name": "python-data", "mountPath": f"{FATE_HOME}/fateflow/model_local_cache", "subPath": "model-local-cache"},
+            {
+                "name": "python-data",
+                "mountPath": f"{FATE_HOME}/fateflow/model_local_cache",
+                "subPath": "model-local-cache",
+            },
             {"name": "python-data", "mountPath": f"{FATE_HOME}/llm", "subPath": "llm"},
         ]
         volumes = [
-            {"name": "python-secret", "secret": {"secretName": SECRET, "items": [{"key": "service_conf.yaml", "path": "service_conf.yaml"}]}},
+            {
+                "name": "python-secret",
+                "secret": {"secretName": SECRET, "items": [{"key": "service_conf.yaml", "path": "service_conf.yaml"}]},
+            },
             {"name": "python-confs", "configMap": {"name": CONFIG_MAP}},
         ]
         if computing == "Eggroll":
-            mounts.append({"name": "eggroll-confs", "mountPath": eggroll.EGGROLL_PROPERTIES, "subPath": "eggroll.properties"})
+            mounts.append(
+                {"name": "eggroll-confs", "mountPath": eggroll.EGGROLL_PROPERTIES, "subPath": "eggroll.properties"}
+            )
             volumes.append({"name": "eggroll-confs", "configMap": {"name": eggroll.EGGROLL_CONFIG_MAP}})
         if federation == "Pulsar":
             mounts.append({"name": "pulsar-route-table", "mountPath": f"{FATE_HOME}/conf/pulsar_route_table"})
@@ -392,7 +427,10 @@ class FateFlow(Module):
         if resources is None:
             resources = DEFAULT_RESOURCES
         if args.gpu_count:
-            resources = {kind: {**resources.get(kind, {}), "nvidia.com/gpu": str(args.gpu_count)} for kind in ("requests", "limits")}
+            resources = {
+                kind: {**resources.get(kind, {}), "nvidia.com/gpu": str(args.gpu_count)}
+                for kind in ("requests", "limits")
+            }
         command = "\n".join([
             "set -e",
             f"mkdir -p {FATE_HOME}/conf/",
@@ -413,19 +451,36 @@ class FateFlow(Module):
         init = []
         if not site.istio:  # with Istio an init container has no network before the sidecar starts
             # FATE Flow exits when MySQL is not up yet (KubeFATE #13, #247): wait for it instead of crash-looping.
-            init.append(self.container(
-                "ping-mysql", site.images.third_party(MYSQL_IMAGE), None, WAIT_RESOURCES,
-                command=["/bin/bash", "-c",
-                         'until mysqladmin ping -h "$MYSQL_HOST" --port="$MYSQL_PORT" -u"$MYSQL_USER" '
-                         '--password="$MYSQL_PASSWORD" --silent; do echo "waiting for mysql at $MYSQL_HOST"; sleep 2; done'],
-                env=[env("MYSQL_HOST", db.host), env("MYSQL_PORT", db.port),
-                     env("MYSQL_USER", db.user), env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password")],
-            ))
-        pod = self.pod_spec([container], section, volumes, init_containers=init, service_account=section.service_account_name)
+            init.append(
+                self.container(
+                    "ping-mysql",
+                    site.images.third_party(MYSQL_IMAGE),
+                    None,
+                    WAIT_RESOURCES,
+                    command=[
+                        "/bin/bash",
+                        "-c",
+                        'until mysqladmin ping -h "$MYSQL_HOST" --port="$MYSQL_PORT" -u"$MYSQL_USER" '
+                        '--password="$MYSQL_PASSWORD" --silent; do echo "waiting for mysql at $MYSQL_HOST"; '
+                        'sleep 2; done',
+                    ],
+                    env=[
+                        env("MYSQL_HOST", db.host),
+                        env("MYSQL_PORT", db.port),
+                        env("MYSQL_USER", db.user),
+                        env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password"),
+                    ],
+                )
+            )
+        pod = self.pod_spec(
+            [container], section, volumes, init_containers=init, service_account=section.service_account_name
+        )
         annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
 
         self.service(endpoints.FATEFLOW.name, endpoints.FATEFLOW.ports, headless=True)
-        self.client_service = self.service(endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, section.service)
+        self.client_service = self.service(
+            endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, section.service
+        )
         self.node_ports = node_port_outputs(self.client_service)
         if section.spark.port_max_retries and section.spark.driver_host:
             self._spark_driver_service(section.spark)

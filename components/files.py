@@ -4,7 +4,8 @@ text only here, at the edge, so tests can assert on structure."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Union
+from collections.abc import Iterable, Mapping
+from typing import Any, Union
 
 import yaml
 
@@ -112,6 +113,8 @@ def hadoop_xml(props: Mapping[str, Any]) -> str:
     """A Hadoop *-site.xml configuration."""
     from xml.sax.saxutils import escape
 
-    body = "".join(f"  <property>\n    <name>{escape(str(k))}</name>\n    <value>{escape(str(v))}</value>\n  </property>\n"
-                   for k, v in props.items())
+    body = "".join(
+        f"  <property>\n    <name>{escape(str(k))}</name>\n    <value>{escape(str(v))}</value>\n  </property>\n"
+        for k, v in props.items()
+    )
     return f"<configuration>\n{body}</configuration>\n"

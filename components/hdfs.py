@@ -13,7 +13,6 @@ from .files import hadoop_xml
 from .kube import BUSYBOX_IMAGE, Module, Site, exec_probes, node_port_outputs
 from .settings import Count, ExposedModule, Model, Spread, StorageSettings
 
-
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------
@@ -99,9 +98,12 @@ class Hdfs(Module):
             ],
             **exec_probes(["/bin/bash", "-c", f"curl -f localhost:{nn_http}"], liveness_delay=30, readiness_delay=5),
         )
-        volumes = [{"name": "namenode-confs", "configMap": {"name": NAMENODE_CONFIG_MAP}}] + ([nn_volume] if nn_volume else [])
-        self.namenode_service = self.service(endpoints.NAMENODE.name, endpoints.NAMENODE.ports, section.namenode.service,
-                                             app="namenode")
+        volumes = [{"name": "namenode-confs", "configMap": {"name": NAMENODE_CONFIG_MAP}}] + (
+            [nn_volume] if nn_volume else []
+        )
+        self.namenode_service = self.service(
+            endpoints.NAMENODE.name, endpoints.NAMENODE.ports, section.namenode.service, app="namenode"
+        )
         self.node_ports = node_port_outputs(self.namenode_service)
         self.stateful_set("namenode", endpoints.NAMENODE.name, 1,
                           self.pod_spec([namenode], section.namenode, volumes, init_containers=init),

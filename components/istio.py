@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,7 +34,9 @@ class IstioGateway(Module):
     APP = "istio-gateway"
     COMPONENT = "ingress"
 
-    def __init__(self, name: str, site: Site, https: Sequence[HttpsHosts] = (), opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, site: Site, https: Sequence[HttpsHosts] = (), opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__(name, site, opts)
         servers: list[dict] = [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]
         for h in https:

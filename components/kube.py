@@ -9,8 +9,9 @@ Manifests are written as plain dicts in Kubernetes' own camelCase, exactly as th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,7 +35,10 @@ ADOPT_ANNOTATIONS = {"pulumi.com/patchFieldManager": ADOPT_FIELD_MANAGER}
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
-NGINX_IMAGE = ("nginx", "1.27")  # gRPC load balancer of lbrollsite (KubeFATE: <registry>/nginx:1.17, a tag FATE never published)
+NGINX_IMAGE = (
+    "nginx",
+    "1.27",
+)  # gRPC load balancer of lbrollsite (KubeFATE: <registry>/nginx:1.17, a tag FATE never published)
 FLUENT_BIT_IMAGE = ("fluent/fluent-bit", "2.1.4")
 BUSYBOX_IMAGE = ("busybox", "1.36")  # KubeFATE pulled an unpinned busybox
 REDIS_IMAGE = ("redis", "5")
@@ -88,7 +92,7 @@ class Site:
     # take over a KubeFATE-made deployment in place: KubeFATE's selectors and claim-template labels (immutable)
     adopt_kubefate: bool = False
     hardened: bool = True  # pod/container securityContext with least privilege
-    network: Optional["NetworkSettings"] = None  # None = no NetworkPolicies
+    network: Optional[NetworkSettings] = None  # None = no NetworkPolicies
     ingress_class: Optional[str] = None  # ingressClassName of the web UIs' Ingresses
 
 
@@ -153,8 +157,16 @@ def labels(site: Site, app: str, component: str) -> dict[str, str]:
 
 
 def meta(site: Site, name: str, app: str, component: str, annotations: Optional[Mapping[str, str]] = None) -> dict:
-    return {"name": name, "namespace": site.namespace, "labels": labels(site, app, component),
-            "annotations": {**FORCE_ANNOTATIONS, **(ADOPT_ANNOTATIONS if site.adopt_kubefate else {}), **(annotations or {})}}
+    return {
+        "name": name,
+        "namespace": site.namespace,
+        "labels": labels(site, app, component),
+        "annotations": {
+            **FORCE_ANNOTATIONS,
+            **(ADOPT_ANNOTATIONS if site.adopt_kubefate else {}),
+            **(annotations or {}),
+        },
+    }
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -186,6 +198,8 @@ class Module(pulumi.ComponentResource):
         self._public_ports: dict[str, set[int]] = {}
         self._ui_ports: dict[str, set[int]] = {}
         self._service_ports: dict[str, set[int]] = {}
+        # the NodePorts the cluster assigned to the Service other deployments reach (registry `connect`)
+        self.node_ports: Optional[pulumi.Output[dict[str, int]]] = None
 
     def meta(self, name: str, annotations: Optional[Mapping[str, str]] = None, app: Optional[str] = None) -> dict:
         return meta(self.site, name, app or self.APP, self.COMPONENT, annotations)
@@ -237,9 +251,13 @@ class Module(pulumi.ComponentResource):
             spec["ports"].append(entry)
         if headless:
             spec["clusterIP"] = "None"
-        self._service_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
+        self._service_ports.setdefault(app or self.APP, set()).update(
+            p.port for p in ports if p.port not in internal_ports
+        )
         if external:
-            self._public_ports.setdefault(app or self.APP, set()).update(p.port for p in ports if p.port not in internal_ports)
+            self._public_ports.setdefault(app or self.APP, set()).update(
+                p.port for p in ports if p.port not in internal_ports
+            )
         if svc_type == "LoadBalancer":
             if settings.load_balancer_ip:
                 spec["loadBalancerIP"] = settings.load_balancer_ip
@@ -264,8 +282,12 @@ class Module(pulumi.ComponentResource):
         spec: dict[str, Any] = {"containers": list(containers), "restartPolicy": "Always"}
         spread = getattr(section, "spread", None)
         if spread is not None:
-            spec["topologySpreadConstraints"] = [{**spread.model_dump(by_alias=True),
-                                                  "labelSelector": {"matchLabels": selector(self.site, app or self.APP)}}]
+            spec["topologySpreadConstraints"] = [
+                {
+                    **spread.model_dump(by_alias=True),
+                    "labelSelector": {"matchLabels": selector(self.site, app or self.APP)},
+                }
+            ]
         if init_containers:
             spec["initContainers"] = list(init_containers)
         if volumes:
@@ -281,7 +303,10 @@ class Module(pulumi.ComponentResource):
         if service_account:
             spec["serviceAccountName"] = service_account
         if self.site.hardened:
-            extra["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}, **extra.get("securityContext", {})}
+            extra["securityContext"] = {
+                "seccompProfile": {"type": "RuntimeDefault"},
+                **extra.get("securityContext", {}),
+            }
         spec.update(extra)
         return spec
 
@@ -296,7 +321,7 @@ class Module(pulumi.ComponentResource):
             command=["sh", "-c", f'until nc -z -w 2 {host} {port}; do echo "waiting for {host}:{port}"; sleep 2; done'],
         )]
 
-    def assembled_file(self, volume: str, target: str, parts: Sequence[tuple[str, str, str]]) -> "AssembledFile":
+    def assembled_file(self, volume: str, target: str, parts: Sequence[tuple[str, str, str]]) -> AssembledFile:
         """A config file the program reads at `target`, concatenated before it starts from ConfigMap and Secret
         parts (`(kind, object name, key)`, kind `configMap` or `secret`; in .properties later keys win) into an
         in-memory volume. A password thus sits in the very file its reader opens (FATE-Board and FATE-Serving
@@ -304,7 +329,9 @@ class Module(pulumi.ComponentResource):
         and the image keeps its own start command."""
         filename = target.rsplit("/", 1)[-1]
         out = f"/assembled/{filename}"
-        mounts, volumes, sources = [{"name": volume, "mountPath": "/assembled"}], [], []
+        mounts: list[dict[str, Any]] = [{"name": volume, "mountPath": "/assembled"}]
+        volumes: list[dict[str, Any]] = []
+        sources: list[str] = []
         for i, (kind, obj, key) in enumerate(parts):
             part = f"{volume}-part{i}"
             ref = {"name": obj} if kind == "configMap" else {"secretName": obj}
@@ -318,7 +345,9 @@ class Module(pulumi.ComponentResource):
             command=["sh", "-c", f"set -e; cat {' '.join(sources)} > {out}; chmod 0644 {out}"],
             volumeMounts=mounts,
         )
-        return AssembledFile(init, {"name": volume, "mountPath": target, "subPath": filename, "readOnly": True}, volumes)
+        return AssembledFile(
+            init, {"name": volume, "mountPath": target, "subPath": filename, "readOnly": True}, volumes
+        )
 
     def ui_port(self, port: int, app: Optional[str] = None) -> None:
         """A web UI port that ingress controllers (or the Istio gateway) may reach."""
@@ -334,7 +363,9 @@ class Module(pulumi.ComponentResource):
     ) -> dict:
         """A container with the deployment's pull policy and the section's resources (config wins over default)."""
         c: dict[str, Any] = {"name": name, "image": image, "imagePullPolicy": self.site.images.pull_policy}
-        resources = resources_of(section) if section is not None and section.resources is not None else default_resources
+        resources = (
+            resources_of(section) if section is not None and section.resources is not None else default_resources
+        )
         if resources:
             c["resources"] = {k: dict(v) for k, v in resources.items() if v}
         c.update({k: v for k, v in fields.items() if v is not None and v != []})
@@ -349,13 +380,21 @@ class Module(pulumi.ComponentResource):
 
         def create(checksums: dict[str, str]) -> k8s.apps.v1.Deployment:
             self.disruption_budget(name, replicas, app)
-            return k8s.apps.v1.Deployment(name, metadata=self.meta(name, app=app), spec={
-                "replicas": replicas,
-                # Recreate: FATE modules hold fixed ports and volumes a second pod could not share.
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": selector(self.site, app)},
-                "template": {"metadata": self._template_meta(app, {**(pod_annotations or {}), **checksums}), "spec": pod},
-            }, opts=self._child_opts)
+            return k8s.apps.v1.Deployment(
+                name,
+                metadata=self.meta(name, app=app),
+                spec={
+                    "replicas": replicas,
+                    # Recreate: FATE modules hold fixed ports and volumes a second pod could not share.
+                    "strategy": {"type": "Recreate"},
+                    "selector": {"matchLabels": selector(self.site, app)},
+                    "template": {
+                        "metadata": self._template_meta(app, {**(pod_annotations or {}), **checksums}),
+                        "spec": pod,
+                    },
+                },
+                opts=self._child_opts,
+            )
 
         self._workloads.append(create)
 
@@ -379,7 +418,10 @@ class Module(pulumi.ComponentResource):
                 "serviceName": service_name,
                 "replicas": replicas,
                 "selector": {"matchLabels": selector(self.site, app)},
-                "template": {"metadata": self._template_meta(app, {**(pod_annotations or {}), **checksums}), "spec": pod},
+                "template": {
+                    "metadata": self._template_meta(app, {**(pod_annotations or {}), **checksums}),
+                    "spec": pod,
+                },
                 **extra_spec,
             }
             if claim_templates:
@@ -420,9 +462,9 @@ class Module(pulumi.ComponentResource):
                                 peer_ports=self._service_ports.get(app, ()) if self.PEER_FACING else ())
         self.register_outputs(dict(outputs))
 
-    def network_policy(self, name: str, public_ports: Sequence[int] = (), ui_ports: Sequence[int] = (),
+    def network_policy(self, name: str, public_ports: Collection[int] = (), ui_ports: Collection[int] = (),
                        clients: Optional[Sequence[str]] = None, app: Optional[str] = None,
-                       peer_ports: Sequence[int] = ()) -> None:
+                       peer_ports: Collection[int] = ()) -> None:
         """Ingress to one app's pods: every port from the pods of this deployment (or only from `clients`, on the
         app's ports), `public_ports` from anywhere or the configured CIDRs, `ui_ports` from the ingress controllers,
         `peer_ports` from the namespaces of in-cluster peers, and everything from namespaces the stack allows.
@@ -432,14 +474,16 @@ class Module(pulumi.ComponentResource):
             return
         instance = {"app.kubernetes.io/instance": self.site.name}
 
-        def port_list(values: Sequence[int]) -> list[dict]:
+        def port_list(values: Collection[int]) -> list[dict[str, Any]]:
             return [{"protocol": "TCP", "port": p} for p in sorted(set(values))]
 
         rules: list[dict] = []
         if clients is None:  # the deployment's own pods, on any port (HDFS, Spark and eggroll use many)
             rules.append({"from": [{"podSelector": {"matchLabels": instance}}]})
         else:
-            rules.append({"from": [{"podSelector": {"matchLabels": {**instance, "app.kubernetes.io/name": c}}} for c in clients]})
+            rules.append(
+                {"from": [{"podSelector": {"matchLabels": {**instance, "app.kubernetes.io/name": c}}} for c in clients]}
+            )
         if net.allow_namespaces:
             rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                                    for ns in net.allow_namespaces]})
@@ -449,9 +493,16 @@ class Module(pulumi.ComponentResource):
                 public["from"] = [{"ipBlock": {"cidr": c}} for c in net.entry_point_sources]
             rules.append(public)
         if ui_ports and (net.ingress_namespaces or net.ingress_sources):
-            rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-                                   for ns in net.ingress_namespaces] + [{"ipBlock": {"cidr": c}} for c in net.ingress_sources],
-                          "ports": port_list(ui_ports)})
+            rules.append(
+                {
+                    "from": [
+                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                        for ns in net.ingress_namespaces
+                    ]
+                    + [{"ipBlock": {"cidr": c}} for c in net.ingress_sources],
+                    "ports": port_list(ui_ports),
+                }
+            )
         if peer_ports and net.peer_namespaces:
             rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                                    for ns in net.peer_namespaces], "ports": port_list(peer_ports)})
@@ -464,7 +515,9 @@ class Module(pulumi.ComponentResource):
 
     # -- persistence --
 
-    def data_volume(self, volume_name: str, storage: StorageSettings, app: Optional[str] = None) -> tuple[Optional[dict], Optional[dict]]:
+    def data_volume(
+        self, volume_name: str, storage: StorageSettings, app: Optional[str] = None
+    ) -> tuple[Optional[dict], Optional[dict]]:
         """The pod volume or the StatefulSet claim template for a module's data (exactly one is not None).
 
         Without persistence: emptyDir. With an existing claim: that PVC (all replicas share it). Otherwise a
@@ -527,8 +580,10 @@ class Module(pulumi.ComponentResource):
         if self.site.ingress_class:
             spec["ingressClassName"] = self.site.ingress_class
         if route.tls:
-            spec["tls"] = [{"secretName": t.secret_name, "hosts": list(t.hosts)} if t.hosts else {"secretName": t.secret_name}
-                           for t in route.tls]
+            spec["tls"] = [
+                {"secretName": t.secret_name, "hosts": list(t.hosts)} if t.hosts else {"secretName": t.secret_name}
+                for t in route.tls
+            ]
         return k8s.networking.v1.Ingress(name, metadata=self.meta(name, route.annotations), spec=spec,
                                          opts=self._child_opts)
 
@@ -565,7 +620,9 @@ def resources_of(section: ModuleBase) -> Optional[dict[str, dict[str, str]]]:
     """A section's container resources (requests / limits that are set), None when it sets none."""
     if section.resources is None:
         return None
-    return {k: dict(v) for k, v in (("requests", section.resources.requests), ("limits", section.resources.limits)) if v}
+    return {
+        k: dict(v) for k, v in (("requests", section.resources.requests), ("limits", section.resources.limits)) if v
+    }
 
 
 def config_checksum(name: str, data: Mapping[str, str]) -> str:
@@ -597,7 +654,9 @@ def tcp_probes(port: int, liveness_delay: int = 1, readiness_delay: int = 1, tim
 
 def http_probes(port: int, path: str = "/", liveness_delay: int = 1, readiness_delay: int = 1, timeout: int = 3,
                 startup_failures: int = 12) -> dict:
-    return _probes({"httpGet": {"path": path, "port": port}}, liveness_delay, readiness_delay, timeout, startup_failures)
+    return _probes(
+        {"httpGet": {"path": path, "port": port}}, liveness_delay, readiness_delay, timeout, startup_failures
+    )
 
 
 def exec_probes(command: Sequence[str], liveness_delay: int = 1, readiness_delay: int = 1, timeout: int = 3,
@@ -615,13 +674,20 @@ def _probes(handler: dict, liveness_delay: int, readiness_delay: int, timeout: i
     return {
         "livenessProbe": probe(liveness_delay),
         "readinessProbe": probe(readiness_delay),
-        "startupProbe": {**handler, "periodSeconds": 10, "timeoutSeconds": timeout, "failureThreshold": startup_failures},
+        "startupProbe": {
+            **handler,
+            "periodSeconds": 10,
+            "timeoutSeconds": timeout,
+            "failureThreshold": startup_failures,
+        },
     }
 
 
 def node_port_outputs(service: k8s.core.v1.Service) -> pulumi.Output[dict[str, int]]:
     """The NodePorts the cluster really assigned, by Service port name (empty for ClusterIP)."""
-    return service.spec.apply(
-        lambda spec: {p.name: int(p.node_port) for p in (spec.ports or []) if getattr(p, "node_port", None)}
-        if spec is not None else {}
-    )
+    def assigned(spec: Any) -> dict[str, int]:
+        if spec is None:
+            return {}
+        return {str(p.name): int(p.node_port) for p in (spec.ports or []) if getattr(p, "node_port", None)}
+
+    return service.spec.apply(assigned)

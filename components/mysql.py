@@ -15,7 +15,6 @@ from .kube import MYSQL_IMAGE, Module, Site, env, env_from_secret, exec_probes
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, Model, Port, StorageSettings
 
-
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------

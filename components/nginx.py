@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import pulumi
 from pydantic import Field
@@ -13,7 +14,6 @@ from .context import Context
 from .files import to_yaml
 from .kube import Module, Site, http_probes, node_port_outputs
 from .settings import ExposedModule, Host, Model, PartyId, Port
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
@@ -198,5 +198,7 @@ def build(ctx: Context) -> Nginx:
         return Nginx("nginx", ctx.site, section, NginxArgs(
             image, exchange_route_table(ctx.site.party_id, peers(section)), upstream_placeholder="127.0.0.1"), ctx.opts)
     ex = section.exchange
-    table = party_route_table(ctx.site.party_id, peers(section), hop(ex.host, ex.http_port, ex.grpc_port) if ex else None)
+    table = party_route_table(
+        ctx.site.party_id, peers(section), hop(ex.host, ex.http_port, ex.grpc_port) if ex else None
+    )
     return Nginx("nginx", ctx.site, section, NginxArgs(image, table), ctx.opts)

@@ -47,14 +47,22 @@ def render_fluent_bit(sections: list[tuple[str, list[tuple[str, str]]]]) -> str:
 
 
 class NodeManager(Module):
-    """StatefulSet and headless Service `nodemanager` (4671), ConfigMap `fluentd-config`; PVCs `data-dir-nodemanager-<i>`."""
+    """StatefulSet and headless Service `nodemanager` (4671), ConfigMap `fluentd-config`; PVCs
+    `data-dir-nodemanager-<i>`."""
 
     TYPE = "fate:nodemanager:NodeManager"
     APP = "nodemanager"
     COMPONENT = "computing"
 
-    def __init__(self, name: str, site: Site, section: NodeManagerConfig, image: str, config_checksums: tuple[str, ...] = (),
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        site: Site,
+        section: NodeManagerConfig,
+        image: str,
+        config_checksums: tuple[str, ...] = (),
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         """`config_checksums`: of the eggroll-config and python-config the nodemanagers mount (a change rolls them)."""
         super().__init__(name, site, opts)
         self.config_map(LOG_CONFIG_MAP, {"fluent-bit.conf": render_fluent_bit(fluent_bit_config())})
@@ -64,20 +72,31 @@ class NodeManager(Module):
         data_volume, claim = self.data_volume("data-dir", section.storage)
         port = endpoints.NODEMANAGER.port("nodemanager")
         sidecar = self.container(
-            "nodemanager-eggrollpair", site.images.third_party(FLUENT_BIT_IMAGE), None, SIDECAR_RESOURCES,
+            "nodemanager-eggrollpair",
+            site.images.third_party(FLUENT_BIT_IMAGE),
+            None,
+            SIDECAR_RESOURCES,
             volumeMounts=[
                 {"name": "eggroll-log", "mountPath": LOG_DIR},
-                {"name": "fluent-bit-conf", "mountPath": "/fluent-bit/etc/fluent-bit.conf", "subPath": "fluent-bit.conf"},
+                {
+                    "name": "fluent-bit-conf",
+                    "mountPath": "/fluent-bit/etc/fluent-bit.conf",
+                    "subPath": "fluent-bit.conf",
+                },
             ],
             ports=[{"name": "health", "containerPort": FLUENT_BIT_HEALTH_PORT}],
             **http_probes(FLUENT_BIT_HEALTH_PORT, path="/api/v1/health"),
         )
         nodemanager = self.container(
-            "nodemanager", image, section, DEFAULT_RESOURCES,
+            "nodemanager",
+            image,
+            section,
+            DEFAULT_RESOURCES,
             command=eggroll.start_script(
                 [f"{eggroll.EGGROLL_CONF_PARTS}/eggroll/eggroll.properties"],
                 eggroll.bootstrap_args("com.webank.eggroll.core.resourcemanager.NodeManagerBootstrap", port),
-                use_tini=True),
+                use_tini=True,
+            ),
             env=[{"name": "HUGGINGFACE_HUB_CACHE", "value": "/data/projects/fate/llm"}],
             # egg_pair debugging (py-spy) needs ptrace, as in KubeFATE
             securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["nodemanager"])}},
@@ -86,7 +105,11 @@ class NodeManager(Module):
                 {"name": "eggroll-log", "mountPath": LOG_DIR},
                 {"name": "eggroll-confs", "mountPath": f"{eggroll.EGGROLL_CONF_PARTS}/eggroll", "readOnly": True},
                 {"name": "python-confs", "mountPath": "/data/projects/fate/conf", "readOnly": True},
-                {"name": "data-dir", "mountPath": f"{eggroll.EGGROLL_HOME}/data", "subPath": section.storage.path("nodemanager")},
+                {
+                    "name": "data-dir",
+                    "mountPath": f"{eggroll.EGGROLL_HOME}/data",
+                    "subPath": section.storage.path("nodemanager"),
+                },
                 {"name": "data-dir", "mountPath": "/data/projects/fate/llm", "subPath": "llm"},
             ],
             **tcp_probes(port),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 import pulumi
 from pydantic import Field
@@ -14,7 +15,6 @@ from .files import properties
 from .kube import Module, Site, node_port_outputs, tcp_probes
 from .pulsar_standalone import CERT_DIR, standalone_conf
 from .settings import ExposedModule, Host, IngressRoute, K8sName, Model, PartyId, Port, ServiceSettings, StorageSettings
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
@@ -53,7 +53,9 @@ class PulsarConfig(ExposedModule):
     env: list[dict[str, Any]] = Field(default_factory=list, description="Extra container env, e.g. PULSAR_MEM")
     confs: PulsarConfs = Field(default_factory=PulsarConfs)
     public_lb: PublicLoadBalancer = Field(default_factory=PublicLoadBalancer, alias="publicLB")
-    exchange: Optional[PulsarExchange] = Field(default=None, description="Route unknown parties via an ATS exchange (TLS)")
+    exchange: Optional[PulsarExchange] = Field(
+        default=None, description="Route unknown parties via an ATS exchange (TLS)"
+    )
     tls: PulsarTls = Field(default_factory=PulsarTls)
     route_table: dict[PartyId, PulsarRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -118,7 +120,11 @@ class Pulsar(Module):
         )
         self.service_obj = self.service(p.name, p.ports, section.service)
         if section.public_lb.enabled:
-            self.service(endpoints.PULSAR_PUBLIC_TLS.name, endpoints.PULSAR_PUBLIC_TLS.ports, ServiceSettings(type="LoadBalancer"))
+            self.service(
+                endpoints.PULSAR_PUBLIC_TLS.name,
+                endpoints.PULSAR_PUBLIC_TLS.ports,
+                ServiceSettings(type="LoadBalancer"),
+            )
         # fsGroup 0: the data volume becomes group 0's, writable for the broker
         pod = self.pod_spec([container], section, volumes, securityContext={"fsGroup": 0})
         self.stateful_set("pulsar", p.name, 1, pod, claim_templates=[claim] if claim else [])

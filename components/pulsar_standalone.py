@@ -207,7 +207,10 @@ SETTINGS: tuple[tuple[str, str], ...] = (
     ("allowAutoSubscriptionCreation", "true"),
     ("defaultNumPartitions", "1"),
     # Transaction config variables
-    ("transactionMetadataStoreProviderClassName", "org.apache.pulsar.transaction.coordinator.impl.InMemTransactionMetadataStoreProvider"),
+    (
+        "transactionMetadataStoreProviderClassName",
+        "org.apache.pulsar.transaction.coordinator.impl.InMemTransactionMetadataStoreProvider",
+    ),
 )
 
 CERT_DIR = "/opt/pulsar/certs"

@@ -13,7 +13,6 @@ from .context import Context
 from .kube import Module, Site, env, env_from_secret, http_probes, node_port_outputs
 from .settings import ExposedModule, Host, IngressRoute, Model, PartyId, Port
 
-
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------
@@ -45,7 +44,8 @@ class RabbitmqArgs:
 
 class Rabbitmq(Module):
     """Deployment and Service `rabbitmq` (5672, management 15672), ConfigMap `rabbitmq-config` (federation
-    plugins), Secret `rabbitmq-secret`, Ingress `rabbitmq`. Credentials come from the stack (KubeFATE hard-coded fate/fate)."""
+    plugins), Secret `rabbitmq-secret`, Ingress `rabbitmq`. Credentials come from the stack (KubeFATE hard-coded
+    fate/fate)."""
 
     TYPE = "fate:rabbitmq:Rabbitmq"
     APP = "rabbitmq"

@@ -7,13 +7,29 @@ read these entries; a fact an entry forgets or contradicts fails at import time 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Mapping, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel
 
-from . import client, clustermanager, endpoints, fateboard, fateflow, hdfs, mysql, nginx, nodemanager, pulsar, rabbitmq
-from . import rollsite, serving, spark, trafficserver
+from . import (
+    client,
+    clustermanager,
+    endpoints,
+    fateboard,
+    fateflow,
+    hdfs,
+    mysql,
+    nginx,
+    nodemanager,
+    pulsar,
+    rabbitmq,
+    rollsite,
+    serving,
+    spark,
+    trafficserver,
+)
 from .context import Context
 from .eggroll import ClusterManagerConfig, NodeManagerConfig
 from .endpoints import Svc
@@ -92,50 +108,164 @@ def snake(camel: str) -> str:
 MYSQL_PASSWORD = Password("mysqlPassword", "fate_dev", "password of the FATE MySQL user")
 SERVING_REDIS_PASSWORD = Password("servingRedisPassword", "fate_dev", "FATE-Serving Redis password")
 
-ALL = {b: "optional" for b in BACKEND_ENGINES}
-EVERY = {b: "required" for b in BACKEND_ENGINES}
+def roles(backends: Iterable[str], role: Role) -> dict[str, Role]:
+    return {b: role for b in backends}
+
+
+ALL = roles(BACKEND_ENGINES, "optional")
+EVERY = roles(BACKEND_ENGINES, "required")
 
 # In the order the modules are listed, deployed and reported.
 MODULES: tuple[ModuleSpec, ...] = (
-    ModuleSpec("rollsite", rollsite.RollsiteConfig, rollsite.build, party={"eggroll": "required"},
-               exchange=("eggroll",), services=(((), endpoints.ROLLSITE),), entry_point=True, connect="rollsite"),
-    ModuleSpec("clustermanager", ClusterManagerConfig, clustermanager.build, party={"eggroll": "required"},
-               passwords=(MYSQL_PASSWORD,)),
+    ModuleSpec(
+        "rollsite",
+        rollsite.RollsiteConfig,
+        rollsite.build,
+        party={"eggroll": "required"},
+        exchange=("eggroll",),
+        services=(((), endpoints.ROLLSITE),),
+        entry_point=True,
+        connect="rollsite",
+    ),
+    ModuleSpec(
+        "clustermanager",
+        ClusterManagerConfig,
+        clustermanager.build,
+        party={"eggroll": "required"},
+        passwords=(MYSQL_PASSWORD,),
+    ),
     ModuleSpec("nodemanager", NodeManagerConfig, nodemanager.build, party={"eggroll": "required"}),
-    ModuleSpec("mysql", mysql.MysqlConfig, mysql.build, party=EVERY, services=(((), endpoints.MYSQL),),
-               passwords=(MYSQL_PASSWORD,), external=External(("mysql", "external"), "set mysql.external")),
-    ModuleSpec("python", fateflow.PythonConfig, fateflow.build, party=EVERY, services=(((), endpoints.FATEFLOW_CLIENT),),
-               connect="fateflow", passwords=(MYSQL_PASSWORD,)),
-    ModuleSpec("fateboard", fateboard.FateboardConfig, fateboard.build, party=ALL, services=(((), endpoints.FATEBOARD),),
-               ui=True, passwords=(Password("fateboardPassword", "admin", "FATE Board login password"),)),
-    ModuleSpec("client", client.ClientConfig, client.build, party=ALL, ui=True,
-               passwords=(Password("notebookHashedPassword", "", "Jupyter hashed password (jupyter_server.auth.passwd())"),)),
-    ModuleSpec("spark", spark.SparkConfig, spark.build, party={"spark_rabbitmq": "required", "spark_pulsar": "required"},
-               services=((("master",), endpoints.SPARK_CLIENT),), connect="spark", ui=True,
-               external=External(("python", "spark", "master"), "set python.spark.master (external Spark)")),
-    ModuleSpec("hdfs", hdfs.HdfsConfig, hdfs.build, party={"spark_rabbitmq": "required", "spark_pulsar": "required"},
-               services=((("namenode",), endpoints.NAMENODE), (("datanode",), endpoints.DATANODE)), connect="namenode",
-               external=External(("python", "hdfs", "nameNode"), "set python.hdfs.nameNode (external HDFS)")),
-    ModuleSpec("trafficServer", trafficserver.TrafficServerConfig, trafficserver.build, exchange=PULSAR_BACKENDS,
-               services=(((), endpoints.TRAFFIC_SERVER),), entry_point=True, connect="trafficServer"),
-    ModuleSpec("nginx", nginx.NginxConfig, nginx.build, party={b: "required" for b in SPARK_BACKENDS},
-               exchange=PULSAR_BACKENDS, services=(((), endpoints.NGINX),), entry_point=True, connect="nginx"),
-    ModuleSpec("rabbitmq", rabbitmq.RabbitmqConfig, rabbitmq.build, party={"spark_rabbitmq": "required"},
-               services=(((), endpoints.RABBITMQ),), entry_point=True, connect="rabbitmq", ui=True,
-               passwords=(Password("rabbitmqPassword", "fate", "RabbitMQ user password"),),
-               external=External(("python", "rabbitmq", "host"), "set python.rabbitmq.host (external RabbitMQ)")),
-    ModuleSpec("pulsar", pulsar.PulsarConfig, pulsar.build, party={b: "required" for b in PULSAR_BACKENDS},
-               services=(((), endpoints.PULSAR),), entry_point=True, connect="pulsar", ui=True,
-               external=External(("python", "pulsar", "host"), "set python.pulsar.host (external Pulsar)")),
-    ModuleSpec("servingProxy", serving.ServingProxyConfig, serving.build_proxy, serving=True,
-               services=(((), endpoints.SERVING_PROXY),), entry_point=True, connect="servingProxy", ui=True),
-    ModuleSpec("servingServer", serving.ServingServerConfig, serving.build_server, serving=True,
-               services=(((), endpoints.SERVING_SERVER),), connect="servingServer", passwords=(SERVING_REDIS_PASSWORD,)),
-    ModuleSpec("servingRedis", serving.ServingRedisConfig, serving.build_redis, serving=True,
-               passwords=(SERVING_REDIS_PASSWORD,)),
+    ModuleSpec(
+        "mysql",
+        mysql.MysqlConfig,
+        mysql.build,
+        party=EVERY,
+        services=(((), endpoints.MYSQL),),
+        passwords=(MYSQL_PASSWORD,),
+        external=External(("mysql", "external"), "set mysql.external"),
+    ),
+    ModuleSpec(
+        "python",
+        fateflow.PythonConfig,
+        fateflow.build,
+        party=EVERY,
+        services=(((), endpoints.FATEFLOW_CLIENT),),
+        connect="fateflow",
+        passwords=(MYSQL_PASSWORD,),
+    ),
+    ModuleSpec(
+        "fateboard",
+        fateboard.FateboardConfig,
+        fateboard.build,
+        party=ALL,
+        services=(((), endpoints.FATEBOARD),),
+        ui=True,
+        passwords=(Password("fateboardPassword", "admin", "FATE Board login password"),),
+    ),
+    ModuleSpec(
+        "client",
+        client.ClientConfig,
+        client.build,
+        party=ALL,
+        ui=True,
+        passwords=(Password("notebookHashedPassword", "", "Jupyter hashed password (jupyter_server.auth.passwd())"),),
+    ),
+    ModuleSpec(
+        "spark",
+        spark.SparkConfig,
+        spark.build,
+        party=roles(("spark_rabbitmq", "spark_pulsar"), "required"),
+        services=((("master",), endpoints.SPARK_CLIENT),),
+        connect="spark",
+        ui=True,
+        external=External(("python", "spark", "master"), "set python.spark.master (external Spark)"),
+    ),
+    ModuleSpec(
+        "hdfs",
+        hdfs.HdfsConfig,
+        hdfs.build,
+        party=roles(("spark_rabbitmq", "spark_pulsar"), "required"),
+        services=((("namenode",), endpoints.NAMENODE), (("datanode",), endpoints.DATANODE)),
+        connect="namenode",
+        external=External(("python", "hdfs", "nameNode"), "set python.hdfs.nameNode (external HDFS)"),
+    ),
+    ModuleSpec(
+        "trafficServer",
+        trafficserver.TrafficServerConfig,
+        trafficserver.build,
+        exchange=PULSAR_BACKENDS,
+        services=(((), endpoints.TRAFFIC_SERVER),),
+        entry_point=True,
+        connect="trafficServer",
+    ),
+    ModuleSpec(
+        "nginx",
+        nginx.NginxConfig,
+        nginx.build,
+        party=roles(SPARK_BACKENDS, "required"),
+        exchange=PULSAR_BACKENDS,
+        services=(((), endpoints.NGINX),),
+        entry_point=True,
+        connect="nginx",
+    ),
+    ModuleSpec(
+        "rabbitmq",
+        rabbitmq.RabbitmqConfig,
+        rabbitmq.build,
+        party={"spark_rabbitmq": "required"},
+        services=(((), endpoints.RABBITMQ),),
+        entry_point=True,
+        connect="rabbitmq",
+        ui=True,
+        passwords=(Password("rabbitmqPassword", "fate", "RabbitMQ user password"),),
+        external=External(("python", "rabbitmq", "host"), "set python.rabbitmq.host (external RabbitMQ)"),
+    ),
+    ModuleSpec(
+        "pulsar",
+        pulsar.PulsarConfig,
+        pulsar.build,
+        party=roles(PULSAR_BACKENDS, "required"),
+        services=(((), endpoints.PULSAR),),
+        entry_point=True,
+        connect="pulsar",
+        ui=True,
+        external=External(("python", "pulsar", "host"), "set python.pulsar.host (external Pulsar)"),
+    ),
+    ModuleSpec(
+        "servingProxy",
+        serving.ServingProxyConfig,
+        serving.build_proxy,
+        serving=True,
+        services=(((), endpoints.SERVING_PROXY),),
+        entry_point=True,
+        connect="servingProxy",
+        ui=True,
+    ),
+    ModuleSpec(
+        "servingServer",
+        serving.ServingServerConfig,
+        serving.build_server,
+        serving=True,
+        services=(((), endpoints.SERVING_SERVER),),
+        connect="servingServer",
+        passwords=(SERVING_REDIS_PASSWORD,),
+    ),
+    ModuleSpec(
+        "servingRedis",
+        serving.ServingRedisConfig,
+        serving.build_redis,
+        serving=True,
+        passwords=(SERVING_REDIS_PASSWORD,),
+    ),
     ModuleSpec("servingZookeeper", serving.ServingZookeeperConfig, serving.build_zookeeper, serving=True),
-    ModuleSpec("servingAdmin", serving.ServingAdminConfig, serving.build_admin, serving=True, ui=True,
-               passwords=(Password("servingAdminPassword", "admin", "FATE-Serving admin login password"),)),
+    ModuleSpec(
+        "servingAdmin",
+        serving.ServingAdminConfig,
+        serving.build_admin,
+        serving=True,
+        ui=True,
+        passwords=(Password("servingAdminPassword", "admin", "FATE-Serving admin login password"),),
+    ),
 )
 
 BY_NAME: dict[str, ModuleSpec] = {m.name: m for m in MODULES}
@@ -202,7 +332,9 @@ def _check() -> None:
         for path, model in walk(m.section):
             exposed = _has_field(model, "service", ServiceSettings)
             if exposed and path not in listed:
-                problems.append(f"{m.name}: section {'.'.join((m.name, *path))} has a service but no Service in services")
+                problems.append(
+                    f"{m.name}: section {'.'.join((m.name, *path))} has a service but no Service in services"
+                )
             if path in listed and not exposed:
                 problems.append(f"{m.name}: services names {'.'.join((m.name, *path))}, which has no service setting")
             if exposed and not issubclass(model, ExposedModule):

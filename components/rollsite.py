@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import pulumi
 from pydantic import Field
@@ -14,7 +15,6 @@ from .files import properties, to_json
 from .kube import NGINX_IMAGE, Module, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
 from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
@@ -65,7 +65,9 @@ class RollsiteConfig(ExposedModule):
     exchange: Optional[RollsiteExchange] = Field(default=None, description="Send every unknown party to this exchange")
     exchange_list: list[ExchangeMember] = Field(
         default_factory=list, description="Several exchanges behind a gRPC load balancer (KubeFATE lbrollsite)")
-    max_body_size: str = Field(default="2M", pattern=r"^\d+[kKmMgG]?$", description="client_max_body_size of that balancer")
+    max_body_size: str = Field(
+        default="2M", pattern=r"^\d+[kKmMgG]?$", description="client_max_body_size of that balancer"
+    )
     party_list: list[RollsiteRoute] = Field(default_factory=list, description="Peers reached directly (P2P)")
     tls: RollsiteTls = Field(default_factory=RollsiteTls)
     polling: RollsitePolling = Field(default_factory=RollsitePolling)
@@ -117,21 +119,35 @@ def route_table(party_id: int, section: RollsiteConfig, exchange: bool = False) 
 def exchange_balancer_conf(section: RollsiteConfig) -> str:
     """nginx.conf of the gRPC balancer: least-connections over the exchanges, HTTP/2 on the balancer port."""
     port = endpoints.ROLLSITE_EXCHANGE_LB.port("grpc")
-    return render_nginx([
-        ("worker_processes", "10"),
-        ("error_log", "/dev/stdout info"),
-        ("events", [("worker_connections", "1024")]),
-        ("http", [
-            ("include", "mime.types"),
-            ("default_type", "application/octet-stream"),
-            ("access_log", "/dev/stdout"),
-            ("sendfile", "on"),
-            ("client_max_body_size", section.max_body_size),
-            ("keepalive_timeout", "65"),
-            ("upstream exchange_services", [("least_conn", "")] + [("server", f"{e.host}:{e.port}") for e in section.exchange_list]),
-            ("server", [("listen", f"{port} http2"), ("location /", [("grpc_pass", "grpc://exchange_services")])]),
-        ]),
-    ]) + "\n"
+    return (
+        render_nginx(
+            [
+                ("worker_processes", "10"),
+                ("error_log", "/dev/stdout info"),
+                ("events", [("worker_connections", "1024")]),
+                (
+                    "http",
+                    [
+                        ("include", "mime.types"),
+                        ("default_type", "application/octet-stream"),
+                        ("access_log", "/dev/stdout"),
+                        ("sendfile", "on"),
+                        ("client_max_body_size", section.max_body_size),
+                        ("keepalive_timeout", "65"),
+                        (
+                            "upstream exchange_services",
+                            [("least_conn", "")] + [("server", f"{e.host}:{e.port}") for e in section.exchange_list],
+                        ),
+                        (
+                            "server",
+                            [("listen", f"{port} http2"), ("location /", [("grpc_pass", "grpc://exchange_services")])],
+                        ),
+                    ],
+                ),
+            ]
+        )
+        + "\n"
+    )
 
 
 def rollsite_extra_properties(section: RollsiteConfig, exchange: bool = False) -> list[tuple[str, object]]:
@@ -178,7 +194,9 @@ class Rollsite(Module):
         if balancer:
             data["nginx.conf"] = exchange_balancer_conf(section)
         if exchange:  # no shared eggroll-config, only rollsite's own keys
-            data["eggroll.properties"] = properties(eggroll.rollsite_properties(site.party_id, site.name), header="[eggroll]")
+            data["eggroll.properties"] = properties(
+                eggroll.rollsite_properties(site.party_id, site.name), header="[eggroll]"
+            )
         self.config_map(CONFIG_MAP, data)
         if args.eggroll_config_checksum:
             self.uses_config(args.eggroll_config_checksum)
@@ -208,9 +226,14 @@ class Rollsite(Module):
         # the TLS listener exists only with certificates; without them the Service keeps KubeFATE's one port
         service_ports = endpoints.ROLLSITE.ports if tls_secret else endpoints.ROLLSITE.ports[:1]
         container = self.container(
-            "rollsite", args.image, section, DEFAULT_RESOURCES,
-            command=eggroll.start_script([base, f"{parts_dir}/rollsite/rollsite.properties"],
-                                         "com.webank.eggroll.rollsite.EggSiteBootstrap -c ${EGGROLL_HOME}/conf/eggroll.properties"),
+            "rollsite",
+            args.image,
+            section,
+            DEFAULT_RESOURCES,
+            command=eggroll.start_script(
+                [base, f"{parts_dir}/rollsite/rollsite.properties"],
+                "com.webank.eggroll.rollsite.EggSiteBootstrap -c ${EGGROLL_HOME}/conf/eggroll.properties",
+            ),
             env=[{"name": "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "value": "python"}],
             ports=[{"name": p.key.lower(), "containerPort": p.port} for p in service_ports],
             volumeMounts=mounts,
@@ -219,13 +242,20 @@ class Rollsite(Module):
         containers = [container]
         if balancer:
             lb_port = endpoints.ROLLSITE_EXCHANGE_LB.port("grpc")
-            containers.append(self.container(
-                "exchange", site.images.third_party(NGINX_IMAGE), None, {"requests": {"cpu": "100m", "memory": "64Mi"}},
-                ports=[{"name": "exchange", "containerPort": lb_port}],
-                # the stock nginx path (KubeFATE mounted it where this image never looks)
-                volumeMounts=[{"name": "rollsite-parts", "mountPath": "/etc/nginx/nginx.conf", "subPath": "nginx.conf"}],
-                **tcp_probes(lb_port),
-            ))
+            containers.append(
+                self.container(
+                    "exchange",
+                    site.images.third_party(NGINX_IMAGE),
+                    None,
+                    {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                    ports=[{"name": "exchange", "containerPort": lb_port}],
+                    # the stock nginx path (KubeFATE mounted it where this image never looks)
+                    volumeMounts=[
+                        {"name": "rollsite-parts", "mountPath": "/etc/nginx/nginx.conf", "subPath": "nginx.conf"}
+                    ],
+                    **tcp_probes(lb_port),
+                )
+            )
             self.service(endpoints.ROLLSITE_EXCHANGE_LB.name, endpoints.ROLLSITE_EXCHANGE_LB.ports)
         pod = self.pod_spec(containers, section, volumes,
                             hostAliases=[{"ip": "127.0.0.1", "hostnames": [endpoints.ROLLSITE.name]}])
@@ -247,7 +277,9 @@ def build(ctx: Context) -> Rollsite:
         tls = ctx.tls.eggroll_certs([*ctx.public_hosts,
                                      *endpoints.cluster_names(endpoints.ROLLSITE.name, ctx.site.namespace)])
     if ctx.site.kind == "exchange":  # the exchange chart runs the plain eggroll image
-        return Rollsite("rollsite", ctx.site, section, RollsiteArgs(eggroll.eggroll_image(ctx.site.images), tls), ctx.opts)
+        return Rollsite(
+            "rollsite", ctx.site, section, RollsiteArgs(eggroll.eggroll_image(ctx.site.images), tls), ctx.opts
+        )
     return Rollsite("rollsite", ctx.site, section, RollsiteArgs(
         eggroll.eggroll_image(ctx.site.images, ctx.algorithm, ctx.device), tls,
         eggroll_config_checksum=eggroll.eggroll_config_checksum(ctx)), ctx.opts)

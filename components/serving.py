@@ -13,9 +13,7 @@ from . import endpoints
 from .context import Context
 from .files import properties, to_json
 from .kube import REDIS_IMAGE, ZOOKEEPER_IMAGE, Module, Site, env, exec_probes, node_port_outputs, tcp_probes
-from .settings import (Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port,
-                       StorageSettings)
-
+from .settings import Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
@@ -69,7 +67,9 @@ class ServingModule(Module):
     def wait_for_registry(self, registry: bool) -> list[dict]:
         if not registry:
             return []
-        return self.wait_for("wait-zookeeper", endpoints.SERVING_ZOOKEEPER.name, endpoints.SERVING_ZOOKEEPER.port("client"))
+        return self.wait_for(
+            "wait-zookeeper", endpoints.SERVING_ZOOKEEPER.name, endpoints.SERVING_ZOOKEEPER.port("client")
+        )
 
 
 # -------------------------------------------------------------------------------------------------- serving-proxy
@@ -80,7 +80,11 @@ def proxy_route_table(party_id: int, section: ServingProxyConfig) -> dict[str, A
     exchange address); ports are numbers (KubeFATE wrote peers' ports as strings)."""
     inter = endpoints.SERVING_PROXY.port("inter")
     exchange = section.exchange
-    default = {"ip": exchange.host, "port": exchange.port} if exchange else {"ip": endpoints.SERVING_PROXY.name, "port": inter}
+    default = (
+        {"ip": exchange.host, "port": exchange.port}
+        if exchange
+        else {"ip": endpoints.SERVING_PROXY.name, "port": inter}
+    )
     table: dict[str, Any] = {"default": {"default": [default]}}
     for peer in section.party_list:
         table[str(peer.party_id)] = {"default": [{"ip": peer.host, "port": peer.port}]}
@@ -128,22 +132,40 @@ class ServingProxy(ServingModule):
         })
         conf = f"{SERVING_HOME}/serving-proxy/conf"
         container = self.container(
-            "serving-proxy", args.image, section, {"requests": {"cpu": "250m", "memory": "512Mi"}},
-            command=["/bin/sh", "-c",
-                     # the proxy rewrites its route table at run time: give it a writable copy
-                     f"cp {conf}/route_table.base.json {conf}/route_table.json && chmod 644 {conf}/route_table.json && "
-                     "exec java -Dspring.config.location=conf/application.properties -cp conf/:lib/*:fate-serving-proxy.jar "
-                     "com.webank.ai.fate.serving.proxy.bootstrap.Bootstrap -c conf/application.properties"],
+            "serving-proxy",
+            args.image,
+            section,
+            {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            command=[
+                "/bin/sh",
+                "-c",
+                # the proxy rewrites its route table at run time: give it a writable copy
+                f"cp {conf}/route_table.base.json {conf}/route_table.json && chmod 644 {conf}/route_table.json && "
+                "exec java -Dspring.config.location=conf/application.properties -cp conf/:lib/*:fate-serving-proxy.jar "
+                "com.webank.ai.fate.serving.proxy.bootstrap.Bootstrap -c conf/application.properties",
+            ],
             ports=[{"name": f"port-{q.port}", "containerPort": q.port} for q in p.ports],
             volumeMounts=[
-                {"name": "serving-proxy-confs", "mountPath": f"{conf}/application.properties", "subPath": "application.properties"},
-                {"name": "serving-proxy-confs", "mountPath": f"{conf}/route_table.base.json", "subPath": "route_table.json"},
+                {
+                    "name": "serving-proxy-confs",
+                    "mountPath": f"{conf}/application.properties",
+                    "subPath": "application.properties",
+                },
+                {
+                    "name": "serving-proxy-confs",
+                    "mountPath": f"{conf}/route_table.base.json",
+                    "subPath": "route_table.json",
+                },
             ],
             **tcp_probes(p.port("http")),
         )
         # serving modules register in ZooKeeper at start
-        pod = self.pod_spec([container], section, [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}],
-                            init_containers=self.wait_for_registry(args.registry))
+        pod = self.pod_spec(
+            [container],
+            section,
+            [{"name": "serving-proxy-confs", "configMap": {"name": self.CONFIG_MAP}}],
+            init_containers=self.wait_for_registry(args.registry),
+        )
         self.service_obj = self.service(p.name, p.ports, section.service)
         self.deployment("serving-proxy", 1, pod)
         self.ingress("serving-proxy", args.ingress, p.name, p.port("http"))
@@ -197,9 +219,11 @@ class ServingServer(ServingModule):
         self.properties = server_properties(section, cache_type)
         self.config_map(self.CONFIG_MAP, {"serving-server.properties": properties(self.properties)})
         self.secret(self.SECRET, {REDIS_PART: properties([("redis.password", redis_password)])})
-        conf = self.assembled_file("serving-server-conf", f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
-                                   [("configMap", self.CONFIG_MAP, "serving-server.properties"),
-                                    ("secret", self.SECRET, REDIS_PART)])
+        conf = self.assembled_file(
+            "serving-server-conf",
+            f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
+            [("configMap", self.CONFIG_MAP, "serving-server.properties"), ("secret", self.SECRET, REDIS_PART)],
+        )
         data = _standalone_volume(self, "serving-server-data", section.storage)
         port = endpoints.SERVING_SERVER.port("grpc")
         container = self.container(
@@ -248,7 +272,9 @@ class ServingRedis(Module):
         super().__init__(name, site, opts)
         # `dir /data`: the image's WORKDIR, where redis writes its dump (KubeFATE mounted the volume at
         # /var/lib/redis, which redis never writes to)
-        self.config_map(self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\ndir /data\n"})
+        self.config_map(
+            self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\ndir /data\n"}
+        )
         # the password is a directive of the config file redis reads, not a command-line argument
         self.secret(self.SECRET, {REQUIREPASS_PART: f"requirepass {redis_quote(password)}\n"})
         conf = self.assembled_file("serving-redis-conf", REDIS_CONF, [("configMap", self.CONFIG_MAP, "redis.conf"),
@@ -256,7 +282,10 @@ class ServingRedis(Module):
         data = _standalone_volume(self, "serving-redis-data", section.storage)
         port = endpoints.SERVING_REDIS.port("redis")
         container = self.container(
-            "serving-redis", site.images.third_party(REDIS_IMAGE), section, {"requests": {"cpu": "100m", "memory": "256Mi"}},
+            "serving-redis",
+            site.images.third_party(REDIS_IMAGE),
+            section,
+            {"requests": {"cpu": "100m", "memory": "256Mi"}},
             command=["redis-server"],
             args=[REDIS_CONF],
             ports=[{"name": "redis", "containerPort": port}],
@@ -287,14 +316,17 @@ def redis_quote(value: str) -> str:
 
 class ServingZookeeper(Module):
     """StatefulSet `serving-zookeeper`, Services `serving-zookeeper` and `serving-zookeeper-headless` (2181/2888/3888);
-    PVC `data-serving-zookeeper-0`. (KubeFATE named a headless Service it never created and hard-coded namespace default.)"""
+    PVC `data-serving-zookeeper-0`. (KubeFATE named a headless Service it never created and hard-coded namespace
+    default.)"""
 
     TYPE = "fate:serving:ServingZookeeper"
     APP = "serving-zookeeper"
     COMPONENT = "registry"
     PEER_FACING = True
 
-    def __init__(self, name: str, site: Site, section: ServingZookeeperConfig, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, site: Site, section: ServingZookeeperConfig, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__(name, site, opts)
         z = endpoints.SERVING_ZOOKEEPER
         headless = endpoints.SERVING_ZOOKEEPER_HEADLESS.name
@@ -320,7 +352,9 @@ class ServingZookeeper(Module):
             "ZOO_LOG_LEVEL": "ERROR", "ALLOW_ANONYMOUS_LOGIN": "yes",
         }
         container = self.container(
-            "zookeeper", site.images.third_party(ZOOKEEPER_IMAGE), section,
+            "zookeeper",
+            site.images.third_party(ZOOKEEPER_IMAGE),
+            section,
             {"requests": {"cpu": "250m", "memory": "256Mi"}},
             command=["bash", "-ec", script],
             securityContext={"runAsUser": 1001},
@@ -328,8 +362,13 @@ class ServingZookeeper(Module):
             + [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}],
             ports=[{"name": p.key, "containerPort": p.port} for p in z.ports],
             volumeMounts=[{"name": "data", "mountPath": "/bitnami/zookeeper"}],
-            **exec_probes(["/bin/bash", "-c", f'echo "ruok" | timeout 2 nc -w 2 localhost {z.port("client")} | grep imok'],
-                          liveness_delay=30, readiness_delay=5, timeout=5, failure_threshold=6),
+            **exec_probes(
+                ["/bin/bash", "-c", f'echo "ruok" | timeout 2 nc -w 2 localhost {z.port("client")} | grep imok'],
+                liveness_delay=30,
+                readiness_delay=5,
+                timeout=5,
+                failure_threshold=6,
+            ),
         )
         pod = self.pod_spec([container], section, [data_volume] if data_volume else [],
                             securityContext={"fsGroup": 1001})
@@ -390,8 +429,13 @@ def _args(ctx: Context, image: str, ui: Optional[str] = None) -> ServingArgs:
 
 
 def build_proxy(ctx: Context) -> ServingProxy:
-    return ServingProxy("serving-proxy", ctx.site, ctx.section(ServingProxyConfig), _args(ctx, "serving-proxy", ui="servingProxy"),
-                        ctx.opts)
+    return ServingProxy(
+        "serving-proxy",
+        ctx.site,
+        ctx.section(ServingProxyConfig),
+        _args(ctx, "serving-proxy", ui="servingProxy"),
+        ctx.opts,
+    )
 
 
 def build_server(ctx: Context) -> ServingServer:
@@ -411,5 +455,11 @@ def build_zookeeper(ctx: Context) -> ServingZookeeper:
 
 
 def build_admin(ctx: Context) -> ServingAdmin:
-    return ServingAdmin("serving-admin", ctx.site, ctx.section(ServingAdminConfig), _args(ctx, "serving-admin", ui="servingAdmin"),
-                        ctx.secret("servingAdminPassword"), ctx.opts)
+    return ServingAdmin(
+        "serving-admin",
+        ctx.site,
+        ctx.section(ServingAdminConfig),
+        _args(ctx, "serving-admin", ui="servingAdmin"),
+        ctx.secret("servingAdminPassword"),
+        ctx.opts,
+    )

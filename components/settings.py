@@ -21,7 +21,9 @@ NODE_PORT_RANGE = (30000, 32767)
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$"
+)
 
 
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$")
@@ -124,7 +126,9 @@ class ServiceSettings(Model):
         default=None, alias="loadBalancerIP", description="Static LoadBalancer address (gcp, azure, onprem MetalLB)")
     eip_allocations: list[str] = Field(
         default_factory=list, description="AWS Elastic IP allocation ids, one per subnet of the NLB")
-    internal: Optional[bool] = Field(default=None, description="Internal (VPC-only) load balancer; default cloud.loadBalancer.internal")
+    internal: Optional[bool] = Field(
+        default=None, description="Internal (VPC-only) load balancer; default cloud.loadBalancer.internal"
+    )
     load_balancer_source_ranges: list[Cidr] = Field(default_factory=list)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -142,7 +146,8 @@ class StorageSettings(Model):
     sub_path: Optional[str] = Field(
         default=None, pattern=r"^[A-Za-z0-9._-]+$", description="Directory inside the volume; default the module name")
     storage_class: Optional[str] = Field(
-        default=None, description="StorageClass; unset = the cluster default (KubeFATE defaulted it to the module name)")
+        default=None, description="StorageClass; unset = the cluster default (KubeFATE defaulted it to the module name)"
+    )
     size: Quantity = "1Gi"
     access_mode: AccessMode = "ReadWriteOnce"
     existing_claim: Optional[K8sName] = Field(default=None, description="Mount this existing PVC instead of a new one")
@@ -183,7 +188,9 @@ class ModuleBase(Model):
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     affinity: dict[str, Any] = Field(default_factory=dict)
     resources: Optional[Resources] = Field(
-        default=None, description="Container resources; unset = resourcesPreset, else the module's modest default requests")
+        default=None,
+        description="Container resources; unset = resourcesPreset, else the module's modest default requests",
+    )
     resources_preset: Optional[Literal["small", "medium", "large"]] = Field(
         default=None, description="small / medium / large (RESOURCE_PRESETS); explicit resources win")
 

@@ -15,7 +15,6 @@ from .files import to_yaml
 from .kube import Module, Site, http_probes, node_port_outputs
 from .settings import Count, ExposedModule, IngressRoute, Model, ModuleBase, Spread
 
-
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------
@@ -48,7 +47,9 @@ WORKER_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
 class SparkArgs:
     master_image: str
     worker_image: str
-    worker_service_conf: dict[str, Any]  # FATE's service_conf.yaml without passwords: executors import FATE code that reads it
+    worker_service_conf: dict[
+        str, Any
+    ]  # FATE's service_conf.yaml without passwords: executors import FATE code that reads it
     ingress: IngressRoute = IngressRoute()
 
 
@@ -90,15 +91,23 @@ class Spark(Module):
             **http_probes(worker_ui),
         )
         self.deployment(
-            "spark-worker", section.worker.replicas,
-            self.pod_spec([worker], section.worker, [{"name": "spark-worker-confs", "configMap": {"name": WORKER_CONFIG_MAP}}],
-                          init_containers=self.wait_for("wait-master", endpoints.SPARK_MASTER.name,
-                                                        endpoints.SPARK_MASTER.port("master")),
-                          app="spark-worker"),
-            app="spark-worker")
+            "spark-worker",
+            section.worker.replicas,
+            self.pod_spec(
+                [worker],
+                section.worker,
+                [{"name": "spark-worker-confs", "configMap": {"name": WORKER_CONFIG_MAP}}],
+                init_containers=self.wait_for(
+                    "wait-master", endpoints.SPARK_MASTER.name, endpoints.SPARK_MASTER.port("master")
+                ),
+                app="spark-worker",
+            ),
+            app="spark-worker",
+        )
         self.service(endpoints.SPARK_MASTER.name, endpoints.SPARK_MASTER.ports, headless=True, app="spark-master")
-        self.client_service = self.service(endpoints.SPARK_CLIENT.name, endpoints.SPARK_CLIENT.ports, section.master.service,
-                                           app="spark-master")
+        self.client_service = self.service(
+            endpoints.SPARK_CLIENT.name, endpoints.SPARK_CLIENT.ports, section.master.service, app="spark-master"
+        )
         self.node_ports = node_port_outputs(self.client_service)
         self.service(endpoints.SPARK_WORKER.name, endpoints.SPARK_WORKER.ports, headless=True, app="spark-worker")
         self.ingress("spark", args.ingress, endpoints.SPARK_MASTER.name, ui, app="spark-master")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -38,7 +39,7 @@ class Authority:
     def __post_init__(self) -> None:
         cert = x509.load_pem_x509_certificate(self.certificate_pem.encode())
         key = serialization.load_pem_private_key(self.key_pem.encode(), password=None)
-        if cert.public_key().public_numbers() != key.public_key().public_numbers():
+        if not same_key(cert, key):
             raise ValueError("the CA key does not belong to the CA certificate")
 
     @property
@@ -46,8 +47,17 @@ class Authority:
         return x509.load_pem_x509_certificate(self.certificate_pem.encode())
 
     @property
-    def key(self):
-        return serialization.load_pem_private_key(self.key_pem.encode(), password=None)
+    def key(self) -> ec.EllipticCurvePrivateKey:
+        key = serialization.load_pem_private_key(self.key_pem.encode(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):  # leaves are derived on P-256 (see _leaf_key)
+            raise ValueError("the CA key must be an EC key (fate-pulumi ca makes a P-256 one)")
+        return key
+
+
+def same_key(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
+    """Whether a private key belongs to a certificate (their public keys, as SubjectPublicKeyInfo, are equal)."""
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return bool(cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki))
 
 
 def new_authority(common_name: str, days: int = 3650) -> Authority:
@@ -55,17 +65,35 @@ def new_authority(common_name: str, days: int = 3650) -> Authority:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
     return Authority(cert.public_bytes(serialization.Encoding.PEM).decode(), _pkcs8(key))
 
 
-def _pkcs8(key) -> str:
+def _pkcs8(key: ec.EllipticCurvePrivateKey) -> str:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
 
@@ -73,13 +101,17 @@ def _pkcs8(key) -> str:
 def _derive(ca: Authority, label: str, length: int = 48) -> int:
     secret = ca.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption())
-    return int.from_bytes(HKDF(hashes.SHA256(), length, salt=b"fate-pulumi tls v1", info=label.encode()).derive(secret), "big")
+    return int.from_bytes(
+        HKDF(hashes.SHA256(), length, salt=b"fate-pulumi tls v1", info=label.encode()).derive(secret), "big"
+    )
 
 
 def issue(ca: Authority, common_name: str, sans: Sequence[str], server: bool, client: bool, valid_from: dt.date,
           days: int = 365, rotation: str = "") -> Issued:
     """A leaf certificate and key for `common_name` (+ DNS/IP SANs), the same for the same inputs."""
-    label = f"{common_name}|{'server' if server else ''}{'client' if client else ''}|{valid_from.isoformat()}|{rotation}"
+    label = (
+        f"{common_name}|{'server' if server else ''}{'client' if client else ''}|{valid_from.isoformat()}|{rotation}"
+    )
     key = ec.derive_private_key(_derive(ca, "key|" + label) % (_ORDER_P256 - 1) + 1, ec.SECP256R1())
     serial = _derive(ca, "serial|" + label, 19) >> 1 or 1  # positive, at most 20 bytes
     start = dt.datetime.combine(valid_from, dt.time(), tzinfo=dt.timezone.utc)
@@ -89,7 +121,9 @@ def issue(ca: Authority, common_name: str, sans: Sequence[str], server: bool, cl
             alt_names.append(x509.IPAddress(ipaddress.ip_address(san)))
         except ValueError:
             alt_names.append(x509.DNSName(san))
-    usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])
+    usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + (
+        [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    )
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
                .issuer_name(ca.cert.subject).public_key(key.public_key()).serial_number(serial)
@@ -141,8 +175,13 @@ class TlsPlan:
         address a peer dials (grpc-java checks the server certificate against the route's host)."""
         server = issue(self.ca, "rollsite", ["rollsite", *hosts], True, False, self.valid_from, self.days)
         client = issue(self.ca, "rollsite-client", ["rollsite"], False, True, self.valid_from, self.days)
-        return {"ca.pem": bundle(self.ca, self.trusted), "server.crt": server.certificate, "server.key": server.private_key,
-                "client.crt": client.certificate, "client.key": client.private_key}
+        return {
+            "ca.pem": bundle(self.ca, self.trusted),
+            "server.crt": server.certificate,
+            "server.key": server.private_key,
+            "client.crt": client.certificate,
+            "client.key": client.private_key,
+        }
 
     def pulsar_cert(self, party_id: int, domain: str, hosts: Sequence[str]) -> dict[str, str]:
         """Secret pulsar-cert: the broker's certificate for <partyId>.<domain> (the exchange routes by SNI)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 import pulumi
 from pydantic import Field
@@ -14,7 +14,6 @@ from .files import to_yaml
 from .kube import Module, Site, node_port_outputs, tcp_probes
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, HostPort, K8sName, Model
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
@@ -101,15 +100,25 @@ class TrafficServer(Module):
             self.secret(section.cert_secret_name, cert_material)
         tls = endpoints.TRAFFIC_SERVER.port("tls")
         container = self.container(
-            "traffic-server", site.images.fate("trafficserver", section.image_tag), section, DEFAULT_RESOURCES,
+            "traffic-server",
+            site.images.fate("trafficserver", section.image_tag),
+            section,
+            DEFAULT_RESOURCES,
             command=[f"{PREFIX}/bin/traffic_manager"],
             # traffic_manager binds 443 as root and hands the socket to traffic_server, which runs as
             # proxy.config.admin.user_id (nobody); with ALL dropped, a port below 1024 needs this capability
             securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["trafficServer"])}},
-            ports=[{"name": "http", "containerPort": endpoints.TRAFFIC_SERVER_HTTP_PORT}, {"name": "tls", "containerPort": tls}],
+            ports=[
+                {"name": "http", "containerPort": endpoints.TRAFFIC_SERVER_HTTP_PORT},
+                {"name": "tls", "containerPort": tls},
+            ],
             volumeMounts=[
                 {"name": "traffic-server-confs", "mountPath": f"{ETC}/records.config", "subPath": "records.config"},
-                {"name": "traffic-server-confs", "mountPath": f"{ETC}/ssl_multicert.config", "subPath": "ssl_multicert.config"},
+                {
+                    "name": "traffic-server-confs",
+                    "mountPath": f"{ETC}/ssl_multicert.config",
+                    "subPath": "ssl_multicert.config",
+                },
                 {"name": "traffic-server-sni", "mountPath": f"{ETC}/sni", "readOnly": True},
                 {"name": "traffic-server-cert", "mountPath": CERT_DIR, "readOnly": True},
             ],

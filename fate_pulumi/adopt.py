@@ -42,9 +42,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional
 
 import yaml
 
@@ -59,8 +60,18 @@ BACKUP_VERSION = 1
 PROTECTED_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "PersistentVolumeClaim",
                    "Pod", "Namespace"}
 # what an adopted stack may have added next to KubeFATE's objects (rollback deletes these when not in the backup)
-ADDED_KINDS = ("ConfigMap", "Secret", "Service", "Deployment", "StatefulSet", "NetworkPolicy.v1.networking.k8s.io",
-               "PodDisruptionBudget.v1.policy", "Ingress.v1.networking.k8s.io", "ServiceAccount", "PersistentVolumeClaim")
+ADDED_KINDS = (
+    "ConfigMap",
+    "Secret",
+    "Service",
+    "Deployment",
+    "StatefulSet",
+    "NetworkPolicy.v1.networking.k8s.io",
+    "PodDisruptionBudget.v1.policy",
+    "Ingress.v1.networking.k8s.io",
+    "ServiceAccount",
+    "PersistentVolumeClaim",
+)
 # restore order: what pods read before the pods
 RESTORE_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap", "Service", "Ingress")
 # set by the API server or the controllers; left out when an object is written back
@@ -107,7 +118,9 @@ def _is_client_side(entry: dict, managers: set[str]) -> bool:
     return entry.get("operation") == "Update" and not entry.get("subresource") and entry.get("manager") in managers
 
 
-def upgrade_managed_fields(entries: Sequence[dict], managers: set[str], to: str = ADOPT_FIELD_MANAGER) -> Optional[list[dict]]:
+def upgrade_managed_fields(
+    entries: Sequence[dict], managers: set[str], to: str = ADOPT_FIELD_MANAGER
+) -> Optional[list[dict]]:
     """`managedFields` with every field of the client-side `managers` owned by `to` as an Apply manager (merged into
     its entry if it has one); None when none of `managers` owns anything. Status and other subresource entries stay."""
     taken = [e for e in entries if _is_client_side(e, managers)]
@@ -117,12 +130,22 @@ def upgrade_managed_fields(entries: Sequence[dict], managers: set[str], to: str 
     fields: dict = {}
     for entry in taken:
         fields = merge_fields(fields, entry.get("fieldsV1") or {})
-    ours = next((e for e in kept if e.get("manager") == to and e.get("operation") == "Apply" and not e.get("subresource")), None)
+    ours = next(
+        (e for e in kept if e.get("manager") == to and e.get("operation") == "Apply" and not e.get("subresource")), None
+    )
     if ours is not None:
         ours["fieldsV1"] = merge_fields(ours.get("fieldsV1") or {}, fields)
     else:
-        kept.append({"manager": to, "operation": "Apply", "apiVersion": taken[-1].get("apiVersion"),
-                     "time": max(e.get("time") or "" for e in taken) or None, "fieldsType": "FieldsV1", "fieldsV1": fields})
+        kept.append(
+            {
+                "manager": to,
+                "operation": "Apply",
+                "apiVersion": taken[-1].get("apiVersion"),
+                "time": max(e.get("time") or "" for e in taken) or None,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }
+        )
     return kept
 
 
@@ -168,13 +191,17 @@ class Kubectl:
         return json.loads(proc.stdout)
 
     def list(self, resource: str, namespace: str, selector: Optional[str] = None) -> list[dict]:
-        args = ["get", resource, "-n", namespace, "-o", "json", "--show-managed-fields"] + (["-l", selector] if selector else [])
+        args = ["get", resource, "-n", namespace, "-o", "json", "--show-managed-fields"] + (
+            ["-l", selector] if selector else []
+        )
         return json.loads(self.run(*args).stdout).get("items", [])
 
     def obj(self, obj: dict) -> Optional[dict]:
-        return self.get(resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], obj["metadata"].get("namespace"))
+        return self.get(
+            resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], obj["metadata"].get("namespace")
+        )
 
-    def json_patch(self, obj: dict, ops: list[dict]) -> dict:
+    def json_patch(self, obj: dict, ops: Sequence[dict]) -> dict:
         args = ["patch", resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], "--type=json",
                 "-p", json.dumps(ops), "-o", "json"]
         if obj["metadata"].get("namespace"):
@@ -188,7 +215,13 @@ class Kubectl:
         return json.loads(self.run("create", "-o", "json", "-f", "-", stdin=json.dumps(obj)).stdout)
 
     def delete(self, obj: dict) -> None:
-        args = ["delete", resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], "--ignore-not-found", "--wait=false"]
+        args = [
+            "delete",
+            resource_of(obj["apiVersion"], obj["kind"]),
+            obj["metadata"]["name"],
+            "--ignore-not-found",
+            "--wait=false",
+        ]
         if obj["metadata"].get("namespace"):
             args += ["-n", obj["metadata"]["namespace"]]
         self.run(*args)
@@ -297,7 +330,7 @@ class Backup:
                 "namespaceObject": self.namespace_object}
 
     @classmethod
-    def load(cls, path: Path) -> "Backup":
+    def load(cls, path: Path) -> Backup:
         doc = json.loads(path.read_text())
         if doc.get("version") != BACKUP_VERSION:
             raise AdoptError(f"{path}: not a backup of this tool (version {doc.get('version')!r})")
@@ -317,12 +350,16 @@ def capture(kubectl: Kubectl, namespace: str, release: str) -> Backup:
     records = release_records(kubectl, namespace, release)
     current = current_release(records)
     if current is None:
-        raise AdoptError(f"no Helm release {release!r} in namespace {namespace} (kubectl -n {namespace} get secret "
-                         f"-l owner=helm,name={release}); if an earlier take-over detached it, pass that run's --backup")
+        raise AdoptError(
+            f"no Helm release {release!r} in namespace {namespace} (kubectl -n {namespace} get secret "
+            f"-l owner=helm,name={release}); if an earlier take-over detached it, pass that run's --backup"
+        )
     objects = []
     for wanted in manifest_objects(current, namespace):
         if wanted["metadata"]["namespace"] != namespace:
-            raise AdoptError(f"release object {ref(wanted)} is in namespace {wanted['metadata']['namespace']}, not {namespace}")
+            raise AdoptError(
+                f"release object {ref(wanted)} is in namespace {wanted['metadata']['namespace']}, not {namespace}"
+            )
         live = kubectl.obj(wanted)
         if live is None:
             print(f"note: {ref(wanted)} of the release does not exist (deleted by hand?)", file=sys.stderr)
@@ -362,7 +399,7 @@ def _section(doc: Any, section: str) -> Optional[dict]:
     if isinstance(doc, dict):
         if isinstance(doc.get(section), dict):
             return doc[section]
-        children = doc.values()
+        children: Iterable[Any] = doc.values()
     elif isinstance(doc, list):
         children = doc
     else:
@@ -427,7 +464,9 @@ def live_passwords(kubectl: Kubectl, namespace: str, keys: Iterable[str]) -> dic
 def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
               extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout) -> int:
     if not plan.adopt:
-        raise AdoptError("the stack file does not set fate:adoptKubefate: true (import it with fate-pulumi import --adopt)")
+        raise AdoptError(
+            "the stack file does not set fate:adoptKubefate: true (import it with fate-pulumi import --adopt)"
+        )
     release = release or plan.name
     if backup_path.exists():
         backup = Backup.load(backup_path)
@@ -438,8 +477,10 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
         newer = [r["metadata"]["name"] for r in release_records(kubectl, plan.namespace, release)
                  if r["metadata"]["name"] not in saved_records]
         if newer:
-            raise AdoptError(f"the release changed since {backup_path} was taken ({', '.join(newer)}): move that backup "
-                             "away and run take-over again for a new one")
+            raise AdoptError(
+                f"the release changed since {backup_path} was taken ({', '.join(newer)}): move that backup "
+                "away and run take-over again for a new one"
+            )
         print(f"continuing from {backup_path} (taken {backup.taken})", file=out)
     else:
         backup = capture(kubectl, plan.namespace, release)
@@ -452,24 +493,37 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
     leftovers = [o for o in backup.objects if (o["kind"], o["metadata"]["name"]) not in plan.objects]
     protected = [ref(o) for o in leftovers if o["kind"] in PROTECTED_KINDS]
     if protected:
-        raise AdoptError("the stack does not manage these objects of the release, which would be left without an owner: "
-                         + ", ".join(protected) + " (is the stack file imported from the cluster.yaml this release was "
-                         "installed with?)")
+        raise AdoptError(
+            "the stack does not manage these objects of the release, which would be left without an owner: "
+            + ", ".join(protected)
+            + " (is the stack file imported from the cluster.yaml this release was "
+            "installed with?)"
+        )
     release_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
     foreign = []
     for kind, name in sorted(plan.objects - release_names):
-        api = {"NetworkPolicy": "networking.k8s.io/v1", "PodDisruptionBudget": "policy/v1", "Ingress": "networking.k8s.io/v1",
-               "Deployment": "apps/v1", "StatefulSet": "apps/v1"}.get(kind, "v1")
+        api = {
+            "NetworkPolicy": "networking.k8s.io/v1",
+            "PodDisruptionBudget": "policy/v1",
+            "Ingress": "networking.k8s.io/v1",
+            "Deployment": "apps/v1",
+            "StatefulSet": "apps/v1",
+        }.get(kind, "v1")
         live = kubectl.get(resource_of(api, kind), name, plan.namespace)
-        if live is not None and ADOPT_FIELD_MANAGER not in {m.get("manager") for m in live["metadata"].get("managedFields") or []}:
+        if live is not None and ADOPT_FIELD_MANAGER not in {
+            m.get("manager") for m in live["metadata"].get("managedFields") or []
+        }:
             foreign.append(f"{kind}/{name}")
     if foreign:
         print("warning: these objects exist but are not part of the release; `pulumi up` takes them over as they "
               "are declared in the stack: " + ", ".join(foreign), file=out)
 
-    print(f"{'would hand' if dry_run else 'handing'} Helm's fields to field manager {ADOPT_FIELD_MANAGER!r} on "
-          f"{len(taken)} objects; {'would delete' if dry_run else 'deleting'} {len(leftovers)} the stack does not manage"
-          + (": " + ", ".join(ref(o) for o in leftovers) if leftovers else ""), file=out)
+    print(
+        f"{'would hand' if dry_run else 'handing'} Helm's fields to field manager {ADOPT_FIELD_MANAGER!r} on "
+        f"{len(taken)} objects; {'would delete' if dry_run else 'deleting'} {len(leftovers)} the stack does not manage"
+        + (": " + ", ".join(ref(o) for o in leftovers) if leftovers else ""),
+        file=out,
+    )
     if dry_run:
         return 0
 
@@ -503,7 +557,9 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
         kubectl.delete(obj)
     for record in backup.records:
         kubectl.delete(record)
-    print(f"detached Helm: deleted {len(backup.records)} release record(s) of {release} (restored by rollback)", file=out)
+    print(
+        f"detached Helm: deleted {len(backup.records)} release record(s) of {release} (restored by rollback)", file=out
+    )
     if left_behind:
         print("note: fields some objects got from other client-side writers stay theirs (kubectl edit/patch/scale; "
               "pass --manager NAME to hand them over too): "
@@ -611,7 +667,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> i
     kubectl = Kubectl(args.kubeconfig, args.context)
     try:
         if args.command == "take-over":
-            return take_over(kubectl, stack_plan(args.stack_file), args.backup, args.release, args.manager, args.dry_run)
+            return take_over(
+                kubectl, stack_plan(args.stack_file), args.backup, args.release, args.manager, args.dry_run
+            )
         return rollback(kubectl, Backup.load(args.backup), args.wait)
     except AdoptError as err:
         print(f"error: {err}", file=sys.stderr)

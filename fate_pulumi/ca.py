@@ -21,8 +21,11 @@ from components.tls import new_authority
 def main(argv=None, prog: str = "fate-pulumi ca") -> int:
     from fate_pulumi.inputs import InputError, output_dir
 
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                     epilog="exit status: 0 written, 2 bad input (an existing key is never overwritten)")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        epilog="exit status: 0 written, 2 bad input (an existing key is never overwritten)",
+    )
     parser.add_argument("--cn", required=True, help="the CA's common name")
     parser.add_argument("--out", type=Path, required=True, help="directory for ca.pem and ca.key")
     parser.add_argument("--days", type=int, default=3650, help="validity of the CA certificate (default 10 years)")

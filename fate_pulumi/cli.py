@@ -10,13 +10,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 # subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("fate_pulumi.render", "render a stack file offline (no CLI, no cluster) into manifests for review"),
-    "import": ("fate_pulumi.importer", "turn a KubeFATE cluster.yaml into a stack file (-o), optionally to adopt the party"),
-    "drift": ("fate_pulumi.drift", "list what changed in the cluster behind a stack's back (exit 3 when something did)"),
+    "import": (
+        "fate_pulumi.importer",
+        "turn a KubeFATE cluster.yaml into a stack file (-o), optionally to adopt the party",
+    ),
+    "drift": (
+        "fate_pulumi.drift",
+        "list what changed in the cluster behind a stack's back (exit 3 when something did)",
+    ),
     "federation": ("fate_pulumi.federation", "preview / up / drift a whole federation from one topology file"),
     "picture": ("fate_pulumi.picture", "draw a federation (stack files or a topology) with Graphviz"),
     "adopt": ("fate_pulumi.adopt", "take over a KubeFATE party Helm installed (take-over), or hand it back (rollback)"),
@@ -52,7 +59,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.print_help()
         return 0 if argv else 2
     if argv[0] not in COMMANDS:
-        print(f"error: unknown command {argv[0]!r} — one of: {', '.join(COMMANDS)} (fate-pulumi --help)", file=sys.stderr)
+        print(
+            f"error: unknown command {argv[0]!r} — one of: {', '.join(COMMANDS)} (fate-pulumi --help)", file=sys.stderr
+        )
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     return guarded(lambda: module.main(argv[1:], prog=f"fate-pulumi {argv[0]}"))

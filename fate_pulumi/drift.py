@@ -15,7 +15,7 @@ import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 3
 _DRIFT_OPS = {"update": "changed", "delete": "deleted", "replace": "replaced", "create": "missing"}
@@ -71,7 +71,7 @@ def check(stack_name: str, work_dir: Path) -> list[Drift]:
     from pulumi import automation as auto
 
     stack = auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
-    events = []
+    events: list[Any] = []
     stack.preview_refresh(on_event=events.append)
     return drift_of_events(events)
 
@@ -95,7 +95,7 @@ def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[st
 def stack_outputs(stack_name: str, work_dir: Path) -> dict:
     from pulumi import automation as auto
 
-    return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir)).outputs()
+    return dict(auto.select_stack(stack_name=stack_name, work_dir=str(work_dir)).outputs())
 
 
 def project_stacks(work_dir: Path) -> list[str]:

@@ -37,7 +37,14 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stacks.config import (
-    BACKEND_ENGINES, EXCHANGE_BACKEND_MODULES, SECRET_KEYS, ConfigError, DeploymentConfig, Host, PartyId, load_config,
+    BACKEND_ENGINES,
+    EXCHANGE_BACKEND_MODULES,
+    SECRET_KEYS,
+    ConfigError,
+    DeploymentConfig,
+    Host,
+    PartyId,
+    load_config,
 )
 
 # what the topology itself decides for every stack; a site's `config:` may set anything else
@@ -45,8 +52,17 @@ _TOPOLOGY_KEYS = ("kind", "partyId", "backend", "publicHost", "development", "ku
 
 # NodePorts: party number i (1-based, in file order) uses 30000 + 10*i + slot; the exchange uses 30000 + slot.
 # Low ports on purpose: Kubernetes hands out automatic NodePorts from the top of the range first.
-SLOTS = {"rollsiteTls": 0, "rollsite": 1, "fateflowGrpc": 2, "nginxHttp": 3, "broker": 4, "fateflowHttp": 7, "nginxGrpc": 8, "brokerTls": 9,
-         "trafficServer": 7}
+SLOTS = {
+    "rollsiteTls": 0,
+    "rollsite": 1,
+    "fateflowGrpc": 2,
+    "nginxHttp": 3,
+    "broker": 4,
+    "fateflowHttp": 7,
+    "nginxGrpc": 8,
+    "brokerTls": 9,
+    "trafficServer": 7,
+}
 
 
 class _Model(BaseModel):
@@ -109,7 +125,7 @@ def _check_ports(sites: list[tuple[str, dict[str, int]]]) -> None:
             seen[port] = where
 
 
-def _federation(p: "PartySpec") -> str:
+def _federation(p: PartySpec) -> str:
     return BACKEND_ENGINES[p.backend][1]
 
 
@@ -118,7 +134,10 @@ def _rollsite_tls(site: Site) -> bool:
 
 
 def _rollsite_service(site: Site, ports: dict[str, int]) -> dict[str, Any]:
-    node_ports = {"rollsite": ports["rollsite"], **({"rollsiteTls": ports["rollsiteTls"]} if _rollsite_tls(site) else {})}
+    node_ports = {
+        "rollsite": ports["rollsite"],
+        **({"rollsiteTls": ports["rollsiteTls"]} if _rollsite_tls(site) else {}),
+    }
     return {"type": "NodePort", "nodePorts": node_ports}
 
 
@@ -144,7 +163,9 @@ def plan(topo: Topology) -> list[StackPlan]:
         raise ValueError(f"parties: party id {twice[0]} is listed twice; each party needs its own id")
     ex = topo.exchange
     ex_ports = _ports(ex.node_port_base or 30000) if ex else {}
-    _check_ports([("exchange", ex_ports)] * bool(ex) + [(f"parties[{i}]", ports) for i, (_, ports) in enumerate(parties)])
+    _check_ports(
+        [("exchange", ex_ports)] * bool(ex) + [(f"parties[{i}]", ports) for i, (_, ports) in enumerate(parties)]
+    )
     pulsar_exchange = ex is not None and ex.backend != "eggroll"
 
     def nginx_hops(p: PartySpec, ports: dict) -> dict:
@@ -159,18 +180,37 @@ def plan(topo: Topology) -> list[StackPlan]:
                                "partyList": [{"partyId": p.party_id, **_rollsite_route(ex, p, ports)}
                                              for p, ports in parties if p.backend == "eggroll"]}
         else:
-            cfg["trafficServer"] = {"service": {"type": "NodePort", "nodePorts": {"tls": ex_ports["trafficServer"]}},
-                                    "sniRoutes": [{"fqdn": f"{p.party_id}.fate.org", "tunnelRoute": f"{p.address}:{ports['brokerTls']}"}
-                                                  for p, ports in parties if _federation(p) == "Pulsar"]}
-            cfg["nginx"] = {"service": {"type": "NodePort", "nodePorts": {"http": ex_ports["nginxHttp"], "grpc": ex_ports["nginxGrpc"]}},
-                            "routeTable": {p.party_id: nginx_hops(p, ports) for p, ports in parties if _federation(p) == "Pulsar"}}
+            cfg["trafficServer"] = {
+                "service": {"type": "NodePort", "nodePorts": {"tls": ex_ports["trafficServer"]}},
+                "sniRoutes": [
+                    {"fqdn": f"{p.party_id}.fate.org", "tunnelRoute": f"{p.address}:{ports['brokerTls']}"}
+                    for p, ports in parties
+                    if _federation(p) == "Pulsar"
+                ],
+            }
+            cfg["nginx"] = {
+                "service": {
+                    "type": "NodePort",
+                    "nodePorts": {"http": ex_ports["nginxHttp"], "grpc": ex_ports["nginxGrpc"]},
+                },
+                "routeTable": {p.party_id: nginx_hops(p, ports) for p, ports in parties if _federation(p) == "Pulsar"},
+            }
         stacks.append(_stack(topo, f"{topo.name}-exchange", "exchange", 1, cfg, ex, "exchange"))
 
     for i, (p, ports) in enumerate(parties):
         # peers federate over the same engine (rollsite, RabbitMQ or Pulsar), whatever their computing backend
         peers = [(q, qp) for q, qp in parties if q.party_id != p.party_id and _federation(q) == _federation(p)]
-        cfg = {"partyId": p.party_id, "backend": p.backend, "publicHost": p.address,
-               "python": {"service": {"type": "NodePort", "nodePorts": {"http": ports["fateflowHttp"], "grpc": ports["fateflowGrpc"]}}}}
+        cfg = {
+            "partyId": p.party_id,
+            "backend": p.backend,
+            "publicHost": p.address,
+            "python": {
+                "service": {
+                    "type": "NodePort",
+                    "nodePorts": {"http": ports["fateflowHttp"], "grpc": ports["fateflowGrpc"]},
+                }
+            },
+        }
         if p.backend == "eggroll":
             cfg["rollsite"] = {"service": _rollsite_service(p, ports)}
             if ex and ex.backend == "eggroll":
@@ -178,19 +218,34 @@ def plan(topo: Topology) -> list[StackPlan]:
             else:
                 cfg["rollsite"]["partyList"] = [{"partyId": q.party_id, **_rollsite_route(p, q, qp)} for q, qp in peers]
         else:
-            cfg["nginx"] = {"service": {"type": "NodePort", "nodePorts": {"http": ports["nginxHttp"], "grpc": ports["nginxGrpc"]}}}
+            cfg["nginx"] = {
+                "service": {"type": "NodePort", "nodePorts": {"http": ports["nginxHttp"], "grpc": ports["nginxGrpc"]}}
+            }
             broker = "rabbitmq" if p.backend == "spark_rabbitmq" else "pulsar"
             if broker == "pulsar":
-                cfg["pulsar"] = {"service": {"type": "NodePort", "nodePorts": {"broker": ports["broker"], "brokerTls": ports["brokerTls"]}}}
-                if pulsar_exchange:
+                cfg["pulsar"] = {
+                    "service": {
+                        "type": "NodePort",
+                        "nodePorts": {"broker": ports["broker"], "brokerTls": ports["brokerTls"]},
+                    }
+                }
+                if pulsar_exchange and ex is not None:
                     cfg["pulsar"]["exchange"] = {"host": ex.address, "port": ex_ports["trafficServer"]}
-                    cfg["nginx"]["exchange"] = {"host": ex.address, "httpPort": ex_ports["nginxHttp"], "grpcPort": ex_ports["nginxGrpc"]}
+                    cfg["nginx"]["exchange"] = {
+                        "host": ex.address,
+                        "httpPort": ex_ports["nginxHttp"],
+                        "grpcPort": ex_ports["nginxGrpc"],
+                    }
                 else:
-                    cfg["pulsar"]["routeTable"] = {q.party_id: {"host": q.address, "port": qp["broker"], "sslPort": qp["brokerTls"]}
-                                                   for q, qp in peers}
+                    cfg["pulsar"]["routeTable"] = {
+                        q.party_id: {"host": q.address, "port": qp["broker"], "sslPort": qp["brokerTls"]}
+                        for q, qp in peers
+                    }
             else:
-                cfg["rabbitmq"] = {"service": {"type": "NodePort", "nodePorts": {"amqp": ports["broker"]}},
-                                   "routeTable": {q.party_id: {"host": q.address, "port": qp["broker"]} for q, qp in peers}}
+                cfg["rabbitmq"] = {
+                    "service": {"type": "NodePort", "nodePorts": {"amqp": ports["broker"]}},
+                    "routeTable": {q.party_id: {"host": q.address, "port": qp["broker"]} for q, qp in peers},
+                }
             if not (broker == "pulsar" and pulsar_exchange):
                 cfg["nginx"]["routeTable"] = {q.party_id: nginx_hops(q, qp) for q, qp in peers}
         stacks.append(_stack(topo, f"{topo.name}-party-{p.party_id}", "party", p.party_id, cfg, p, f"parties[{i}]"))
@@ -275,11 +330,15 @@ def run(command: str, topo: Topology, work_dir: Path, out=sys.stdout) -> list[St
             if command == "preview":
                 res = stack.preview()
                 changes = {k.value if hasattr(k, "value") else k: v for k, v in (res.change_summary or {}).items()}
-                results.append(Status(p.name, p.kind, p.party_id, "ok", ", ".join(f"{v} {k}" for k, v in sorted(changes.items()))))
+                results.append(
+                    Status(p.name, p.kind, p.party_id, "ok", ", ".join(f"{v} {k}" for k, v in sorted(changes.items())))
+                )
             elif command == "up":
                 res = stack.up()
                 ports = res.outputs.get("connect").value.get("nodePorts", {}) if "connect" in res.outputs else {}
-                flat = ", ".join(f"{m}:{'/'.join(str(v) for v in ps.values())}" for m, ps in sorted(ports.items()) if ps)
+                flat = ", ".join(
+                    f"{m}:{'/'.join(str(v) for v in ps.values())}" for m, ps in sorted(ports.items()) if ps
+                )
                 results.append(Status(p.name, p.kind, p.party_id, res.summary.result, flat))
             elif command == "drift":
                 found = drift.check(p.name, work_dir)
@@ -331,7 +390,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
                                             "(nothing touched), 3 drift found")
     parser.add_argument("command", choices=("up", "preview", "drift"))
     parser.add_argument("topology", type=Path)
-    parser.add_argument("--work-dir", type=Path, default=Path(__file__).resolve().parent.parent, help="the Pulumi project")
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path(__file__).resolve().parent.parent, help="the Pulumi project"
+    )
     args = parser.parse_args(argv)
     topo = load(args.topology)
     try:

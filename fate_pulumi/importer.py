@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import yaml
 
@@ -95,14 +96,14 @@ class Section:
     def has(self, name: str) -> bool:
         return self.data.get(name) not in (None, "")
 
-    def sub(self, name: str) -> "Section":
+    def sub(self, name: str) -> Section:
         value = self.data.pop(name, None)
         sec = Section(value, self.key(name), self.result)
         self._children.append(sec)
         return sec
 
     @property
-    def _children(self) -> list["Section"]:
+    def _children(self) -> list[Section]:
         if not hasattr(self, "_kids"):
             self._kids: list[Section] = []
         return self._kids
@@ -122,7 +123,9 @@ def _int(value: Any, key: str = "a value") -> Optional[int]:
     return int(value)
 
 
-def _storage(src: Section, dst: str, res: Result, section_name: str, present_default_class: Optional[str] = None) -> None:
+def _storage(
+    src: Section, dst: str, res: Result, section_name: str, present_default_class: Optional[str] = None
+) -> None:
     storage = {}
     for ours, theirs in (("existingClaim", "existingClaim"), ("accessMode", "accessMode"), ("size", "size"),
                          ("subPath", "subPath")):
@@ -184,12 +187,20 @@ def _party_routes(items: Any, key: str, res: Result, own: int, id_key: str = "pa
             continue
         pid = _int(item.get(id_key), f"{key}[{i}].{id_key}")
         if pid == own:
-            res.notes.append(f"{key}[{i}] lists this party itself ({own}): dropped, fate-pulumi generates the own route")
+            res.notes.append(
+                f"{key}[{i}] lists this party itself ({own}): dropped, fate-pulumi generates the own route"
+            )
             continue
         extra = set(item) - {id_key, "partyIp", "partyPort"}
         for k in sorted(extra):
             res.problems.append(f"{key}[{i}].{k}: not a KubeFATE option")
-        routes.append({"partyId": pid, "host": str(item.get("partyIp")), "port": _int(item.get("partyPort"), f"{key}[{i}].partyPort")})
+        routes.append(
+            {
+                "partyId": pid,
+                "host": str(item.get("partyIp")),
+                "port": _int(item.get("partyPort"), f"{key}[{i}].partyPort"),
+            }
+        )
     return routes
 
 
@@ -199,7 +210,11 @@ def _route_table(table: Any, key: str, res: Result, own: int, convert: Callable[
     for pid, route in (table or {}).items():
         pid = int(pid)
         if pid == own:
-            if own_default is not None and route != own_default and {k: v for k, v in (route or {}).items() if v != ""} != own_default:
+            if (
+                own_default is not None
+                and route != own_default
+                and {k: v for k, v in (route or {}).items() if v != ""} != own_default
+            ):
                 res.notes.append(f"{key}.{pid}: the own route {route} is replaced by the generated {own_default}")
             continue
         out[pid] = convert(route)
@@ -207,7 +222,10 @@ def _route_table(table: Any, key: str, res: Result, own: int, convert: Callable[
 
 
 def _hops(items: Any) -> list[dict]:
-    return [{"host": str(h["host"]).strip(), "httpPort": int(h["http_port"]), "grpcPort": int(h["grpc_port"])} for h in items or []]
+    return [
+        {"host": str(h["host"]).strip(), "httpPort": int(h["http_port"]), "grpcPort": int(h["grpc_port"])}
+        for h in items or []
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -267,8 +285,10 @@ def _top(src: Section, res: Result) -> None:
     if ingress_class:
         res.set("ingress.className", ingress_class)
         if ingress_class not in INGRESS_CONTROLLERS:
-            res.notes.append(f"ingressClassName {ingress_class!r}: the UIs' NetworkPolicies must admit its controller; set "
-                             "networkPolicy.ingressNamespaces (its namespace) or networkPolicy.ingressSources (CIDRs)")
+            res.notes.append(
+                f"ingressClassName {ingress_class!r}: the UIs' NetworkPolicies must admit its controller; set "
+                "networkPolicy.ingressNamespaces (its namespace) or networkPolicy.ingressSources (CIDRs)"
+            )
 
 
 def _ingress(src: Section, res: Result, names: tuple[str, ...], modules: list[str]) -> None:
@@ -280,7 +300,9 @@ def _ingress(src: Section, res: Result, names: tuple[str, ...], modules: list[st
         if name not in modules:
             for key in list(route.data):
                 route.take(key)
-            res.notes.append(f"ingress.{name}: module {name} is not deployed, so KubeFATE creates no Ingress; not imported")
+            res.notes.append(
+                f"ingress.{name}: module {name} is not deployed, so KubeFATE creates no Ingress; not imported"
+            )
             continue
         out: dict[str, Any] = {}
         hosts = route.take("hosts")
@@ -288,7 +310,9 @@ def _ingress(src: Section, res: Result, names: tuple[str, ...], modules: list[st
             out["hosts"] = [{"name": h["name"], **({"path": h["path"]} if h.get("path") else {})} for h in hosts]
         tls = route.take("tls")
         if tls:
-            out["tls"] = [{"secretName": t["secretName"], **({"hosts": t["hosts"]} if t.get("hosts") else {})} for t in tls]
+            out["tls"] = [
+                {"secretName": t["secretName"], **({"hosts": t["hosts"]} if t.get("hosts") else {})} for t in tls
+            ]
         annotations = route.take("annotations")
         if annotations:
             out["annotations"] = annotations
@@ -298,6 +322,25 @@ def _ingress(src: Section, res: Result, names: tuple[str, ...], modules: list[st
 
 def _import_party(src: Section, res: Result) -> None:
     own = res.config["partyId"]
+    _import_engines(src, res)
+    modules, lb = _import_modules(src, res)
+    _import_external_mysql(src, res, modules)
+    _import_serving_link(src, res)
+    _import_rollsite(src, res, modules, own, lb)
+    _import_eggroll(src, res, modules)
+    _import_mysql(src, res, modules)
+    _import_python(src.sub("python"), res, modules)
+    _import_uis(src, res)
+    _import_spark(src, res)
+    _import_hdfs(src, res)
+    _import_nginx(src.sub("nginx"), res, modules, own)
+    _import_rabbitmq(src, res, own)
+    _import_pulsar(src, res, own)
+    res.set("modules", modules)
+
+
+def _import_engines(src: Section, res: Result) -> None:
+    """computing/federation/storage -> backend; algorithm and device."""
     engines = tuple(src.take(k) for k in ("computing", "federation", "storage"))
     if None in engines:
         res.problems.append("computing, federation, storage: all three are needed (KubeFATE renders broken engines "
@@ -315,16 +358,25 @@ def _import_party(src: Section, res: Result) -> None:
     if device is None:
         res.notes.append("device is not set: KubeFATE then uses plain images (no -ipcl despite its values.yaml); "
                          "fate-pulumi's default CPU does the same")
+
+
+def _import_modules(src: Section, res: Result) -> tuple[list[str], bool]:
+    """The module list (lbrollsite is rollsite with a balancer) and whether lbrollsite was chosen."""
     modules = list(src.take("modules") or [])
     lb = "lbrollsite" in modules
     if lb and "rollsite" in modules:
-        res.problems.append("modules: lists both rollsite and lbrollsite; KubeFATE renders two Deployments named rollsite "
-                            "and the install fails. Keep lbrollsite (load-balanced exchanges) or rollsite")
+        res.problems.append(
+            "modules: lists both rollsite and lbrollsite; KubeFATE renders two Deployments named rollsite "
+            "and the install fails. Keep lbrollsite (load-balanced exchanges) or rollsite"
+        )
     modules = list(dict.fromkeys("rollsite" if m == "lbrollsite" else m for m in modules))
     res.set("modules", modules)
-    _ingress(src, res, ("fateboard", "client", "spark", "rabbitmq", "pulsar"), modules)
+    _ingress(src, res, tuple(m.name for m in registry.MODULES if m.ui and "party" in m.kinds), modules)
+    return modules, lb
 
-    # external MySQL
+
+
+def _import_external_mysql(src: Section, res: Result, modules: list[str]) -> None:
     ext = {k: src.take(f"externalMysql{k}") for k in ("Ip", "Port", "Database", "User", "Password")}
     for key, field_name in (("Database", "database"), ("User", "user")):
         if ext[key]:
@@ -333,9 +385,15 @@ def _import_party(src: Section, res: Result) -> None:
         res.set("mysql.external", {"host": str(ext["Ip"]), **({"port": _int(ext["Port"])} if ext["Port"] else {})})
         if "mysql" in modules:
             modules.remove("mysql")
-            res.notes.append("externalMysqlIp is set: the mysql module is not deployed (KubeFATE deployed it anyway, unused)")
+            res.notes.append(
+                "externalMysqlIp is set: the mysql module is not deployed (KubeFATE deployed it anyway, unused)"
+            )
     res.secret("mysqlPassword", "externalMysqlPassword", ext["Password"])
 
+
+
+def _import_serving_link(src: Section, res: Result) -> None:
+    """Where the party's FATE Flow publishes models: serving-server, the FATE-Serving ZooKeeper."""
     serving_ip, serving_port = src.take("servingIp"), _int(src.take("servingPort"), src.key("servingPort"))
     if serving_ip and serving_port:
         res.set("serving.host", str(serving_ip))
@@ -354,8 +412,10 @@ def _import_party(src: Section, res: Result) -> None:
     elif res.get("serving.useRegistry"):
         res.problems.append(f"serving.zookeeper: {LEAKS['serving.zookeeper']}; set serving.zookeeper.hosts")
 
-    _import_rollsite(src, res, modules, own, lb)
 
+
+def _import_eggroll(src: Section, res: Result, modules: list[str]) -> None:
+    """clustermanager and nodemanager."""
     cm = src.sub("clustermanager")
     tz = cm.take("mysqlServerTimezone")
     if tz and tz != "UTC":
@@ -371,8 +431,10 @@ def _import_party(src: Section, res: Result) -> None:
         spn = _int(nm.take("sessionProcessorsPerNode"), nm.key("sessionProcessorsPerNode"))
         if spn is None:
             spn = 2
-            res.notes.append("nodemanager.sessionProcessorsPerNode is not set in a nodemanager section: KubeFATE then uses "
-                             "2 (template fallback, not values.yaml's 4); imported as 2")
+            res.notes.append(
+                "nodemanager.sessionProcessorsPerNode is not set in a nodemanager section: KubeFATE then uses "
+                "2 (template fallback, not values.yaml's 4); imported as 2"
+            )
         res.set("nodemanager.sessionProcessorsPerNode", spn)
         _scheduling(nm, "nodemanager", res)
         _storage(nm, "nodemanager", res, "nodemanager", present_default_class="nodemanager")
@@ -380,6 +442,9 @@ def _import_party(src: Section, res: Result) -> None:
         res.notes.append("no nodemanager section: KubeFATE requests cpu 4 / memory 4Gi per nodemanager (values.yaml); "
                          "fate-pulumi requests less by default, set nodemanager.resources to match")
 
+
+
+def _import_mysql(src: Section, res: Result, modules: list[str]) -> None:
     my = src.sub("mysql")
     if my.present:
         _service(my, "mysql", res, {})
@@ -391,16 +456,20 @@ def _import_party(src: Section, res: Result) -> None:
         ip, port = my.take("ip"), _int(my.take("port"), my.key("port"))
         if ip not in (None, "mysql") or port not in (None, 3306):
             if "mysql" in modules:
-                res.problems.append(f"{my.key('ip')}/{my.key('port')}: clients of a deployed mysql module use mysql:3306; "
-                                    "for another MySQL use externalMysqlIp")
+                res.problems.append(
+                    f"{my.key('ip')}/{my.key('port')}: clients of a deployed mysql module use mysql:3306; "
+                    "for another MySQL use externalMysqlIp"
+                )
             else:
                 res.set("mysql.external", {"host": str(ip or "mysql"), **({"port": port} if port else {})})
         res.secret("mysqlPassword", "mysql.password", my.take("password"))
         my.take("claimName")
         _storage(my, "mysql", res, "mysql")
 
-    _import_python(src.sub("python"), res, modules)
 
+
+def _import_uis(src: Section, res: Result) -> None:
+    """fateboard and client (the notebook)."""
     fb = src.sub("fateboard")
     if fb.present:
         _service(fb, "fateboard", res, {})
@@ -416,6 +485,9 @@ def _import_party(src: Section, res: Result) -> None:
         res.secret("notebookHashedPassword", "client.notebook_hashed_password", cl.take("notebook_hashed_password"))
         _storage(cl, "client", res, "client", present_default_class="client")
 
+
+
+def _import_spark(src: Section, res: Result) -> None:
     sp = src.sub("spark")
     if sp.present:
         for role, ports in (("master", {"nodePort": "webUi"}), ("worker", {})):
@@ -435,8 +507,13 @@ def _import_party(src: Section, res: Result) -> None:
             else:
                 wtype = part.take("type")
                 if wtype not in (None, "ClusterIP"):
-                    res.problems.append(f"{part.key('type')}: {wtype} is invalid on spark-worker's headless Service; use ClusterIP")
+                    res.problems.append(
+                        f"{part.key('type')}: {wtype} is invalid on spark-worker's headless Service; use ClusterIP"
+                    )
 
+
+
+def _import_hdfs(src: Section, res: Result) -> None:
     hd = src.sub("hdfs")
     if hd.present:
         for role in ("namenode", "datanode"):
@@ -451,8 +528,9 @@ def _import_party(src: Section, res: Result) -> None:
                 res.set(f"hdfs.{role}.replicas", replicas)
             _storage(part, f"hdfs.{role}", res, role)
 
-    _import_nginx(src.sub("nginx"), res, modules, own)
 
+
+def _import_rabbitmq(src: Section, res: Result, own: int) -> None:
     rq = src.sub("rabbitmq")
     if rq.present:
         _service(rq, "rabbitmq", res, {"nodePort": "amqp"})
@@ -460,13 +538,24 @@ def _import_party(src: Section, res: Result) -> None:
         for key in ("default_user", "default_pass", "user", "password"):
             value = rq.take(key)
             if value not in (None, "fate"):
-                res.notes.append(f"{rq.key(key)}: KubeFATE ignored it (credentials were hard-coded fate/fate); fate-pulumi "
-                                 "uses rabbitmq.user and the rabbitmqPassword secret")
-        table = _route_table(rq.take("route_table"), rq.key("route_table"), res, own,
-                             lambda r: {"host": str(r["host"]), "port": int(r["port"])}, {"host": "rabbitmq", "port": 5672})
+                res.notes.append(
+                    f"{rq.key(key)}: KubeFATE ignored it (credentials were hard-coded fate/fate); fate-pulumi "
+                    "uses rabbitmq.user and the rabbitmqPassword secret"
+                )
+        table = _route_table(
+            rq.take("route_table"),
+            rq.key("route_table"),
+            res,
+            own,
+            lambda r: {"host": str(r["host"]), "port": int(r["port"])},
+            {"host": "rabbitmq", "port": 5672},
+        )
         if table:
             res.set("rabbitmq.routeTable", table)
 
+
+
+def _import_pulsar(src: Section, res: Result, own: int) -> None:
     pu = src.sub("pulsar")
     if pu.present:
         _service(pu, "pulsar", res, {"httpNodePort": "broker", "httpsNodePort": "brokerTls"})
@@ -491,7 +580,6 @@ def _import_party(src: Section, res: Result) -> None:
         if table:
             res.set("pulsar.routeTable", table)
         _storage(pu, "pulsar", res, "pulsar")
-    res.set("modules", modules)
 
 
 def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb: bool) -> None:
@@ -525,8 +613,10 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
                              "balancer over lbrollsite.exchangeList); not imported")
             ex.take("ip"), ex.take("port")
         if rs.take("enableTLS"):
-            res.notes.append(f"{rs.key('enableTLS')}: KubeFATE's lbrollsite Deployment mounts no certificates, so TLS was "
-                             "never in effect; not imported (the balancer speaks plain gRPC to the exchanges)")
+            res.notes.append(
+                f"{rs.key('enableTLS')}: KubeFATE's lbrollsite Deployment mounts no certificates, so TLS was "
+                "never in effect; not imported (the balancer speaks plain gRPC to the exchanges)"
+            )
     else:
         _service(rs, "rollsite", res, {"nodePort": "rollsite"})
         _scheduling(rs, "rollsite", res)
@@ -552,8 +642,10 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
             out["concurrency"] = _int(conc)
         res.set("rollsite.polling", out)
         if lb:
-            res.notes.append(f"{polling.path}: with lbrollsite KubeFATE enables polling in eggroll.properties but leaves "
-                             "the polling entries out of the route table; fate-pulumi writes both")
+            res.notes.append(
+                f"{polling.path}: with lbrollsite KubeFATE enables polling in eggroll.properties but leaves "
+                "the polling entries out of the route table; fate-pulumi writes both"
+            )
     elif polling.present:
         for k in ("type", "server", "clientList", "concurrency"):
             polling.take(k)
@@ -592,6 +684,12 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
         v = _int(cmn.take(k), cmn.key(k))
         if v is not None:
             res.set(f"python.clustermanager.{_camel(k)}", v)
+    _import_python_spark(py, res, modules)
+    _import_python_clients(py, res, modules)
+
+
+def _import_python_spark(py: Section, res: Result, modules: list[str]) -> None:
+    """The Spark driver in FATE Flow and the HDFS it uses (external ones replace the modules)."""
     spark = py.sub("spark")
     for k in ("cores_per_node", "nodes", "portMaxRetries", "driverStartPort", "blockManagerStartPort"):
         v = _int(spark.take(k), spark.key(k))
@@ -619,7 +717,14 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
     prefix = hdfs.take("path_prefix")
     if prefix:
         res.set("python.hdfs.pathPrefix", prefix)
-    for svc, local_host, keys in (("rabbitmq", "rabbitmq", ("port", "mng_port")), ("pulsar", "pulsar", ("port", "mng_port"))):
+
+
+def _import_python_clients(py: Section, res: Result, modules: list[str]) -> None:
+    """FATE Flow's RabbitMQ, Pulsar, nginx and Hive (external ones replace the modules)."""
+    for svc, local_host, keys in (
+        ("rabbitmq", "rabbitmq", ("port", "mng_port")),
+        ("pulsar", "pulsar", ("port", "mng_port")),
+    ):
         part = py.sub(svc)
         host = part.take("host")
         if host and host != local_host:
@@ -643,13 +748,22 @@ def _import_python(py: Section, res: Result, modules: list[str]) -> None:
                     res.set(f"python.pulsar.{_camel(k)}", _int(v) if k == "topic_ttl" else v)
     nginx = py.sub("nginx")
     host = nginx.take("host")
-    hp, gp = _int(nginx.take("http_port"), nginx.key("http_port")), _int(nginx.take("grpc_port"), nginx.key("grpc_port"))
+    hp, gp = (
+        _int(nginx.take("http_port"), nginx.key("http_port")),
+        _int(nginx.take("grpc_port"), nginx.key("grpc_port")),
+    )
     if host and host != "nginx":
         res.set("python.nginx", {"host": host, **({"httpPort": hp} if hp else {}), **({"grpcPort": gp} if gp else {})})
     hive = py.sub("hive")
     if hive.has("host"):
-        res.set("python.hive", {"host": hive.take("host"), **({"port": _int(hive.take("port"), hive.key("port"))} if hive.has("port") else {}),
-                                **{_camel(k): hive.take(k) for k in ("auth_mechanism", "username") if hive.has(k)}})
+        res.set(
+            "python.hive",
+            {
+                "host": hive.take("host"),
+                **({"port": _int(hive.take("port"), hive.key("port"))} if hive.has("port") else {}),
+                **{_camel(k): hive.take(k) for k in ("auth_mechanism", "username") if hive.has(k)},
+            },
+        )
         res.secret("hivePassword", "python.hive.password", hive.take("password"))
     for k in ("port", "auth_mechanism", "username", "password", "host"):
         hive.take(k)
@@ -668,8 +782,14 @@ def _import_nginx(ng: Section, res: Result, modules: list[str], own: int) -> Non
         res.set("nginx.replicas", replicas)
     ex = ng.sub("exchange")
     if ex.present:
-        res.set("nginx.exchange", {"host": str(ex.take("ip")), "httpPort": _int(ex.take("httpPort"), ex.key("httpPort")),
-                                   "grpcPort": _int(ex.take("grpcPort"), ex.key("grpcPort"))})
+        res.set(
+            "nginx.exchange",
+            {
+                "host": str(ex.take("ip")),
+                "httpPort": _int(ex.take("httpPort"), ex.key("httpPort")),
+                "grpcPort": _int(ex.take("grpcPort"), ex.key("grpcPort")),
+            },
+        )
     elif res.kind == "party":
         res.notes.append(f"nginx.exchange: {LEAKS['nginx.exchange']}")
     table = ng.take("route_table") or {}
@@ -700,8 +820,10 @@ def _import_exchange(src: Section, res: Result) -> None:
     if ts.present:
         ts_type = ts.data.get("type") or "ClusterIP"
         if ts_type == "ClusterIP" and ts.has("nodePort"):
-            res.problems.append(f"trafficServer.nodePort with type {ts_type}: KubeFATE renders the nodePort anyway and the "
-                                "API server refuses the Service; set trafficServer.type: NodePort (or drop nodePort)")
+            res.problems.append(
+                f"trafficServer.nodePort with type {ts_type}: KubeFATE renders the nodePort anyway and the "
+                "API server refuses the Service; set trafficServer.type: NodePort (or drop nodePort)"
+            )
         _service(ts, "trafficServer", res, {"nodePort": "tls"})
         _scheduling(ts, "trafficServer", res, resources=False)
         replicas = _int(ts.take("replicas"), ts.key("replicas"))
@@ -712,8 +834,10 @@ def _import_exchange(src: Section, res: Result) -> None:
         if sni:
             res.set("trafficServer.sniRoutes", sni)
     elif "trafficServer" in modules:
-        res.problems.append("trafficServer: KubeFATE's defaults render type ClusterIP with nodePort 30007, which the API "
-                            "server refuses; add a trafficServer section with type NodePort")
+        res.problems.append(
+            "trafficServer: KubeFATE's defaults render type ClusterIP with nodePort 30007, which the API "
+            "server refuses; add a trafficServer section with type NodePort"
+        )
     _import_nginx(src.sub("nginx"), res, modules, own)
 
 
@@ -750,15 +874,24 @@ def _import_serving(src: Section, res: Result) -> None:
         _scheduling(ss, "servingServer", res, resources=False)
         ff = ss.sub("fateflow")
         if ff.present:
-            res.set("servingServer.fateflow", {"host": str(ff.take("ip")), "port": _int(ff.take("port"), ff.key("port"))})
+            res.set(
+                "servingServer.fateflow", {"host": str(ff.take("ip")), "port": _int(ff.take("port"), ff.key("port"))}
+            )
         cache_type = ss.take("cacheType")
         if cache_type:
             res.set("servingServer.cacheType", cache_type)
         switch = ss.take("cacheSwitch")
         if switch is not None:
             res.set("servingServer.cacheSwitch", bool(switch))
-            res.notes.append("servingServer.cacheSwitch: KubeFATE wrote the cache type into this switch (a bug); imported as the switch")
-        for theirs, ours in (("singleAdaptor", "singleAdaptor"), ("batchAdaptor", "batchAdaptor"), ("AdapterURL", "adapterUrl")):
+            res.notes.append(
+                "servingServer.cacheSwitch: KubeFATE wrote the cache type into this switch (a bug); imported as "
+                "the switch"
+            )
+        for theirs, ours in (
+            ("singleAdaptor", "singleAdaptor"),
+            ("batchAdaptor", "batchAdaptor"),
+            ("AdapterURL", "adapterUrl"),
+        ):
             value = ss.take(theirs)
             if value:
                 res.set(f"servingServer.{ours}", value)
@@ -768,14 +901,20 @@ def _import_serving(src: Section, res: Result) -> None:
         res.set("servingServer.cacheType", "redis")
     if "servingServer" in modules and res.get("servingServer.fateflow") is None:
         res.set("servingServer.fateflow", {"host": "fateflow", "port": 9380})
-        res.notes.append("servingServer.fateflow is not set: imported KubeFATE's default fateflow:9380, which only resolves "
-                         "when FATE runs in the serving namespace; set the party's FATE Flow address")
+        res.notes.append(
+            "servingServer.fateflow is not set: imported KubeFATE's default fateflow:9380, which only resolves "
+            "when FATE runs in the serving namespace; set the party's FATE Flow address"
+        )
     rd = src.sub("servingRedis")
     if rd.present:
         _scheduling(rd, "servingRedis", res, resources=False)
         res.secret("servingRedisPassword", "servingRedis.password", rd.take("password"))
         _storage(rd, "servingRedis", res, "servingRedis")
-    ext_ip, ext_port, ext_pw = src.take("externalRedisIp"), _int(src.take("externalRedisPort"), src.key("externalRedisPort")), src.take("externalRedisPassword")
+    ext_ip, ext_port, ext_pw = (
+        src.take("externalRedisIp"),
+        _int(src.take("externalRedisPort"), src.key("externalRedisPort")),
+        src.take("externalRedisPassword"),
+    )
     if ext_ip:
         res.set("servingServer.redis", {"host": str(ext_ip), **({"port": ext_port} if ext_port else {})})
         res.secret("servingRedisPassword", "externalRedisPassword", ext_pw)
@@ -821,8 +960,10 @@ def _kubefate_service_types(data: dict, res: Result) -> None:
             res.set(f"{key}.service.type", "ClusterIP")
     for ui in (m.name for m in registry.MODULES if m.ui and res.kind in m.kinds):
         if ui in modules and not res.get(f"ingress.{ui}.hosts"):
-            res.notes.append(f"ingress.{ui}: KubeFATE creates an Ingress for an example.com host when none is configured; "
-                             f"fate-pulumi creates one only for real hosts (set ingress.{ui}.hosts)")
+            res.notes.append(
+                f"ingress.{ui}: KubeFATE creates an Ingress for an example.com host when none is configured; "
+                f"fate-pulumi creates one only for real hosts (set ingress.{ui}.hosts)"
+            )
 
 
 def _pod_security(res: Result) -> None:
@@ -988,10 +1129,14 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
         prog=prog, description=__doc__.split("\n\n")[0],
         epilog="exit status: 0 imported; 2 the file has keys or values fate-pulumi refuses (one line each, nothing "
                "written); 1 reading the running party or writing the script failed")
-    parser.add_argument("cluster_yaml", type=Path, help="a KubeFATE cluster.yaml (chart fate, fate-exchange or fate-serving)")
+    parser.add_argument(
+        "cluster_yaml", type=Path, help="a KubeFATE cluster.yaml (chart fate, fate-exchange or fate-serving)"
+    )
     parser.add_argument("-o", "--output", type=Path, metavar="FILE",
                         help="write the stack file here (only when the import succeeds); default: standard output")
-    parser.add_argument("--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing")
+    parser.add_argument(
+        "--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing"
+    )
     parser.add_argument("--adopt", action="store_true",
                         help="take over the running KubeFATE deployment in place (sets fate:adoptKubefate, see README)")
     parser.add_argument("--secrets-script", type=Path, metavar="FILE",
@@ -1007,7 +1152,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
     if not isinstance(data, dict):
         raise InputError(f"{args.cluster_yaml}: not a KubeFATE cluster file (no mapping at the top)")
     if "config" in data and "chartName" not in data:
-        raise InputError(f"{args.cluster_yaml}: a Pulumi stack file already — render it: fate-pulumi render {args.cluster_yaml} out/")
+        raise InputError(
+            f"{args.cluster_yaml}: a Pulumi stack file already — render it: fate-pulumi render {args.cluster_yaml} out/"
+        )
     if args.output is not None:
         output_file(args.output)
     try:

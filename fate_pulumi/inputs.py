@@ -108,10 +108,14 @@ def stack_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         raise InputError(f"{path}: a KubeFATE cluster file, not a stack file — import it first: "
                          f"fate-pulumi import {path} -o Pulumi.<stack>.yaml")
     if "parties" in doc and "config" not in doc:
-        raise InputError(f"{path}: a federation topology, not a stack file — use: fate-pulumi federation preview {path}")
+        raise InputError(
+            f"{path}: a federation topology, not a stack file — use: fate-pulumi federation preview {path}"
+        )
     config = doc.get("config")
     if not isinstance(config, dict):
-        raise InputError(f"{path}: no `config:` section — a stack file holds `config: {{{NAMESPACE}:partyId: 9999, ...}}`")
+        raise InputError(
+            f"{path}: no `config:` section — a stack file holds `config: {{{NAMESPACE}:partyId: 9999, ...}}`"
+        )
     warnings = []
     ours = [k for k in config if str(k).startswith(f"{NAMESPACE}:")]
     for key in config:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime import rpc as _rpc
@@ -95,9 +96,14 @@ def redact(obj: dict) -> dict:
 
 
 
-def run_under_mocks(program: Callable[[], Any], config: Optional[dict[str, str]] = None, secret_keys: Sequence[str] = (),
-                    stack: str = "render", into: Optional[Rendered] = None,
-                    stack_outputs: Optional[dict[str, dict]] = None) -> Rendered:
+def run_under_mocks(
+    program: Callable[[], Any],
+    config: Optional[dict[str, str]] = None,
+    secret_keys: Sequence[str] = (),
+    stack: str = "render",
+    into: Optional[Rendered] = None,
+    stack_outputs: Optional[dict[str, dict]] = None,
+) -> Rendered:
     """Run `program` under Pulumi mocks with an engine-style config; return what it registered and its outputs,
     resolved. Pass `into` to keep what was registered even when the program raises."""
     rendered = into if into is not None else Rendered()
@@ -110,8 +116,8 @@ def run_under_mocks(program: Callable[[], Any], config: Optional[dict[str, str]]
             rendered.resources.append(Resource(args.typ, args.name, args.inputs, args.provider))
             return f"{args.name}-id", dict(args.inputs)
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-            return {}
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+            return {}, None  # the program calls no provider functions
 
     asyncio.set_event_loop(_event_loop())
     pulumi.runtime.set_mocks(Mocks(), project="fate", stack=stack, preview=False)

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import NoReturn, Optional
 
 from components import registry
+from fate_pulumi.render import stack_file_config
 from stacks.common import routes
 from stacks.config import ConfigError, DeploymentConfig, load_config, section_at
-from fate_pulumi.render import stack_file_config
 
 # the order of the boxes, and their columns in the picture from left to right: exchanges, parties, serving clusters
 _KIND_ORDER = {"exchange": 0, "party": 1, "serving": 2}
@@ -92,7 +92,9 @@ def _exposed(cfg: DeploymentConfig) -> dict[int, tuple[str, str]]:
 
 
 def _box(name: str, cfg: DeploymentConfig) -> Box:
-    title = {"party": f"party {cfg.party_id}", "exchange": "exchange", "serving": f"FATE-Serving {cfg.party_id}"}[cfg.kind]
+    title = {"party": f"party {cfg.party_id}", "exchange": "exchange", "serving": f"FATE-Serving {cfg.party_id}"}[
+        cfg.kind
+    ]
     where = f"{cfg.cloud.provider}" + (f" {cfg.public_host}" if cfg.public_host else "")
     return Box(name, cfg.kind, title, cfg.backend if cfg.kind == "party" else "", where)
 

@@ -14,8 +14,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from fate_pulumi.mocks import Rendered, close_event_loop, run_program
 
@@ -124,7 +125,9 @@ def connect_summary(rendered: Rendered) -> str:
             continue
         for port in svc["spec"]["ports"]:
             node_port = port.get("nodePort") or "assigned by the cluster at `pulumi up` (pulumi stack output connect)"
-            lines.append(f"  {svc['metadata']['name']} {port['name']} {port['port']} -> {svc['spec']['type']} {node_port}")
+            lines.append(
+                f"  {svc['metadata']['name']} {port['name']} {port['port']} -> {svc['spec']['type']} {node_port}"
+            )
     if len(lines) == 1:
         lines.append("  no Service is exposed outside the cluster")
     return "\n".join(lines)
@@ -133,8 +136,11 @@ def connect_summary(rendered: Rendered) -> str:
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi render") -> int:
     from fate_pulumi.inputs import output_dir
 
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                     epilog="exit status: 0 rendered, 2 bad input (file, YAML or config; nothing written)")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0],
+        epilog="exit status: 0 rendered, 2 bad input (file, YAML or config; nothing written)",
+    )
     parser.add_argument("stack_file", type=Path, help="a Pulumi.<stack>.yaml")
     parser.add_argument("out_dir", type=Path, help="where to write manifests.yaml, objects/ and outputs.json")
     parser.add_argument("--development", action="store_true",

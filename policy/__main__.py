@@ -7,8 +7,13 @@ import os
 import sys
 
 from pulumi_policy import (
-    EnforcementLevel, PolicyPack, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-    StackValidationArgs, StackValidationPolicy,
+    EnforcementLevel,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +44,7 @@ def _resource_policy(name: str, description: str, check):
         if not _k8s(args):
             return
         for message in check(_object(args)):
-            report(message)
+            report(message, None)  # the resource under validation
 
     return ResourceValidationPolicy(name=name, description=description, validate=validate)
 
@@ -47,20 +52,29 @@ def _resource_policy(name: str, description: str, check):
 def _node_ports(args: StackValidationArgs, report: ReportViolation) -> None:
     services = [dict(r.props) for r in args.resources if r.resource_type == "kubernetes:core/v1:Service"]
     for message in rules.node_port_violations(services):
-        report(message)
+        report(message, None)  # a clash concerns two Services; the message names both
 
 
 PolicyPack(
     name="fate-pulumi",
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
-        _resource_policy("fate-images-from-registry", "Images come from the configured registry, with a pinned tag",
-                         lambda obj: rules.image_violations(obj, REGISTRY)),
-        _resource_policy("fate-container-resources", "Every container requests CPU and memory", rules.resource_violations),
-        _resource_policy("fate-no-plaintext-passwords", "No password in a ConfigMap or a literal env value",
-                         rules.password_violations),
+        _resource_policy(
+            "fate-images-from-registry",
+            "Images come from the configured registry, with a pinned tag",
+            lambda obj: rules.image_violations(obj, REGISTRY),
+        ),
+        _resource_policy(
+            "fate-container-resources", "Every container requests CPU and memory", rules.resource_violations
+        ),
+        _resource_policy(
+            "fate-no-plaintext-passwords",
+            "No password in a ConfigMap or a literal env value",
+            rules.password_violations,
+        ),
         _resource_policy("fate-persistent-data-retained", "PVCs survive pulumi destroy", rules.retention_violations),
-        StackValidationPolicy(name="fate-nodeports", description="NodePorts in 30000-32767 and unique in the stack",
-                              validate=_node_ports),
+        StackValidationPolicy(
+            name="fate-nodeports", description="NodePorts in 30000-32767 and unique in the stack", validate=_node_ports
+        ),
     ],
 )

@@ -6,7 +6,8 @@ Each returns the violations it finds as messages that say what to fix.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
 NODE_PORT_RANGE = (30000, 32767)
 # Docker Hub images fate-pulumi uses by default, i.e. when the stack sets no registry
@@ -46,8 +47,11 @@ def image_violations(obj: Mapping[str, Any], registry: Optional[str]) -> list[st
         else:
             ok = image.startswith(DEFAULT_REGISTRY + "/") or image.startswith(DEFAULT_HUB_IMAGES)
         if not ok:
-            out.append(f"container {c.get('name')} pulls {image!r}, not from {registry or 'federatedai or the pinned Docker Hub images'}; "
-                       f"set fate:registry and mirror the image there")
+            out.append(
+                f"container {c.get('name')} pulls {image!r}, not from "
+                f"{registry or 'federatedai or the pinned Docker Hub images'}; "
+                f"set fate:registry and mirror the image there"
+            )
         if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest") and "trafficserver" not in image:
             out.append(f"container {c.get('name')} pulls {image!r} without a pinned tag")
     return out
@@ -59,7 +63,9 @@ def resource_violations(obj: Mapping[str, Any]) -> list[str]:
         requests = (c.get("resources") or {}).get("requests") or {}
         missing = [k for k in ("cpu", "memory") if k not in requests]
         if missing:
-            out.append(f"container {c.get('name')} has no {' / '.join(missing)} request; set resources or resourcesPreset")
+            out.append(
+                f"container {c.get('name')} has no {' / '.join(missing)} request; set resources or resourcesPreset"
+            )
     return out
 
 
@@ -70,11 +76,16 @@ def password_violations(obj: Mapping[str, Any]) -> list[str]:
         for key, text in (obj.get("data") or {}).items():
             for m in _PASSWORD_LINE.finditer(str(text)):
                 if m.group("value").strip() not in _NOT_A_PASSWORD:
-                    out.append(f"ConfigMap key {key} holds a password in clear ({m.group(0).split('=')[0].split(':')[0].strip()}); "
-                               f"move it to a Secret")
+                    out.append(
+                        f"ConfigMap key {key} holds a password in clear "
+                        f"({m.group(0).split('=')[0].split(':')[0].strip()}); "
+                        f"move it to a Secret"
+                    )
     for c in containers(obj):
         for env in c.get("env") or []:
-            if _PASSWORD_NAME.search(env.get("name", "")) and str(env.get("value", "")).strip() not in _NOT_A_PASSWORD | {""}:
+            if _PASSWORD_NAME.search(env.get("name", "")) and str(
+                env.get("value", "")
+            ).strip() not in _NOT_A_PASSWORD | {""}:
                 out.append(f"container {c.get('name')} sets {env['name']} in clear; use valueFrom.secretKeyRef")
     return out
 
@@ -84,12 +95,12 @@ def node_port_violations(services: Iterable[Mapping[str, Any]]) -> list[str]:
     out = []
     seen: dict[int, str] = {}
     for svc in services:
-        name = (svc.get("metadata") or {}).get("name")
+        name = str((svc.get("metadata") or {}).get("name"))
         for port in (svc.get("spec") or {}).get("ports") or []:
-            node_port = port.get("nodePort")
-            if node_port is None:
+            given = port.get("nodePort")
+            if given is None:
                 continue
-            node_port = int(node_port)
+            node_port = int(given)
             if not NODE_PORT_RANGE[0] <= node_port <= NODE_PORT_RANGE[1]:
                 out.append(f"Service {name}: NodePort {node_port} is outside {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}")
             if node_port in seen:

@@ -7,15 +7,14 @@ import datetime as dt
 import json
 from typing import Any, Optional
 
-from cryptography import x509
-
 import pulumi
 import pulumi_kubernetes as k8s
+from cryptography import x509
 
 from components import endpoints, kube, registry
 from components.settings import IngressRoute
 from components.tls import Authority, TlsPlan, renewing_start
-from stacks.config import S, SECRET_KEYS, DeploymentConfig, _snake
+from stacks.config import SECRET_KEYS, DeploymentConfig, S, _snake
 
 
 def site_of(cfg: DeploymentConfig) -> kube.Site:
@@ -38,12 +37,15 @@ def site_of(cfg: DeploymentConfig) -> kube.Site:
         ingress_class=cfg.ingress.class_name,
         network=kube.NetworkSettings(
             # with Istio the UIs are reached from its ingress gateway
-            ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces or ()) + (("istio-system",) if cfg.istio.enabled else ()),
+            ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces or ())
+            + (("istio-system",) if cfg.istio.enabled else ()),
             ingress_sources=tuple(cfg.network_policy.ingress_sources or ()),
             entry_point_sources=tuple(cfg.network_policy.entry_point_sources),
             allow_namespaces=tuple(cfg.network_policy.allow_namespaces),
             peer_namespaces=peer_namespaces(cfg),
-        ) if cfg.network_policy.enabled else None,
+        )
+        if cfg.network_policy.enabled
+        else None,
     )
 
 
@@ -68,7 +70,9 @@ def routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
     if "pulsar" in mods:
         if cfg.pulsar.exchange:
             r.append(("pulsar", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port))
-        r += [("pulsar", t.host, t.ssl_port if cfg.pulsar.exchange else t.port) for t in cfg.pulsar.route_table.values()]
+        r += [
+            ("pulsar", t.host, t.ssl_port if cfg.pulsar.exchange else t.port) for t in cfg.pulsar.route_table.values()
+        ]
     if "rabbitmq" in mods:
         r += [("rabbitmq", t.host, t.port) for t in cfg.rabbitmq.route_table.values()]
     if "trafficServer" in mods:
@@ -133,8 +137,10 @@ class Composition:
         fallback = SECRET_KEYS[key][1]
         if key not in self._warned:
             self._warned.add(key)
-            pulumi.log.warn(f"fate:{key} is not set; development stack uses {'an empty value' if not fallback else 'a default'}. "
-                            f"Set it with: pulumi config set --secret fate:{key} '<value>'")
+            pulumi.log.warn(
+                f"fate:{key} is not set; development stack uses {'an empty value' if not fallback else 'a default'}. "
+                f"Set it with: pulumi config set --secret fate:{key} '<value>'"
+            )
         return fallback
 
     def ingress(self, module: str) -> IngressRoute:
@@ -154,6 +160,8 @@ def compose(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[str, An
         module = spec.build(ctx)
         created[spec.name] = module
         if spec.connect is not None:
+            if module.node_ports is None:
+                raise RuntimeError(f"components/registry.py: {spec.name} has connect, its component no node_ports")
             node_ports[spec.connect] = module.node_ports
     return {"modules": created, "nodePorts": node_ports, "context": ctx}
 
@@ -161,11 +169,12 @@ def compose(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[str, An
 def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional[TlsPlan]:
     """The certificates this stack issues itself (tls.generate), from its CA; without a fixed tls.validFrom they
     renew (components/tls.py renewing_start)."""
-    if not cfg.tls.generate:
-        return None
     t = cfg.tls
+    key = cfg.secrets.tls_ca_key
+    if not t.generate or t.ca_certificate is None or key is None:  # without a CA the config checks refuse generate
+        return None
     start = t.valid_from or renewing_start(today or dt.date.today(), t.valid_days, t.renew_before_days)
-    return TlsPlan(ca=Authority(t.ca_certificate, cfg.secrets.tls_ca_key.get_secret_value()),
+    return TlsPlan(ca=Authority(t.ca_certificate, key.get_secret_value()),
                    trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days, domain=t.domain)
 
 
@@ -174,17 +183,17 @@ EXPIRY_WARNING_DAYS = 30
 
 def expiry_warnings(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> list[str]:
     """Certificates the stack issues or trusts that expire within 30 days (or have): said in every preview."""
-    if not cfg.tls.generate:
-        return []
     today = today or dt.date.today()
-    out = []
     plan = tls_plan(cfg, today)
+    if plan is None:
+        return []
+    out = []
     left = (plan.expires - today).days
     if left <= EXPIRY_WARNING_DAYS:
         out.append(f"the certificates this stack issues expire on {plan.expires} ({left} days): set a new "
                    "fate:tls.validFrom, or remove it to let them renew, and run pulumi up")
-    for what, pem in [("tls.caCertificate", cfg.tls.ca_certificate),
-                      *((f"tls.trustedCaCertificates[{i}]", p) for i, p in enumerate(cfg.tls.trusted_ca_certificates))]:
+    for what, pem in [("tls.caCertificate", plan.ca.certificate_pem),
+                      *((f"tls.trustedCaCertificates[{i}]", p) for i, p in enumerate(plan.trusted))]:
         not_after = x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc.date()
         if (not_after - today).days <= EXPIRY_WARNING_DAYS:
             out.append(f"fate:{what} expires on {not_after} ({(not_after - today).days} days): rotate the CA (README: "
@@ -243,10 +252,16 @@ def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[pul
     retain = cfg.persistence.enabled and cfg.persistence.retain_on_destroy
     return k8s.core.v1.Namespace(
         "namespace",
-        metadata={"name": site.namespace, "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower(), **kube.FORCE_ANNOTATIONS},
-                  "labels": {
-            "app.kubernetes.io/part-of": kube.PART_OF, "app.kubernetes.io/managed-by": kube.MANAGED_BY,
-            f"{kube.LABEL_PREFIX}/party-id": str(site.party_id), **admission_labels(cfg)}},
+        metadata={
+            "name": site.namespace,
+            "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower(), **kube.FORCE_ANNOTATIONS},
+            "labels": {
+                "app.kubernetes.io/part-of": kube.PART_OF,
+                "app.kubernetes.io/managed-by": kube.MANAGED_BY,
+                f"{kube.LABEL_PREFIX}/party-id": str(site.party_id),
+                **admission_labels(cfg),
+            },
+        },
         opts=pulumi.ResourceOptions(provider=k8s_provider, retain_on_delete=retain),
     )
 

@@ -12,23 +12,34 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
-
-S = TypeVar("S", bound=BaseModel)
 
 from components import registry
 from components.fateflow import ServingLink
 from components.registry import BACKEND_ENGINES
 from components.security import beyond_baseline
 from components.settings import (
-    NODE_PORT_RANGE, RESOURCE_PRESETS, Cidr, Host, IngressRoute, K8sName, Model, PartyId, Port, Resources,
-    ServiceSettings, StorageSettings,
+    NODE_PORT_RANGE,
+    RESOURCE_PRESETS,
+    Cidr,
+    Host,
+    IngressRoute,
+    K8sName,
+    Model,
+    PartyId,
+    Resources,
+    ServiceSettings,
+    StorageSettings,
 )
+from components.tls import same_key
 from stacks.clouds import INGRESS_CONTROLLERS, PROFILES, CloudName
+
+S = TypeVar("S", bound=BaseModel)
 
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
 
@@ -239,10 +250,22 @@ class _IngressBase(Model):
     class_name: Optional[str] = Field(default=None, description="default: the cloud profile's ingress class")
 
 
-# one IngressRoute per web UI of the registry (fate:ingress.<module>)
-IngressConfig: Any = create_model(
-    "IngressConfig", __base__=_IngressBase, __module__=__name__,
-    **{m.attr: (IngressRoute, Field(default_factory=IngressRoute)) for m in registry.MODULES if m.ui})
+M = TypeVar("M", bound=BaseModel)
+
+
+def _extend(name: str, base: type[M], fields: dict[str, Any]) -> type[M]:
+    """`base` with fields the registry decides (pydantic's create_model), e.g. one Ingress route per web UI."""
+    model: type[M] = create_model(name, __base__=base, __module__=__name__, **fields)
+    return model
+
+
+if TYPE_CHECKING:
+    class IngressConfig(_IngressBase):
+        def __getattr__(self, name: str) -> IngressRoute: ...
+else:
+    # one IngressRoute per web UI of the registry (fate:ingress.<module>)
+    IngressConfig = _extend("IngressConfig", _IngressBase, {
+        m.attr: (IngressRoute, Field(default_factory=IngressRoute)) for m in registry.MODULES if m.ui})
 
 
 class IstioConfig(Model):
@@ -262,7 +285,8 @@ class NetworkPolicyConfig(Model):
     entry_point_sources: list[Cidr] = Field(
         default_factory=list, description="CIDRs allowed to reach exposed entry points; empty = anywhere")
     allow_namespaces: list[K8sName] = Field(
-        default_factory=list, description="Other namespaces (e.g. an in-cluster exchange) allowed to reach every module")
+        default_factory=list, description="Other namespaces (e.g. an in-cluster exchange) allowed to reach every module"
+    )
 
 
 class PodSecurityConfig(Model):
@@ -285,9 +309,11 @@ class TlsConfig(Model):
         default=None, description="PEM of this stack's CA (its key: secret fate:tlsCaKey); `fate-pulumi ca`")
     trusted_ca_certificates: list[str] = Field(default_factory=list, description="PEMs of the peers' CAs")
     valid_from: Optional[date] = Field(
-        default=None, description="Fixed start of validity (set a new one to rotate by hand); unset: renewing — the "
-                                  "start moves every validDays - renewBeforeDays, so `pulumi up` issues new certificates "
-                                  "before the old ones expire")
+        default=None,
+        description="Fixed start of validity (set a new one to rotate by hand); unset: renewing — the "
+        "start moves every validDays - renewBeforeDays, so `pulumi up` issues new certificates "
+        "before the old ones expire",
+    )
     valid_days: int = Field(default=365, ge=2, le=3650)
     renew_before_days: int = Field(default=30, ge=1, le=3649, description="With a renewing start: how long before "
                                                                           "expiry the next `pulumi up` renews")
@@ -304,7 +330,9 @@ class TlsConfig(Model):
 
 
 class PersistenceConfig(Model):
-    enabled: bool = Field(default=True, description="PVCs for mysql, fateflow, notebook, nodemanager, hdfs, pulsar, serving")
+    enabled: bool = Field(
+        default=True, description="PVCs for mysql, fateflow, notebook, nodemanager, hdfs, pulsar, serving"
+    )
     retain_on_destroy: bool = Field(
         default=True, description="Keep PVCs (and a namespace we created) on pulumi destroy")
 
@@ -312,7 +340,9 @@ class PersistenceConfig(Model):
 class StackKubeconfig(Model):
     """The kubeconfig a cluster stack exports (pulumi-eks, -gcp, -azure-native ...), read by a StackReference."""
 
-    stack: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$", description="org/project/stack of the cluster stack")
+    stack: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$", description="org/project/stack of the cluster stack"
+    )
     output: str = Field(default="kubeconfig", min_length=1)
 
 
@@ -328,7 +358,9 @@ class KubernetesTarget(Model):
         default=None, description="Write manifests on `pulumi up` instead of applying them (GitOps)")
     enable_server_side_apply: bool = True
     cluster_identifier: Optional[str] = Field(
-        default=None, description="Stable cluster id: only its change replaces the provider (default: context or 'default')")
+        default=None,
+        description="Stable cluster id: only its change replaces the provider (default: context or 'default')",
+    )
 
 
 class CloudLoadBalancer(Model):
@@ -346,7 +378,9 @@ class CloudConfig(Model):
 
     provider: CloudName = "onprem"
     load_balancer: CloudLoadBalancer = Field(default_factory=CloudLoadBalancer)
-    storage_class: Optional[str] = Field(default=None, description="StorageClass for every persistent module (overrides the profile)")
+    storage_class: Optional[str] = Field(
+        default=None, description="StorageClass for every persistent module (overrides the profile)"
+    )
     ingress_class: Optional[str] = Field(default=None, description="Ingress class (overrides the profile)")
     gpu: GpuPlacement = Field(default_factory=GpuPlacement)
 
@@ -358,9 +392,13 @@ class _SecretsBase(Model):
     model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False})
 
 
-Secrets: Any = create_model(
-    "Secrets", __base__=_SecretsBase, __module__=__name__,
-    **{registry.snake(key): (Optional[SecretStr], None) for key in SECRET_KEYS})
+if TYPE_CHECKING:
+    class Secrets(_SecretsBase):
+        def __getattr__(self, name: str) -> Optional[SecretStr]: ...
+else:
+    # one optional secret per password key
+    Secrets = _extend("Secrets", _SecretsBase,
+                      {registry.snake(key): (Optional[SecretStr], None) for key in SECRET_KEYS})
 
 
 _snake = registry.snake
@@ -373,7 +411,10 @@ class DeploymentBase(Model):
     kind: Kind = "party"
     party_id: PartyId = Field(description="FATE party id (an exchange conventionally uses 1)")
     name: Optional[K8sName] = Field(
-        default=None, description="Deployment name (KubeFATE cluster name); default fate-<partyId>, fate-exchange, fate-serving-<partyId>")
+        default=None,
+        description="Deployment name (KubeFATE cluster name); "
+                    "default fate-<partyId>, fate-exchange, fate-serving-<partyId>",
+    )
     namespace: Optional[K8sName] = Field(default=None, description="Target namespace; default = name")
     create_namespace: bool = True
     development: bool = Field(default=False, description="Allow development fallbacks for unset passwords (warns)")
@@ -386,7 +427,9 @@ class DeploymentBase(Model):
 
     registry: Optional[str] = Field(
         default=None, description="Image registry prefix for every image, e.g. harbor.bank.example/federatedai")
-    image_tag: Optional[str] = Field(default=None, description="FATE image tag; default 1.11.2-release (serving 2.1.6-release)")
+    image_tag: Optional[str] = Field(
+        default=None, description="FATE image tag; default 1.11.2-release (serving 2.1.6-release)"
+    )
     pull_policy: PullPolicy = "IfNotPresent"
     image_pull_secrets: list[K8sName] = Field(default_factory=list)
     persistence: PersistenceConfig = Field(default_factory=PersistenceConfig)
@@ -414,7 +457,11 @@ class DeploymentBase(Model):
     def deployment_name(self) -> str:
         if self.name:
             return self.name
-        return {"party": f"fate-{self.party_id}", "exchange": "fate-exchange", "serving": f"fate-serving-{self.party_id}"}[self.kind]
+        return {
+            "party": f"fate-{self.party_id}",
+            "exchange": "fate-exchange",
+            "serving": f"fate-serving-{self.party_id}",
+        }[self.kind]
 
     @property
     def target_namespace(self) -> str:
@@ -440,16 +487,17 @@ class DeploymentBase(Model):
             return tuple(m for m in SERVING_MODULES if m in chosen)
         spec = BACKEND_MODULES[self.backend]
         if self.modules is not None:
-            chosen = set(self.modules)
+            party = set(self.modules)
         else:
-            chosen = set(spec["required"]) | set(spec["optional"])
-            chosen -= self.external_services
-        return tuple(m for m in PARTY_MODULES if m in chosen)
+            party = (set(spec["required"]) | set(spec["optional"])) - self.external_services
+        return tuple(m for m in PARTY_MODULES if m in party)
 
     @property
     def external_services(self) -> set[str]:
         """Party modules replaced by an external service the user configured."""
-        return {m.name for m in registry.MODULES if m.external is not None and section_at(self, m.external.key) is not None}
+        return {
+            m.name for m in registry.MODULES if m.external is not None and section_at(self, m.external.key) is not None
+        }
 
     def module(self, name: str) -> Any:
         """The config section of a module, by its FATE name (e.g. 'trafficServer')."""
@@ -471,10 +519,9 @@ if TYPE_CHECKING:
 
         def __getattr__(self, name: str) -> Any: ...
 else:
-    # the module sections, in registry order, before `secrets`
-    DeploymentConfig = create_model(
-        "DeploymentConfig", __base__=DeploymentBase, __module__=__name__,
-        **{m.attr: (m.section, Field(default_factory=m.section)) for m in registry.MODULES})
+    # the module sections, in registry order
+    DeploymentConfig = _extend("DeploymentConfig", DeploymentBase, {
+        m.attr: (m.section, Field(default_factory=m.section)) for m in registry.MODULES})
 
 _SECTION_OF: dict[type, str] = {m.section: m.attr for m in registry.MODULES}
 _SECTION_OF.update({info.annotation: name for name, info in DeploymentBase.model_fields.items()
@@ -584,14 +631,23 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
     }
     all_sections = set().union(*kind_sections.values())
     for key in sorted(set_keys & (all_sections - kind_sections[kind])):
-        p.append(Problem(_key([key]), f"not used by a deployment of kind {kind}; remove it "
-                                      f"(it belongs to kind {', '.join(k for k, s in kind_sections.items() if key in s)})"))
+        p.append(
+            Problem(
+                _key([key]),
+                f"not used by a deployment of kind {kind}; remove it "
+                f"(it belongs to kind {', '.join(k for k, s in kind_sections.items() if key in s)})",
+            )
+        )
 
     if cfg.modules is not None:
         allowed = {"party": PARTY_MODULES, "exchange": EXCHANGE_MODULES, "serving": SERVING_MODULES}[kind]
         for i, m in enumerate(cfg.modules):
             if m not in allowed:
-                p.append(Problem(_key(["modules", i]), f"unknown module {m!r} for kind {kind}; allowed: {', '.join(allowed)}"))
+                p.append(
+                    Problem(
+                        _key(["modules", i]), f"unknown module {m!r} for kind {kind}; allowed: {', '.join(allowed)}"
+                    )
+                )
         for m, n in Counter(cfg.modules).items():
             if n > 1:
                 p.append(Problem(_key(["modules"]), f"module {m!r} is listed {n} times"))
@@ -602,10 +658,20 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
         p += _check_party(cfg, modules)
     elif kind == "exchange":
         if cfg.rollsite.exchange_list:
-            p.append(Problem(_key(["rollsite", "exchangeList"]), "an exchange chains to one upstream exchange: use rollsite.exchange"))
+            p.append(
+                Problem(
+                    _key(["rollsite", "exchangeList"]),
+                    "an exchange chains to one upstream exchange: use rollsite.exchange",
+                )
+            )
         if cfg.backend == "spark_rabbitmq":
-            p.append(Problem(_key(["backend"]), "spark_rabbitmq has no exchange (RabbitMQ federates peer to peer); "
-                                                "use eggroll (rollsite) or spark_pulsar / spark_local_pulsar (trafficServer + nginx)"))
+            p.append(
+                Problem(
+                    _key(["backend"]),
+                    "spark_rabbitmq has no exchange (RabbitMQ federates peer to peer); "
+                    "use eggroll (rollsite) or spark_pulsar / spark_local_pulsar (trafficServer + nginx)",
+                )
+            )
         if "backend" in set_keys and cfg.modules is not None:
             for i, m in enumerate(cfg.modules):
                 if cfg.backend in EXCHANGE_BACKEND_MODULES and m not in EXCHANGE_BACKEND_MODULES[cfg.backend]:
@@ -621,7 +687,11 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
     p += _check_target(cfg)
     p += _check_tls(cfg)
     if cfg.registry is not None and not _IMAGE_REF.match(cfg.registry.rstrip("/")):
-        p.append(Problem(_key(["registry"]), f"{cfg.registry!r} is not a registry prefix like harbor.example.org/federatedai"))
+        p.append(
+            Problem(
+                _key(["registry"]), f"{cfg.registry!r} is not a registry prefix like harbor.example.org/federatedai"
+            )
+        )
     if cfg.image_tag is not None and not _TAG.match(cfg.image_tag):
         p.append(Problem(_key(["imageTag"]), f"{cfg.image_tag!r} is not a valid image tag"))
     return p
@@ -652,39 +722,85 @@ def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
                 p.append(Problem(_key(["modules"]), f"backend {cfg.backend} needs module {m!r}; add it{hint}"))
     if cfg.algorithm == "ALL" and cfg.device == "CPU" or cfg.device == "IPCL" and cfg.algorithm != "Basic" \
             or cfg.device == "GPU" and cfg.algorithm == "Basic":
-        p.append(Problem(_key(["algorithm"]), f"FATE {FATE_VERSION} ships no image for algorithm {cfg.algorithm} on device "
-                                              f"{cfg.device}; supported: CPU with Basic/NN, IPCL with Basic, GPU with NN/ALL"))
+        p.append(
+            Problem(
+                _key(["algorithm"]),
+                f"FATE {FATE_VERSION} ships no image for algorithm {cfg.algorithm} on device "
+                f"{cfg.device}; supported: CPU with Basic/NN, IPCL with Basic, GPU with NN/ALL",
+            )
+        )
     if cfg.python.gpu_count is not None and cfg.device != "GPU":
         p.append(Problem(_key(["python", "gpuCount"]), "only used with device GPU"))
     if cfg.istio.enabled and computing != "Eggroll":
-        p.append(Problem(_key(["istio", "enabled"]), "Istio mode is only supported with the eggroll backend (KubeFATE docs: not compatible with Spark)"))
+        p.append(
+            Problem(
+                _key(["istio", "enabled"]),
+                "Istio mode is only supported with the eggroll backend (KubeFATE docs: not compatible with Spark)",
+            )
+        )
     sp = cfg.python.spark
     if sp.port_max_retries is not None and (sp.driver_start_port is None or sp.block_manager_start_port is None):
         p.append(Problem(_key(["python", "spark", "portMaxRetries"]),
                          "needs python.spark.driverStartPort and python.spark.blockManagerStartPort"))
     if sp.driver_host_type is not None and sp.port_max_retries is None:
-        p.append(Problem(_key(["python", "spark", "driverHostType"]), "needs python.spark.portMaxRetries (the driver ports to expose)"))
+        p.append(
+            Problem(
+                _key(["python", "spark", "driverHostType"]),
+                "needs python.spark.portMaxRetries (the driver ports to expose)",
+            )
+        )
     if cfg.serving.use_registry and cfg.serving.zookeeper is None:
-        p.append(Problem(_key(["serving", "zookeeper"]), "serving.useRegistry needs serving.zookeeper.hosts (the FATE-Serving ZooKeeper)"))
+        p.append(
+            Problem(
+                _key(["serving", "zookeeper"]),
+                "serving.useRegistry needs serving.zookeeper.hosts (the FATE-Serving ZooKeeper)",
+            )
+        )
     if (cfg.serving.host is None) != (cfg.serving.port is None):
-        p.append(Problem(_key(["serving"]), "set both serving.host and serving.port (the serving-server endpoint) or neither"))
+        p.append(
+            Problem(
+                _key(["serving"]), "set both serving.host and serving.port (the serving-server endpoint) or neither"
+            )
+        )
     if cfg.pulsar.exchange is not None and "pulsar" not in modules:
         p.append(Problem(_key(["pulsar", "exchange"]), "needs the pulsar module"))
     polling = cfg.rollsite.polling
     if cfg.rollsite.exchange_list and cfg.rollsite.exchange is not None:
-        p.append(Problem(_key(["rollsite", "exchangeList"]), "use either rollsite.exchange (one exchange) or "
-                                                              "rollsite.exchangeList (load-balanced exchanges), not both"))
+        p.append(
+            Problem(
+                _key(["rollsite", "exchangeList"]),
+                "use either rollsite.exchange (one exchange) or "
+                "rollsite.exchangeList (load-balanced exchanges), not both",
+            )
+        )
     if cfg.rollsite.exchange_list and polling.enabled and polling.type == "client":
-        p.append(Problem(_key(["rollsite", "exchangeList"]), "a polling client reaches everything through its polling server"))
+        p.append(
+            Problem(
+                _key(["rollsite", "exchangeList"]), "a polling client reaches everything through its polling server"
+            )
+        )
     if polling.enabled:
         if polling.type is None:
-            p.append(Problem(_key(["rollsite", "polling", "type"]), "required when polling is enabled: client or server"))
+            p.append(
+                Problem(_key(["rollsite", "polling", "type"]), "required when polling is enabled: client or server")
+            )
         if polling.type == "client" and polling.server is None:
-            p.append(Problem(_key(["rollsite", "polling", "server"]), "a polling client needs the server's host and port"))
+            p.append(
+                Problem(_key(["rollsite", "polling", "server"]), "a polling client needs the server's host and port")
+            )
         if polling.type == "client" and cfg.rollsite.exchange is not None:
-            p.append(Problem(_key(["rollsite", "exchange"]), "a polling client reaches everything through its polling server; remove exchange"))
+            p.append(
+                Problem(
+                    _key(["rollsite", "exchange"]),
+                    "a polling client reaches everything through its polling server; remove exchange",
+                )
+            )
         if polling.type == "server" and not polling.client_list:
-            p.append(Problem(_key(["rollsite", "polling", "clientList"]), "a polling server needs the party ids of its clients"))
+            p.append(
+                Problem(
+                    _key(["rollsite", "polling", "clientList"]), "a polling server needs the party ids of its clients"
+                )
+            )
     p += _check_rollsite_tls(cfg, modules)
     return p
 
@@ -703,8 +819,14 @@ def _check_rollsite_tls(cfg: DeploymentConfig, modules: set[str]) -> list[Proble
         if "rollsiteTls" in rs.service.node_ports:
             p.append(Problem(_key(["rollsite", "service", "nodePorts", "rollsiteTls"]),
                              "rollsite serves TLS only with rollsite.tls.enabled"))
-        p += [Problem(_key(path), "dialling with TLS needs this rollsite's client certificate; set rollsite.tls.enabled "
-                                  "(Secret " + rs.tls.secret_name + ")") for path in secure]
+        p += [
+            Problem(
+                _key(path),
+                "dialling with TLS needs this rollsite's client certificate; set rollsite.tls.enabled "
+                "(Secret " + rs.tls.secret_name + ")",
+            )
+            for path in secure
+        ]
         if rs.tls.refuse_plaintext:
             p.append(Problem(_key(["rollsite", "tls", "refusePlaintext"]), "needs rollsite.tls.enabled"))
     elif cfg.tls.generate and cfg.public_host is None and rs.service.type in ("NodePort", "LoadBalancer"):
@@ -716,13 +838,27 @@ def _check_rollsite_tls(cfg: DeploymentConfig, modules: set[str]) -> list[Proble
 def _check_serving(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     p: list[Problem] = []
     if "servingServer" in modules and cfg.serving_server.fateflow is None:
-        p.append(Problem(_key(["servingServer", "fateflow"]),
-                         "required: the FATE Flow HTTP endpoint of this party (host: fateflow node/LB address, port: its http NodePort) "
-                         "for model transfer"))
+        p.append(
+            Problem(
+                _key(["servingServer", "fateflow"]),
+                "required: the FATE Flow HTTP endpoint of this party (host: fateflow node/LB address, port: its "
+                "http NodePort) "
+                "for model transfer",
+            )
+        )
     if cfg.serving_server.cache_type == "redis" and "servingRedis" not in modules and cfg.serving_server.redis is None:
-        p.append(Problem(_key(["servingServer", "cacheType"]), "redis cache needs the servingRedis module or servingServer.redis"))
+        p.append(
+            Problem(
+                _key(["servingServer", "cacheType"]), "redis cache needs the servingRedis module or servingServer.redis"
+            )
+        )
     if cfg.serving_server.redis is not None and "servingRedis" in modules:
-        p.append(Problem(_key(["servingServer", "redis"]), "an external Redis replaces the servingRedis module; remove one of them"))
+        p.append(
+            Problem(
+                _key(["servingServer", "redis"]),
+                "an external Redis replaces the servingRedis module; remove one of them",
+            )
+        )
     return p
 
 
@@ -742,13 +878,23 @@ def _check_routes(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
         for dup in _duplicates(ids):
             p.append(Problem(_key(key.split(".")), f"party {dup} is listed more than once; keep one entry per party"))
         if own in ids:
-            p.append(Problem(_key(key.split(".")), f"lists this party itself ({own}); its own route is generated, remove the entry"))
+            p.append(
+                Problem(
+                    _key(key.split(".")),
+                    f"lists this party itself ({own}); its own route is generated, remove the entry",
+                )
+            )
     tables = {"nginx.routeTable": cfg.nginx.route_table, "rabbitmq.routeTable": cfg.rabbitmq.route_table,
               "pulsar.routeTable": cfg.pulsar.route_table}
     for key, table in tables.items():
         if own in table and not (cfg.kind == "exchange" and key == "nginx.routeTable"):
-            p.append(Problem(_key(key.split(".") + [str(own)]),
-                             f"route for this party itself ({own}); its own route is generated from the local service, remove the entry"))
+            p.append(
+                Problem(
+                    _key(key.split(".") + [str(own)]),
+                    f"route for this party itself ({own}); its own route is generated from the local service, "
+                    "remove the entry",
+                )
+            )
     polling = cfg.rollsite.polling
     if polling.enabled and polling.type == "server":
         for dup in _duplicates(polling.client_list):
@@ -769,7 +915,7 @@ def _check_routes(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
 _EXPOSED = registry.EXPOSED
 
 
-def section_at(cfg: DeploymentConfig, path: tuple[str, ...]) -> Any:
+def section_at(cfg: BaseModel, path: tuple[str, ...]) -> Any:
     """The section at a config path (config keys, e.g. ("hdfs", "namenode"))."""
     obj: Any = cfg
     for part in path:
@@ -789,10 +935,20 @@ def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
             if name not in service.keys:
                 p.append(Problem(key, f"{module} has no port {name!r}; ports: {', '.join(service.keys)}"))
             if svc.type == "ClusterIP":
-                p.append(Problem(key, f"a NodePort needs {'.'.join(path)}.service.type NodePort or LoadBalancer (type is ClusterIP)"))
+                p.append(
+                    Problem(
+                        key,
+                        f"a NodePort needs {'.'.join(path)}.service.type NodePort or LoadBalancer (type is ClusterIP)",
+                    )
+                )
             if module in modules:
                 if port in seen:
-                    p.append(Problem(key, f"NodePort {port} is already used by {seen[port]}; NodePorts must be unique in the stack"))
+                    p.append(
+                        Problem(
+                            key,
+                            f"NodePort {port} is already used by {seen[port]}; NodePorts must be unique in the stack",
+                        )
+                    )
                 else:
                     seen[port] = ".".join(base + ["nodePorts", name])
         if svc.load_balancer_ip and svc.type != "LoadBalancer":
@@ -801,13 +957,22 @@ def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
             p.append(Problem(_key(base + ["loadBalancerSourceRanges"]), "only used with service type LoadBalancer"))
     driver = cfg.python.spark
     if driver.driver_host_type in ("NodePort", "LoadBalancer") and driver.port_max_retries:
-        for start, what in ((driver.driver_start_port, "driverStartPort"), (driver.block_manager_start_port, "blockManagerStartPort")):
+        for start, what in (
+            (driver.driver_start_port, "driverStartPort"),
+            (driver.block_manager_start_port, "blockManagerStartPort"),
+        ):
             if start is None:
                 continue
             for port in range(start, start + driver.port_max_retries):
                 key = _key(["python", "spark", what])
                 if not NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]:
-                    p.append(Problem(key, f"driver port {port} is exposed as a NodePort and must be within {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}"))
+                    p.append(
+                        Problem(
+                            key,
+                            f"driver port {port} is exposed as a NodePort and must be within "
+                            f"{NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}",
+                        )
+                    )
                     break
                 if port in seen:
                     p.append(Problem(key, f"driver port {port} collides with NodePort of {seen[port]}"))
@@ -819,7 +984,11 @@ def _check_services(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
             if n > 1:
                 p.append(Problem(_key(["ingress", route, "hosts"]), f"host {host} is listed {n} times"))
         if (ing.hosts or ing.tls) and route not in modules:
-            p.append(Problem(_key(["ingress", route]), f"module {route} is not deployed; remove its ingress or add the module"))
+            p.append(
+                Problem(
+                    _key(["ingress", route]), f"module {route} is not deployed; remove its ingress or add the module"
+                )
+            )
         if ing.tls and not ing.hosts:
             p.append(Problem(_key(["ingress", route, "tls"]), "TLS without hosts; add ingress hosts"))
     if cfg.istio.enabled and cfg.kind == "exchange":
@@ -837,9 +1006,14 @@ def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
         st: StorageSettings = section_at(cfg, path).storage
         replicas = getattr(section_at(cfg, path), "replicas", 1)
         if st.existing_claim and replicas > 1 and st.access_mode == "ReadWriteOnce":
-            p.append(Problem(_key(list(path) + ["storage", "existingClaim"]),
-                             f"{replicas} replicas cannot share one ReadWriteOnce claim; use ReadWriteMany or drop existingClaim "
-                             f"(each replica then gets its own volume)"))
+            p.append(
+                Problem(
+                    _key(list(path) + ["storage", "existingClaim"]),
+                    f"{replicas} replicas cannot share one ReadWriteOnce claim; use ReadWriteMany or drop "
+                    "existingClaim "
+                    f"(each replica then gets its own volume)",
+                )
+            )
     return p
 
 
@@ -884,7 +1058,11 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
             if st.storage_class is None:
                 cfg = _replace(cfg, path + ("storage",), st.model_copy(update={"storage_class": storage_class}))
     if cfg.ingress.class_name is None:
-        cfg = _replace(cfg, ("ingress",), cfg.ingress.model_copy(update={"class_name": cfg.cloud.ingress_class or prof.ingress_class}))
+        cfg = _replace(
+            cfg,
+            ("ingress",),
+            cfg.ingress.model_copy(update={"class_name": cfg.cloud.ingress_class or prof.ingress_class}),
+        )
     net = cfg.network_policy
     controller = INGRESS_CONTROLLERS.get(cfg.ingress.class_name or "")
     if net.ingress_namespaces is None and net.ingress_sources is None and controller is not None:
@@ -900,9 +1078,13 @@ def _resolve_cloud(cfg: DeploymentConfig) -> DeploymentConfig:
         gpu = cfg.cloud.gpu
         update = {}
         if not py.node_selector:
-            update["node_selector"] = gpu.node_selector if gpu.node_selector is not None else dict(prof.gpu_node_selector)
+            update["node_selector"] = (
+                gpu.node_selector if gpu.node_selector is not None else dict(prof.gpu_node_selector)
+            )
         if not py.tolerations:
-            update["tolerations"] = gpu.tolerations if gpu.tolerations is not None else [dict(t) for t in prof.gpu_tolerations]
+            update["tolerations"] = (
+                gpu.tolerations if gpu.tolerations is not None else [dict(t) for t in prof.gpu_tolerations]
+            )
         cfg = _replace(cfg, ("python",), py.model_copy(update=update))
     return cfg
 
@@ -986,21 +1168,30 @@ def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
     if t.renew_before_days >= t.valid_days:
         return [Problem(_key(["tls", "renewBeforeDays"]), f"must be below tls.validDays ({t.valid_days})")]
     if t.ca_certificate is None:
-        return [Problem(_key(["tls", "caCertificate"]), "tls.generate needs the stack's CA certificate; create one with "
-                                                         "`fate-pulumi ca --cn '<name>' --out <dir>`")]
+        return [
+            Problem(
+                _key(["tls", "caCertificate"]),
+                "tls.generate needs the stack's CA certificate; create one with "
+                "`fate-pulumi ca --cn '<name>' --out <dir>`",
+            )
+        ]
     key = cfg.secrets.tls_ca_key
     if key is None:  # also in development: there is no fallback for a CA key
         return [Problem(f"{NAMESPACE}:tlsCaKey", f"tls.generate needs the CA's private key; run: pulumi config set "
                                                  f"--secret {NAMESPACE}:tlsCaKey -- \"$(cat ca.key)\"")]
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     try:
         private = serialization.load_pem_private_key(key.get_secret_value().encode(), password=None)
     except (ValueError, TypeError) as err:
         return [Problem(f"{NAMESPACE}:tlsCaKey", f"not a PEM private key without password ({err})")]
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        # the stack signs with deterministic ECDSA (the same certificates on every run: components/tls.py)
+        return [Problem(f"{NAMESPACE}:tlsCaKey", "must be an EC key (fate-pulumi ca makes a P-256 one)")]
     cert = x509.load_pem_x509_certificate(t.ca_certificate.encode())
-    if cert.public_key().public_numbers() != private.public_key().public_numbers():
+    if not same_key(cert, private):
         return [Problem(f"{NAMESPACE}:tlsCaKey", "does not belong to tls.caCertificate")]
     return []
 
@@ -1008,11 +1199,19 @@ def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
 def _check_target(cfg: DeploymentConfig) -> list[Problem]:
     t = cfg.kubernetes
     if t.stack_reference is not None and (t.kubeconfig or t.render_yaml_to_directory):
-        return [Problem(_key(["kubernetes", "stackReference"]),
-                        "the kubeconfig comes from the referenced stack; remove kubernetes.kubeconfig / renderYamlToDirectory")]
+        return [
+            Problem(
+                _key(["kubernetes", "stackReference"]),
+                "the kubeconfig comes from the referenced stack; remove kubernetes.kubeconfig / renderYamlToDirectory",
+            )
+        ]
     if t.render_yaml_to_directory and (t.kubeconfig or t.context or t.cluster):
-        return [Problem(_key(["kubernetes", "renderYamlToDirectory"]),
-                        "the Kubernetes provider renders without a cluster; remove kubernetes.kubeconfig/context/cluster")]
+        return [
+            Problem(
+                _key(["kubernetes", "renderYamlToDirectory"]),
+                "the Kubernetes provider renders without a cluster; remove kubernetes.kubeconfig/context/cluster",
+            )
+        ]
     return []
 
 
@@ -1023,7 +1222,12 @@ def required_secrets(cfg: DeploymentConfig) -> list[str]:
     for key, (users, _default, _what) in SECRET_KEYS.items():
         if modules & set(users):
             needed.append(key)
-    if cfg.kind == "party" and "python" in modules and cfg.backend == "spark_rabbitmq" and "rabbitmqPassword" not in needed:
+    if (
+        cfg.kind == "party"
+        and "python" in modules
+        and cfg.backend == "spark_rabbitmq"
+        and "rabbitmqPassword" not in needed
+    ):
         needed.append("rabbitmqPassword")  # fateflow logs in to an external RabbitMQ too
     if cfg.kind == "party" and "python" in modules and cfg.python.hive is not None:
         needed.append("hivePassword")
@@ -1045,10 +1249,15 @@ def _check_secrets(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     for key in required_secrets(cfg):
         if getattr(cfg.secrets, _snake(key)) is None:
             users = SECRET_KEYS[key][0]
-            p.append(Problem(f"{NAMESPACE}:{key}",
-                             f"not set ({SECRET_KEYS[key][2]}, needed by {', '.join(u for u in users if u in modules) or 'this deployment'}); "
-                             f"run: pulumi config set --secret {NAMESPACE}:{key} '<value>'  "
-                             f"(or set {NAMESPACE}:development true for a throw-away stack)"))
+            p.append(
+                Problem(
+                    f"{NAMESPACE}:{key}",
+                    f"not set ({SECRET_KEYS[key][2]}, needed by "
+                    f"{', '.join(u for u in users if u in modules) or 'this deployment'}); "
+                    f"run: pulumi config set --secret {NAMESPACE}:{key} '<value>'  "
+                    f"(or set {NAMESPACE}:development true for a throw-away stack)",
+                )
+            )
     return p
 
 
@@ -1070,14 +1279,29 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
     for key, value in values.items():
         if key in SECRET_KEYS:
             if key not in secret_keys and value not in (None, ""):
-                problems.append(Problem(f"{NAMESPACE}:{key}", "is stored in plain text; store it encrypted with: "
-                                                              f"pulumi config set --secret {NAMESPACE}:{key} '<value>'"))
+                problems.append(
+                    Problem(
+                        f"{NAMESPACE}:{key}",
+                        "is stored in plain text; store it encrypted with: "
+                        f"pulumi config set --secret {NAMESPACE}:{key} '<value>'",
+                    )
+                )
             secret_values[_snake(key)] = value if value not in (None, "") else None
         elif key == "secrets":
-            problems.append(Problem(f"{NAMESPACE}:secrets", "unknown key; passwords are top-level secret keys: " + ", ".join(SECRET_KEYS)))
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:secrets",
+                    "unknown key; passwords are top-level secret keys: " + ", ".join(SECRET_KEYS),
+                )
+            )
         elif key == "podSecurityPolicy":
-            problems.append(Problem(f"{NAMESPACE}:podSecurityPolicy", "PodSecurityPolicy was removed in Kubernetes 1.25; "
-                                                                      "use podSecurity.admission (Pod Security Admission namespace labels) instead"))
+            problems.append(
+                Problem(
+                    f"{NAMESPACE}:podSecurityPolicy",
+                    "PodSecurityPolicy was removed in Kubernetes 1.25; "
+                    "use podSecurity.admission (Pod Security Admission namespace labels) instead",
+                )
+            )
         else:
             plain[key] = value
     try:

@@ -1,4 +1,5 @@
-"""An exchange: the hub of a star federation (rollsite for eggroll parties, trafficServer + nginx for Pulsar parties)."""
+"""An exchange: the hub of a star federation (rollsite for eggroll parties, trafficServer + nginx for Pulsar
+parties)."""
 
 from __future__ import annotations
 

@@ -71,10 +71,11 @@ def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
     }
     if cfg.kind == "exchange":
         outputs["parties"] = exchange_parties(cfg)
-    if cfg.tls.generate:
+    plan = tls_plan(cfg)
+    if plan is not None:
         outputs["tlsCaCertificate"] = cfg.tls.ca_certificate  # what peers add to tls.trustedCaCertificates
         # the drift report warns from this date on; the certificates renew at the first `pulumi up` after it
-        outputs["tlsCertificatesExpire"] = tls_plan(cfg).expires.isoformat()
+        outputs["tlsCertificatesExpire"] = plan.expires.isoformat()
     return outputs
 
 

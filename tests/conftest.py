@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 import yaml
 
-from stacks.config import SECRET_KEYS
 from fate_pulumi.mocks import Rendered, run_program, run_under_mocks
 from fate_pulumi.render import engine_config
+from stacks.config import SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("Pulumi.*.yaml"))
@@ -49,7 +50,7 @@ def render(values: dict[str, Any], secret: bool = True, into: Optional[Rendered]
     return run_program(engine, secret_keys, into=into)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render_file(path: str) -> Rendered:
     return render(stack_config(Path(path)))
 
@@ -109,7 +110,9 @@ TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.
 
 
 def pytest_addoption(parser):
-    parser.addoption("--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain")
+    parser.addoption(
+        "--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain"
+    )
     parser.addoption("--daemons", action="store_true",
                      help="run the real-software tier (tests/contract/test_daemons.py); needs Debian's daemons")
 

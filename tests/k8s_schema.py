@@ -19,12 +19,12 @@ _DIR = f"kubernetes-json-schema/v{K8S_VERSION}-local-strict"
 ValidationError = kubernetes_validate.ValidationError
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _registry() -> Registry:
     return Resource.from_contents(schema_contents(f"{_DIR}/_definitions.json", K8S_VERSION)) @ Registry()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema = schema_contents(f"{_DIR}/{kind.lower()}-{group_version}.json", K8S_VERSION)

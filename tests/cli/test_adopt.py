@@ -58,7 +58,9 @@ def test_nothing_to_do_without_helm_entries():
 
 
 def test_a_program_linking_helm_is_recognised_by_the_release_annotation():
-    obj = {"metadata": {"managedFields": [_entry("kubefate", HELM_FIELDS), _entry("kubectl-edit", {"f:spec": {}}), STATUS]}}
+    obj = {
+        "metadata": {"managedFields": [_entry("kubefate", HELM_FIELDS), _entry("kubectl-edit", {"f:spec": {}}), STATUS]}
+    }
     assert adopt.helm_managers(obj) == {"helm", "kubefate"}
     assert adopt.helm_managers(obj, ["kubectl-edit"]) == {"helm", "kubefate", "kubectl-edit"}
 
@@ -71,8 +73,10 @@ def _record(kind: str, release: dict) -> dict:
 
 
 def test_helm_release_records_are_read_from_secrets_and_config_maps():
-    manifest = ("---\n# Source: fate/templates/a.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: mysql\n"
-                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mysql-config\n  namespace: other\n")
+    manifest = (
+        "---\n# Source: fate/templates/a.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: mysql\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mysql-config\n  namespace: other\n"
+    )
     release = {"name": "fate-9999", "version": 2, "info": {"status": "deployed"}, "manifest": manifest}
     old = {**release, "version": 1, "info": {"status": "superseded"}}
     for kind in ("Secret", "ConfigMap"):
@@ -91,7 +95,9 @@ def test_every_adopted_object_names_the_field_manager_take_over_hands_helms_fiel
     adopted = render({**res.config, "adoptKubefate": True, "development": True})
     for obj in adopted.objects:
         if obj["kind"] != "Namespace":
-            assert obj["metadata"]["annotations"]["pulumi.com/patchFieldManager"] == ADOPT_FIELD_MANAGER, obj["metadata"]["name"]
+            assert obj["metadata"]["annotations"]["pulumi.com/patchFieldManager"] == ADOPT_FIELD_MANAGER, obj[
+                "metadata"
+            ]["name"]
     fresh = render({**res.config, "development": True})
     assert not [o for o in fresh.objects if "pulumi.com/patchFieldManager" in o["metadata"].get("annotations", {})]
 

@@ -8,8 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
@@ -40,67 +40,159 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     # render
     "render-missing-file": (lambda t: ["render", str(t / "nope.yaml"), str(t / "out")], "nope.yaml: no such file", 2),
     "render-directory": (lambda t: ["render", str(t), str(t / "out")], "is a directory", 2),
-    "render-bad-yaml": (lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "config:\n  fate:partyId: [9999\n")),
-                                   str(t / "out")], "Pulumi.x.yaml:3:1:", 2),
-    "render-duplicate-key": (lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "config:\n  fate:partyId: 1\n"
-                                                                                  "  fate:partyId: 2\n")), str(t / "out")],
-                             "Pulumi.x.yaml:3:3: duplicate key 'fate:partyId' (first at line 2)", 2),
-    "render-kubefate-file": (lambda t: ["render", str(_write(t, "cluster.yaml", CLUSTER)), str(t / "out")],
-                             "a KubeFATE cluster file, not a stack file — import it first: fate-pulumi import", 2),
-    "render-topology-file": (lambda t: ["render", str(_write(t, "fed.yaml", TOPOLOGY)), str(t / "out")],
-                             "a federation topology, not a stack file — use: fate-pulumi federation preview", 2),
-    "render-no-config": (lambda t: ["render", str(_write(t, "Pulumi.x.yaml", {"encryptionsalt": "v1:x"})), str(t / "out")],
-                         "no `config:` section", 2),
-    "render-no-fate-keys": (lambda t: ["render", str(_write(t, "Pulumi.x.yaml", {"config": {"kubernetes:context": "x"}})),
-                                       str(t / "out")], "no `fate:` keys under config", 2),
-    "render-list-not-mapping": (lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "- 1\n- 2\n")), str(t / "out")],
-                                "no mapping at the top", 2),
-    "render-unknown-key": (lambda t: ["render", str(_stack(t, partyID=1)), str(t / "out")], "fate:partyID: unknown key", 2),
-    "render-party-id-abc": (lambda t: ["render", str(_stack(t, partyId="abc")), str(t / "out")],
-                            "fate:partyId:", 2),
-    "render-out-is-a-file": (lambda t: ["render", str(EXAMPLE), str(_write(t, "out", "x"))],
-                             "exists and is not a directory", 2),
-    "render-not-utf8": (lambda t: ["render", str(_bytes(t, "Pulumi.x.yaml", b"config:\n  fate:partyId: \xff\n")),
-                                   str(t / "out")], "not UTF-8 text", 2),
+    "render-bad-yaml": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "config:\n  fate:partyId: [9999\n")), str(t / "out")],
+        "Pulumi.x.yaml:3:1:",
+        2,
+    ),
+    "render-duplicate-key": (
+        lambda t: [
+            "render",
+            str(_write(t, "Pulumi.x.yaml", "config:\n  fate:partyId: 1\n  fate:partyId: 2\n")),
+            str(t / "out"),
+        ],
+        "Pulumi.x.yaml:3:3: duplicate key 'fate:partyId' (first at line 2)",
+        2,
+    ),
+    "render-kubefate-file": (
+        lambda t: ["render", str(_write(t, "cluster.yaml", CLUSTER)), str(t / "out")],
+        "a KubeFATE cluster file, not a stack file — import it first: fate-pulumi import",
+        2,
+    ),
+    "render-topology-file": (
+        lambda t: ["render", str(_write(t, "fed.yaml", TOPOLOGY)), str(t / "out")],
+        "a federation topology, not a stack file — use: fate-pulumi federation preview",
+        2,
+    ),
+    "render-no-config": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", {"encryptionsalt": "v1:x"})), str(t / "out")],
+        "no `config:` section",
+        2,
+    ),
+    "render-no-fate-keys": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", {"config": {"kubernetes:context": "x"}})), str(t / "out")],
+        "no `fate:` keys under config",
+        2,
+    ),
+    "render-list-not-mapping": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "- 1\n- 2\n")), str(t / "out")],
+        "no mapping at the top",
+        2,
+    ),
+    "render-unknown-key": (
+        lambda t: ["render", str(_stack(t, partyID=1)), str(t / "out")],
+        "fate:partyID: unknown key",
+        2,
+    ),
+    "render-party-id-abc": (lambda t: ["render", str(_stack(t, partyId="abc")), str(t / "out")], "fate:partyId:", 2),
+    "render-out-is-a-file": (
+        lambda t: ["render", str(EXAMPLE), str(_write(t, "out", "x"))],
+        "exists and is not a directory",
+        2,
+    ),
+    "render-not-utf8": (
+        lambda t: ["render", str(_bytes(t, "Pulumi.x.yaml", b"config:\n  fate:partyId: \xff\n")), str(t / "out")],
+        "not UTF-8 text",
+        2,
+    ),
     # import
     "import-missing-file": (lambda t: ["import", str(t / "cluster.yaml")], "cluster.yaml: no such file", 2),
-    "import-bad-yaml": (lambda t: ["import", str(_write(t, "cluster.yaml", "partyId: 9999\n  modules: x\n"))],
-                        "cluster.yaml:2:", 2),
-    "import-party-id-abc": (lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "partyId": "abc"}))],
-                            "partyId: 'abc' is not a whole number", 2),
-    "import-port-not-a-number": (lambda t: ["import", str(_write(t, "cluster.yaml", {
-        **CLUSTER, "rollsite": {"type": "NodePort", "nodePort": "30091a"}}))], "rollsite.nodePort: '30091a'", 2),
-    "import-unknown-chart": (lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "chartName": "fate-x"}))],
-                             "chartName: 'fate-x' is not one of", 2),
-    "import-unknown-key": (lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "typo": 1}))],
-                           "typo: not a KubeFATE v1.11.2 option", 2),
+    "import-bad-yaml": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", "partyId: 9999\n  modules: x\n"))],
+        "cluster.yaml:2:",
+        2,
+    ),
+    "import-party-id-abc": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "partyId": "abc"}))],
+        "partyId: 'abc' is not a whole number",
+        2,
+    ),
+    "import-port-not-a-number": (
+        lambda t: [
+            "import",
+            str(_write(t, "cluster.yaml", {**CLUSTER, "rollsite": {"type": "NodePort", "nodePort": "30091a"}})),
+        ],
+        "rollsite.nodePort: '30091a'",
+        2,
+    ),
+    "import-unknown-chart": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "chartName": "fate-x"}))],
+        "chartName: 'fate-x' is not one of",
+        2,
+    ),
+    "import-unknown-key": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "typo": 1}))],
+        "typo: not a KubeFATE v1.11.2 option",
+        2,
+    ),
     "import-a-stack-file": (lambda t: ["import", str(EXAMPLE)], "a Pulumi stack file already — render it", 2),
-    "import-output-dir-missing": (lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o",
-                                             str(t / "no" / "Pulumi.x.yaml")], "no such directory", 2),
-    "import-output-is-dir": (lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(t)],
-                             "is a directory — give a file name", 2),
-    "import-refused-writes-nothing": (lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "typo": 1})), "-o",
-                                                 str(t / "Pulumi.x.yaml")], "typo:", 2),
+    "import-output-dir-missing": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(t / "no" / "Pulumi.x.yaml")],
+        "no such directory",
+        2,
+    ),
+    "import-output-is-dir": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(t)],
+        "is a directory — give a file name",
+        2,
+    ),
+    "import-refused-writes-nothing": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", {**CLUSTER, "typo": 1})), "-o", str(t / "Pulumi.x.yaml")],
+        "typo:",
+        2,
+    ),
     # federation
     "federation-missing-file": (lambda t: ["federation", "preview", str(t / "fed.yaml")], "fed.yaml: no such file", 2),
-    "federation-a-stack-file": (lambda t: ["federation", "preview", str(EXAMPLE)], "a Pulumi stack file, not a topology", 2),
-    "federation-a-cluster-file": (lambda t: ["federation", "up", str(_write(t, "c.yaml", CLUSTER))],
-                                  "a KubeFATE cluster file, not a topology", 2),
-    "federation-bad-backend": (lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {
-        **TOPOLOGY, "parties": [{"partyId": 1, "address": "198.51.100.1", "backend": "spark"}]}))],
-                               "parties.0.backend:", 2),
-    "federation-party-twice": (lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {
-        **TOPOLOGY, "parties": TOPOLOGY["parties"] * 2}))], "party id 9999 is listed twice", 2),
-    "federation-bad-yaml": (lambda t: ["federation", "preview", str(_write(t, "fed.yaml", "parties: [\n"))],
-                            "fed.yaml:2:", 2),
+    "federation-a-stack-file": (
+        lambda t: ["federation", "preview", str(EXAMPLE)],
+        "a Pulumi stack file, not a topology",
+        2,
+    ),
+    "federation-a-cluster-file": (
+        lambda t: ["federation", "up", str(_write(t, "c.yaml", CLUSTER))],
+        "a KubeFATE cluster file, not a topology",
+        2,
+    ),
+    "federation-bad-backend": (
+        lambda t: [
+            "federation",
+            "preview",
+            str(
+                _write(
+                    t,
+                    "fed.yaml",
+                    {**TOPOLOGY, "parties": [{"partyId": 1, "address": "198.51.100.1", "backend": "spark"}]},
+                )
+            ),
+        ],
+        "parties.0.backend:",
+        2,
+    ),
+    "federation-party-twice": (
+        lambda t: [
+            "federation",
+            "preview",
+            str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": TOPOLOGY["parties"] * 2})),
+        ],
+        "party id 9999 is listed twice",
+        2,
+    ),
+    "federation-bad-yaml": (
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", "parties: [\n"))],
+        "fed.yaml:2:",
+        2,
+    ),
     # ca
     "ca-out-is-a-file": (lambda t: ["ca", "--cn", "CA", "--out", str(_write(t, "ca", "x"))], "is not a directory", 2),
     "ca-key-exists": (lambda t: ["ca", "--cn", "CA", "--out", str(_key(t))], "a CA key is never overwritten", 2),
     # drift
     "drift-no-project": (lambda t: ["drift", "--stack", "x", "--work-dir", str(t)], "no Pulumi.yaml", 2),
     # adopt
-    "adopt-missing-stack-file": (lambda t: ["adopt", "take-over", str(t / "Pulumi.x.yaml"), "--backup", str(t / "b.json")],
-                                 "Pulumi.x.yaml: no such file", 2),
+    "adopt-missing-stack-file": (
+        lambda t: ["adopt", "take-over", str(t / "Pulumi.x.yaml"), "--backup", str(t / "b.json")],
+        "Pulumi.x.yaml: no such file",
+        2,
+    ),
     # the dispatcher
     "unknown-command": (lambda t: ["renderr", "x"], "unknown command 'renderr'", 2),
 }

@@ -51,11 +51,16 @@ def test_a_refresh_without_any_difference_is_no_drift():
 
 
 def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
-    reports = {"clean": [], "drifted": [drift.Drift(DEPLOYMENT, "Deployment", "fateboard", "changed", ["spec.replicas"])]}
+    reports = {
+        "clean": [],
+        "drifted": [drift.Drift(DEPLOYMENT, "Deployment", "fateboard", "changed", ["spec.replicas"])],
+    }
     monkeypatch.setattr(drift, "check", lambda name, work_dir: reports[name])
     monkeypatch.setattr(drift, "project_stacks", lambda work_dir: ["clean", "drifted"])
     soon = (dt.date.today() + dt.timedelta(days=12)).isoformat()
-    monkeypatch.setattr(drift, "stack_outputs", lambda name, work_dir: {"tlsCertificatesExpire": soon} if name == "drifted" else {})
+    monkeypatch.setattr(
+        drift, "stack_outputs", lambda name, work_dir: {"tlsCertificatesExpire": soon} if name == "drifted" else {}
+    )
     (tmp_path / "Pulumi.yaml").write_text("name: fate\n")
     monkeypatch.setattr("shutil.which", lambda name, *a, **k: f"/usr/bin/{name}")  # the CLI itself is not needed here
     assert drift.main(["--stack", "clean", "--work-dir", str(tmp_path)]) == drift.EXIT_CLEAN

@@ -67,7 +67,13 @@ def _exposed(rendered) -> set[tuple[str, int]]:
             for p in o["spec"]["ports"] if "nodePort" in p}
 
 
-ROUTE_FILES = ("route_table.json", "route_table.yaml", "pulsar_route_table.yaml", "rabbitmq_route_table.yaml", "sni.yaml")
+ROUTE_FILES = (
+    "route_table.json",
+    "route_table.yaml",
+    "pulsar_route_table.yaml",
+    "rabbitmq_route_table.yaml",
+    "sni.yaml",
+)
 
 
 def _addresses(node: Any) -> set[tuple[str, int]]:
@@ -148,17 +154,35 @@ def test_planned_node_ports_are_distinct_and_in_range():
     assert all(30000 <= p <= 32767 for p in ports)
 
 
-@pytest.mark.parametrize("change, key", [
-    ({"parties": [{"partyId": 9999, "address": "198.51.100.10"}, {"partyId": 9999, "address": "198.51.100.20"}]},
-     "parties: party id 9999"),
-    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "nodePortBase": 30000}]}, "parties[0].nodePortBase"),
-    ({"parties": [{"partyId": 100 + i, "address": "198.51.100.10"} for i in range(300)]}, ".nodePortBase: NodePort"),
-    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "config": {"partyId": 1}}]}, "parties[0].config.partyId"),
-    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"mysqlPassword": "hunter2"}}]},
-     "parties[0].secrets.mysqlPassword: must be env:"),
-    ({"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"password": "env:X"}}]},
-     "parties[0].secrets.password: not a password key"),
-])
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (
+            {"parties": [{"partyId": 9999, "address": "198.51.100.10"}, {"partyId": 9999, "address": "198.51.100.20"}]},
+            "parties: party id 9999",
+        ),
+        (
+            {"parties": [{"partyId": 9999, "address": "198.51.100.10", "nodePortBase": 30000}]},
+            "parties[0].nodePortBase",
+        ),
+        (
+            {"parties": [{"partyId": 100 + i, "address": "198.51.100.10"} for i in range(300)]},
+            ".nodePortBase: NodePort",
+        ),
+        (
+            {"parties": [{"partyId": 9999, "address": "198.51.100.10", "config": {"partyId": 1}}]},
+            "parties[0].config.partyId",
+        ),
+        (
+            {"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"mysqlPassword": "hunter2"}}]},
+            "parties[0].secrets.mysqlPassword: must be env:",
+        ),
+        (
+            {"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"password": "env:X"}}]},
+            "parties[0].secrets.password: not a password key",
+        ),
+    ],
+)
 def test_inconsistent_topology_is_refused_with_the_entry_named(change, key):
     with pytest.raises(ValueError) as err:
         configs(plan(_topology(EGGROLL_STAR, **change)), need_secrets=False)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.config import required_secrets, load_config
 from fate_pulumi.importer import ImportError_, import_cluster, main, to_stack_file
+from stacks.config import load_config, required_secrets
 from tests.conftest import ROOT, TEST_SECRETS, render
 from tests.stacks import kubefate_reference as ref
 
@@ -63,7 +63,7 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rendered(path: Path):
     """Import and render a cluster file (cached per path: tests must not change the result)."""
     res = import_cluster(_load(path))
@@ -85,8 +85,15 @@ def _kind(data: dict) -> str:
 EXPECTED = {"eggroll": ref.EGGROLL, "spark_rabbitmq": ref.SPARK_RABBITMQ, "spark_pulsar": ref.SPARK_PULSAR,
             "spark_local_pulsar": ref.SPARK_LOCAL_PULSAR, "serving": ref.SERVING,
             "exchange_rollsite": ref.EXCHANGE_ROLLSITE, "exchange_pulsar": ref.EXCHANGE_TRAFFIC_SERVER_NGINX}
-INGRESS_OF = {"fateboard": "fateboard", "client": "client", "spark": "spark", "rabbitmq": "rabbitmq", "pulsar": "pulsar",
-              "servingProxy": "serving-proxy", "servingAdmin": "serving-admin"}
+INGRESS_OF = {
+    "fateboard": "fateboard",
+    "client": "client",
+    "spark": "spark",
+    "rabbitmq": "rabbitmq",
+    "pulsar": "pulsar",
+    "servingProxy": "serving-proxy",
+    "servingAdmin": "serving-admin",
+}
 
 
 def test_fixtures_are_there():
@@ -239,8 +246,15 @@ def _kubefate_images(data: dict) -> set[str]:
     tag = "2.1.6-release" if data["chartName"] == "fate-serving" else "1.11.2-release"
     modules = data["modules"]
     if data["chartName"] == "fate-serving":
-        return {f"{registry}/{m}:{tag}" for m, key in (("serving-proxy", "servingProxy"), ("serving-server", "servingServer"),
-                                                          ("serving-admin", "servingAdmin")) if key in modules}
+        return {
+            f"{registry}/{m}:{tag}"
+            for m, key in (
+                ("serving-proxy", "servingProxy"),
+                ("serving-server", "servingServer"),
+                ("serving-admin", "servingAdmin"),
+            )
+            if key in modules
+        }
     if data["chartName"] == "fate-exchange":
         images = set()
         if "rollsite" in modules:
@@ -260,7 +274,10 @@ def _kubefate_images(data: dict) -> set[str]:
     if "spark" in modules:
         images |= {f"{registry}/spark-master:{tag}", f"{registry}/spark-worker{flavour}:{tag}"}
     if "hdfs" in modules:
-        images |= {f"{registry}/hadoop-namenode:2.0.0-hadoop3.2.1-java8", f"{registry}/hadoop-datanode:2.0.0-hadoop3.2.1-java8"}
+        images |= {
+            f"{registry}/hadoop-namenode:2.0.0-hadoop3.2.1-java8",
+            f"{registry}/hadoop-datanode:2.0.0-hadoop3.2.1-java8",
+        }
     if "rabbitmq" in modules:
         images.add(f"{registry}/rabbitmq:3.8.3-management")
     if "pulsar" in modules:
@@ -333,14 +350,21 @@ def test_imported_nginx_route_table(path):
     res, r = _rendered(path)
     table = _config_file(r, "nginx-config", "route_table.yaml")
     nginx = data.get("nginx") or {}
-    expected = {int(k): {kk: [{"host": str(h["host"]).strip(), "http_port": h["http_port"], "grpc_port": h["grpc_port"]}
-                              for h in vv] for kk, vv in v.items()} for k, v in (nginx.get("route_table") or {}).items()}
+    expected = {
+        int(k): {
+            kk: [{"host": str(h["host"]).strip(), "http_port": h["http_port"], "grpc_port": h["grpc_port"]} for h in vv]
+            for kk, vv in v.items()
+        }
+        for k, v in (nginx.get("route_table") or {}).items()
+    }
     if data["chartName"] == "fate":
         expected[_own(data)] = {"proxy": [{"host": "nginx", "http_port": 9300, "grpc_port": 9310}],
                                 "fateflow": [{"host": "fateflow", "http_port": 9380, "grpc_port": 9360}]}
         if nginx.get("exchange"):
             ex = nginx["exchange"]
-            expected["default"] = {"proxy": [{"host": ex["ip"], "http_port": ex["httpPort"], "grpc_port": ex["grpcPort"]}]}
+            expected["default"] = {
+                "proxy": [{"host": ex["ip"], "http_port": ex["httpPort"], "grpc_port": ex["grpcPort"]}]
+            }
         else:  # KubeFATE's leaked example exchange is the one deliberate difference, and it is noted
             assert any("192.168.10.1" in n for n in res.notes)
     else:
@@ -370,8 +394,12 @@ def test_kubefate_example_imports_and_renders(path):
     test_imported_file_renders_kubefates_objects(path)
     test_imported_services_match_kubefate(path)
     test_imported_images_match_kubefate(path)
-    for module, check in (("rollsite", test_imported_rollsite_route_table), ("pulsar", test_imported_pulsar_route_table),
-                          ("rabbitmq", test_imported_rabbitmq_route_table), ("nginx", test_imported_nginx_route_table)):
+    for module, check in (
+        ("rollsite", test_imported_rollsite_route_table),
+        ("pulsar", test_imported_pulsar_route_table),
+        ("rabbitmq", test_imported_rabbitmq_route_table),
+        ("nginx", test_imported_nginx_route_table),
+    ):
         if module in data["modules"]:
             check(path)
     if data["chartName"] == "fate-serving":
@@ -383,7 +411,9 @@ def test_exchange_sni_routes_imported():
     data = _load(path)
     _res, r = _rendered(path)
     sni = _config_file(r, "traffic-server-sni", "sni.yaml")["sni"]
-    assert sni == [{"fqdn": s["fqdn"], "tunnel_route": s["tunnelRoute"]} for s in data["trafficServer"]["route_table"]["sni"]]
+    assert sni == [
+        {"fqdn": s["fqdn"], "tunnel_route": s["tunnelRoute"]} for s in data["trafficServer"]["route_table"]["sni"]
+    ]
 
 
 def test_passwords_are_never_copied(tmp_path):
@@ -410,12 +440,18 @@ def test_quirks_are_noted_not_hidden():
     assert res.config["nodemanager"]["sessionProcessorsPerNode"] == 2
 
 
-@pytest.mark.parametrize("change,key", [
-    (lambda d: d["rollsite"].update(nodeport=30091), "rollsite.nodeport"),
-    (lambda d: d.update(imageTag="1.11.2-release"), "imageTag"),
-    (lambda d: d.update(chartVersion="v1.10.0"), "chartVersion"),
-    (lambda d: d.update(computing="Spark_local", federation="RabbitMQ", storage="LocalFS"), "computing/federation/storage"),
-])
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        (lambda d: d["rollsite"].update(nodeport=30091), "rollsite.nodeport"),
+        (lambda d: d.update(imageTag="1.11.2-release"), "imageTag"),
+        (lambda d: d.update(chartVersion="v1.10.0"), "chartVersion"),
+        (
+            lambda d: d.update(computing="Spark_local", federation="RabbitMQ", storage="LocalFS"),
+            "computing/federation/storage",
+        ),
+    ],
+)
 def test_refused_keys_are_named(change, key):
     data = _load(fixture_file("party-9999-eggroll"))
     change(data)
@@ -455,7 +491,9 @@ def test_imported_exchange_tls_and_polling_client():
     props = r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
     assert "eggroll.rollsite.secure.port=9380" in props and "eggroll.core.security.crt.path=" in props
     assert any("never marked a route secure" in n for n in res.notes), res.notes
-    client = _variant(rollsite={"polling": {"enabled": True, "type": "client", "server": {"ip": "10.1.1.1", "port": 9370}}})
+    client = _variant(
+        rollsite={"polling": {"enabled": True, "type": "client", "server": {"ip": "10.1.1.1", "port": 9370}}}
+    )
     _res, r = _rendered(client)
     table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]
     assert table["default"] == {"default": [{"ip": "10.1.1.1", "port": 9370}]}  # KubeFATE: the polling server
@@ -464,7 +502,10 @@ def test_imported_exchange_tls_and_polling_client():
     _res, r = _rendered(server)
     table = _config_file(r, "rollsite-config", "route_table.json")["route_table"]
     assert table["10000"] == {"default": [{"port": -1, "ip": "", "is_polling": True}]}
-    assert "eggroll.rollsite.polling.concurrency=80" in r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
+    assert (
+        "eggroll.rollsite.polling.concurrency=80"
+        in r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
+    )
 
 
 def test_imported_lbrollsite():
@@ -494,13 +535,28 @@ def test_imported_external_mysql_and_spark():
 
 
 LB_PARTY = {  # an eggroll party with lbrollsite and a rollsite section, as KubeFATE's docs pair them
-    "name": "fate-9999", "namespace": "fate-9999", "chartName": "fate", "chartVersion": "v1.11.2", "partyId": 9999,
-    "computing": "Eggroll", "federation": "Eggroll", "storage": "Eggroll", "algorithm": "Basic", "device": "CPU",
+    "name": "fate-9999",
+    "namespace": "fate-9999",
+    "chartName": "fate",
+    "chartVersion": "v1.11.2",
+    "partyId": 9999,
+    "computing": "Eggroll",
+    "federation": "Eggroll",
+    "storage": "Eggroll",
+    "algorithm": "Basic",
+    "device": "CPU",
     "modules": ["lbrollsite", "clustermanager", "nodemanager", "mysql", "python", "fateboard", "client"],
-    "lbrollsite": {"type": "NodePort", "nodePort": 30091, "size": "4M",
-                   "exchangeList": [{"id": 1, "ip": "10.0.0.1", "port": 30910}, {"id": 2, "ip": "10.0.0.2", "port": 30910}]},
-    "rollsite": {"type": "ClusterIP", "partyList": [{"partyId": 10000, "partyIp": "192.168.10.1", "partyPort": 30101}],
-                 "polling": {"enabled": True, "type": "server", "clientList": [{"partID": 10001}], "concurrency": 60}},
+    "lbrollsite": {
+        "type": "NodePort",
+        "nodePort": 30091,
+        "size": "4M",
+        "exchangeList": [{"id": 1, "ip": "10.0.0.1", "port": 30910}, {"id": 2, "ip": "10.0.0.2", "port": 30910}],
+    },
+    "rollsite": {
+        "type": "ClusterIP",
+        "partyList": [{"partyId": 10000, "partyIp": "192.168.10.1", "partyPort": 30101}],
+        "polling": {"enabled": True, "type": "server", "clientList": [{"partID": 10001}], "concurrency": 60},
+    },
 }
 
 
@@ -509,7 +565,12 @@ def test_lbrollsite_with_a_rollsite_section_keeps_peers_and_polling():
     Service and balancer from `lbrollsite` (FATE chart values-template.yaml, templates/backends/eggroll/lb-rollsite)."""
     res = import_cluster(LB_PARTY)
     assert res.config["rollsite"]["partyList"] == [{"partyId": 10000, "host": "192.168.10.1", "port": 30101}]
-    assert res.config["rollsite"]["polling"] == {"enabled": True, "type": "server", "clientList": [10001], "concurrency": 60}
+    assert res.config["rollsite"]["polling"] == {
+        "enabled": True,
+        "type": "server",
+        "clientList": [10001],
+        "concurrency": 60,
+    }
     assert res.config["rollsite"]["service"] == {"type": "NodePort", "nodePorts": {"rollsite": 30091}}
     assert [m["host"] for m in res.config["rollsite"]["exchangeList"]] == ["10.0.0.1", "10.0.0.2"]
     assert any(n.startswith("rollsite.type: not used with lbrollsite") for n in res.notes), res.notes
@@ -545,7 +606,9 @@ def test_pod_security_policy_is_imported_as_pod_security_admission(modules, leve
     rendered = render({**res.config, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}})
     # KubeFATE's namespace exists already: the labels arrive by a patch, enforce/warn/audit at the level
     patch = next(r for r in rendered.resources if r.type == "kubernetes:core/v1:NamespacePatch")
-    assert patch.inputs["metadata"]["labels"] == {f"pod-security.kubernetes.io/{m}": level for m in ("enforce", "warn", "audit")}
+    assert patch.inputs["metadata"]["labels"] == {
+        f"pod-security.kubernetes.io/{m}": level for m in ("enforce", "warn", "audit")
+    }
 
 
 def test_an_ingress_class_the_network_policies_cannot_place_is_noted():

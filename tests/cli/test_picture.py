@@ -19,7 +19,10 @@ EXAMPLES_DIR = ROOT / "examples"
 
 
 def _stacks(pattern: str):
-    return {p.name.removeprefix("Pulumi.").removesuffix(".yaml"): load_stack(p) for p in sorted((ROOT / "examples").glob(pattern))}
+    return {
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml"): load_stack(p)
+        for p in sorted((ROOT / "examples").glob(pattern))
+    }
 
 
 def test_multicloud_star():

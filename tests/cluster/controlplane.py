@@ -78,7 +78,7 @@ class LocalCluster:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> "LocalCluster":
+    def start(self) -> LocalCluster:
         for tool in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
             if not (BIN / tool).exists():
                 raise RuntimeError(f"{BIN / tool} is missing: run tools/build-toolchain.sh cluster")
@@ -101,12 +101,23 @@ class LocalCluster:
             f"--service-account-key-file={pki['sa.pub']}", f"--service-account-signing-key-file={pki['sa.key']}",
             "--service-cluster-ip-range=10.96.0.0/16", "--service-node-port-range=30000-32767",
             "--allow-privileged=true", "--enable-priority-and-fairness=false"])
-        self.kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "local",
-            "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority": str(pki["ca.crt"])}}],
-            "users": [{"name": "admin", "user": {"token": TOKEN}}],
-            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
-        }))
+        self.kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "local",
+                    "clusters": [
+                        {
+                            "name": "local",
+                            "cluster": {"server": self.server, "certificate-authority": str(pki["ca.crt"])},
+                        }
+                    ],
+                    "users": [{"name": "admin", "user": {"token": TOKEN}}],
+                    "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+                }
+            )
+        )
         self._ssl = ssl.create_default_context(cafile=str(pki["ca.crt"]))
         self._wait(lambda: self._ready("/readyz"), "kube-apiserver", timeout=120)
         self._spawn("kube-controller-manager", [
@@ -136,7 +147,7 @@ class LocalCluster:
         return self
 
     def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
+        for proc in reversed(list(self.procs.values())):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -152,7 +163,9 @@ class LocalCluster:
 
     # ---------------------------------------------------------------- API
 
-    def request(self, method: str, path: str, body: Optional[dict] = None, content_type: str = "application/json") -> Any:
+    def request(
+        self, method: str, path: str, body: Optional[dict] = None, content_type: str = "application/json"
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method,
                                      headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type,
@@ -174,8 +187,12 @@ class LocalCluster:
         api = "/api/v1" if obj["apiVersion"] == "v1" else f"/apis/{obj['apiVersion']}"
         plural = {"Node": "nodes", "PersistentVolume": "persistentvolumes", "StorageClass": "storageclasses",
                   "Namespace": "namespaces"}[obj["kind"]]
-        return self.request("PATCH", f"{api}/{plural}/{obj['metadata']['name']}?fieldManager=fate-tests&force=true", obj,
-                            "application/apply-patch+yaml")
+        return self.request(
+            "PATCH",
+            f"{api}/{plural}/{obj['metadata']['name']}?fieldManager=fate-tests&force=true",
+            obj,
+            "application/apply-patch+yaml",
+        )
 
     def patch(self, path: str, patch: dict) -> Any:
         return self.request("PATCH", path, patch, "application/merge-patch+json")

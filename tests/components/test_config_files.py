@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import yaml
 
-from components import eggroll, endpoints
+from components import eggroll
 from components.eggroll_meta import TABLES, create_tables_sql
-import pulumi
-
 from components.fateflow import SparkCores, redacted, service_conf, spark_defaults
 from components.files import hadoop_xml, parse_properties, properties
 from components.kube import Images
-from components.nginx import exchange_route_table, party_route_table, render_nginx, nginx_conf
+from components.nginx import exchange_route_table, nginx_conf, party_route_table, render_nginx
 from components.pulsar_standalone import standalone_conf
 from components.rollsite import RollsiteConfig, rollsite_extra_properties, route_table
 from components.trafficserver import SniRoute, records_config, render_records, sni_yaml
@@ -25,7 +24,12 @@ from tests.conftest import TEST_SECRETS, party
 def test_properties_escape_round_trip():
     tricky = {"password": "p@ss=w:rd\\with#hash", "lead": " spaced", "empty": None, "flag": True}
     text = properties(tricky)
-    assert parse_properties(text) == {"password": "p@ss=w:rd\\with#hash", "lead": " spaced", "empty": "", "flag": "true"}
+    assert parse_properties(text) == {
+        "password": "p@ss=w:rd\\with#hash",
+        "lead": " spaced",
+        "empty": "",
+        "flag": "true",
+    }
     assert properties([]) == ""
     assert properties({"a": 1}, header="[eggroll]").splitlines() == ["[eggroll]", "a=1"]
 

@@ -17,7 +17,9 @@ def test_rollsite_alone():
     section = RollsiteConfig.model_validate({
         "service": {"type": "NodePort", "nodePorts": {"rollsite": 30091}},
         "partyList": [{"partyId": 10000, "host": "10.0.10.1", "port": 30101}], "tls": {"enabled": True}})
-    r = run_component(lambda: Rollsite("rollsite", SITE, section, RollsiteArgs(image="federatedai/eggroll:1.11.2-release")))
+    r = run_component(
+        lambda: Rollsite("rollsite", SITE, section, RollsiteArgs(image="federatedai/eggroll:1.11.2-release"))
+    )
     kinds = r.kinds_names()
     assert kinds == {("ConfigMap", "rollsite-config"), ("Service", "rollsite"), ("Deployment", "rollsite")}
     dep = r.get("Deployment", "rollsite")
@@ -30,10 +32,14 @@ def test_rollsite_alone():
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
     # with certificates rollsite also serves mutual TLS on 9380 (eggroll.rollsite.secure.port); its NodePort is the
     # API server's choice unless configured
-    assert svc["spec"]["ports"] == [{"name": "tcp-rollsite", "port": 9370, "targetPort": 9370, "protocol": "TCP", "nodePort": 30091},
-                                    {"name": "tcp-rollsite-tls", "port": 9380, "targetPort": 9380, "protocol": "TCP"}]
+    assert svc["spec"]["ports"] == [
+        {"name": "tcp-rollsite", "port": 9370, "targetPort": 9370, "protocol": "TCP", "nodePort": 30091},
+        {"name": "tcp-rollsite-tls", "port": 9380, "targetPort": 9380, "protocol": "TCP"},
+    ]
     c = container(dep, "rollsite")
-    assert {"name": "eggroll-certs", "mountPath": "/data/projects/fate/eggroll/conf/cert", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "eggroll-certs", "mountPath": "/data/projects/fate/eggroll/conf/cert", "readOnly": True} in c[
+        "volumeMounts"
+    ]
     assert "startupProbe" in c and "livenessProbe" in c and "readinessProbe" in c
     assert dep["spec"]["template"]["spec"]["hostAliases"] == [{"ip": "127.0.0.1", "hostnames": ["rollsite"]}]
 

@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.tls import Authority, TlsPlan, issue, new_authority
-from fate_pulumi.mocks import Rendered
 from fate_pulumi.ca import main as tls_main
+from fate_pulumi.mocks import Rendered
 from tests.conftest import party, render
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ca(name: str = "test CA") -> Authority:
     return new_authority(name)
 
@@ -75,13 +75,19 @@ def test_party_issues_rollsite_certificates_into_its_secret():
     r = render(_tls_party())
     secret = next(o for o in r.raw_objects if o["kind"] == "Secret" and o["metadata"]["name"] == "eggroll-certs")
     server = x509.load_pem_x509_certificate(secret["stringData"]["server.crt"].encode())
-    assert "203.0.113.10" in [str(i) for i in server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                              .get_values_for_type(x509.IPAddress)]
+    assert "203.0.113.10" in [
+        str(i)
+        for i in server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.IPAddress
+        )
+    ]
     for obj in r.raw_objects:
         if obj["kind"] == "ConfigMap":
             assert "PRIVATE KEY" not in str(obj) and "BEGIN CERTIFICATE" not in str(obj)
     assert r.outputs["tlsCaCertificate"].strip() == ca().certificate_pem.strip()
-    checksum = lambda x: x.get("Deployment", "rollsite")["spec"]["template"]["metadata"]["annotations"]["fate.federatedai.io/config-checksum"]
+    def checksum(x):
+        return x.get("Deployment", "rollsite")["spec"]["template"]["metadata"]["annotations"][
+            "fate.federatedai.io/config-checksum"]
     assert checksum(render(_tls_party())) == checksum(r)  # stable: no churn
     assert checksum(render(_tls_party(validFrom="2027-01-01"))) != checksum(r)  # rotation rolls rollsite
 
@@ -97,12 +103,21 @@ def test_pulsar_party_and_exchange_issue_their_certificates():
     assert ("Secret", "traffic-server-cert") in ex.kinds_names()
 
 
-@pytest.mark.parametrize("values,key", [
-    (party(tls={"generate": True}), "fate:tls.caCertificate"),
-    (party(tls={"generate": True, "caCertificate": "not a pem"}), "fate:tls.caCertificate"),
-    ({**party(tls={"generate": True, "caCertificate": ca().certificate_pem}), "tlsCaKey": ca("other").key_pem}, "fate:tlsCaKey"),
-    ({"partyId": 9999, "development": True, "tls": {"generate": True, "caCertificate": ca().certificate_pem}}, "fate:tlsCaKey"),
-])
+@pytest.mark.parametrize(
+    "values,key",
+    [
+        (party(tls={"generate": True}), "fate:tls.caCertificate"),
+        (party(tls={"generate": True, "caCertificate": "not a pem"}), "fate:tls.caCertificate"),
+        (
+            {**party(tls={"generate": True, "caCertificate": ca().certificate_pem}), "tlsCaKey": ca("other").key_pem},
+            "fate:tlsCaKey",
+        ),
+        (
+            {"partyId": 9999, "development": True, "tls": {"generate": True, "caCertificate": ca().certificate_pem}},
+            "fate:tlsCaKey",
+        ),
+    ],
+)
 def test_bad_tls_config_is_refused(values, key):
     registered = Rendered()
     with pytest.raises(pulumi.RunError, match=key.replace(".", r"\.")):
@@ -125,7 +140,9 @@ def test_renewing_certificates_never_come_within_renew_before_days_of_expiry():
         start = renewing_start(today, 365, 30)
         assert start <= today and (start + dt.timedelta(days=365) - today).days > 30, today
     # stable inside a window (no churn on pulumi up), moving at its end
-    assert renewing_start(dt.date(2026, 3, 1), 365, 30) == renewing_start(dt.date(2026, 11, 30), 365, 30) == RENEWAL_EPOCH
+    assert (
+        renewing_start(dt.date(2026, 3, 1), 365, 30) == renewing_start(dt.date(2026, 11, 30), 365, 30) == RENEWAL_EPOCH
+    )
     assert renewing_start(dt.date(2026, 12, 2), 365, 30) == RENEWAL_EPOCH + dt.timedelta(days=335)
 
 
@@ -145,4 +162,6 @@ def test_default_certificates_renew_and_a_fixed_validity_near_its_end_is_warned_
     warning, = expiry_warnings(fixed, dt.date(2026, 12, 20))
     assert warning.startswith("the certificates this stack issues expire on 2027-01-01 (12 days)")
     # a CA that runs out is said too (the test CA lives 10 years)
-    assert any("fate:tls.caCertificate expires" in w for w in expiry_warnings(cfg, dt.date.today() + dt.timedelta(days=3640)))
+    assert any(
+        "fate:tls.caCertificate expires" in w for w in expiry_warnings(cfg, dt.date.today() + dt.timedelta(days=3640))
+    )

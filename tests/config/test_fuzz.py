@@ -16,8 +16,8 @@ import pulumi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stacks.config import BACKEND_MODULES, EXCHANGE_BACKEND_MODULES, ConfigError, load_config
 from fate_pulumi.mocks import Rendered
+from stacks.config import BACKEND_MODULES, EXCHANGE_BACKEND_MODULES, ConfigError, load_config
 from tests import k8s_schema
 from tests.conftest import render
 
@@ -76,7 +76,9 @@ def valid_config(draw) -> dict:
         spec = BACKEND_MODULES[backend]
         modules = list(spec["required"]) + sorted(draw(st.sets(st.sampled_from(spec["optional"]))))
         cfg.update(backend=backend, modules=modules)
-        algo_device = draw(st.sampled_from([("Basic", "CPU"), ("NN", "CPU"), ("Basic", "IPCL"), ("NN", "GPU"), ("ALL", "GPU")]))
+        algo_device = draw(
+            st.sampled_from([("Basic", "CPU"), ("NN", "CPU"), ("Basic", "IPCL"), ("NN", "GPU"), ("ALL", "GPU")])
+        )
         cfg.update(algorithm=algo_device[0], device=algo_device[1])
         if "rollsite" in modules:
             cfg["rollsite"] = {"partyList": [{"partyId": p, "host": draw(hosts), "port": draw(ports)}
@@ -91,13 +93,23 @@ def valid_config(draw) -> dict:
         if "rabbitmq" in modules:
             cfg["rabbitmq"] = {"routeTable": {p: {"host": draw(hosts), "port": draw(ports)} for p in draw(peers(own))}}
         if "nginx" in modules:
-            cfg["nginx"] = {"routeTable": {p: {"fateflow": [{"host": draw(hosts), "httpPort": draw(ports), "grpcPort": draw(ports)}]}
-                                           for p in draw(peers(own))}}
+            cfg["nginx"] = {
+                "routeTable": {
+                    p: {"fateflow": [{"host": draw(hosts), "httpPort": draw(ports), "grpcPort": draw(ports)}]}
+                    for p in draw(peers(own))
+                }
+            }
         if "spark" in modules:
             cfg["spark"] = {"worker": {"replicas": draw(st.integers(0, 5))}}
         if "python" in modules:
-            cfg["python"] = {"replicas": draw(st.integers(1, 3)),
-                             **({"resourcesPreset": draw(st.sampled_from(["small", "medium", "large"]))} if draw(st.booleans()) else {})}
+            cfg["python"] = {
+                "replicas": draw(st.integers(1, 3)),
+                **(
+                    {"resourcesPreset": draw(st.sampled_from(["small", "medium", "large"]))}
+                    if draw(st.booleans())
+                    else {}
+                ),
+            }
         ui = [m for m in modules if m in UIS]
         if ui and draw(st.booleans()):
             cfg["ingress"] = {m: {"hosts": [{"name": f"{m}.bank.example"}]} for m in ui}
@@ -110,10 +122,18 @@ def valid_config(draw) -> dict:
             cfg["rollsite"] = {"partyList": [{"partyId": p, "host": draw(hosts), "port": draw(ports)}
                                              for p in draw(peers(own, 8))]}
         else:
-            cfg["trafficServer"] = {"sniRoutes": [{"fqdn": f"{p}.fate.org", "tunnelRoute": f"{draw(hosts)}:{draw(ports)}"}
-                                                  for p in draw(peers(own, 8))]}
-            cfg["nginx"] = {"routeTable": {p: {"proxy": [{"host": draw(hosts), "httpPort": draw(ports), "grpcPort": draw(ports)}]}
-                                           for p in draw(peers(own, 8))}}
+            cfg["trafficServer"] = {
+                "sniRoutes": [
+                    {"fqdn": f"{p}.fate.org", "tunnelRoute": f"{draw(hosts)}:{draw(ports)}"}
+                    for p in draw(peers(own, 8))
+                ]
+            }
+            cfg["nginx"] = {
+                "routeTable": {
+                    p: {"proxy": [{"host": draw(hosts), "httpPort": draw(ports), "grpcPort": draw(ports)}]}
+                    for p in draw(peers(own, 8))
+                }
+            }
         draw(expose(cfg, modules))
     else:
         modules = ["servingProxy", "servingServer", "servingRedis", "servingZookeeper", "servingAdmin"]
@@ -150,15 +170,24 @@ def _mutations(cfg: dict) -> list[tuple[str, callable]]:
         if c_rollsite := cfg.get("rollsite"):
             own = cfg["partyId"]
             out += [
-                ("fate:rollsite.partyList", lambda c: c["rollsite"]["partyList"].append(
-                    {"partyId": own, "host": "10.0.0.1", "port": 30091})),
-                ("fate:rollsite.exchange.host", lambda c: c["rollsite"].update(exchange={"host": "http://x:1", "port": 1})),
+                (
+                    "fate:rollsite.partyList",
+                    lambda c: c["rollsite"]["partyList"].append({"partyId": own, "host": "10.0.0.1", "port": 30091}),
+                ),
+                (
+                    "fate:rollsite.exchange.host",
+                    lambda c: c["rollsite"].update(exchange={"host": "http://x:1", "port": 1}),
+                ),
                 ("fate:nodemanager.replicas", lambda c: c["nodemanager"].update(replicas=-1)),
             ]
             if c_rollsite["partyList"]:
                 first = c_rollsite["partyList"][0]
                 out.append(("fate:rollsite.partyList", lambda c: c["rollsite"]["partyList"].append(dict(first))))
-    exposed = [(m, s["service"]) for m, s in cfg.items() if isinstance(s, dict) and "service" in s and s["service"].get("nodePorts")]
+    exposed = [
+        (m, s["service"])
+        for m, s in cfg.items()
+        if isinstance(s, dict) and "service" in s and s["service"].get("nodePorts")
+    ]
     if exposed:
         module, svc = exposed[0]
         port_name = next(iter(svc["nodePorts"]))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fate_pulumi.render import engine_config
 from stacks.config import BACKEND_MODULES, load_config, required_secrets
 from stacks.program import parse_value
-from fate_pulumi.render import engine_config
 from tests.conftest import ROOT, TEST_SECRETS, party
 
 
@@ -37,16 +37,28 @@ def test_kind_names_and_tags():
     serving = load_config({"kind": "serving", "partyId": 10000, "development": True,
                            "servingServer": {"fateflow": {"host": "10.0.0.1", "port": 30107}}})
     assert serving.deployment_name == "fate-serving-10000" and serving.fate_image_tag == "2.1.6-release"
-    assert set(serving.enabled_modules) == {"servingProxy", "servingServer", "servingRedis", "servingZookeeper", "servingAdmin"}
+    assert set(serving.enabled_modules) == {
+        "servingProxy",
+        "servingServer",
+        "servingRedis",
+        "servingZookeeper",
+        "servingAdmin",
+    }
 
 
 def test_backend_modules_by_default():
     for backend, spec in BACKEND_MODULES.items():
         cfg = cfg_of(backend=backend)
         assert set(cfg.enabled_modules) == set(spec["required"]) | set(spec["optional"]), backend
-        assert cfg.engines == {"eggroll": ("Eggroll", "Eggroll", "Eggroll"), "spark_rabbitmq": ("Spark", "RabbitMQ", "HDFS"),
-                               "spark_pulsar": ("Spark", "Pulsar", "HDFS"),
-                               "spark_local_pulsar": ("Spark_local", "Pulsar", "LocalFS")}[backend]
+        assert (
+            cfg.engines
+            == {
+                "eggroll": ("Eggroll", "Eggroll", "Eggroll"),
+                "spark_rabbitmq": ("Spark", "RabbitMQ", "HDFS"),
+                "spark_pulsar": ("Spark", "Pulsar", "HDFS"),
+                "spark_local_pulsar": ("Spark_local", "Pulsar", "LocalFS"),
+            }[backend]
+        )
 
 
 def test_external_services_replace_modules():
@@ -68,8 +80,13 @@ def test_secrets_are_required_only_where_used():
 
 
 def test_engine_strings_parse_like_the_pulumi_engine():
-    config, secrets = engine_config({"fate:partyId": 9999, "fate:development": True,
-                                     "fate:rollsite": {"partyList": [{"partyId": 10000, "host": "10.0.0.1", "port": 30101}]}})
+    config, secrets = engine_config(
+        {
+            "fate:partyId": 9999,
+            "fate:development": True,
+            "fate:rollsite": {"partyList": [{"partyId": 10000, "host": "10.0.0.1", "port": 30101}]},
+        }
+    )
     assert config["fate:partyId"] == "9999" and config["fate:development"] == "true"
     values = {k.split(":")[1]: parse_value(v) for k, v in config.items()}
     cfg = load_config(values)

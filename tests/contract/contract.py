@@ -9,10 +9,12 @@ never read back from the render.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from stacks.config import DeploymentConfig
+
 
 class _Marker:
     def __init__(self, name: str):
@@ -91,10 +93,13 @@ class Entry:
 FATE = "/data/projects/fate"
 EGGROLL = Image("federatedai/eggroll", workdir=f"{FATE}/eggroll", entrypoint=("/tini",),
                 env={"EGGROLL_HOME": f"{FATE}/eggroll"}, dirs=(f"{FATE}/eggroll/conf", f"{FATE}/eggroll/logs"))
-FATEFLOW = Image("federatedai/fateflow", workdir=FATE,
-                 cmd=("/bin/bash", "-c", "sleep 5 && python fateflow/python/fate_flow/fate_flow_server.py"),
-                 env={"FATE_PROJECT_BASE": FATE, "EGGROLL_HOME": f"{FATE}/eggroll"},
-                 dirs=(f"{FATE}/conf", f"{FATE}/fateflow", f"{FATE}/eggroll/conf", "/data/projects/spark-3.1.3-bin-hadoop3.2/conf"))
+FATEFLOW = Image(
+    "federatedai/fateflow",
+    workdir=FATE,
+    cmd=("/bin/bash", "-c", "sleep 5 && python fateflow/python/fate_flow/fate_flow_server.py"),
+    env={"FATE_PROJECT_BASE": FATE, "EGGROLL_HOME": f"{FATE}/eggroll"},
+    dirs=(f"{FATE}/conf", f"{FATE}/fateflow", f"{FATE}/eggroll/conf", "/data/projects/spark-3.1.3-bin-hadoop3.2/conf"),
+)
 FATEBOARD = Image("federatedai/fateboard", workdir=f"{FATE}/fateboard", cmd=(
     "/bin/sh", "-c", f"java -Dspring.config.location={FATE}/fateboard/conf/application.properties "
                      f"-Dssh_config_file={FATE}/fateboard/conf -Xmx2048m -Xms2048m -jar fateboard.jar"),
@@ -124,10 +129,20 @@ SERVING = "/data/projects/fate-serving"
 SERVING_SERVER = Image("federatedai/serving-server", workdir=f"{SERVING}/serving-server", cmd=(
     "/bin/sh", "-c", "java -cp conf/:lib/*:extension/*:fate-serving-server.jar com.webank.ai.fate.serving.Bootstrap "
                      "-c conf/serving-server.properties"), dirs=(f"{SERVING}/serving-server/conf",))
-SERVING_PROXY = Image("federatedai/serving-proxy", workdir=f"{SERVING}/serving-proxy", dirs=(f"{SERVING}/serving-proxy/conf",))
-SERVING_ADMIN = Image("federatedai/serving-admin", workdir=f"{SERVING}/serving-admin", cmd=(
-    "/bin/sh", "-c", 'java -Dspring.config.location=conf/application.properties -cp "conf/:lib/*:fate-serving-admin.jar" '
-                     "com.webank.ai.fate.serving.admin.Bootstrap"), dirs=(f"{SERVING}/serving-admin/conf",))
+SERVING_PROXY = Image(
+    "federatedai/serving-proxy", workdir=f"{SERVING}/serving-proxy", dirs=(f"{SERVING}/serving-proxy/conf",)
+)
+SERVING_ADMIN = Image(
+    "federatedai/serving-admin",
+    workdir=f"{SERVING}/serving-admin",
+    cmd=(
+        "/bin/sh",
+        "-c",
+        'java -Dspring.config.location=conf/application.properties -cp "conf/:lib/*:fate-serving-admin.jar" '
+        "com.webank.ai.fate.serving.admin.Bootstrap",
+    ),
+    dirs=(f"{SERVING}/serving-admin/conf",),
+)
 REDIS = Image("redis", workdir="/data", entrypoint=("docker-entrypoint.sh",), cmd=("redis-server",), dirs=("/data",))
 ZOOKEEPER = Image("bitnami/zookeeper", entrypoint=("/opt/bitnami/scripts/zookeeper/entrypoint.sh",),
                   cmd=("/opt/bitnami/scripts/zookeeper/run.sh",), dirs=("/bitnami/zookeeper",))
@@ -181,11 +196,16 @@ def _rollsite_properties(s: Stack) -> dict[str, Any]:
         # rollsite overrides it per listener; in the shared file it would turn clustermanager and nodemanager to TLS
         "eggroll.core.security.secure.cluster.enabled": ABSENT,
     }
-    tls = {"eggroll.rollsite.secure.port": 9380, "eggroll.core.security.secure.client.auth.enabled": "true",
-           "eggroll.core.security.crt.path": f"{CERTS}/server.crt", "eggroll.core.security.key.path": f"{CERTS}/server.key",
-           "eggroll.core.security.ca.crt.path": f"{CERTS}/ca.pem", "eggroll.core.security.client.ca.crt.path": f"{CERTS}/ca.pem",
-           "eggroll.core.security.client.crt.path": f"{CERTS}/client.crt",
-           "eggroll.core.security.client.key.path": f"{CERTS}/client.key"}
+    tls = {
+        "eggroll.rollsite.secure.port": 9380,
+        "eggroll.core.security.secure.client.auth.enabled": "true",
+        "eggroll.core.security.crt.path": f"{CERTS}/server.crt",
+        "eggroll.core.security.key.path": f"{CERTS}/server.key",
+        "eggroll.core.security.ca.crt.path": f"{CERTS}/ca.pem",
+        "eggroll.core.security.client.ca.crt.path": f"{CERTS}/ca.pem",
+        "eggroll.core.security.client.crt.path": f"{CERTS}/client.crt",
+        "eggroll.core.security.client.key.path": f"{CERTS}/client.key",
+    }
     out.update(tls if _tls(s) else dict.fromkeys(tls, ABSENT))
     polling = s.cfg.rollsite.polling
     out["eggroll.rollsite.polling.client.enabled"] = "true" if polling.enabled and polling.type == "client" else ABSENT
@@ -211,13 +231,21 @@ def _service_conf(s: Stack) -> dict[str, Any]:
     computing, federation, storage = s.cfg.engines
     host, port = _db(s)
     out: dict[str, Any] = {
-        "party_id": s.cfg.party_id, "fateflow.host": POD_IP, "fateflow.http_port": 9380, "fateflow.grpc_port": 9360,
+        "party_id": s.cfg.party_id,
+        "fateflow.host": POD_IP,
+        "fateflow.http_port": 9380,
+        "fateflow.grpc_port": 9360,
         "fateflow.proxy": "rollsite" if computing == "Eggroll" else "nginx",
-        "database.name": s.cfg.mysql.database, "database.user": s.cfg.mysql.user, "database.passwd": s.secret("mysqlPassword"),
-        "database.host": host, "database.port": port,
+        "database.name": s.cfg.mysql.database,
+        "database.user": s.cfg.mysql.user,
+        "database.passwd": s.secret("mysqlPassword"),
+        "database.host": host,
+        "database.port": port,
         "default_engines.computing": "spark" if computing == "Spark_local" else computing.lower(),
-        "default_engines.federation": federation.lower(), "default_engines.storage": storage.lower(),
-        "fate_on_eggroll.rollsite.host": "rollsite", "fate_on_eggroll.rollsite.port": 9370,
+        "default_engines.federation": federation.lower(),
+        "default_engines.storage": storage.lower(),
+        "fate_on_eggroll.rollsite.host": "rollsite",
+        "fate_on_eggroll.rollsite.port": 9370,
     }
     if federation == "RabbitMQ":
         out.update({"fate_on_spark.rabbitmq.user": s.cfg.rabbitmq.user,
@@ -234,7 +262,11 @@ def _service_conf(s: Stack) -> dict[str, Any]:
 
 
 def _pulsar_routes(s: Stack) -> dict[str, Any]:
-    out: dict[str, Any] = {f"{s.cfg.party_id}.host": "pulsar", f"{s.cfg.party_id}.port": 6650, f"{s.cfg.party_id}.sslPort": 6651}
+    out: dict[str, Any] = {
+        f"{s.cfg.party_id}.host": "pulsar",
+        f"{s.cfg.party_id}.port": 6650,
+        f"{s.cfg.party_id}.sslPort": 6651,
+    }
     for pid, r in s.cfg.pulsar.route_table.items():
         out.update({f"{pid}.host": r.host, f"{pid}.port": r.port, f"{pid}.sslPort": r.ssl_port})
     if s.cfg.pulsar.exchange is not None:
@@ -251,7 +283,8 @@ def _rabbitmq_routes(s: Stack) -> dict[str, Any]:
 
 
 def _nginx_routes(s: Stack) -> dict[str, Any]:
-    """route_table.yaml as FATE's lua/route_table.lua reads it: <party>.<proxy|fateflow>[0].{host, http_port, grpc_port}."""
+    """route_table.yaml as FATE's lua/route_table.lua reads it: <party>.<proxy|fateflow>[0].{host, http_port,
+    grpc_port}."""
     out: dict[str, Any] = {}
     if s.cfg.kind == "party":
         out.update({f"{s.cfg.party_id}.proxy.0.host": "nginx", f"{s.cfg.party_id}.fateflow.0.host": "fateflow",
@@ -270,7 +303,10 @@ def _nginx_routes(s: Stack) -> dict[str, Any]:
 
 def _serving_routes(s: Stack) -> dict[str, Any]:
     pid = s.cfg.party_id
-    out: dict[str, Any] = {f"route_table.{pid}.serving.0.ip": "serving-server", f"route_table.{pid}.serving.0.port": 8000}
+    out: dict[str, Any] = {
+        f"route_table.{pid}.serving.0.ip": "serving-server",
+        f"route_table.{pid}.serving.0.port": 8000,
+    }
     for peer in s.cfg.serving_proxy.party_list:
         out.update({f"route_table.{peer.party_id}.default.0.ip": peer.host,
                     f"route_table.{peer.party_id}.default.0.port": peer.port})
@@ -292,9 +328,14 @@ def _redis_check(s: Stack, run: Any) -> None:
 
 
 def _zookeeper_env(s: Stack) -> dict[str, Any]:
-    return {"ZOO_SERVER_ID": "1", "ZOO_PORT_NUMBER": "2181", "ALLOW_ANONYMOUS_LOGIN": "yes",
-            "ZOO_4LW_COMMANDS_WHITELIST": "srvr, mntr, ruok",  # the liveness probe sends ruok
-            "ZOO_SERVERS": f"serving-zookeeper-0.serving-zookeeper-headless.{s.cfg.target_namespace}.svc.cluster.local:2888:3888::1"}
+    return {
+        "ZOO_SERVER_ID": "1",
+        "ZOO_PORT_NUMBER": "2181",
+        "ALLOW_ANONYMOUS_LOGIN": "yes",
+        "ZOO_4LW_COMMANDS_WHITELIST": "srvr, mntr, ruok",  # the liveness probe sends ruok
+        "ZOO_SERVERS": f"serving-zookeeper-0.serving-zookeeper-headless.{s.cfg.target_namespace}"
+                       ".svc.cluster.local:2888:3888::1",
+    }
 
 
 def _serving(s: Stack) -> bool:
@@ -309,135 +350,324 @@ ASSEMBLE = Entry(BUSYBOX)  # runs for real (cat into the in-memory volume); its 
 ENTRIES: dict[tuple[str, str], Entry] = {
     # eggroll: the start script composes conf/eggroll.properties, then runs the JVM
     ("rollsite", "rollsite"): Entry(
-        EGGROLL, program=("java",), capture=(f"{FATE}/eggroll/conf",),
-        reads=(Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties", _rollsite_properties),
-               Read("conf/route_table/route_table.json", "json", _rollsite_routes),
-               *(Read(f"{CERTS}/{f}", "pem", lambda s: {}, when=lambda s: _tls(s) and _issued(s))
-                 for f in ("ca.pem", "server.crt", "server.key", "client.crt", "client.key")))),
-    ("rollsite", "exchange"): Entry(NGINX_UPSTREAM, program=("/docker-entrypoint.sh",), capture=("/etc/nginx",),
-                                    reads=(Read("/etc/nginx/nginx.conf", "text", lambda s: {
-                                        f"server {e.host}:{e.port};": PRESENT for e in s.cfg.rollsite.exchange_list}),)),
+        EGGROLL,
+        program=("java",),
+        capture=(f"{FATE}/eggroll/conf",),
+        reads=(
+            Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties", _rollsite_properties),
+            Read("conf/route_table/route_table.json", "json", _rollsite_routes),
+            *(
+                Read(f"{CERTS}/{f}", "pem", lambda s: {}, when=lambda s: _tls(s) and _issued(s))
+                for f in ("ca.pem", "server.crt", "server.key", "client.crt", "client.key")
+            ),
+        ),
+    ),
+    ("rollsite", "exchange"): Entry(
+        NGINX_UPSTREAM,
+        program=("/docker-entrypoint.sh",),
+        capture=("/etc/nginx",),
+        reads=(
+            Read(
+                "/etc/nginx/nginx.conf",
+                "text",
+                lambda s: {f"server {e.host}:{e.port};": PRESENT for e in s.cfg.rollsite.exchange_list},
+            ),
+        ),
+    ),
     ("clustermanager", "wait-mysql"): WAIT,
     ("clustermanager", "clustermanager"): Entry(
-        EGGROLL, program=("java",), capture=(f"{FATE}/eggroll/conf",),
-        reads=(Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties", lambda s: _eggroll_properties(s, True)),)),
+        EGGROLL,
+        program=("java",),
+        capture=(f"{FATE}/eggroll/conf",),
+        reads=(Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties", lambda s: _eggroll_properties(s, True)),),
+    ),
     ("nodemanager", "wait-clustermanager"): WAIT,
     ("nodemanager", "nodemanager"): Entry(
-        EGGROLL, program=("/tini",), capture=(f"{FATE}/eggroll/conf", f"{FATE}/conf"),
-        reads=(Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties", lambda s: _eggroll_properties(s, False)),
-               # egg_pairs import fate_arch, which reads service_conf.yaml at import; no password is needed there
-               Read(f"{FATE}/conf/service_conf.yaml", "yaml", lambda s: {"party_id": s.cfg.party_id, "database.passwd": ""}))),
-    ("nodemanager", "nodemanager-eggrollpair"): Entry(FLUENT_BIT, program=("/fluent-bit/bin/fluent-bit",),
-                                                      capture=("/fluent-bit/etc",),
-                                                      reads=(Read("/fluent-bit/etc/fluent-bit.conf", "text",
-                                                                  lambda s: {"[INPUT]": PRESENT, "/data/projects/fate/eggroll/logs/*/*.*": PRESENT}),)),
-    ("mysql", "mysql"): Entry(MYSQL, program=("docker-entrypoint.sh",), capture=("/docker-entrypoint-initdb.d",),
-                              env=lambda s: {"MYSQL_DATABASE": s.cfg.mysql.database, "MYSQL_USER": s.cfg.mysql.user,
-                                             "MYSQL_PASSWORD": s.secret("mysqlPassword"), "MYSQL_RANDOM_ROOT_PASSWORD": "yes"}),
+        EGGROLL,
+        program=("/tini",),
+        capture=(f"{FATE}/eggroll/conf", f"{FATE}/conf"),
+        reads=(
+            Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties", lambda s: _eggroll_properties(s, False)),
+            # egg_pairs import fate_arch, which reads service_conf.yaml at import; no password is needed there
+            Read(
+                f"{FATE}/conf/service_conf.yaml", "yaml", lambda s: {"party_id": s.cfg.party_id, "database.passwd": ""}
+            ),
+        ),
+    ),
+    ("nodemanager", "nodemanager-eggrollpair"): Entry(
+        FLUENT_BIT,
+        program=("/fluent-bit/bin/fluent-bit",),
+        capture=("/fluent-bit/etc",),
+        reads=(
+            Read(
+                "/fluent-bit/etc/fluent-bit.conf",
+                "text",
+                lambda s: {"[INPUT]": PRESENT, "/data/projects/fate/eggroll/logs/*/*.*": PRESENT},
+            ),
+        ),
+    ),
+    ("mysql", "mysql"): Entry(
+        MYSQL,
+        program=("docker-entrypoint.sh",),
+        capture=("/docker-entrypoint-initdb.d",),
+        env=lambda s: {
+            "MYSQL_DATABASE": s.cfg.mysql.database,
+            "MYSQL_USER": s.cfg.mysql.user,
+            "MYSQL_PASSWORD": s.secret("mysqlPassword"),
+            "MYSQL_RANDOM_ROOT_PASSWORD": "yes",
+        },
+    ),
     ("python", "ping-mysql"): WAIT,
     ("python", "fateflow"): Entry(
-        FATEFLOW, program=("python",),
+        FATEFLOW,
+        program=("python",),
         capture=(f"{FATE}/conf", f"{FATE}/eggroll/conf", "/data/projects/spark-3.1.3-bin-hadoop3.2/conf"),
-        reads=(Read("conf/service_conf.yaml", "yaml", _service_conf, relative_to="$FATE_PROJECT_BASE"),
-               Read("conf/pulsar_route_table/pulsar_route_table.yaml", "yaml", _pulsar_routes, relative_to="$FATE_PROJECT_BASE",
-                    when=lambda s: s.cfg.engines[1] == "Pulsar"),
-               Read("conf/rabbitmq_route_table/rabbitmq_route_table.yaml", "yaml", _rabbitmq_routes,
-                    relative_to="$FATE_PROJECT_BASE", when=lambda s: s.cfg.engines[1] == "RabbitMQ"),
-               Read("/data/projects/spark-3.1.3-bin-hadoop3.2/conf/spark-defaults.conf", "spark", lambda s: {
-                   "spark.driver.host": s.cfg.python.spark.driver_host or POD_IP,
-                   "spark.master": "local[*]" if s.cfg.engines[0] == "Spark_local" else PRESENT},
-                   when=lambda s: s.cfg.engines[0] != "Eggroll"),
-               Read(f"{FATE}/eggroll/conf/eggroll.properties", "properties",
-                    lambda s: {"eggroll.resourcemanager.clustermanager.host": "clustermanager",
-                               "eggroll.resourcemanager.clustermanager.jdbc.password": ABSENT},
-                    when=lambda s: s.cfg.engines[0] == "Eggroll"))),
+        reads=(
+            Read("conf/service_conf.yaml", "yaml", _service_conf, relative_to="$FATE_PROJECT_BASE"),
+            Read(
+                "conf/pulsar_route_table/pulsar_route_table.yaml",
+                "yaml",
+                _pulsar_routes,
+                relative_to="$FATE_PROJECT_BASE",
+                when=lambda s: s.cfg.engines[1] == "Pulsar",
+            ),
+            Read(
+                "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
+                "yaml",
+                _rabbitmq_routes,
+                relative_to="$FATE_PROJECT_BASE",
+                when=lambda s: s.cfg.engines[1] == "RabbitMQ",
+            ),
+            Read(
+                "/data/projects/spark-3.1.3-bin-hadoop3.2/conf/spark-defaults.conf",
+                "spark",
+                lambda s: {
+                    "spark.driver.host": s.cfg.python.spark.driver_host or POD_IP,
+                    "spark.master": "local[*]" if s.cfg.engines[0] == "Spark_local" else PRESENT,
+                },
+                when=lambda s: s.cfg.engines[0] != "Eggroll",
+            ),
+            Read(
+                f"{FATE}/eggroll/conf/eggroll.properties",
+                "properties",
+                lambda s: {
+                    "eggroll.resourcemanager.clustermanager.host": "clustermanager",
+                    "eggroll.resourcemanager.clustermanager.jdbc.password": ABSENT,
+                },
+                when=lambda s: s.cfg.engines[0] == "Eggroll",
+            ),
+        ),
+    ),
     # FATE-Board: the login check reads conf/application.properties under the working directory (the image's WORKDIR)
     ("fateboard", "assemble-fateboard-conf"): ASSEMBLE,
     ("fateboard", "fateboard"): Entry(
-        FATEBOARD, program=("java",), capture=(f"{FATE}/fateboard/conf",),
-        reads=(Read("conf/application.properties", "properties", lambda s: {
-            "server.board.login.username": s.cfg.fateboard.username,
-            "server.board.login.password": s.secret("fateboardPassword"),
-            "server.port": 8080, "fateflow.url": "http://fateflow:9380", "server.board.encrypt.enable": "false"}),)),
+        FATEBOARD,
+        program=("java",),
+        capture=(f"{FATE}/fateboard/conf",),
+        reads=(
+            Read(
+                "conf/application.properties",
+                "properties",
+                lambda s: {
+                    "server.board.login.username": s.cfg.fateboard.username,
+                    "server.board.login.password": s.secret("fateboardPassword"),
+                    "server.port": 8080,
+                    "fateflow.url": "http://fateflow:9380",
+                    "server.board.encrypt.enable": "false",
+                },
+            ),
+        ),
+    ),
     ("client", "client"): Entry(CLIENT, program=("pipeline", "flow", "jupyter"), check=_client_check),
     ("nginx", "nginx"): Entry(
-        NGINX, program=("openresty",), capture=(NGINX_PREFIX,),
-        reads=(Read(f"{NGINX_PREFIX}/lua/route_table.lua", "text",
-                    lambda s: {'"conf/modifiable/route_table.yaml"': PRESENT}),
-               Read("conf/modifiable/route_table.yaml", "yaml", _nginx_routes, relative_to=NGINX_PREFIX),
-               Read("conf/nginx.conf", "text", lambda s: {"init_worker_by_lua_file 'lua/initialize.lua';": PRESENT},
-                    relative_to=NGINX_PREFIX))),
+        NGINX,
+        program=("openresty",),
+        capture=(NGINX_PREFIX,),
+        reads=(
+            Read(
+                f"{NGINX_PREFIX}/lua/route_table.lua", "text", lambda s: {'"conf/modifiable/route_table.yaml"': PRESENT}
+            ),
+            Read("conf/modifiable/route_table.yaml", "yaml", _nginx_routes, relative_to=NGINX_PREFIX),
+            Read(
+                "conf/nginx.conf",
+                "text",
+                lambda s: {"init_worker_by_lua_file 'lua/initialize.lua';": PRESENT},
+                relative_to=NGINX_PREFIX,
+            ),
+        ),
+    ),
     ("spark-master", "spark-master"): Entry(SPARK_MASTER, program=("/master.sh",)),
     ("spark-worker", "wait-master"): WAIT,
     ("spark-worker", "spark-worker"): Entry(
-        SPARK_WORKER, program=("/worker.sh",), capture=(f"{FATE}/conf",),
+        SPARK_WORKER,
+        program=("/worker.sh",),
+        capture=(f"{FATE}/conf",),
         # executors import fate_arch, which reads service_conf.yaml at import
-        reads=(Read(f"{FATE}/conf/service_conf.yaml", "yaml", lambda s: {"party_id": s.cfg.party_id}),)),
+        reads=(Read(f"{FATE}/conf/service_conf.yaml", "yaml", lambda s: {"party_id": s.cfg.party_id}),),
+    ),
     ("namenode", "delete-lost-found"): Entry(BUSYBOX),
     ("namenode", "namenode"): Entry(
-        HADOOP, program=("/entrypoint.sh",), capture=("/etc/hadoop",),
-        reads=(Read("/etc/hadoop/core-site.xml", "text", lambda s: {"<name>fs.default.name</name>": PRESENT,
-                                                                    "<value>hdfs://0.0.0.0:9000</value>": PRESENT}),),
-        env=lambda s: {"CLUSTER_NAME": "fate", "HDFS_CONF_dfs_permissions_enabled": "false"}),
-    ("datanode", "datanode"): Entry(HADOOP, program=("/entrypoint.sh",), env=lambda s: {
-        "SERVICE_PRECONDITION": "namenode:9000", "CORE_CONF_fs_defaultFS": "hdfs://namenode:9000"}),
+        HADOOP,
+        program=("/entrypoint.sh",),
+        capture=("/etc/hadoop",),
+        reads=(
+            Read(
+                "/etc/hadoop/core-site.xml",
+                "text",
+                lambda s: {"<name>fs.default.name</name>": PRESENT, "<value>hdfs://0.0.0.0:9000</value>": PRESENT},
+            ),
+        ),
+        env=lambda s: {"CLUSTER_NAME": "fate", "HDFS_CONF_dfs_permissions_enabled": "false"},
+    ),
+    ("datanode", "datanode"): Entry(
+        HADOOP,
+        program=("/entrypoint.sh",),
+        env=lambda s: {"SERVICE_PRECONDITION": "namenode:9000", "CORE_CONF_fs_defaultFS": "hdfs://namenode:9000"},
+    ),
     ("pulsar", "pulsar"): Entry(
-        PULSAR, program=("bin/pulsar",), capture=("/pulsar/conf", "/opt/pulsar/certs"),
-        reads=(Read("conf/standalone.conf", "properties", lambda s: {
-            "clusterName": s.cfg.python.pulsar.cluster,
-            **({"tlsEnabled": "true", "brokerServicePortTls": 6651} if s.cfg.pulsar.exchange else
-               {"tlsEnabled": "false", "brokerServicePort": 6650})}),
-            *(Read(f"/opt/pulsar/certs/{f}", "pem", lambda s: {}, when=lambda s: s.cfg.pulsar.exchange is not None and _issued(s))
-              for f in ("broker.cert.pem", "broker.key-pk8.pem", "ca.cert.pem")))),
+        PULSAR,
+        program=("bin/pulsar",),
+        capture=("/pulsar/conf", "/opt/pulsar/certs"),
+        reads=(
+            Read(
+                "conf/standalone.conf",
+                "properties",
+                lambda s: {
+                    "clusterName": s.cfg.python.pulsar.cluster,
+                    **(
+                        {"tlsEnabled": "true", "brokerServicePortTls": 6651}
+                        if s.cfg.pulsar.exchange
+                        else {"tlsEnabled": "false", "brokerServicePort": 6650}
+                    ),
+                },
+            ),
+            *(
+                Read(
+                    f"/opt/pulsar/certs/{f}",
+                    "pem",
+                    lambda s: {},
+                    when=lambda s: s.cfg.pulsar.exchange is not None and _issued(s),
+                )
+                for f in ("broker.cert.pem", "broker.key-pk8.pem", "ca.cert.pem")
+            ),
+        ),
+    ),
     ("rabbitmq", "rabbitmq"): Entry(
-        RABBITMQ, program=("docker-entrypoint.sh",), capture=("/etc/rabbitmq",),
+        RABBITMQ,
+        program=("docker-entrypoint.sh",),
+        capture=("/etc/rabbitmq",),
         reads=(Read("/etc/rabbitmq/enabled_plugins", "text", lambda s: {"rabbitmq_federation": PRESENT}),),
-        env=lambda s: {"RABBITMQ_DEFAULT_USER": s.cfg.rabbitmq.user, "RABBITMQ_DEFAULT_PASS": s.secret("rabbitmqPassword")}),
+        env=lambda s: {
+            "RABBITMQ_DEFAULT_USER": s.cfg.rabbitmq.user,
+            "RABBITMQ_DEFAULT_PASS": s.secret("rabbitmqPassword"),
+        },
+    ),
     ("traffic-server", "traffic-server"): Entry(
-        TRAFFIC_SERVER, program=("/opt/trafficserver/bin/traffic_manager",),
+        TRAFFIC_SERVER,
+        program=("/opt/trafficserver/bin/traffic_manager",),
         capture=("/opt/trafficserver/etc/trafficserver", "/opt/proxy"),
-        reads=(Read("/opt/trafficserver/etc/trafficserver/records.config", "text", lambda s: {
-            "CONFIG proxy.config.http.server_ports STRING 8080 8080:ipv6 443:ssl": PRESENT,
-            "CONFIG proxy.config.ssl.servername.filename STRING sni/sni.yaml": PRESENT,
-            # the key next to the certificate, not in the sysconfdir the image happened to be compiled with
-            "CONFIG proxy.config.ssl.server.private_key.path STRING /opt/proxy": PRESENT}),
-            Read("/opt/trafficserver/etc/trafficserver/sni/sni.yaml", "yaml", lambda s: {
-                f"sni.{i}.tunnel_route": r.tunnel_route for i, r in enumerate(s.cfg.traffic_server.sni_routes)}),
-            Read("/opt/trafficserver/etc/trafficserver/ssl_multicert.config", "text", lambda s: {
-                "ssl_cert_name=proxy.cert.pem": PRESENT}),
-            *(Read(f"/opt/proxy/{f}", "pem", lambda s: {}, when=_issued)
-              for f in ("proxy.cert.pem", "proxy.key.pem", "ca.cert.pem")))),
+        reads=(
+            Read(
+                "/opt/trafficserver/etc/trafficserver/records.config",
+                "text",
+                lambda s: {
+                    "CONFIG proxy.config.http.server_ports STRING 8080 8080:ipv6 443:ssl": PRESENT,
+                    "CONFIG proxy.config.ssl.servername.filename STRING sni/sni.yaml": PRESENT,
+                    # the key next to the certificate, not in the sysconfdir the image happened to be compiled with
+                    "CONFIG proxy.config.ssl.server.private_key.path STRING /opt/proxy": PRESENT,
+                },
+            ),
+            Read(
+                "/opt/trafficserver/etc/trafficserver/sni/sni.yaml",
+                "yaml",
+                lambda s: {
+                    f"sni.{i}.tunnel_route": r.tunnel_route for i, r in enumerate(s.cfg.traffic_server.sni_routes)
+                },
+            ),
+            Read(
+                "/opt/trafficserver/etc/trafficserver/ssl_multicert.config",
+                "text",
+                lambda s: {"ssl_cert_name=proxy.cert.pem": PRESENT},
+            ),
+            *(
+                Read(f"/opt/proxy/{f}", "pem", lambda s: {}, when=_issued)
+                for f in ("proxy.cert.pem", "proxy.key.pem", "ca.cert.pem")
+            ),
+        ),
+    ),
     # FATE-Serving: files read with java.util.Properties from the classpath's conf/ (Bootstrap.parseConfig)
     ("serving-proxy", "wait-zookeeper"): WAIT,
     ("serving-proxy", "serving-proxy"): Entry(
-        SERVING_PROXY, program=("java",), capture=(f"{SERVING}/serving-proxy/conf",),
-        reads=(Read("conf/application.properties", "properties", lambda s: {
-            "coordinator": s.cfg.party_id, "zk.url": "serving-zookeeper:2181", "proxy.grpc.inter.port": 8869}),
+        SERVING_PROXY,
+        program=("java",),
+        capture=(f"{SERVING}/serving-proxy/conf",),
+        reads=(
+            Read(
+                "conf/application.properties",
+                "properties",
+                lambda s: {
+                    "coordinator": s.cfg.party_id,
+                    "zk.url": "serving-zookeeper:2181",
+                    "proxy.grpc.inter.port": 8869,
+                },
+            ),
             # re-read every 10 s and rewritten by serving-admin's route editor: a writable copy
-            Read("conf/route_table.json", "json", _serving_routes, writable=True))),
+            Read("conf/route_table.json", "json", _serving_routes, writable=True),
+        ),
+    ),
     ("serving-server", "assemble-serving-server-conf"): ASSEMBLE,
     ("serving-server", "wait-zookeeper"): WAIT,
     ("serving-server", "serving-server"): Entry(
-        SERVING_SERVER, program=("java",), capture=(f"{SERVING}/serving-server/conf",),
-        reads=(Read("conf/serving-server.properties", "properties", lambda s: {
-            "redis.password": s.secret("servingRedisPassword") if _serving(s) else PRESENT,
-            "redis.ip": s.cfg.serving_server.redis.host if s.cfg.serving_server.redis else "serving-redis",
-            "redis.port": s.cfg.serving_server.redis.port if s.cfg.serving_server.redis else 6379,
-            "port": 8000, "zk.url": "serving-zookeeper:2181",
-            "model.transfer.url": f"http://{s.cfg.serving_server.fateflow.host}:{s.cfg.serving_server.fateflow.port}"
-                                  "/v1/model/transfer"}),)),
+        SERVING_SERVER,
+        program=("java",),
+        capture=(f"{SERVING}/serving-server/conf",),
+        reads=(
+            Read(
+                "conf/serving-server.properties",
+                "properties",
+                lambda s: {
+                    "redis.password": s.secret("servingRedisPassword") if _serving(s) else PRESENT,
+                    "redis.ip": s.cfg.serving_server.redis.host if s.cfg.serving_server.redis else "serving-redis",
+                    "redis.port": s.cfg.serving_server.redis.port if s.cfg.serving_server.redis else 6379,
+                    "port": 8000,
+                    "zk.url": "serving-zookeeper:2181",
+                    "model.transfer.url": f"http://{s.cfg.serving_server.fateflow.host}:{s.cfg.serving_server.fateflow.port}"
+                    "/v1/model/transfer",
+                },
+            ),
+        ),
+    ),
     ("serving-redis", "assemble-serving-redis-conf"): ASSEMBLE,
     ("serving-redis", "serving-redis"): Entry(
-        REDIS, program=("redis-server",), capture=("/usr/local/etc/redis",), check=_redis_check,
-        reads=(Read("/usr/local/etc/redis/redis.conf", "redis", lambda s: {
-            "requirepass": s.secret("servingRedisPassword"), "dir": "/data"}),)),
-    ("serving-zookeeper", "zookeeper"): Entry(
-        ZOOKEEPER, program=("/entrypoint.sh",), env=_zookeeper_env),
+        REDIS,
+        program=("redis-server",),
+        capture=("/usr/local/etc/redis",),
+        check=_redis_check,
+        reads=(
+            Read(
+                "/usr/local/etc/redis/redis.conf",
+                "redis",
+                lambda s: {"requirepass": s.secret("servingRedisPassword"), "dir": "/data"},
+            ),
+        ),
+    ),
+    ("serving-zookeeper", "zookeeper"): Entry(ZOOKEEPER, program=("/entrypoint.sh",), env=_zookeeper_env),
     ("serving-admin", "assemble-serving-admin-conf"): ASSEMBLE,
     ("serving-admin", "wait-zookeeper"): WAIT,
     ("serving-admin", "serving-admin"): Entry(
-        SERVING_ADMIN, program=("java",), capture=(f"{SERVING}/serving-admin/conf",),
-        reads=(Read("conf/application.properties", "properties", lambda s: {
-            "admin.username": s.cfg.serving_admin.username, "admin.password": s.secret("servingAdminPassword"),
-            "zk.url": "serving-zookeeper:2181"}),)),
+        SERVING_ADMIN,
+        program=("java",),
+        capture=(f"{SERVING}/serving-admin/conf",),
+        reads=(
+            Read(
+                "conf/application.properties",
+                "properties",
+                lambda s: {
+                    "admin.username": s.cfg.serving_admin.username,
+                    "admin.password": s.secret("servingAdminPassword"),
+                    "zk.url": "serving-zookeeper:2181",
+                },
+            ),
+        ),
+    ),
 }

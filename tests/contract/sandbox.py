@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from tests.contract.contract import POD_IP, Image
+
 STUB = """#!/bin/sh
 # contract stub: records how the program was started, then ends as if it had run
 { printf '%s\\n' "$0"; pwd; env -0 | od -An -tx1 | tr -d ' \\n'; printf '\\n'
@@ -93,7 +94,9 @@ class ContainerRun:
     def call(self) -> Call:
         """The program the command finally started (the last stub called)."""
         if not self.calls:
-            raise AssertionError(f"{self.name}: the start command never reached its program (exit {self.rc}): {self.stderr}")
+            raise AssertionError(
+                f"{self.name}: the start command never reached its program (exit {self.rc}): {self.stderr}"
+            )
         return self.calls[-1]
 
 
@@ -165,7 +168,9 @@ class Pod:
         kind = "configMap" if "configMap" in vol else "secret"
         ref = vol[kind]
         # a Secret the stack does not create (certificates a user provides) is mounted empty here
-        obj = self.objects.get(("ConfigMap" if kind == "configMap" else "Secret", ref.get("name") or ref["secretName"]), {})
+        obj = self.objects.get(
+            ("ConfigMap" if kind == "configMap" else "Secret", ref.get("name") or ref["secretName"]), {}
+        )
         data = _data(obj)
         items = ref.get("items") or [{"key": k, "path": k} for k in data]
         self._copies += 1
@@ -179,7 +184,9 @@ class Pod:
 
     # ---------------------------------------------------------------- containers
 
-    def run(self, container: dict, image: Image, program: list[str], capture: list[str], writable: list[str]) -> ContainerRun:
+    def run(
+        self, container: dict, image: Image, program: list[str], capture: list[str], writable: list[str]
+    ) -> ContainerRun:
         work = self.root / "run" / container["name"]
         (work / "out" / "calls").mkdir(parents=True)
         (work / "out" / "capture").mkdir()
@@ -253,7 +260,9 @@ class Pod:
             args += ["--setenv", k, v]
         proc = subprocess.run(args + ["/contract/run", *argv], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
-            raise AssertionError(f"{container['name']}: the sandbox did not start: {proc.stderr.strip()}\n{shlex.join(args)}")
+            raise AssertionError(
+                f"{container['name']}: the sandbox did not start: {proc.stderr.strip()}\n{shlex.join(args)}"
+            )
         out = work / "out"
         run = ContainerRun(container["name"], int((out / "rc").read_text() or 1), [], env=env, stderr=proc.stderr)
         for path in sorted((out / "calls").iterdir()):

@@ -13,7 +13,6 @@ never a key the contract covers.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -21,19 +20,19 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 import yaml
 
-from tests.conftest import party
-from tests.contract.sandbox import HOST_DIRS
-from tests.contract.test_start import HARD_SECRETS, _java_properties, _rendered, _redis_directives, start, CASES
-from tests.contract.contract import Stack
 from stacks.config import SECRET_KEYS, load_config
-from tests.conftest import render
+from tests.conftest import party, render
+from tests.contract.contract import Stack
+from tests.contract.sandbox import HOST_DIRS
+from tests.contract.test_start import HARD_SECRETS, _java_properties, _redis_directives, _rendered, start
 
 CACHE = Path(os.environ.get("FATE_PULUMI_CACHE", Path.home() / ".cache" / "fate-pulumi"))
 FATE_CLIENT = Path(os.environ.get("FATE_CLIENT_VENV", CACHE / "fate-client-1.11.2"))
@@ -69,7 +68,9 @@ def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60)
 
 
 @contextmanager
-def daemon(args: list[str], port: int, log: Path, env: Optional[dict] = None, timeout: float = 60) -> Iterator[subprocess.Popen]:
+def daemon(
+    args: list[str], port: int, log: Path, env: Optional[dict] = None, timeout: float = 60
+) -> Iterator[subprocess.Popen]:
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
                                 start_new_session=True)
@@ -138,8 +139,17 @@ def test_mariadb_takes_the_init_sql_and_fate_flow_and_eggroll_log_in(tmp_path):
     assert init_sql, "no init SQL at /docker-entrypoint-initdb.d"
 
     data, sock, port = tmp_path / "mysql-data", tmp_path / "mysql.sock", free_port()
-    subprocess.run(["mariadb-install-db", f"--datadir={data}", "--user=root", "--auth-root-authentication-method=socket",
-                    "--skip-test-db"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "mariadb-install-db",
+            f"--datadir={data}",
+            "--user=root",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+    )
     with daemon(["mariadbd", f"--datadir={data}", f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1",
                  "--user=root", "--skip-log-bin"], port, tmp_path / "mariadb.log"):
         def sql(statement: str, *args: str, user: str = "root", password: Optional[str] = None, db: str = "") -> str:
@@ -187,13 +197,19 @@ def test_redis_requires_the_password_serving_server_sends(tmp_path):
     conf, data = tmp_path / "redis.conf", tmp_path / "data"
     conf.write_bytes(redis["serving-redis"].read("/usr/local/etc/redis/redis.conf"))
     data.mkdir()
-    props = properties(server["serving-server"], "/data/projects/fate-serving/serving-server/conf/serving-server.properties",
-                       tmp_path)
+    props = properties(
+        server["serving-server"], "/data/projects/fate-serving/serving-server/conf/serving-server.properties", tmp_path
+    )
     port = free_port()
-    layout = in_pod_layout({"/usr/local/etc/redis/redis.conf": conf, "/data": data}, read_only=("/usr/local/etc/redis/redis.conf",))
+    layout = in_pod_layout(
+        {"/usr/local/etc/redis/redis.conf": conf, "/data": data}, read_only=("/usr/local/etc/redis/redis.conf",)
+    )
     # the container's command; loopback and a free port instead of the pod's bind and 6379
-    with daemon([*layout, "redis-server", "/usr/local/etc/redis/redis.conf", "--port", str(port), "--bind", "127.0.0.1"],
-                port, tmp_path / "redis.log"):
+    with daemon(
+        [*layout, "redis-server", "/usr/local/etc/redis/redis.conf", "--port", str(port), "--bind", "127.0.0.1"],
+        port,
+        tmp_path / "redis.log",
+    ):
         with socket.create_connection(("127.0.0.1", port)) as s:
             assert _resp(s, "PING").startswith(b"-NOAUTH")
             assert _resp(s, "AUTH", props["redis.password"]) == b"+OK"
@@ -228,12 +244,17 @@ def test_nginx_loads_fates_openresty_config(case, tmp_path):
     (prefix / "logs").mkdir()
     shutil.copy("/etc/nginx/mime.types", prefix / "conf")  # part of OpenResty's own install
     modules = "".join(f"load_module /usr/lib/nginx/modules/{m};\n" for m in NGINX_MODULES)
-    (prefix / "conf" / "nginx.conf").write_text(modules + run.read("conf/nginx.conf", "/data/projects/fate/proxy/nginx").decode())
+    (prefix / "conf" / "nginx.conf").write_text(
+        modules + run.read("conf/nginx.conf", "/data/projects/fate/proxy/nginx").decode()
+    )
     routes = yaml.safe_load(run.read("conf/modifiable/route_table.yaml", "/data/projects/fate/proxy/nginx"))
     assert routes, "empty route table"
-    res = subprocess.run(_bwrap_hosts(tmp_path, ["fateflow"]) + ["nginx", "-t", "-p", f"{prefix}/", "-c", "conf/nginx.conf",
-                                                                 "-g", f"pid {tmp_path}/nginx.pid;"],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        _bwrap_hosts(tmp_path, ["fateflow"])
+        + ["nginx", "-t", "-p", f"{prefix}/", "-c", "conf/nginx.conf", "-g", f"pid {tmp_path}/nginx.pid;"],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0 and "syntax is ok" in res.stderr, res.stderr
 
 
@@ -253,12 +274,30 @@ def test_lbrollsite_balancer_routes_grpc_to_an_exchange(tmp_path):
     # the "exchange": an HTTP/2 server answering every call
     (tmp_path / "exchange.conf").write_text(
         f"pid {tmp_path}/ex.pid;\nerror_log {tmp_path}/ex.err;\nevents {{}}\nhttp {{ access_log off; server {{ "
-        f"listen 127.0.0.1:{upstream} http2; location / {{ add_header grpc-status 0 always; return 200 'exchange'; }} }} }}\n")
-    with daemon(["nginx", "-p", f"{tmp_path}/", "-c", "exchange.conf", "-g", "daemon off;"], upstream, tmp_path / "ex.log"), \
-            daemon(["nginx", "-p", f"{tmp_path}/", "-c", "nginx.conf", "-g", "daemon off;"], listen, tmp_path / "lb.log"):
-        res = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-X", "POST", "-H", "content-type: application/grpc",
-                              f"http://127.0.0.1:{listen}/com.webank.ai.eggroll.api.networking.proxy.DataTransferService/push"],
-                             capture_output=True, text=True, timeout=30)
+        f"listen 127.0.0.1:{upstream} http2; location / {{ add_header grpc-status 0 always; return 200 "
+        "'exchange'; }} }} }}\n"
+    )
+    with (
+        daemon(
+            ["nginx", "-p", f"{tmp_path}/", "-c", "exchange.conf", "-g", "daemon off;"], upstream, tmp_path / "ex.log"
+        ),
+        daemon(["nginx", "-p", f"{tmp_path}/", "-c", "nginx.conf", "-g", "daemon off;"], listen, tmp_path / "lb.log"),
+    ):
+        res = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "--http2-prior-knowledge",
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/grpc",
+                f"http://127.0.0.1:{listen}/com.webank.ai.eggroll.api.networking.proxy.DataTransferService/push",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert res.stdout == "exchange", (res.returncode, res.stdout, res.stderr)
 
 
@@ -308,12 +347,25 @@ def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
         src = Path("/etc/trafficserver") / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, etc / name)
     (etc / "storage.config").write_text(f"{var / 'cache'} 64M\n")
-    (tmp_path / "runroot.yaml").write_text(yaml.safe_dump({
-        "prefix": "/usr", "exec_prefix": "/usr", "bindir": "/usr/bin", "sbindir": "/usr/sbin",
-        "libdir": "/usr/lib/trafficserver", "libexecdir": "/usr/lib/trafficserver/modules", "includedir": "/usr/include",
-        "sysconfdir": "/opt/trafficserver/etc/trafficserver",  # the image's prefix layout
-        "datadir": str(var / "cache"), "localstatedir": str(var), "runtimedir": str(var / "run"),
-        "logdir": str(var / "log"), "cachedir": str(var / "cache")}))
+    (tmp_path / "runroot.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "prefix": "/usr",
+                "exec_prefix": "/usr",
+                "bindir": "/usr/bin",
+                "sbindir": "/usr/sbin",
+                "libdir": "/usr/lib/trafficserver",
+                "libexecdir": "/usr/lib/trafficserver/modules",
+                "includedir": "/usr/include",
+                "sysconfdir": "/opt/trafficserver/etc/trafficserver",  # the image's prefix layout
+                "datadir": str(var / "cache"),
+                "localstatedir": str(var),
+                "runtimedir": str(var / "run"),
+                "logdir": str(var / "log"),
+                "cachedir": str(var / "cache"),
+            }
+        )
+    )
     subprocess.run(["chmod", "-R", "a+rwX", str(tmp_path)], check=True)
     port = free_port()
     args = ["bwrap", "--ro-bind", "/", "/", "--bind", str(tmp_path), str(tmp_path), "--tmpfs", "/opt",
@@ -321,7 +373,10 @@ def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
             "--ro-bind", str(etc), "/opt/trafficserver/etc/trafficserver", "--ro-bind", str(certs), "/opt/proxy",
             "--dev", "/dev", "--proc", "/proc", "traffic_server", f"--run-root={tmp_path}/runroot.yaml"]
     # loopback on a free port instead of 443/8080; Debian's build runs as its own user where the image's drops to nobody
-    env = {"PROXY_CONFIG_HTTP_SERVER_PORTS": f"{port}:ssl:ip-in=127.0.0.1", "PROXY_CONFIG_ADMIN_USER_ID": "trafficserver"}
+    env = {
+        "PROXY_CONFIG_HTTP_SERVER_PORTS": f"{port}:ssl:ip-in=127.0.0.1",
+        "PROXY_CONFIG_ADMIN_USER_ID": "trafficserver",
+    }
 
     issued = TlsPlan(ca=ca()).pulsar_cert(9999, "fate.org", ["127.0.0.1"])
     for name, text in issued.items():
@@ -370,8 +425,11 @@ def test_zookeeper_answers_the_probe_and_the_four_letter_words_it_needs(tmp_path
         f"autopurge.purgeInterval={env['ZOO_AUTOPURGE_INTERVAL']}", "admin.enableServer=false", ""]))
     assert env["ZOO_SERVER_ID"] == "1" and env["ALLOW_ANONYMOUS_LOGIN"] == "yes"
     classpath = ":".join(str(p) for p in [jar, *Path("/usr/share/java").glob("*.jar")])
-    with daemon(["java", "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", str(tmp_path / "zoo.cfg")],
-                port, tmp_path / "zk.log"):
+    with daemon(
+        ["java", "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", str(tmp_path / "zoo.cfg")],
+        port,
+        tmp_path / "zk.log",
+    ):
         def ask(word: str) -> bytes:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
                 s.sendall(word.encode())
@@ -408,13 +466,22 @@ def test_rabbitmq_lets_fate_flow_in_with_its_credentials(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     run_env = {
-        "HOME": str(home), "RABBITMQ_NODENAME": f"fate{port}@localhost", "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(tmp_path / "log"), "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
-        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"), "RABBITMQ_DIST_PORT": str(dist), "ERL_EPMD_PORT": str(epmd),
-        "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_DEFAULT_USER": env["RABBITMQ_DEFAULT_USER"], "RABBITMQ_DEFAULT_PASS": env["RABBITMQ_DEFAULT_PASS"],
+        "HOME": str(home),
+        "RABBITMQ_NODENAME": f"fate{port}@localhost",
+        "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(tmp_path / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq"),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "ERL_EPMD_PORT": str(epmd),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_DEFAULT_USER": env["RABBITMQ_DEFAULT_USER"],
+        "RABBITMQ_DEFAULT_PASS": env["RABBITMQ_DEFAULT_PASS"],
     }
-    conf = yaml.safe_load(flow["fateflow"].read("/data/projects/fate/conf/service_conf.yaml"))["fate_on_spark"]["rabbitmq"]
+    conf = yaml.safe_load(flow["fateflow"].read("/data/projects/fate/conf/service_conf.yaml"))["fate_on_spark"][
+        "rabbitmq"
+    ]
     # the server script itself: Debian's /usr/sbin wrapper would switch to its rabbitmq user
     with daemon(["/usr/lib/rabbitmq/bin/rabbitmq-server"], port, tmp_path / "rabbitmq.log", env=run_env, timeout=120):
         credentials = pika.PlainCredentials(conf["user"], conf["password"])
@@ -422,11 +489,17 @@ def test_rabbitmq_lets_fate_flow_in_with_its_credentials(tmp_path):
         channel = connection.channel()
         channel.queue_declare("fate-contract")
         connection.close()
-        enabled = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmq-plugins", "-n", f"fate{port}@localhost", "list", "-e", "-m"],
-                                 capture_output=True, text=True, env={**os.environ, **run_env})
+        enabled = subprocess.run(
+            ["/usr/lib/rabbitmq/bin/rabbitmq-plugins", "-n", f"fate{port}@localhost", "list", "-e", "-m"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **run_env},
+        )
         assert "rabbitmq_federation" in enabled.stdout, enabled.stdout + enabled.stderr
     subprocess.run(["pkill", "-f", f"fate{port}@localhost"], check=False)
-    subprocess.run(["epmd", "-port", str(epmd), "-kill"], check=False, capture_output=True, env={**os.environ, **run_env})
+    subprocess.run(
+        ["epmd", "-port", str(epmd), "-kill"], check=False, capture_output=True, env={**os.environ, **run_env}
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ rollsite TLS
@@ -496,8 +569,14 @@ def test_fate_client_init_writes_the_fate_flow_address(tmp_path):
     container = client["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     command = container["command"][-1].split("&& exec jupyter")[0]  # the notebook itself is not started
-    res = subprocess.run(["bash", "-c", command], env={**os.environ, **env, "PATH": f"{FATE_CLIENT / 'bin'}:{os.environ['PATH']}"},
-                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    res = subprocess.run(
+        ["bash", "-c", command],
+        env={**os.environ, **env, "PATH": f"{FATE_CLIENT / 'bin'}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     site = subprocess.run([str(FATE_CLIENT / "bin" / "python"), "-c",
                            "import flow_client, pipeline; print(flow_client.__path__[0]); print(pipeline.__path__[0])"],

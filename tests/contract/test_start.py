@@ -24,8 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from stacks.config import SECRET_KEYS, load_config, required_secrets
-from tests.conftest import STACK_FILES, TEST_SECRETS, render, stack_config
-from tests.contract.contract import ABSENT, ENTRIES, POD_IP, PRESENT, Entry, Prefix, Read, Stack
+from tests.conftest import STACK_FILES, render, stack_config
+from tests.contract.contract import ABSENT, ENTRIES, PRESENT, Entry, Prefix, Read, Stack
 from tests.contract.sandbox import ContainerRun, Pod, available
 from tests.stacks.variants import VARIANTS
 
@@ -79,7 +79,7 @@ def _cases() -> dict[str, dict[str, Any]]:
 CASES = _cases()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rendered(case: str):
     values = CASES[case]
     needed = required_secrets(load_config({**values, "development": True}, [k for k in values if k in SECRET_KEYS]))
@@ -98,10 +98,16 @@ PODS = [(case, name) for case in CASES for name, _ in _pods(case)]
 
 
 def test_every_container_has_a_contract_entry():
-    missing = {(name, c["name"]) for case in CASES for name, w in _pods(case)
-               for c in w["spec"]["template"]["spec"].get("initContainers", []) + w["spec"]["template"]["spec"]["containers"]
-               if (name, c["name"]) not in ENTRIES}
-    assert not missing, f"add these containers to tests/contract/contract.py and docs/config-contract.md: {sorted(missing)}"
+    missing = {
+        (name, c["name"])
+        for case in CASES
+        for name, w in _pods(case)
+        for c in w["spec"]["template"]["spec"].get("initContainers", []) + w["spec"]["template"]["spec"]["containers"]
+        if (name, c["name"]) not in ENTRIES
+    }
+    assert not missing, (
+        f"add these containers to tests/contract/contract.py and docs/config-contract.md: {sorted(missing)}"
+    )
 
 
 def test_every_contract_image_is_documented():
@@ -114,7 +120,7 @@ def test_every_contract_image_is_documented():
 # ------------------------------------------------------------------------------------------------- readers
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _java_reader() -> Path:
     """PropertiesDump compiled once per session."""
     import tempfile
@@ -129,13 +135,17 @@ def _java_properties(files: dict[str, bytes], tmp: Path) -> dict[str, dict[str, 
     if not files:
         return {}
     paths = []
-    for i, (name, data) in enumerate(files.items()):
+    for i, data in enumerate(files.values()):
         path = tmp / f"p{i}.properties"
         path.write_bytes(data)
         paths.append(str(path))
-    out = subprocess.run(["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", str(_java_reader()), "PropertiesDump",
-                          *paths], capture_output=True, text=True, check=True)
-    return dict(zip(files, (json.loads(line) for line in out.stdout.splitlines())))
+    out = subprocess.run(
+        ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", str(_java_reader()), "PropertiesDump", *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(zip(files, (json.loads(line) for line in out.stdout.splitlines()), strict=True))
 
 
 def _dig(data: Any, key: str) -> Any:
@@ -194,7 +204,9 @@ def _parse(read: Read, data: bytes, props: dict[str, str] | None) -> Any:
     if read.format == "redis":
         return _redis_directives(data.decode())
     if read.format == "spark":  # spark-defaults.conf: key, whitespace, value
-        return dict(line.split(None, 1) for line in data.decode().splitlines() if line.strip() and not line.startswith("#"))
+        return dict(
+            line.split(None, 1) for line in data.decode().splitlines() if line.strip() and not line.startswith("#")
+        )
     if read.format == "pem":
         text = data.decode()
         if "PRIVATE KEY" in text:
@@ -213,7 +225,9 @@ def _check_value(where: str, key: str, want: Any, have: Any) -> None:
     elif isinstance(want, Prefix):
         assert isinstance(have, str) and have.startswith(want), f"{where}: {key} = {have!r}, wanted {want}..."
     elif isinstance(have, str) and not isinstance(want, str):
-        assert have == str(want).lower() if isinstance(want, bool) else have == str(want), f"{where}: {key} = {have!r}, wanted {want!r}"
+        assert have == str(want).lower() if isinstance(want, bool) else have == str(want), (
+            f"{where}: {key} = {have!r}, wanted {want!r}"
+        )
     else:
         assert have == want, f"{where}: {key} = {have!r}, wanted {want!r}"
 
@@ -244,7 +258,9 @@ def _verify(stack: Stack, entry: Entry, run: ContainerRun, where: str, tmp: Path
         parsed = _parse(read, located[read.path], props.get(read.path))
         for key, want in read.expect(stack).items():
             if read.format == "text":
-                assert (key in parsed) == (want is not ABSENT), f"{where}: {read.path} {'lacks' if want is not ABSENT else 'has'} {key!r}"
+                assert (key in parsed) == (want is not ABSENT), (
+                    f"{where}: {read.path} {'lacks' if want is not ABSENT else 'has'} {key!r}"
+                )
             else:
                 have = parsed.get(key, ABSENT) if read.format in ("properties", "redis", "spark") else _dig(parsed, key)
                 _check_value(f"{where} {read.path}", key, want, have)

@@ -24,10 +24,8 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from tests.cluster.controlplane import STORAGE_CLASS, LocalCluster
 from tests.conftest import ROOT
@@ -387,7 +385,9 @@ class Site:
         self.values = self.engine.root / "values.yaml"  # KubeFATE's values, what it passes to helm install
         self.values.write_text(rendered[rendered.index("\n", rendered.index("# Source:")) + 1:])
         self.ok(f"kubectl create namespace {case.release}")
-        self.ok(f"helm install {case.release} {CHARTS / case.chart} -n {case.release} -f {self.values} --wait --timeout 5m")
+        self.ok(
+            f"helm install {case.release} {CHARTS / case.chart} -n {case.release} -f {self.values} --wait --timeout 5m"
+        )
 
 
 def readme_block(containing: str) -> list[str]:
@@ -416,8 +416,11 @@ def _items(cluster: LocalCluster, ns: str, kind: str) -> list[dict]:
 
 
 def uids(cluster: LocalCluster, ns: str) -> dict[str, str]:
-    return {f"{kind}/{o['metadata']['name']}": o["metadata"]["uid"]
-            for kind in ("statefulsets", "deployments", "services", "persistentvolumeclaims") for o in _items(cluster, ns, kind)}
+    return {
+        f"{kind}/{o['metadata']['name']}": o["metadata"]["uid"]
+        for kind in ("statefulsets", "deployments", "services", "persistentvolumeclaims")
+        for o in _items(cluster, ns, kind)
+    }
 
 
 def managers(cluster: LocalCluster, ns: str) -> dict[str, set[str]]:
@@ -484,7 +487,9 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
     assert {k for k, m in owners.items() if "fate-pulumi" in m} >= {k for k in before if not k.startswith("persistent")}
     # Helm no longer knows the release; the stack's Secrets carry the passwords the deployment runs with
     assert site.sh(f"helm -n {ns} status {case.release}").returncode != 0
-    secret_values = {base64.b64decode(v).decode() for o in _items(cluster, ns, "secrets") for v in (o.get("data") or {}).values()}
+    secret_values = {
+        base64.b64decode(v).decode() for o in _items(cluster, ns, "secrets") for v in (o.get("data") or {}).values()
+    }
     assert not [p for p in case.passwords if not any(p in v for v in secret_values)]
     # no env entry carries both KubeFATE's value and fate-pulumi's valueFrom, and no password is left in an env value
     for w in cluster.workloads(ns):
@@ -492,7 +497,9 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
             for e in c.get("env") or []:
                 assert not ("value" in e and "valueFrom" in e), (w["metadata"]["name"], e)
                 assert e.get("value") not in case.passwords, (w["metadata"]["name"], e["name"])
-    print(f"\n[timing] {name}: helm install {installed - started:.1f}s, README adoption steps {adopted - installed:.1f}s")
+    print(
+        f"\n[timing] {name}: helm install {installed - started:.1f}s, README adoption steps {adopted - installed:.1f}s"
+    )
 
 
 def _normal(obj: dict) -> dict:
@@ -527,7 +534,9 @@ def test_failed_adoption_is_handed_back_to_helm_by_the_rollback(cluster, tools, 
         "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-network-policies"},
         "spec": {"hard": {"count/networkpolicies.networking.k8s.io": "0"}}})
     deadline = time.time() + 60
-    while not (cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas/no-network-policies").get("status") or {}).get("hard"):
+    while not (cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas/no-network-policies").get("status") or {}).get(
+        "hard"
+    ):
         assert time.time() < deadline, "the quota controller did not take the ResourceQuota up"
         time.sleep(0.5)
     failed = site.sh(as_test(adopt[up]))

@@ -41,15 +41,33 @@ DEPLOYMENTS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
 }
 # what "change the image tag / a party list" means per stack
 UPDATES: dict[str, dict[str, Any]] = {
-    "party-9999-eggroll": {"imageTag": "1.11.2-release-patch1",
-                           "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.21", "port": 30091},
-                                                      {"partyId": 10001, "host": "192.0.2.30", "port": 30091}]}},
-    "party-10000-spark-pulsar": {"imageTag": "1.11.2-release-patch1",
-                                 "pulsar": {"routeTable": {9999: {"host": "192.0.2.11", "port": 30094, "sslPort": 30099},
-                                                           10001: {"host": "192.0.2.30", "port": 30094, "sslPort": 30099}}}},
-    "exchange-rollsite": {"imageTag": "1.11.2-release-patch1",
-                          "rollsite": {"partyList": [{"partyId": 9999, "host": "192.0.2.10", "port": 30091},
-                                                     {"partyId": 10000, "host": "192.0.2.20", "port": 30091}]}},
+    "party-9999-eggroll": {
+        "imageTag": "1.11.2-release-patch1",
+        "rollsite": {
+            "partyList": [
+                {"partyId": 10000, "host": "192.0.2.21", "port": 30091},
+                {"partyId": 10001, "host": "192.0.2.30", "port": 30091},
+            ]
+        },
+    },
+    "party-10000-spark-pulsar": {
+        "imageTag": "1.11.2-release-patch1",
+        "pulsar": {
+            "routeTable": {
+                9999: {"host": "192.0.2.11", "port": 30094, "sslPort": 30099},
+                10001: {"host": "192.0.2.30", "port": 30094, "sslPort": 30099},
+            }
+        },
+    },
+    "exchange-rollsite": {
+        "imageTag": "1.11.2-release-patch1",
+        "rollsite": {
+            "partyList": [
+                {"partyId": 9999, "host": "192.0.2.10", "port": 30091},
+                {"partyId": 10000, "host": "192.0.2.20", "port": 30091},
+            ]
+        },
+    },
 }
 REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced"}
 
@@ -136,8 +154,12 @@ def test_image_tag_and_party_list_change_updates_in_place(cluster, kube, stack):
     fate = {k for k, image in images_before.items() if image.endswith(":" + FATE_IMAGE_TAG)}
     assert fate
     new_tag = UPDATES[stack]["imageTag"]
-    assert {k: image.rsplit(":", 1)[-1] for k, image in _images(cluster, ns).items() if k in fate} == dict.fromkeys(fate, new_tag)
-    assert {k: i for k, i in _images(cluster, ns).items() if k not in fate} == {k: i for k, i in images_before.items() if k not in fate}
+    assert {k: image.rsplit(":", 1)[-1] for k, image in _images(cluster, ns).items() if k in fate} == dict.fromkeys(
+        fate, new_tag
+    )
+    assert {k: i for k, i in _images(cluster, ns).items() if k not in fate} == {
+        k: i for k, i in images_before.items() if k not in fate
+    }
     assert cluster.not_ready(ns) == []
 
 
@@ -145,7 +167,9 @@ def test_drift_is_detected_and_repaired_by_up_refresh(cluster, kube):
     stack, ns = "party-9999-eggroll", DEPLOYMENTS["party-9999-eggroll"][0]
     assert _drift(kube, "--stack", stack).returncode == 0
     config_map = cluster.get(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config")
-    cluster.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/fateboard/scale", {"spec": {"replicas": 3}})  # kubectl scale
+    cluster.patch(
+        f"/apis/apps/v1/namespaces/{ns}/deployments/fateboard/scale", {"spec": {"replicas": 3}}
+    )  # kubectl scale
     cluster.patch(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config", {"data": {"route_table.json": "{}"}})
     cluster.delete(f"/api/v1/namespaces/{ns}/services/fateboard")
 

@@ -1,4 +1,5 @@
-"""`pulumi preview` / `pulumi up` with the real engine and Kubernetes provider, no cluster (tests/engine/conftest.py)."""
+"""`pulumi preview` / `pulumi up` with the real engine and Kubernetes provider, no cluster
+(tests/engine/conftest.py)."""
 
 from __future__ import annotations
 
@@ -80,8 +81,14 @@ def test_broken_config_fails_with_the_keyed_message(engine: Engine):
     assert res.rc != 0 and "pulumi config set --secret fate:mysqlPassword" in res.output
 
 
-RENDERED = ["Pulumi.party-9999-eggroll.yaml", "Pulumi.party-9999-spark-rabbitmq.yaml", "Pulumi.party-9999-spark-pulsar.yaml",
-            "Pulumi.party-9999-spark-local-pulsar.yaml", "Pulumi.exchange-rollsite.yaml", "Pulumi.serving-9999.yaml"]
+RENDERED = [
+    "Pulumi.party-9999-eggroll.yaml",
+    "Pulumi.party-9999-spark-rabbitmq.yaml",
+    "Pulumi.party-9999-spark-pulsar.yaml",
+    "Pulumi.party-9999-spark-local-pulsar.yaml",
+    "Pulumi.exchange-rollsite.yaml",
+    "Pulumi.serving-9999.yaml",
+]
 
 
 @pytest.mark.parametrize("file_name", RENDERED)

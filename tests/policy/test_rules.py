@@ -37,8 +37,15 @@ def test_variants_comply(name):
 def test_dropping_retention_is_caught():
     found = violations(render(VARIANTS["eggroll-persistence-tls-polling-server"]))
     assert any("deletes its PVCs" in v and "retainOnDestroy" in v for v in found)
-    serving = render({"kind": "serving", "partyId": 9999, "development": True, "persistence": {"retainOnDestroy": False},
-                      "servingServer": {"fateflow": {"host": "10.0.0.1", "port": 30097}}})
+    serving = render(
+        {
+            "kind": "serving",
+            "partyId": 9999,
+            "development": True,
+            "persistence": {"retainOnDestroy": False},
+            "servingServer": {"fateflow": {"host": "10.0.0.1", "port": 30097}},
+        }
+    )
     assert any(v.startswith("PVC serving-redis-data is deleted on destroy") for v in violations(serving))
 
 
@@ -53,7 +60,9 @@ def test_foreign_image_is_caught():
 def test_password_checks():
     cm = {"kind": "ConfigMap", "metadata": {"name": "x"},
           "data": {"a.properties": "user=fate\nredis.password=hunter2\n", "b.yaml": "passwd: ''\n"}}
-    assert rules.password_violations(cm) == ["ConfigMap key a.properties holds a password in clear (redis.password); move it to a Secret"]
+    assert rules.password_violations(cm) == [
+        "ConfigMap key a.properties holds a password in clear (redis.password); move it to a Secret"
+    ]
     dep = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
         {"name": "c", "env": [{"name": "MYSQL_PASSWORD", "value": "x"}, {"name": "DB_PASSWORD", "valueFrom": {}}]}]}}}}
     assert rules.password_violations(dep) == ["container c sets MYSQL_PASSWORD in clear; use valueFrom.secretKeyRef"]
@@ -67,5 +76,8 @@ def test_node_port_checks():
 
 
 def test_missing_requests_are_caught():
-    dep = {"kind": "StatefulSet", "spec": {"template": {"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]}}}}
+    dep = {
+        "kind": "StatefulSet",
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]}}},
+    }
     assert rules.resource_violations(dep) == ["container c has no memory request; set resources or resourcesPreset"]

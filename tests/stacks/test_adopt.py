@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from fate_pulumi.importer import import_cluster
-from tests.conftest import render
 from tests.cli.test_importer import fixture_file
+from tests.conftest import render
 
 # KubeFATE's selectors (reference 2: matchLabels = fateMoudle + name + partyId), by workload
 WORKLOAD_APP = {

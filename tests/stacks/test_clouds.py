@@ -6,9 +6,9 @@ import pulumi
 import pytest
 
 from components import registry
-from stacks.clouds import PROFILES
 from fate_pulumi.mocks import Rendered
-from tests.conftest import ROOT, container, render, render_file, party
+from stacks.clouds import PROFILES
+from tests.conftest import ROOT, container, party, render, render_file
 
 # modules other deployments connect to: the cloud profile exposes them (their first Service)
 ENTRY_SERVICES = {m.name: m.services[0][1].name for m in registry.MODULES if m.entry_point}
@@ -44,7 +44,9 @@ def test_profile_defaults_on_entry_points_storage_and_ingress(cloud):
 @pytest.mark.parametrize("cloud", sorted(PROFILES))
 def test_gpu_pool_placement(cloud):
     prof = PROFILES[cloud]
-    spec = render(party(cloud={"provider": cloud}, algorithm="NN", device="GPU")).get("StatefulSet", "python")["spec"]["template"]["spec"]
+    spec = render(party(cloud={"provider": cloud}, algorithm="NN", device="GPU")).get("StatefulSet", "python")["spec"][
+        "template"
+    ]["spec"]
     assert spec.get("nodeSelector", {}) == prof.gpu_node_selector
     assert spec["tolerations"] == [dict(t) for t in prof.gpu_tolerations]
     cpu = render(party(cloud={"provider": cloud})).get("StatefulSet", "python")["spec"]["template"]["spec"]
@@ -63,12 +65,18 @@ def test_internal_load_balancers():
 
 
 def test_static_addresses_per_cloud():
-    gcp = render(party(cloud={"provider": "gcp"}, rollsite={"service": {"loadBalancerIP": "192.0.2.30"}})).get("Service", "rollsite")
+    gcp = render(party(cloud={"provider": "gcp"}, rollsite={"service": {"loadBalancerIP": "192.0.2.30"}})).get(
+        "Service", "rollsite"
+    )
     assert gcp["spec"]["loadBalancerIP"] == "192.0.2.30"
-    azure = render(party(cloud={"provider": "azure"}, rollsite={"service": {"loadBalancerIP": "198.51.100.20"}})).get("Service", "rollsite")
+    azure = render(party(cloud={"provider": "azure"}, rollsite={"service": {"loadBalancerIP": "198.51.100.20"}})).get(
+        "Service", "rollsite"
+    )
     assert "loadBalancerIP" not in azure["spec"]  # deprecated on AKS
     assert azure["metadata"]["annotations"]["service.beta.kubernetes.io/azure-load-balancer-ipv4"] == "198.51.100.20"
-    aws = render(party(cloud={"provider": "aws"}, rollsite={"service": {"eipAllocations": ["eipalloc-1", "eipalloc-2"]}}))
+    aws = render(
+        party(cloud={"provider": "aws"}, rollsite={"service": {"eipAllocations": ["eipalloc-1", "eipalloc-2"]}})
+    )
     annotations = aws.get("Service", "rollsite")["metadata"]["annotations"]
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-eip-allocations"] == "eipalloc-1,eipalloc-2"
 
@@ -89,10 +97,18 @@ def test_user_settings_win_over_the_profile():
     assert r.get("StatefulSet", "pulsar")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "gp2"
     assert r.get("StatefulSet", "mysql")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "io2"
     assert r.get("Ingress", "fateboard")["spec"]["ingressClassName"] == "nginx-internal"
-    gpu = render(party(cloud={"provider": "azure", "gpu": {"nodeSelector": {"pool": "a100"}}}, algorithm="NN", device="GPU",
-                       python={"tolerations": [{"key": "dedicated", "operator": "Exists"}]}))
+    gpu = render(
+        party(
+            cloud={"provider": "azure", "gpu": {"nodeSelector": {"pool": "a100"}}},
+            algorithm="NN",
+            device="GPU",
+            python={"tolerations": [{"key": "dedicated", "operator": "Exists"}]},
+        )
+    )
     spec = gpu.get("StatefulSet", "python")["spec"]["template"]["spec"]
-    assert spec["nodeSelector"] == {"pool": "a100"} and spec["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+    assert spec["nodeSelector"] == {"pool": "a100"} and spec["tolerations"] == [
+        {"key": "dedicated", "operator": "Exists"}
+    ]
 
 
 def _ui_sources(r) -> list[dict]:
@@ -101,15 +117,32 @@ def _ui_sources(r) -> list[dict]:
     return [src for rule in rules if rule.get("ports") == [{"protocol": "TCP", "port": 8080}] for src in rule["from"]]
 
 
-@pytest.mark.parametrize("provider, ingress_class, sources", [
-    ("onprem", "nginx", [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]),
-    ("onprem", "traefik", [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-                           for ns in ("traefik", "kube-system")]),
-    ("azure", None, [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}}]),
-    # cloud L7 balancers reach pod IPs from outside the cluster: address ranges, not namespaces
-    ("aws", None, [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]),
-    ("gcp", None, [{"ipBlock": {"cidr": c}} for c in ("130.211.0.0/22", "35.191.0.0/16")]),
-])
+@pytest.mark.parametrize(
+    "provider, ingress_class, sources",
+    [
+        ("onprem", "nginx", [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]),
+        (
+            "onprem",
+            "traefik",
+            [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                for ns in ("traefik", "kube-system")
+            ],
+        ),
+        (
+            "azure",
+            None,
+            [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}}],
+        ),
+        # cloud L7 balancers reach pod IPs from outside the cluster: address ranges, not namespaces
+        (
+            "aws",
+            None,
+            [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")],
+        ),
+        ("gcp", None, [{"ipBlock": {"cidr": c}} for c in ("130.211.0.0/22", "35.191.0.0/16")]),
+    ],
+)
 def test_ui_network_policy_admits_the_ingress_classs_controller(provider, ingress_class, sources):
     cloud = {"provider": provider, **({"ingressClass": ingress_class} if ingress_class else {})}
     r = render(party(cloud=cloud, ingress={"fateboard": {"hosts": [{"name": "board.bank.example"}]}}))
@@ -122,20 +155,44 @@ def test_ui_network_policy_admits_the_ingress_classs_controller(provider, ingres
 REFUSED = {
     "ingress-class-unknown-to-network-policy": (
         party(ingress={"className": "haproxy", "fateboard": {"hosts": [{"name": "board.bank.example"}]}}),
-        "fate:networkPolicy.ingressNamespaces", "name its namespace here"),
-    "unknown-profile": (party(cloud={"provider": "oracle"}), "fate:cloud.provider", "'aws', 'gcp', 'azure' or 'onprem'"),
-    "eip-on-gcp": (party(cloud={"provider": "gcp"}, rollsite={"service": {"eipAllocations": ["eipalloc-1"]}}),
-                   "fate:rollsite.service.eipAllocations", "only on aws"),
-    "ip-on-aws": (party(cloud={"provider": "aws"}, rollsite={"service": {"loadBalancerIP": "203.0.113.9"}}),
-                  "fate:rollsite.service.loadBalancerIP", "use service.eipAllocations"),
-    "internal-onprem": (party(cloud={"loadBalancer": {"internal": True}}), "fate:cloud.loadBalancer.internal",
-                        "no cloud load balancer"),
-    "internal-with-eip": (party(cloud={"provider": "aws"}, rollsite={"service": {"internal": True, "eipAllocations": ["e"]}}),
-                          "fate:rollsite.service.eipAllocations", "internet-facing"),
-    "lb-option-on-nodeport": (party(cloud={"provider": "aws"}, rollsite={"service": {"type": "NodePort", "internal": True}}),
-                              "fate:rollsite.service.internal", "only used with service type LoadBalancer"),
-    "stack-reference-and-kubeconfig": (party(kubernetes={"stackReference": {"stack": "acme/eks/prod"}, "kubeconfig": "~/.kube/config"}),
-                                       "fate:kubernetes.stackReference", "comes from the referenced stack"),
+        "fate:networkPolicy.ingressNamespaces",
+        "name its namespace here",
+    ),
+    "unknown-profile": (
+        party(cloud={"provider": "oracle"}),
+        "fate:cloud.provider",
+        "'aws', 'gcp', 'azure' or 'onprem'",
+    ),
+    "eip-on-gcp": (
+        party(cloud={"provider": "gcp"}, rollsite={"service": {"eipAllocations": ["eipalloc-1"]}}),
+        "fate:rollsite.service.eipAllocations",
+        "only on aws",
+    ),
+    "ip-on-aws": (
+        party(cloud={"provider": "aws"}, rollsite={"service": {"loadBalancerIP": "203.0.113.9"}}),
+        "fate:rollsite.service.loadBalancerIP",
+        "use service.eipAllocations",
+    ),
+    "internal-onprem": (
+        party(cloud={"loadBalancer": {"internal": True}}),
+        "fate:cloud.loadBalancer.internal",
+        "no cloud load balancer",
+    ),
+    "internal-with-eip": (
+        party(cloud={"provider": "aws"}, rollsite={"service": {"internal": True, "eipAllocations": ["e"]}}),
+        "fate:rollsite.service.eipAllocations",
+        "internet-facing",
+    ),
+    "lb-option-on-nodeport": (
+        party(cloud={"provider": "aws"}, rollsite={"service": {"type": "NodePort", "internal": True}}),
+        "fate:rollsite.service.internal",
+        "only used with service type LoadBalancer",
+    ),
+    "stack-reference-and-kubeconfig": (
+        party(kubernetes={"stackReference": {"stack": "acme/eks/prod"}, "kubeconfig": "~/.kube/config"}),
+        "fate:kubernetes.stackReference",
+        "comes from the referenced stack",
+    ),
 }
 
 
@@ -156,8 +213,15 @@ def test_cluster_hand_off_by_stack_reference():
     assert "4dabf18193072939515e22adb298388d" in str(provider.inputs["kubeconfig"])  # kept secret
 
 
-@pytest.mark.parametrize("name,cloud", [("multicloud-party-9999-aws", "aws"), ("multicloud-party-10000-azure", "azure"),
-                                        ("multicloud-party-10001-gcp", "gcp"), ("multicloud-party-10002-onprem", "onprem")])
+@pytest.mark.parametrize(
+    "name,cloud",
+    [
+        ("multicloud-party-9999-aws", "aws"),
+        ("multicloud-party-10000-azure", "azure"),
+        ("multicloud-party-10001-gcp", "gcp"),
+        ("multicloud-party-10002-onprem", "onprem"),
+    ],
+)
 def test_multicloud_examples_show_their_profile(name, cloud):
     r = render_file(ROOT / "examples" / f"Pulumi.{name}.yaml")
     prof = PROFILES[cloud]
@@ -166,6 +230,8 @@ def test_multicloud_examples_show_their_profile(name, cloud):
     for key, value in prof.external_annotations.items():
         assert svc["metadata"]["annotations"][key] == value
     expected_class = "ceph-rbd" if cloud == "onprem" else prof.storage_class
-    assert r.get("StatefulSet", "mysql")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == expected_class
+    assert (
+        r.get("StatefulSet", "mysql")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == expected_class
+    )
     if cloud == "gcp":
         assert container(r.get("StatefulSet", "python"), "fateflow")["resources"]["limits"]["nvidia.com/gpu"] == "1"

@@ -116,8 +116,11 @@ def test_eggroll_config_files(path):
         assert f"CREATE TABLE IF NOT EXISTS `{table}`" in sql
 
 
-@pytest.mark.parametrize("path", [p for p in EXAMPLES if flavour(p) not in ("serving", "exchange-rollsite", "exchange-pulsar")],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [p for p in EXAMPLES if flavour(p) not in ("serving", "exchange-rollsite", "exchange-pulsar")],
+    ids=lambda p: p.name,
+)
 def test_fateflow_service_conf(path):
     values = stack_config(path)
     conf = yaml.safe_load(_cm(path, "python-config", "service_conf.yaml"))
@@ -125,14 +128,20 @@ def test_fateflow_service_conf(path):
     assert set(conf["fate_on_spark"]) == ref.FATE_ON_SPARK_SECTIONS
     assert conf["party_id"] == values["partyId"]
     computing, federation, storage = {
-        "eggroll": ("eggroll", "eggroll", "eggroll"), "spark-rabbitmq": ("spark", "rabbitmq", "hdfs"),
-        "spark-pulsar": ("spark", "pulsar", "hdfs"), "spark-local-pulsar": ("spark", "pulsar", "localfs")}[flavour(path)]
+        "eggroll": ("eggroll", "eggroll", "eggroll"),
+        "spark-rabbitmq": ("spark", "rabbitmq", "hdfs"),
+        "spark-pulsar": ("spark", "pulsar", "hdfs"),
+        "spark-local-pulsar": ("spark", "pulsar", "localfs"),
+    }[flavour(path)]
     assert conf["default_engines"] == {"computing": computing, "federation": federation, "storage": storage}
     assert conf["fateflow"]["proxy"] == ("rollsite" if computing == "eggroll" else "nginx")
     assert conf["fateflow"]["host"] == "fateflow_ip"  # replaced by the pod IP at start
     assert conf["database"]["passwd"] == ""  # the readable copy carries no password
-    assert conf["servings"]["hosts"] == [f"{values['serving']['host']}:{values['serving']['port']}"] if "serving" in values \
+    assert (
+        conf["servings"]["hosts"] == [f"{values['serving']['host']}:{values['serving']['port']}"]
+        if "serving" in values
         else conf["servings"]["hosts"] == []
+    )
     spark_defaults = _cm(path, "python-config", "spark-defaults.conf")
     master = {"eggroll": "spark://spark-master:7077", "spark-rabbitmq": "spark://spark-master:7077",
               "spark-pulsar": "spark://spark-master:7077", "spark-local-pulsar": "local[*]"}[flavour(path)]
@@ -151,7 +160,9 @@ def test_pulsar_route_table_and_broker(path):
     if exchange:
         assert table["default"] == {"proxy": f"{exchange['host']}:{exchange['port']}", "domain": exchange["domain"]}
         assert conf["tlsEnabled"] == "true" and conf["brokerServicePortTls"] == "6651"
-        mounts = {m["mountPath"] for m in container(render_file(path).get("StatefulSet", "pulsar"), "pulsar")["volumeMounts"]}
+        mounts = {
+            m["mountPath"] for m in container(render_file(path).get("StatefulSet", "pulsar"), "pulsar")["volumeMounts"]
+        }
         assert "/opt/pulsar/certs" in mounts
     else:
         for peer, route in values["pulsar"]["routeTable"].items():
@@ -167,7 +178,10 @@ def test_rabbitmq_route_table(path):
     expected = {values["partyId"]: {"host": "rabbitmq", "port": 5672}}
     expected.update({int(k): v for k, v in values["rabbitmq"]["routeTable"].items()})
     assert table == expected
-    assert _cm(path, "rabbitmq-config", "enabled_plugins").strip() == "[rabbitmq_federation_management,rabbitmq_federation]."
+    assert (
+        _cm(path, "rabbitmq-config", "enabled_plugins").strip()
+        == "[rabbitmq_federation_management,rabbitmq_federation]."
+    )
 
 
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if flavour(p).startswith("spark")], ids=lambda p: p.name)
@@ -184,8 +198,9 @@ def test_nginx_route_table(path):
     else:
         assert "default" not in table  # no leaked example exchange
     for peer, route in values["nginx"].get("routeTable", {}).items():
-        assert table[int(peer)]["fateflow"] == [{"host": h["host"], "http_port": h["httpPort"], "grpc_port": h["grpcPort"]}
-                                                for h in route["fateflow"]]
+        assert table[int(peer)]["fateflow"] == [
+            {"host": h["host"], "http_port": h["httpPort"], "grpc_port": h["grpcPort"]} for h in route["fateflow"]
+        ]
     assert "balancer_by_lua_file" in _cm(path, "nginx-config", "nginx.conf")
 
 
@@ -244,7 +259,16 @@ def test_examples_are_wired_to_each_other():
     exposed: dict[tuple, set] = {}
     for path in EXAMPLES:
         values = stack_config(path)
-        for section in ("rollsite", "python", "nginx", "rabbitmq", "pulsar", "servingProxy", "servingServer", "trafficServer"):
+        for section in (
+            "rollsite",
+            "python",
+            "nginx",
+            "rabbitmq",
+            "pulsar",
+            "servingProxy",
+            "servingServer",
+            "trafficServer",
+        ):
             for key, port in values.get(section, {}).get("service", {}).get("nodePorts", {}).items():
                 exposed.setdefault((values["publicHost"], port), set()).add((section, key))
 
@@ -272,7 +296,9 @@ def test_examples_are_wired_to_each_other():
         reaches(local["pulsar"]["exchange"]["host"], local["pulsar"]["exchange"]["port"], "trafficServer", "tls")
         reaches(local["nginx"]["exchange"]["host"], local["nginx"]["exchange"]["httpPort"], "nginx", "http")
         serving = _stack(f"serving-{pid}")
-        reaches(serving["servingServer"]["fateflow"]["host"], serving["servingServer"]["fateflow"]["port"], "python", "http")
+        reaches(
+            serving["servingServer"]["fateflow"]["host"], serving["servingServer"]["fateflow"]["port"], "python", "http"
+        )
         for peer in serving["servingProxy"]["partyList"]:
             reaches(peer["host"], peer["port"], "servingProxy", "inter")
         reaches(egg["serving"]["host"], egg["serving"]["port"], "servingServer", "grpc")

@@ -41,7 +41,10 @@ def test_a_container_listening_below_1024_may_bind_it(stack_file):
 def test_capabilities_per_image():
     r = render(party())
     assert "SYS_NICE" in container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"]["capabilities"]["add"]
-    assert "SYS_PTRACE" in container(r.get("StatefulSet", "nodemanager"), "nodemanager")["securityContext"]["capabilities"]["add"]
+    assert (
+        "SYS_PTRACE"
+        in container(r.get("StatefulSet", "nodemanager"), "nodemanager")["securityContext"]["capabilities"]["add"]
+    )
     serving = render({"kind": "serving", "partyId": 9999, "development": True,
                       "servingServer": {"fateflow": {"host": "10.0.0.1", "port": 30097}}})
     zk = container(serving.get("StatefulSet", "serving-zookeeper"), "zookeeper")["securityContext"]
@@ -49,16 +52,22 @@ def test_capabilities_per_image():
     # Pulsar 2.10 runs as uid 10000 in group 0: its data volume must be group 0's to be writable
     pulsar = render(party(backend="spark_pulsar")).get("StatefulSet", "pulsar")
     sc = container(pulsar, "pulsar")["securityContext"]
-    assert (sc["runAsUser"], sc["runAsGroup"], sc["runAsNonRoot"]) == (10000, 0, True) and "add" not in sc["capabilities"]
+    assert (sc["runAsUser"], sc["runAsGroup"], sc["runAsNonRoot"]) == (10000, 0, True) and "add" not in sc[
+        "capabilities"
+    ]
     assert pulsar["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 0
 
 
 def test_start_order_init_containers():
     r = render(party(backend="spark_pulsar"))
-    assert container(r.get("Deployment", "spark-worker"), "wait-master")["command"][-1].startswith("until nc -z -w 2 spark-master 7077")
+    assert container(r.get("Deployment", "spark-worker"), "wait-master")["command"][-1].startswith(
+        "until nc -z -w 2 spark-master 7077"
+    )
     assert container(r.get("StatefulSet", "python"), "ping-mysql")
     egg = render(party())
-    assert "clustermanager 4670" in container(egg.get("StatefulSet", "nodemanager"), "wait-clustermanager")["command"][-1]
+    assert (
+        "clustermanager 4670" in container(egg.get("StatefulSet", "nodemanager"), "wait-clustermanager")["command"][-1]
+    )
     assert "mysql 3306" in container(egg.get("Deployment", "clustermanager"), "wait-mysql")["command"][-1]
     istio = render(VARIANTS["eggroll-istio"])
     assert "initContainers" not in istio.get("StatefulSet", "nodemanager")["spec"]["template"]["spec"]
@@ -81,9 +90,25 @@ def test_network_policies_entry_points_internals_and_mysql():
     rollsite = pols["rollsite"]["spec"]["ingress"]
     assert {"ports": [{"protocol": "TCP", "port": 9370}], "from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]} in rollsite
     mysql = pols["mysql"]["spec"]["ingress"]
-    assert mysql == [{"from": [
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "fate-9999", "app.kubernetes.io/name": "python"}}},
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "fate-9999", "app.kubernetes.io/name": "clustermanager"}}}]}]
+    assert mysql == [
+        {
+            "from": [
+                {
+                    "podSelector": {
+                        "matchLabels": {"app.kubernetes.io/instance": "fate-9999", "app.kubernetes.io/name": "python"}
+                    }
+                },
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/instance": "fate-9999",
+                            "app.kubernetes.io/name": "clustermanager",
+                        }
+                    }
+                },
+            ]
+        }
+    ]
     board = pols["fateboard"]["spec"]["ingress"]
     assert {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
             "ports": [{"protocol": "TCP", "port": 8080}]} in board
@@ -97,7 +122,10 @@ def test_rollsite_tls_port_is_an_entry_point_and_plaintext_can_be_refused():
     r = render(party(rollsite={"service": exposed, "tls": {"enabled": True}}))
     public = [rule for rule in _policies(r)["rollsite"]["spec"]["ingress"] if "ports" in rule]
     assert public == [{"ports": [{"protocol": "TCP", "port": 9370}, {"protocol": "TCP", "port": 9380}]}]
-    assert {p["port"]: p["nodePort"] for p in r.get("Service", "rollsite")["spec"]["ports"]} == {9370: 30091, 9380: 30090}
+    assert {p["port"]: p["nodePort"] for p in r.get("Service", "rollsite")["spec"]["ports"]} == {
+        9370: 30091,
+        9380: 30090,
+    }
     strict = render(party(rollsite={"service": exposed, "tls": {"enabled": True, "refusePlaintext": True}}))
     rules = _policies(strict)["rollsite"]["spec"]["ingress"]
     # 9370 only from the deployment's own pods (FATE Flow's eggroll client is plaintext); peers only on 9380
@@ -113,18 +141,32 @@ def test_disruption_budgets_for_replicated_modules_only():
     r = render(VARIANTS["eggroll-persistence-tls-polling-server"])  # 3 nodemanagers, 2 FATE Flow
     pdbs = objects_by(r, "PodDisruptionBudget")
     assert set(pdbs) == {"nodemanager", "python"}
-    assert pdbs["nodemanager"]["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": r.get("StatefulSet", "nodemanager")["spec"]["selector"]["matchLabels"]}}
+    assert pdbs["nodemanager"]["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": r.get("StatefulSet", "nodemanager")["spec"]["selector"]["matchLabels"]},
+    }
     single = render(party(nodemanager={"replicas": 1}))
     assert not objects_by(single, "PodDisruptionBudget")
 
 
 def test_spread_and_presets():
-    r = render(party(backend="spark_pulsar", spark={"worker": {"replicas": 4, "spread": {"topologyKey": "topology.kubernetes.io/zone"}}},
-                     python={"resourcesPreset": "large"}, nginx={"resourcesPreset": "small"}))
+    r = render(
+        party(
+            backend="spark_pulsar",
+            spark={"worker": {"replicas": 4, "spread": {"topologyKey": "topology.kubernetes.io/zone"}}},
+            python={"resourcesPreset": "large"},
+            nginx={"resourcesPreset": "small"},
+        )
+    )
     spec = r.get("Deployment", "spark-worker")["spec"]["template"]["spec"]
-    assert spec["topologySpreadConstraints"] == [{"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 1,
-                                                  "whenUnsatisfiable": "ScheduleAnyway",
-                                                  "labelSelector": {"matchLabels": r.get("Deployment", "spark-worker")["spec"]["selector"]["matchLabels"]}}]
+    assert spec["topologySpreadConstraints"] == [
+        {
+            "topologyKey": "topology.kubernetes.io/zone",
+            "maxSkew": 1,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": r.get("Deployment", "spark-worker")["spec"]["selector"]["matchLabels"]},
+        }
+    ]
     assert container(r.get("StatefulSet", "python"), "fateflow")["resources"] == {
         "requests": {"cpu": "8", "memory": "16Gi"}, "limits": {"memory": "24Gi"}}
     assert container(r.get("Deployment", "nginx"), "nginx")["resources"]["limits"] == {"memory": "1536Mi"}
@@ -139,8 +181,12 @@ def test_preset_and_resources_together_are_refused():
 def test_pod_security_can_be_turned_off():
     r = render(party(podSecurity={"enabled": False}))
     for obj in _workloads(r):
-        assert "securityContext" not in obj["spec"]["template"]["spec"] or obj["metadata"]["name"] == "serving-zookeeper"
-    assert container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"] == {"capabilities": {"add": ["SYS_NICE"]}}
+        assert (
+            "securityContext" not in obj["spec"]["template"]["spec"] or obj["metadata"]["name"] == "serving-zookeeper"
+        )
+    assert container(r.get("StatefulSet", "mysql"), "mysql")["securityContext"] == {
+        "capabilities": {"add": ["SYS_NICE"]}
+    }
 
 
 def _peer_rule(r, policy: str) -> tuple[set[str], set[int]]:
@@ -176,8 +222,13 @@ def test_party_and_exchange_in_one_cluster_reach_each_others_cluster_ip_entry_po
         {"partyId": 9999, "host": "rollsite.fate-9999.svc.cluster.local", "port": 9370},
         {"partyId": 10000, "host": "198.51.100.20", "port": 30101}]}})
     assert _peer_rule(exchange, "rollsite") == ({"fate-9999"}, {9370})
-    pulsar = render(party(backend="spark_local_pulsar", pulsar={"exchange": {"host": "traffic-server.fate-exchange", "port": 443}},
-                          nginx={"exchange": {"host": "nginx.fate-exchange", "httpPort": 9300, "grpcPort": 9310}}))
+    pulsar = render(
+        party(
+            backend="spark_local_pulsar",
+            pulsar={"exchange": {"host": "traffic-server.fate-exchange", "port": 443}},
+            nginx={"exchange": {"host": "nginx.fate-exchange", "httpPort": 9300, "grpcPort": 9310}},
+        )
+    )
     assert _peer_rule(pulsar, "pulsar")[0] == _peer_rule(pulsar, "nginx")[0] == {"fate-exchange"}
     ats = render({"kind": "exchange", "partyId": 1, "backend": "spark_pulsar",
                   "trafficServer": {"sniRoutes": [{"fqdn": "9999.fate.org", "tunnelRoute": "pulsar.fate-9999:6651"}]}})

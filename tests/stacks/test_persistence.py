@@ -58,18 +58,24 @@ def test_retain_off_deletes_with_the_stack():
     rendered, retained = render_with_options(values)
     assert not any(retained.values())
     for name in ("nodemanager", "python", "client"):
-        assert rendered.get("StatefulSet", name)["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+        assert (
+            rendered.get("StatefulSet", name)["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+        )
     mysql = rendered.get("StatefulSet", "mysql")["spec"]
     assert "volumeClaimTemplates" not in mysql  # existingClaim mounted instead
-    assert {"name": "data", "persistentVolumeClaim": {"claimName": "bank-mysql-data"}} in mysql["template"]["spec"]["volumes"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "bank-mysql-data"}} in mysql["template"]["spec"][
+        "volumes"
+    ]
 
 
 def test_persistence_names_match_kubefate_pvcs():
     """PVC names (claim template + StatefulSet) are KubeFATE's, so existing data is found again (reference 2.2)."""
     values = stack_config(ROOT / "examples" / "Pulumi.party-9999-spark-pulsar.yaml")
     rendered = render(values)
-    templates = {name: [t["metadata"]["name"] for t in rendered.get("StatefulSet", name)["spec"]["volumeClaimTemplates"]]
-                 for name in ("python", "client", "mysql", "namenode", "datanode", "pulsar")}
+    templates = {
+        name: [t["metadata"]["name"] for t in rendered.get("StatefulSet", name)["spec"]["volumeClaimTemplates"]]
+        for name in ("python", "client", "mysql", "namenode", "datanode", "pulsar")
+    }
     assert templates == {"python": ["python-data"], "client": ["persistence"], "mysql": ["data"], "namenode": ["dfs"],
                          "datanode": ["dfs"], "pulsar": ["pulsar-data"]}
     nm = render(stack_config(ROOT / "examples" / "Pulumi.party-9999-eggroll.yaml")).get("StatefulSet", "nodemanager")
@@ -86,7 +92,9 @@ def _stateful_identity(rendered):
     return out
 
 
-@pytest.mark.parametrize("example", ["party-9999-eggroll", "party-9999-spark-pulsar", "exchange-rollsite", "serving-9999"])
+@pytest.mark.parametrize(
+    "example", ["party-9999-eggroll", "party-9999-spark-pulsar", "exchange-rollsite", "serving-9999"]
+)
 def test_image_tag_party_list_and_scale_changes_update_in_place(example):
     base = stack_config(ROOT / "examples" / f"Pulumi.{example}.yaml")
     changed = copy.deepcopy(base)
@@ -100,7 +108,11 @@ def test_image_tag_party_list_and_scale_changes_update_in_place(example):
     if "servingProxy" in changed:
         changed["servingProxy"]["partyList"].append({"partyId": 10001, "host": "10.0.10.1", "port": 30116})
     # scaling out
-    if "nodemanager" in changed or changed.get("backend", "eggroll") == "eggroll" and changed.get("kind", "party") == "party":
+    if (
+        "nodemanager" in changed
+        or changed.get("backend", "eggroll") == "eggroll"
+        and changed.get("kind", "party") == "party"
+    ):
         changed.setdefault("nodemanager", {})["replicas"] = 5
     if changed.get("backend") == "spark_pulsar":
         changed.setdefault("hdfs", {}).setdefault("datanode", {})["replicas"] = 5
@@ -123,7 +135,9 @@ def test_route_change_rolls_the_pods_that_read_it():
     changed["rollsite"]["exchange"]["port"] = 30010
 
     def checksum(rendered, kind, name):
-        return rendered.get(kind, name)["spec"]["template"]["metadata"]["annotations"]["fate.federatedai.io/config-checksum"]
+        return rendered.get(kind, name)["spec"]["template"]["metadata"]["annotations"][
+            "fate.federatedai.io/config-checksum"
+        ]
 
     before, after = render(base), render(changed)
     assert checksum(before, "Deployment", "rollsite") != checksum(after, "Deployment", "rollsite")

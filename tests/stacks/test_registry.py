@@ -75,10 +75,9 @@ def _program_with(tmp: Path, entry: str) -> Path:
         shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "components" / "echo.py").write_text(ECHO)
     reg = copy / "components" / "registry.py"
-    text = reg.read_text().replace("from . import rollsite, serving, spark, trafficserver",
-                                   "from . import echo, rollsite, serving, spark, trafficserver", 1)
-    anchor = "    ModuleSpec(\"servingProxy\""
-    assert text.count(anchor) == 1 and "from . import echo" in text
+    text = reg.read_text().replace("from . import (\n", "from . import (\n    echo,\n", 1)
+    anchor = '    ModuleSpec(\n        "servingProxy",'
+    assert text.count(anchor) == 1 and "    echo,\n" in text
     reg.write_text(text.replace(anchor, entry + anchor, 1))
     return copy
 

@@ -8,6 +8,7 @@ import pytest
 from tests import k8s_schema
 from tests.conftest import STACK_FILES, render, render_file
 from tests.stacks.variants import VARIANTS
+
 # Istio custom resources have no schema in Kubernetes' OpenAPI; they are checked for shape in test_variants.
 CUSTOM_KINDS = {("networking.istio.io/v1beta1", "Gateway"), ("networking.istio.io/v1beta1", "VirtualService")}
 
@@ -20,7 +21,9 @@ def validate_all(objects: list[dict]) -> int:
         try:
             k8s_schema.validate(obj)
         except kubernetes_validate.ValidationError as err:
-            raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']}: {err.message} at {list(err.path)}") from None
+            raise AssertionError(
+                f"{obj['kind']}/{obj['metadata']['name']}: {err.message} at {list(err.path)}"
+            ) from None
         validated += 1
     return validated
 

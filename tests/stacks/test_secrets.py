@@ -72,12 +72,17 @@ def test_secrets_hold_what_the_modules_need():
 
 def test_clustermanager_gets_the_jdbc_password_from_its_secret():
     rendered = render_file(EXAMPLES[0].parent / "Pulumi.party-9999-eggroll.yaml")
-    secret = next(o for o in rendered.raw_objects if o["kind"] == "Secret" and o["metadata"]["name"] == "clustermanager-secret")
+    secret = next(
+        o for o in rendered.raw_objects if o["kind"] == "Secret" and o["metadata"]["name"] == "clustermanager-secret"
+    )
     assert secret["stringData"]["jdbc.properties"] == \
         f"eggroll.resourcemanager.clustermanager.jdbc.password={TEST_SECRETS['mysqlPassword']}\n"
     cm = rendered.get("Deployment", "clustermanager")["spec"]["template"]["spec"]["containers"][0]
     script = cm["command"][-1]
-    assert "conf-k8s/secret/jdbc.properties" in script and "> /data/projects/fate/eggroll/conf/eggroll.properties" in script
+    assert (
+        "conf-k8s/secret/jdbc.properties" in script
+        and "> /data/projects/fate/eggroll/conf/eggroll.properties" in script
+    )
 
 
 def test_offline_render_of_encrypted_values_uses_a_placeholder():

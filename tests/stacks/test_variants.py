@@ -15,20 +15,26 @@ def test_lbrollsite_balances_over_exchanges():
     assert [c["name"] for c in dep["spec"]["template"]["spec"]["containers"]] == ["rollsite", "exchange"]
     assert r.get("Service", "exchange")["spec"]["ports"][0]["port"] == 9390
     data = r.get("ConfigMap", "rollsite-config")["data"]
-    assert json.loads(data["route_table.json"])["route_table"]["default"] == {"default": [{"ip": "exchange", "port": 9390}]}
+    assert json.loads(data["route_table.json"])["route_table"]["default"] == {
+        "default": [{"ip": "exchange", "port": 9390}]
+    }
     conf = data["nginx.conf"]
     assert "server 10.0.1.1:30910;" in conf and "server 10.0.2.1:30910;" in conf and "least_conn;" in conf
     assert "client_max_body_size 8M;" in conf and "listen 9390 http2;" in conf
     mounts = container(dep, "exchange")["volumeMounts"]
     assert {"name": "rollsite-parts", "mountPath": "/etc/nginx/nginx.conf", "subPath": "nginx.conf"} in mounts
-    sub_paths = {m["mountPath"]: m.get("subPath") for m in container(r.get("StatefulSet", "mysql"), "mysql")["volumeMounts"]}
+    sub_paths = {
+        m["mountPath"]: m.get("subPath") for m in container(r.get("StatefulSet", "mysql"), "mysql")["volumeMounts"]
+    }
     assert sub_paths["/var/lib/mysql"] == "fate-mysql"
 
 
 def test_rollsite_tls_and_polling_server():
     r = render(VARIANTS["eggroll-persistence-tls-polling-server"])
     c = container(r.get("Deployment", "rollsite"), "rollsite")
-    assert {"name": "eggroll-certs", "mountPath": "/data/projects/fate/eggroll/conf/cert", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "eggroll-certs", "mountPath": "/data/projects/fate/eggroll/conf/cert", "readOnly": True} in c[
+        "volumeMounts"
+    ]
     extra = parse_properties(r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"])
     # the TLS listener starts when the server certificate and key are configured (eggroll 2.5.1 EggSiteBootstrap)
     assert extra["eggroll.core.security.crt.path"] == "/data/projects/fate/eggroll/conf/cert/server.crt"
@@ -53,9 +59,13 @@ def test_gpu_party():
     flow = container(r.get("StatefulSet", "python"), "fateflow")
     assert flow["image"] == "federatedai/fateflow-nn-gpu:1.11.2-release"
     assert flow["resources"]["limits"]["nvidia.com/gpu"] == "1" == flow["resources"]["requests"]["nvidia.com/gpu"]
-    assert container(r.get("Deployment", "rollsite"), "rollsite")["image"] == "federatedai/eggroll-nn-gpu:1.11.2-release"
+    assert (
+        container(r.get("Deployment", "rollsite"), "rollsite")["image"] == "federatedai/eggroll-nn-gpu:1.11.2-release"
+    )
     spec = r.get("StatefulSet", "python")["spec"]["template"]["spec"]
-    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"} and spec["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert (
+        spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"} and spec["tolerations"][0]["key"] == "nvidia.com/gpu"
+    )
     extra = parse_properties(r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"])
     assert extra == {"eggroll.rollsite.polling.client.enabled": "true"}
     routes = json.loads(r.get("ConfigMap", "rollsite-config")["data"]["route_table.json"])["route_table"]
@@ -71,7 +81,9 @@ def test_istio_replaces_ingresses():
     gateway = r.get("Gateway", "fate-9999-gateway")["spec"]
     assert {s["port"]["name"] for s in gateway["servers"]} == {"http", "fateboard-https", "client-https"}
     vs = r.get("VirtualService", "fateboard")["spec"]
-    assert vs["gateways"] == ["fate-9999-gateway"] and vs["http"][0]["route"][0]["destination"]["port"]["number"] == 8080
+    assert (
+        vs["gateways"] == ["fate-9999-gateway"] and vs["http"][0]["route"][0]["destination"]["port"]["number"] == 8080
+    )
     python = r.get("StatefulSet", "python")["spec"]["template"]
     assert "initContainers" not in python["spec"]  # no network for init containers before the sidecar
     assert python["metadata"]["annotations"]["sidecar.istio.io/rewriteAppHTTPProbers"] == "false"
@@ -108,14 +120,20 @@ def test_external_spark_driver_ports_and_public_pulsar():
 
 def test_private_registry_hive_and_serving_registry():
     r = render(VARIANTS["spark-rabbitmq-hive-registry"])
-    images = {c["image"] for o in r.objects if o["kind"] in ("Deployment", "StatefulSet")
-              for c in o["spec"]["template"]["spec"]["containers"] + o["spec"]["template"]["spec"].get("initContainers", [])}
+    images = {
+        c["image"]
+        for o in r.objects
+        if o["kind"] in ("Deployment", "StatefulSet")
+        for c in o["spec"]["template"]["spec"]["containers"] + o["spec"]["template"]["spec"].get("initContainers", [])
+    }
     assert all(i.startswith("harbor.bank.example/federatedai/") for i in images), images
     assert "harbor.bank.example/federatedai/mysql:8.0.28" in images
     import yaml
     conf = yaml.safe_load(r.get("ConfigMap", "python-config")["data"]["service_conf.yaml"])
     assert conf["use_registry"] is True and conf["zookeeper"]["hosts"] == ["zk.serving.example:2181"]
-    assert conf["fate_on_spark"]["hive"]["host"] == "hive.bank.example" and conf["fate_on_spark"]["hive"]["password"] == ""
+    assert (
+        conf["fate_on_spark"]["hive"]["host"] == "hive.bank.example" and conf["fate_on_spark"]["hive"]["password"] == ""
+    )
     assert conf["servings"]["hosts"] == ["10.0.0.5:30095"]
     pulls = {c["imagePullPolicy"] for o in r.objects if o["kind"] == "StatefulSet"
              for c in o["spec"]["template"]["spec"]["containers"]}
@@ -126,7 +144,9 @@ def test_serving_with_external_redis_and_istio():
     r = render(VARIANTS["serving-external-redis-istio"])
     assert ("Deployment", "serving-redis") not in r.kinds_names()
     props = parse_properties(r.get("ConfigMap", "serving-server-config")["data"]["serving-server.properties"])
-    assert props["redis.ip"] == "redis.cache.example" and props["redis.port"] == "6380" and props["cache.type"] == "redis"
+    assert (
+        props["redis.ip"] == "redis.cache.example" and props["redis.port"] == "6380" and props["cache.type"] == "redis"
+    )
     vs = r.get("VirtualService", "fate-serving-ingress")["spec"]["http"][0]
     assert vs["match"] == [{"uri": {"prefix": "/serving-proxy-9999"}}] and vs["rewrite"] == {"uri": "/"}
     assert vs["route"][0]["destination"] == {"host": "serving-proxy", "port": {"number": 8059}}
