@@ -125,6 +125,32 @@ def test_bad_tls_config_is_refused(values, key):
     assert registered.resources == []
 
 
+def _rsa_ca() -> tuple[str, str]:
+    """A self-signed RSA CA: a valid CA, but not one the stack can sign with deterministically."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rsa CA")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(key, hashes.SHA256()))
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key
+
+
+def test_an_rsa_ca_is_refused_with_its_key_named():
+    cert, key = _rsa_ca()
+    registered = Rendered()
+    with pytest.raises(pulumi.RunError) as err:
+        render({**party(tls={"generate": True, "caCertificate": cert}), "tlsCaKey": key}, into=registered)
+    assert "fate:tlsCaKey: must be an EC key" in str(err.value)
+    assert registered.resources == []
+
+
 def test_ca_helper(tmp_path, capsys):
     assert tls_main(["--cn", "FATE party 9999 CA", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "ca.key").stat().st_mode & 0o777 == 0o600
