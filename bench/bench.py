@@ -1,6 +1,6 @@
 """Performance of the offline render at scale. Prints medians over several runs of whole processes.
 
-    python bench/bench.py [--runs 5] [--helm PATH --kubefate-charts DIR]
+    python -m bench.bench [--runs 5] [--helm PATH --kubefate-charts DIR]
 
 (a) every example stack; (b) an exchange routing 10, 100 and 1,000 parties; (c) a party with 1, 10 and 100
 nodemanagers and with 1, 10 and 100 Spark workers; optionally (d) Helm's render of the same KubeFATE cluster files
@@ -17,8 +17,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import measure  # noqa: E402
+from bench.measure import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

@@ -1,7 +1,7 @@
 """Wall time of `pulumi up` of a party until every workload is ready, of a no-op `pulumi up`, and of a drift
 check, against the local control plane (tests/cluster/controlplane.py).
 
-    python bench/bench_cluster.py [--runs 3] [--backend eggroll]
+    python -m bench.bench_cluster [--runs 3] [--backend eggroll]
 
 Needs `tools/build-toolchain.sh everything`. Prints every sample and the median over the runs. kwok makes pods
 Ready at once, so the figures are what Pulumi and the API server cost, not image pulls or JVM start-up.
@@ -17,12 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.cluster.controlplane import LocalCluster
+from tests.conftest import TEST_SECRETS
+from tests.engine.conftest import Engine
 
-from tests.cluster.controlplane import LocalCluster  # noqa: E402
-from tests.conftest import TEST_SECRETS  # noqa: E402
-from tests.engine.conftest import Engine  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 STACK = "bench-party"
 

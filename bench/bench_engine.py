@@ -1,6 +1,6 @@
 """Wall time of `pulumi preview` per example stack (real engine, no cluster) against the offline render.
 
-    python bench/bench_engine.py [--runs 3]
+    python -m bench.bench_engine [--runs 3]
 
 Needs the toolchain of tools/build-toolchain.sh. Prints medians over the runs.
 """
@@ -14,14 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import measure
+from tests.engine.conftest import Engine
+from tests.engine.test_engine import _split
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from measure import measure  # noqa: E402
-
-from tests.engine.conftest import Engine  # noqa: E402
-from tests.engine.test_engine import _split  # noqa: E402
 
 
 def main() -> int:

@@ -110,12 +110,13 @@ def federation(stacks: dict[str, DeploymentConfig]) -> Federation:
     exposed: dict[tuple[str, int], str] = {}
     for name, cfg in stacks.items():
         fed.stacks[name] = _box(name, cfg)
-        entry = {m for m, _ in _exposed(cfg).values()}
+        reachable = _exposed(cfg)
+        entry = {m for m, _ in reachable.values()}
         for module in cfg.enabled_modules:
             node_id = f"{name}/{module}"
             fed.nodes[node_id] = Node(node_id, module, name, module in entry)
         if cfg.public_host:
-            for port, (module, _key) in _exposed(cfg).items():
+            for port, (module, _key) in reachable.items():
                 exposed[(cfg.public_host, port)] = f"{name}/{module}"
     for name, cfg in stacks.items():
         for module, host, port in routes(cfg):

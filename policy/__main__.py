@@ -16,6 +16,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+# the analyzer runs this file from a copy of the pack: its checks sit beside it, in rules.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rules  # noqa: E402
 
