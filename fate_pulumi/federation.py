@@ -320,11 +320,12 @@ def _workspace_stack(plan_: StackPlan, work_dir: Path):
     return stack
 
 
-def run(command: str, topo: Topology, work_dir: Path, out=sys.stdout) -> list[Status]:
+def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout) -> list[Status]:
+    """Preview, bring up or check for drift every planned stack in order (the exchange first)."""
     from fate_pulumi import drift
 
     results: list[Status] = []
-    for p in plan(topo):
+    for p in stacks:
         try:
             stack = _workspace_stack(p, work_dir)
             if command == "preview":
@@ -396,7 +397,8 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
     args = parser.parse_args(argv)
     topo = load(args.topology)
     try:
-        configs(plan(topo))  # refuse an inconsistent topology before touching any stack
+        stacks = plan(topo)
+        configs(stacks)  # refuse an inconsistent topology before touching any stack
     except ValueError as err:
         for line in str(err).strip().splitlines():
             if line.strip():
@@ -405,7 +407,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
     if shutil.which("pulumi") is None:
         raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
                          "toolchain's env.sh")
-    results = run(args.command, topo, args.work_dir)
+    results = run(args.command, stacks, args.work_dir)
     if any(r.result in ("error", "failed") for r in results):
         return 1
     if args.command == "drift" and any(r.result == "drift" for r in results):
