@@ -275,7 +275,7 @@ def test_lbrollsite_balancer_routes_grpc_to_an_exchange(tmp_path):
     (tmp_path / "exchange.conf").write_text(
         f"pid {tmp_path}/ex.pid;\nerror_log {tmp_path}/ex.err;\nevents {{}}\nhttp {{ access_log off; server {{ "
         f"listen 127.0.0.1:{upstream} http2; location / {{ add_header grpc-status 0 always; return 200 "
-        "'exchange'; }} }} }}\n"
+        "'exchange'; } } }\n"
     )
     with (
         daemon(
