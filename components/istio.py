@@ -44,9 +44,10 @@ class IstioGateway(Module):
                 servers.append({"port": {"number": 443, "name": h.port_name, "protocol": "HTTPS"},
                                 "tls": {"mode": "SIMPLE", "credentialName": h.credential}, "hosts": list(h.hosts)})
         self.name = gateway_name(site)
+        pulumi_name, opts = self.child(self.name)
         k8s.apiextensions.CustomResource(
-            self.name, api_version=API_VERSION, kind="Gateway", metadata=self.meta(self.name),
-            spec={"selector": {"istio": "ingressgateway"}, "servers": servers}, opts=self._child_opts)
+            pulumi_name, api_version=API_VERSION, kind="Gateway", metadata=self.meta(self.name),
+            spec={"selector": {"istio": "ingressgateway"}, "servers": servers}, opts=opts)
         self.register_outputs({"gateway": self.name})
 
 
@@ -57,7 +58,7 @@ def virtual_service(module: Module, name: str, hosts: Sequence[str], service: st
                    "route": [{"destination": {"host": service, "port": {"number": port}}}]}
     if rewrite is not None:
         route["rewrite"] = {"uri": rewrite}
+    pulumi_name, opts = module.child(name)
     return k8s.apiextensions.CustomResource(
-        name, api_version=API_VERSION, kind="VirtualService", metadata=module.meta(name),
-        spec={"hosts": list(hosts) or ["*"], "gateways": [gateway_name(module.site)], "http": [route]},
-        opts=pulumi.ResourceOptions(parent=module))
+        pulumi_name, api_version=API_VERSION, kind="VirtualService", metadata=module.meta(name),
+        spec={"hosts": list(hosts) or ["*"], "gateways": [gateway_name(module.site)], "http": [route]}, opts=opts)

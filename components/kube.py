@@ -94,6 +94,19 @@ class Site:
     hardened: bool = True  # pod/container securityContext with least privilege
     network: Optional[NetworkSettings] = None  # None = no NetworkPolicies
     ingress_class: Optional[str] = None  # ingressClassName of the web UIs' Ingresses
+    # Pulumi names of the deployment's resources start with this (the Party/Exchange/Serving component's name and a
+    # dash), so that several deployments live in one program; Kubernetes names never change
+    prefix: str = ""
+
+    def pulumi_name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def renamed(self, name: str, old_parent: Optional[str]) -> list[Any]:
+        """What a resource was called before the deployment's resources were named after it: `name` under
+        `old_parent` (a URN; None: the stack itself). Stacks made by earlier releases keep every resource."""
+        if not self.prefix:
+            return []
+        return [pulumi.Alias(name=name, parent=old_parent if old_parent is not None else pulumi.ROOT_STACK_RESOURCE)]
 
 
 @dataclass(frozen=True)
@@ -189,9 +202,11 @@ class Module(pulumi.ComponentResource):
     PEER_FACING = False  # other deployments (parties, an exchange, FATE-Serving) connect to its Services
 
     def __init__(self, name: str, site: Site, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(self.TYPE, name, None, opts)
+        # earlier releases put the modules right under the stack, under their bare names
+        renamed = pulumi.ResourceOptions(aliases=site.renamed(name, None))
+        super().__init__(self.TYPE, site.pulumi_name(name), None, pulumi.ResourceOptions.merge(opts, renamed))
         self.site = site
-        self._child_opts = pulumi.ResourceOptions(parent=self)
+        self._old_urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{self.TYPE}::{name}"
         self._checksums: list[str] = []  # digests of the config objects the pods mount, in declaration order
         self._workloads: list[Callable[[dict[str, str]], Any]] = []  # created in done(), given the pod annotations
         # per app: ports reachable from outside (exposed Services), from ingress controllers (UIs), all Service ports
@@ -204,12 +219,17 @@ class Module(pulumi.ComponentResource):
     def meta(self, name: str, annotations: Optional[Mapping[str, str]] = None, app: Optional[str] = None) -> dict:
         return meta(self.site, name, app or self.APP, self.COMPONENT, annotations)
 
+    def child(self, name: str, **opts: Any) -> tuple[str, pulumi.ResourceOptions]:
+        """The Pulumi name and options of a child resource called `name` (its Kubernetes name)."""
+        return self.site.pulumi_name(name), pulumi.ResourceOptions(
+            parent=self, aliases=self.site.renamed(name, self._old_urn), **opts)
+
     # -- configuration objects --
 
     def config_map(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.ConfigMap:
         """A ConfigMap whose content, when it changes, rolls the pods of this module."""
         self._checksums.append(_digest(name, data))
-        return k8s.core.v1.ConfigMap(name, metadata=self.meta(name), data=dict(data), opts=self._child_opts)
+        return k8s.core.v1.ConfigMap(*self.child(name), metadata=self.meta(name), data=dict(data))
 
     def secret(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.Secret:
         """A Secret from plain values; the values are Pulumi secrets (encrypted in state, masked in output).
@@ -217,9 +237,8 @@ class Module(pulumi.ComponentResource):
         Its change rolls the pods too; the checksum is a slow salted hash so it reveals nothing usable.
         """
         self._checksums.append(_digest(name, data, secret_salt=f"{self.site.namespace}/{name}"))
-        return k8s.core.v1.Secret(name, metadata=self.meta(name), type="Opaque",
-                                  string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
-                                  opts=self._child_opts)
+        return k8s.core.v1.Secret(*self.child(name), metadata=self.meta(name), type="Opaque",
+                                  string_data={k: pulumi.Output.secret(v) for k, v in data.items()})
 
     def uses_config(self, checksum: str) -> None:
         """Roll this module's pods also when another module's config object it mounts changes
@@ -263,8 +282,8 @@ class Module(pulumi.ComponentResource):
                 spec["loadBalancerIP"] = settings.load_balancer_ip
             if settings.load_balancer_source_ranges:
                 spec["loadBalancerSourceRanges"] = list(settings.load_balancer_source_ranges)
-        return k8s.core.v1.Service(name, metadata=self.meta(name, settings.annotations, app=app), spec=spec,
-                                   opts=self._child_opts)
+        return k8s.core.v1.Service(*self.child(name), metadata=self.meta(name, settings.annotations, app=app),
+                                   spec=spec)
 
     # -- workloads --
 
@@ -381,7 +400,7 @@ class Module(pulumi.ComponentResource):
         def create(checksums: dict[str, str]) -> k8s.apps.v1.Deployment:
             self.disruption_budget(name, replicas, app)
             return k8s.apps.v1.Deployment(
-                name,
+                *self.child(name),
                 metadata=self.meta(name, app=app),
                 spec={
                     "replicas": replicas,
@@ -393,7 +412,6 @@ class Module(pulumi.ComponentResource):
                         "spec": pod,
                     },
                 },
-                opts=self._child_opts,
             )
 
         self._workloads.append(create)
@@ -428,7 +446,7 @@ class Module(pulumi.ComponentResource):
                 spec["volumeClaimTemplates"] = list(claim_templates)
                 policy = "Retain" if self.site.retain_volumes else "Delete"
                 spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": "Retain"}
-            return k8s.apps.v1.StatefulSet(name, metadata=self.meta(name, app=app), spec=spec, opts=self._child_opts)
+            return k8s.apps.v1.StatefulSet(*self.child(name), metadata=self.meta(name, app=app), spec=spec)
 
         self._workloads.append(create)
 
@@ -437,9 +455,8 @@ class Module(pulumi.ComponentResource):
         if replicas < 2:
             return
         k8s.policy.v1.PodDisruptionBudget(
-            name, metadata=self.meta(name, app=app),
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(self.site, app or self.APP)}},
-            opts=self._child_opts)
+            *self.child(name), metadata=self.meta(name, app=app),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(self.site, app or self.APP)}})
 
     def _template_meta(self, app: str, annotations: Mapping[str, str]) -> dict:
         m: dict[str, Any] = {"labels": labels(self.site, app, self.COMPONENT)}
@@ -507,10 +524,9 @@ class Module(pulumi.ComponentResource):
             rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                                    for ns in net.peer_namespaces], "ports": port_list(peer_ports)})
         k8s.networking.v1.NetworkPolicy(
-            name, metadata=self.meta(name, app=app),
+            *self.child(name), metadata=self.meta(name, app=app),
             spec={"podSelector": {"matchLabels": selector(self.site, app or self.APP)}, "policyTypes": ["Ingress"],
                   "ingress": rules},
-            opts=self._child_opts,
         )
 
     # -- persistence --
@@ -550,10 +566,9 @@ class Module(pulumi.ComponentResource):
         """A standalone PVC (Deployments' data), kept on destroy unless the stack says otherwise."""
         template = self.claim_template(name, storage)
         return k8s.core.v1.PersistentVolumeClaim(
-            name,
+            *self.child(name, retain_on_delete=self.site.retain_volumes),
             metadata=self.meta(name, {RETAIN_ANNOTATION: str(self.site.retain_volumes).lower()}),
             spec=template["spec"],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=self.site.retain_volumes),
         )
 
     # -- Ingress --
@@ -584,8 +599,7 @@ class Module(pulumi.ComponentResource):
                 {"secretName": t.secret_name, "hosts": list(t.hosts)} if t.hosts else {"secretName": t.secret_name}
                 for t in route.tls
             ]
-        return k8s.networking.v1.Ingress(name, metadata=self.meta(name, route.annotations), spec=spec,
-                                         opts=self._child_opts)
+        return k8s.networking.v1.Ingress(*self.child(name), metadata=self.meta(name, route.annotations), spec=spec)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from components.tls import Authority, TlsPlan, renewing_start
 from stacks.config import SECRET_KEYS, DeploymentConfig, S, _snake
 
 
-def site_of(cfg: DeploymentConfig) -> kube.Site:
+def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
     return kube.Site(
+        prefix=prefix,
         name=cfg.deployment_name,
         namespace=cfg.target_namespace,
         party_id=cfg.party_id,
@@ -110,9 +111,10 @@ class Composition:
     """The deployment a module is built into: the components' `Context` (components/context.py) over the stack's
     config. Module builders read their sections and the deployment-wide facts through it."""
 
-    def __init__(self, cfg: DeploymentConfig, opts: pulumi.ResourceOptions, today: Optional[dt.date] = None):
+    def __init__(self, cfg: DeploymentConfig, opts: pulumi.ResourceOptions, today: Optional[dt.date] = None,
+                 prefix: str = ""):
         self.cfg = cfg
-        self.site = site_of(cfg)
+        self.site = site_of(cfg, prefix)
         self.opts = opts
         self.engines = cfg.engines
         self.algorithm = cfg.algorithm
@@ -148,10 +150,10 @@ class Composition:
         return route
 
 
-def compose(cfg: DeploymentConfig, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+def compose(cfg: DeploymentConfig, opts: pulumi.ResourceOptions, prefix: str = "") -> dict[str, Any]:
     """Build every enabled module of the deployment, in registry order; the modules and their NodePorts by
-    their `connect` key (the stack output `connect.nodePorts`)."""
-    ctx = Composition(cfg, opts)
+    their `connect` key (the stack output `connect.nodePorts`). Pulumi names start with `prefix`."""
+    ctx = Composition(cfg, opts, prefix=prefix)
     created: dict[str, Any] = {}
     node_ports: dict[str, Any] = {}
     for spec in registry.MODULES:
@@ -205,8 +207,9 @@ def public_hosts(cfg: DeploymentConfig) -> list[str]:
     return [cfg.public_host] if cfg.public_host else []
 
 
-def provider(cfg: DeploymentConfig) -> k8s.Provider:
-    """The one explicit Kubernetes provider every resource of the stack goes through (no ambient kube context)."""
+def provider(cfg: DeploymentConfig, parent: Optional[pulumi.Resource] = None, prefix: str = "") -> k8s.Provider:
+    """The one explicit Kubernetes provider every resource of the deployment goes through (no ambient kube
+    context); earlier releases made it under the stack, as `kubernetes`."""
     t = cfg.kubernetes
     args: dict[str, Any] = {
         "namespace": cfg.target_namespace,
@@ -230,7 +233,9 @@ def provider(cfg: DeploymentConfig) -> k8s.Provider:
             cluster_stack = pulumi.StackReference(t.stack_reference.stack)
             args["kubeconfig"] = pulumi.Output.secret(cluster_stack.require_output(t.stack_reference.output)).apply(
                 lambda kc: kc if isinstance(kc, str) else json.dumps(kc))
-    return k8s.Provider("kubernetes", **args)
+    site = site_of(cfg, prefix)
+    return k8s.Provider(site.pulumi_name("kubernetes"), **args, opts=pulumi.ResourceOptions(
+        parent=parent, aliases=site.renamed("kubernetes", None)))
 
 
 def admission_labels(cfg: DeploymentConfig) -> dict[str, str]:
@@ -239,19 +244,24 @@ def admission_labels(cfg: DeploymentConfig) -> dict[str, str]:
     return {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn", "audit")} if level else {}
 
 
-def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[pulumi.CustomResource]:
+def namespace(cfg: DeploymentConfig, k8s_provider: pulumi.ProviderResource, parent: Optional[pulumi.Resource] = None,
+              prefix: str = "") -> Optional[pulumi.CustomResource]:
     """The target namespace, when the stack creates it; kept on destroy while persistent data is retained. A namespace
     that exists already (KubeFATE's) only gets the Pod Security Admission labels, by a server-side apply patch."""
-    site = site_of(cfg)
+    site = site_of(cfg, prefix)
+
+    def opts(name: str, **more: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(provider=k8s_provider, parent=parent, aliases=site.renamed(name, None), **more)
+
     if not cfg.create_namespace:
         if not cfg.pod_security.admission:
             return None
         return k8s.core.v1.NamespacePatch(
-            "namespace-pod-security", metadata={"name": site.namespace, "labels": admission_labels(cfg)},
-            opts=pulumi.ResourceOptions(provider=k8s_provider))
+            site.pulumi_name("namespace-pod-security"),
+            metadata={"name": site.namespace, "labels": admission_labels(cfg)}, opts=opts("namespace-pod-security"))
     retain = cfg.persistence.enabled and cfg.persistence.retain_on_destroy
     return k8s.core.v1.Namespace(
-        "namespace",
+        site.pulumi_name("namespace"),
         metadata={
             "name": site.namespace,
             "annotations": {kube.RETAIN_ANNOTATION: str(retain).lower(), **kube.FORCE_ANNOTATIONS},
@@ -262,11 +272,11 @@ def namespace(cfg: DeploymentConfig, k8s_provider: k8s.Provider) -> Optional[pul
                 **admission_labels(cfg),
             },
         },
-        opts=pulumi.ResourceOptions(provider=k8s_provider, retain_on_delete=retain),
+        opts=opts("namespace", retain_on_delete=retain),
     )
 
 
-def module_opts(k8s_provider: k8s.Provider, ns: Optional[pulumi.CustomResource]) -> pulumi.ResourceOptions:
+def module_opts(k8s_provider: pulumi.ProviderResource, ns: Optional[pulumi.CustomResource]) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}, depends_on=[ns] if ns is not None else None)
 
 

@@ -7,11 +7,8 @@ from typing import Any
 
 import pulumi
 
-from stacks.common import compose, connect_info, expiry_warnings, module_opts, namespace, provider, site_of, tls_plan
-from stacks.config import FATE_VERSION, NAMESPACE, ConfigError, DeploymentConfig, load_config
-from stacks.exchange import exchange_parties
-from stacks.party import compose_party, party_summary
-from stacks.serving import compose_serving
+from stacks.config import NAMESPACE, ConfigError, load_config
+from stacks.deployment import KINDS, OUTPUTS
 
 
 def parse_value(raw: Any) -> Any:
@@ -41,58 +38,6 @@ def read_stack_config() -> tuple[dict[str, Any], set[str]]:
     return values, secret_keys
 
 
-def summary(cfg: DeploymentConfig) -> str:
-    site = site_of(cfg)
-    if cfg.kind == "party":
-        return party_summary(cfg, site)
-    what = {"exchange": "FATE exchange", "serving": f"FATE-Serving of party {cfg.party_id}"}[cfg.kind]
-    return f"{what} '{site.name}' in namespace {site.namespace}: {', '.join(cfg.enabled_modules)}"
-
-
-def deploy(cfg: DeploymentConfig) -> dict[str, Any]:
-    """Create the deployment described by `cfg` and return its stack outputs."""
-    k8s_provider = provider(cfg)
-    ns = namespace(cfg, k8s_provider)
-    opts = module_opts(k8s_provider, ns)
-    result = compose(cfg, opts)
-    if cfg.kind == "party":
-        compose_party(result["context"])
-    elif cfg.kind == "serving":
-        compose_serving(result["context"])
-    outputs: dict[str, Any] = {
-        "kind": cfg.kind,
-        "partyId": cfg.party_id,
-        "name": cfg.deployment_name,
-        "namespace": cfg.target_namespace,
-        "fateVersion": FATE_VERSION,
-        "modules": list(cfg.enabled_modules),
-        "summary": summary(cfg),
-        "connect": connect_info(cfg, result["nodePorts"]),
-    }
-    if cfg.kind == "exchange":
-        outputs["parties"] = exchange_parties(cfg)
-    plan = tls_plan(cfg)
-    if plan is not None:
-        outputs["tlsCaCertificate"] = cfg.tls.ca_certificate  # what peers add to tls.trustedCaCertificates
-        # the drift report warns from this date on; the certificates renew at the first `pulumi up` after it
-        outputs["tlsCertificatesExpire"] = plan.expires.isoformat()
-    return outputs
-
-
-def route_warnings(cfg: DeploymentConfig) -> list[str]:
-    """An exchange that routes to no party is legitimate (it goes up first) but worth saying."""
-    if cfg.kind != "exchange":
-        return []
-    modules = set(cfg.enabled_modules)
-    routed = ((cfg.rollsite.party_list if "rollsite" in modules else [])
-              or (cfg.traffic_server.sni_routes if "trafficServer" in modules else [])
-              or (cfg.nginx.route_table if "nginx" in modules else {}))
-    if routed:
-        return []
-    return ["this exchange routes to no party yet: add them (rollsite.partyList, trafficServer.sniRoutes, "
-            "nginx.routeTable) once the parties' addresses are known, then pulumi up again"]
-
-
 def main() -> dict[str, Any]:
     values, secret_keys = read_stack_config()
     try:
@@ -100,9 +45,9 @@ def main() -> dict[str, Any]:
     except ConfigError as err:
         # RunError: Pulumi prints the message alone, no traceback, and registers nothing
         raise pulumi.RunError(str(err)) from None
-    for warning in expiry_warnings(cfg) + route_warnings(cfg):
-        pulumi.log.warn(warning)
-    outputs = deploy(cfg)
+    deployment = KINDS[cfg.kind](cfg.deployment_name, cfg)
+    # (an exchange's `parties`, the TLS keys only where they apply)
+    outputs = {key: getattr(deployment, key) for key in OUTPUTS if getattr(deployment, key) is not None}
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

@@ -356,5 +356,7 @@ def test_every_resource_uses_the_explicit_provider(stack_file):
     rendered = render_file(stack_file)
     k8s_resources = [r for r in rendered.resources if r.type.startswith("kubernetes:")]
     assert k8s_resources
+    [own] = [r.name for r in rendered.resources if r.type == "pulumi:providers:kubernetes"]
+    assert own.endswith("-kubernetes")  # the deployment's own provider, named after it
     for r in k8s_resources:
-        assert r.provider and "pulumi:providers:kubernetes::kubernetes::" in r.provider, (r.type, r.name, r.provider)
+        assert r.provider and f"pulumi:providers:kubernetes::{own}::" in r.provider, (r.type, r.name, r.provider)

@@ -16,11 +16,16 @@ IMMUTABLE_STS = ("selector", "serviceName", "volumeClaimTemplates", "podManageme
 
 
 def render_with_options(values):
-    """Render and record each resource's retain_on_delete option (through a stack transformation)."""
+    """Render and record each resource's retain_on_delete option (through a stack transformation), by its name
+    within the deployment (Pulumi names start with the deployment component's name)."""
     retained = {}
+    prefix = []
 
     def record(args: pulumi.ResourceTransformationArgs):
-        retained[(args.type_, args.name)] = bool(args.opts.retain_on_delete)
+        if args.type_.startswith("fate:index:"):
+            prefix.append(args.name + "-")
+            return None
+        retained[(args.type_, args.name.removeprefix(prefix[-1]))] = bool(args.opts.retain_on_delete)
         return None
 
     original = stacks.program.main
