@@ -88,6 +88,7 @@ class Site:
     images: Images
     persistence: bool = True
     retain_volumes: bool = True
+    protect: bool = False  # Pulumi protect on the data that must not go by accident (MySQL, volume claims)
     istio: bool = False
     # take over a KubeFATE-made deployment in place: KubeFATE's selectors and claim-template labels (immutable)
     adopt_kubefate: bool = False
@@ -207,6 +208,8 @@ class Module(pulumi.ComponentResource):
         super().__init__(self.TYPE, site.pulumi_name(name), None, pulumi.ResourceOptions.merge(opts, renamed))
         self.site = site
         self._old_urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{self.TYPE}::{name}"
+        # children die with the namespace when the deployment deletes it (one delete instead of one per object)
+        self._deleted_with = opts.deleted_with if opts is not None else None
         self._checksums: list[str] = []  # digests of the config objects the pods mount, in declaration order
         self._workloads: list[Callable[[dict[str, str]], Any]] = []  # created in done(), given the pod annotations
         # per app: ports reachable from outside (exposed Services), from ingress controllers (UIs), all Service ports
@@ -222,7 +225,7 @@ class Module(pulumi.ComponentResource):
     def child(self, name: str, **opts: Any) -> tuple[str, pulumi.ResourceOptions]:
         """The Pulumi name and options of a child resource called `name` (its Kubernetes name)."""
         return self.site.pulumi_name(name), pulumi.ResourceOptions(
-            parent=self, aliases=self.site.renamed(name, self._old_urn), **opts)
+            parent=self, aliases=self.site.renamed(name, self._old_urn), deleted_with=self._deleted_with, **opts)
 
     # -- configuration objects --
 
@@ -425,9 +428,11 @@ class Module(pulumi.ComponentResource):
         claim_templates: Sequence[dict] = (),
         pod_annotations: Optional[Mapping[str, str]] = None,
         app: Optional[str] = None,
+        protect: bool = False,
         **extra_spec: Any,
     ) -> None:
-        """A StatefulSet, created in done() like a Deployment; its claims outlive it unless the stack says otherwise."""
+        """A StatefulSet, created in done() like a Deployment; its claims outlive it unless the stack says otherwise.
+        `protect`: Pulumi refuses to delete or replace it (the deployment's protect setting decides)."""
         app = app or self.APP
 
         def create(checksums: dict[str, str]) -> k8s.apps.v1.StatefulSet:
@@ -446,7 +451,8 @@ class Module(pulumi.ComponentResource):
                 spec["volumeClaimTemplates"] = list(claim_templates)
                 policy = "Retain" if self.site.retain_volumes else "Delete"
                 spec["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": policy, "whenScaled": "Retain"}
-            return k8s.apps.v1.StatefulSet(*self.child(name), metadata=self.meta(name, app=app), spec=spec)
+            return k8s.apps.v1.StatefulSet(*self.child(name, protect=protect), metadata=self.meta(name, app=app),
+                                           spec=spec)
 
         self._workloads.append(create)
 
@@ -566,7 +572,7 @@ class Module(pulumi.ComponentResource):
         """A standalone PVC (Deployments' data), kept on destroy unless the stack says otherwise."""
         template = self.claim_template(name, storage)
         return k8s.core.v1.PersistentVolumeClaim(
-            *self.child(name, retain_on_delete=self.site.retain_volumes),
+            *self.child(name, retain_on_delete=self.site.retain_volumes, protect=self.site.protect),
             metadata=self.meta(name, {RETAIN_ANNOTATION: str(self.site.retain_volumes).lower()}),
             spec=template["spec"],
         )

@@ -100,7 +100,7 @@ class Mysql(Module):
             volumes.append(data_volume)
         self.service(endpoints.MYSQL.name, endpoints.MYSQL.ports, section.service)
         self.stateful_set("mysql", endpoints.MYSQL.name, 1, self.pod_spec([container], section, volumes),
-                          claim_templates=[claim] if claim else [])
+                          claim_templates=[claim] if claim else [], protect=site.protect)
         self.endpoint = f"{endpoints.MYSQL.name}:{port}"
         # only FATE Flow and the clustermanager talk to the metadata database
         self.done({"endpoint": self.endpoint}, clients={"mysql": ("python", "clustermanager")})

@@ -32,6 +32,7 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
         ),
         persistence=cfg.persistence.enabled,
         retain_volumes=cfg.persistence.retain_on_destroy,
+        protect=cfg.persistence.protect if cfg.persistence.protect is not None else cfg.persistence.enabled,
         istio=cfg.istio.enabled,
         adopt_kubefate=cfg.adopt_kubefate,
         hardened=cfg.pod_security.enabled,
@@ -259,7 +260,7 @@ def namespace(cfg: DeploymentConfig, k8s_provider: pulumi.ProviderResource, pare
         return k8s.core.v1.NamespacePatch(
             site.pulumi_name("namespace-pod-security"),
             metadata={"name": site.namespace, "labels": admission_labels(cfg)}, opts=opts("namespace-pod-security"))
-    retain = cfg.persistence.enabled and cfg.persistence.retain_on_destroy
+    retain = retains_namespace(cfg)
     return k8s.core.v1.Namespace(
         site.pulumi_name("namespace"),
         metadata={
@@ -274,6 +275,11 @@ def namespace(cfg: DeploymentConfig, k8s_provider: pulumi.ProviderResource, pare
         },
         opts=opts("namespace", retain_on_delete=retain),
     )
+
+
+def retains_namespace(cfg: DeploymentConfig) -> bool:
+    """A namespace the stack created outlives it while it holds retained volumes."""
+    return cfg.persistence.enabled and cfg.persistence.retain_on_destroy
 
 
 def module_opts(k8s_provider: pulumi.ProviderResource, ns: Optional[pulumi.CustomResource]) -> pulumi.ResourceOptions:

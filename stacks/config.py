@@ -72,6 +72,13 @@ EXCHANGE_BACKEND_MODULES: dict[str, tuple[str, ...]] = {
     b: registry.exchange_backend(b) for b in BACKEND_ENGINES if registry.exchange_backend(b)
 }
 
+# Keys only one kind of deployment takes (the others take every deployment-wide key).
+KIND_SECTIONS: dict[str, set[str]] = {
+    "party": set(PARTY_MODULES) | {"serving", "computing", "federation", "storage", "algorithm", "device"},
+    "exchange": set(EXCHANGE_MODULES),
+    "serving": set(SERVING_MODULES),
+}
+
 # Passwords: one top-level secret key each, set with `pulumi config set --secret fate:<key>`.
 # value = (which modules need it, the development-only fallback, what it is)
 SECRET_KEYS: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -335,6 +342,10 @@ class PersistenceConfig(Model):
     )
     retain_on_destroy: bool = Field(
         default=True, description="Keep PVCs (and a namespace we created) on pulumi destroy")
+    protect: Optional[bool] = Field(
+        default=None, description="Pulumi protect on MySQL and the volume claims the stack creates: `pulumi destroy` "
+                                  "(or a change that would replace them) is refused until this is set false and "
+                                  "applied; default: on with persistence")
 
 
 class StackKubeconfig(Model):
@@ -624,11 +635,7 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
     modules = set(cfg.enabled_modules)
 
     # Sections that belong to another kind of deployment.
-    kind_sections = {
-        "party": set(PARTY_MODULES) | {"serving", "computing", "federation", "storage", "algorithm", "device"},
-        "exchange": set(EXCHANGE_MODULES),
-        "serving": set(SERVING_MODULES),
-    }
+    kind_sections = KIND_SECTIONS
     all_sections = set().union(*kind_sections.values())
     for key in sorted(set_keys & (all_sections - kind_sections[kind])):
         p.append(

@@ -23,6 +23,7 @@ from stacks.common import (
     module_opts,
     namespace,
     provider,
+    retains_namespace,
     site_of,
     tls_plan,
 )
@@ -89,7 +90,10 @@ class Deployment(pulumi.ComponentResource):
         site_prefix = f"{self._name}-"
         k8s_provider = self._given_provider or provider(cfg, self, site_prefix)
         ns = namespace(cfg, k8s_provider, self, site_prefix)
-        opts = pulumi.ResourceOptions.merge(module_opts(k8s_provider, ns), pulumi.ResourceOptions(parent=self))
+        # objects die with a namespace the deployment deletes (not with one it keeps: then each goes on its own)
+        dies_with = ns if isinstance(ns, k8s.core.v1.Namespace) and not retains_namespace(cfg) else None
+        opts = pulumi.ResourceOptions.merge(module_opts(k8s_provider, ns),
+                                            pulumi.ResourceOptions(parent=self, deleted_with=dies_with))
         result = compose(cfg, opts, site_prefix)
         self.extend(result["context"])
         outputs: dict[str, Any] = {

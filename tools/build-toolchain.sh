@@ -2,14 +2,15 @@
 # Build the Pulumi engine tools fate-pulumi's real-engine tier needs, from published Go modules, into a cache
 # outside the repo. Idempotent: a tool already built at the right version is kept.
 #
-#   tools/build-toolchain.sh            # the engine (cli, langhost, provider): builds what is missing
+#   tools/build-toolchain.sh            # the engine (cli, langhost, provider, yaml): builds what is missing
 #   tools/build-toolchain.sh cluster    # the local control plane for tests: etcd, kube-*, kwok
 #   tools/build-toolchain.sh everything # both (what .ci/run builds)
 #   . "${FATE_PULUMI_CACHE:-$HOME/.cache/fate-pulumi}/env.sh"
 #
 # Tools: the Pulumi CLI (pkg/v3), a Python language host of ours (tools/langhost) with the SDK's
-# pulumi-language-python-exec beside it, and the Kubernetes provider (tools/k8sprovider) from the published
-# pulumi-kubernetes provider module. Versions match requirements.txt. No binary or foreign source enters the repo.
+# pulumi-language-python-exec beside it, the Kubernetes provider (tools/k8sprovider) from the published
+# pulumi-kubernetes provider module, and the YAML language host (pulumi-yaml) for `runtime: yaml` programs.
+# Versions match requirements.txt (pulumi-yaml: pinned below). No binary or foreign source enters the repo.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +24,8 @@ PULUMI_VERSION=$(sed -n 's/^pulumi==//p' "$REPO/requirements.txt")
 K8S_VERSION=$(sed -n 's/^pulumi-kubernetes==//p' "$REPO/requirements.txt")
 # The Go module proxy serves the provider module only by pseudo-version; this is the commit of tag v$K8S_VERSION.
 declare -A K8S_PSEUDO=( ["4.25.0"]="v4.0.0-20260115033456-f47bc2d6f199" )
+# pulumi-yaml (YAML language host): the newest release the Go module proxy serves
+YAML_VERSION=1.25.0
 LDFLAGS_PULUMI="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
 
 mkdir -p "$BIN" "$PULUMI_HOME_DIR/plugins"
@@ -54,11 +57,12 @@ build_langhost() {
   if [ -x "$BIN/pulumi-language-python" ] && [ -f "$stamp" ] && [ -f "$BIN/pulumi-language-python-exec" ]; then
     log "pulumi-language-python: cached"; return
   fi
-  log "building the Python language host (tools/langhost, against sdk/v3 v$PULUMI_VERSION)"
+  log "building the Python language host (tools/langhost, against sdk/v3 and pkg/v3 v$PULUMI_VERSION)"
   local dir; dir=$(wrapper langhost)
   cp "$REPO/tools/langhost/main.go" "$dir/main.go"
   ( cd "$dir"
-    go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >/dev/null
+    # pkg/v3 (the CLI's module) for its Python code generator and schema loader: GeneratePackage and Link
+    go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" >/dev/null
     go mod tidy >/dev/null
     go build -trimpath -ldflags "$LDFLAGS_PULUMI" -o "$BIN/pulumi-language-python" . )
   # the SDK's launcher script, shipped in the sdk/v3 module (release tarballs copy it the same way)
@@ -89,6 +93,22 @@ build_provider() {
       -o "$plugin_dir/pulumi-resource-kubernetes" .
     go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4 > "$plugin_dir/.module-dir" )
   touch "$plugin_dir/.built-$K8S_VERSION"
+}
+
+build_yaml() {
+  local stamp="$BIN/.yaml-$YAML_VERSION"
+  if [ -x "$BIN/pulumi-language-yaml" ] && [ -f "$stamp" ]; then
+    log "pulumi-language-yaml v$YAML_VERSION: cached"; return
+  fi
+  log "building the YAML language host v$YAML_VERSION (github.com/pulumi/pulumi-yaml)"
+  local dir; dir=$(wrapper yaml)
+  ( cd "$dir"
+    # as released: pulumi-yaml's go.mod has no replace directives and pins pkg/sdk v3.206.0, which it needs
+    # (with pkg/v3 v3.259 its schema loader calls do not compile); it still works with CLI v$PULUMI_VERSION (preview, up)
+    go get "github.com/pulumi/pulumi-yaml@v$YAML_VERSION" >/dev/null
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=v$YAML_VERSION" \
+      -o "$BIN/pulumi-language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml )
+  rm -f "$BIN"/.yaml-*; touch "$stamp"
 }
 
 # --- a local Kubernetes control plane for the cluster tier (etcd, kube-apiserver, controller-manager, scheduler, kwok)
@@ -164,9 +184,10 @@ case "$what" in
   cli) build_cli ;;
   langhost) build_langhost ;;
   provider) build_provider ;;
-  all) build_cli; build_langhost; build_provider ;;
+  yaml) build_yaml ;;
+  all) build_cli; build_langhost; build_provider; build_yaml ;;
   cluster) build_etcd; build_kwok; build_kube ;;
-  everything) build_cli; build_langhost; build_provider; build_etcd; build_kwok; build_kube ;;
+  everything) build_cli; build_langhost; build_provider; build_yaml; build_etcd; build_kwok; build_kube ;;
 esac
 write_env
 log "done in $(( $(date +%s) - start )) s; cache $(du -sh "$CACHE" | cut -f1), Go module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"

@@ -200,10 +200,18 @@ def test_drift_all_checks_every_stack(kube):
 
 
 @pytest.mark.parametrize("stack", ["party-9999-eggroll", "party-10000-spark-pulsar"])
-def test_destroy_keeps_persistent_volume_claims(cluster, kube, stack):
+def test_destroy_is_refused_while_protected_then_keeps_persistent_volume_claims(cluster, kube, stack):
     ns = DEPLOYMENTS[stack][0]
     claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in cluster.items(ns, "persistentvolumeclaims")}
     assert claims, "the persistent party has no PVC"
+    # a persistent party's MySQL is protected: destroy stops before deleting anything
+    refused = kube.run("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
+    assert refused.rc != 0 and "protected" in refused.output, refused.output[-2000:]
+    assert cluster.items(ns, "statefulsets")
+    # lifting the protection is a setting like any other: applied by `up`, then destroy goes through
+    kube.set_values(stack, {"persistence": {**DEPLOYMENTS[stack][1].get("persistence", {}), "protect": False}})
+    res = kube.run("up", "--yes", "--skip-preview", "--stack", stack, timeout=900)
+    assert res.rc == 0, res.output[-2000:]
     res = kube.run("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
     assert res.rc == 0, res.output
     assert cluster.workloads(ns) == []

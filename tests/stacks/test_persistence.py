@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 import stacks.program
-from tests.conftest import ROOT, render, stack_config
+from tests.conftest import ROOT, party, render, stack_config
 from tests.stacks.variants import VARIANTS
 
 # Fields of a StatefulSet the API server refuses to change: a change there means delete and re-create.
@@ -153,3 +153,52 @@ def test_route_change_rolls_the_pods_that_read_it():
     after_rotation = render(rotated)
     assert checksum(before, "StatefulSet", "mysql") != checksum(after_rotation, "StatefulSet", "mysql")
     assert checksum(before, "Deployment", "rollsite") == checksum(after_rotation, "Deployment", "rollsite")
+
+
+def render_recording(values, option: str):
+    """Render and record one resource option of every resource, by type and name within the deployment."""
+    seen: dict = {}
+    prefix: list = []
+
+    def record(args: pulumi.ResourceTransformationArgs):
+        if args.type_.startswith("fate:index:"):
+            prefix.append(args.name + "-")
+        elif prefix:
+            seen[(args.type_, args.name.removeprefix(prefix[-1]))] = getattr(args.opts, option)
+        return None
+
+    original = stacks.program.main
+
+    def main():
+        pulumi.runtime.register_stack_transformation(record)
+        return original()
+
+    stacks.program.main = main
+    try:
+        render(values)
+    finally:
+        stacks.program.main = original
+    return seen
+
+
+def test_mysql_and_standalone_claims_are_protected_by_default_and_on_request_only():
+    party_protected = {k for k, v in render_recording(party(), "protect").items() if v}
+    assert party_protected == {("kubernetes:apps/v1:StatefulSet", "mysql")}
+    serving = stack_config(ROOT / "examples" / "Pulumi.serving-9999.yaml")
+    assert {k for k, v in render_recording(serving, "protect").items() if v} == {
+        ("kubernetes:core/v1:PersistentVolumeClaim", "serving-redis-data"),
+        ("kubernetes:core/v1:PersistentVolumeClaim", "serving-server-data")}
+    assert not any(render_recording(party(persistence={"protect": False}), "protect").values())
+    assert not any(render_recording(party(persistence={"enabled": False}), "protect").values())
+    assert {k for k, v in render_recording(party(persistence={"enabled": False, "protect": True}), "protect").items()
+            if v} == {("kubernetes:apps/v1:StatefulSet", "mysql")}
+
+
+def test_objects_die_with_a_namespace_the_stack_deletes_only():
+    kept = render_recording(party(), "deleted_with")
+    assert not any(kept.values())  # the namespace stays (retained volumes): every object is deleted on its own
+    gone = render_recording(party(persistence={"retainOnDestroy": False}), "deleted_with")
+    namespaced = {k: v for k, v in gone.items() if k[0].startswith("kubernetes:")
+                  and k[0] not in ("kubernetes:core/v1:Namespace",)}
+    assert namespaced and all(v is not None for v in namespaced.values()), [k for k, v in namespaced.items() if not v]
+    assert gone[("kubernetes:core/v1:Namespace", "namespace")] is None

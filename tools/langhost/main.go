@@ -5,7 +5,8 @@
 // interpreter (virtualenv from Pulumi.yaml), and the SDK's own `pulumi-language-python-exec` launcher, placed
 // beside this binary, runs the program. It serves what `pulumi preview/up/refresh/destroy`, the Automation API
 // and `--policy-pack` need: Handshake, GetRequiredPackages, Run, RunPlugin (policy packs), InstallDependencies,
-// GetPluginInfo and Cancel. Debugging, typecheckers and code generation are not supported.
+// GetPluginInfo and Cancel; and, for `pulumi package add` / `pulumi package gen-sdk`, GeneratePackage (the published
+// Python code generator of pkg/v3) and Link. Debugging, typecheckers, Pack and program generation are not supported.
 package main
 
 import (
@@ -23,8 +24,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/blang/semver"
+	pycodegen "github.com/pulumi/pulumi/pkg/v3/codegen/python"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
 	sdk "github.com/pulumi/pulumi/sdk/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -67,6 +72,13 @@ type host struct {
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.String("tracing", "", "ignored: tracing is not supported")
+	// Engines built on an older Pulumi SDK (the YAML language host's, loading a Python component provider) start
+	// the host with the runtime options as flags instead of sending them with each request: defaults for those.
+	flag.StringVar(&flagOptions.virtualenv, "virtualenv", "", "runtime option virtualenv, when a request has none")
+	flag.StringVar(&flagOptions.toolchain, "toolchain", "", "runtime option toolchain, when a request has none")
+	flag.String("root", "", "ignored: the program's root comes with each request")
+	flag.String("typechecker", "", "ignored: type checkers are not supported")
+	flag.Bool("use-executor", false, "ignored: the launcher beside the host is always used")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version.Version)
@@ -112,6 +124,9 @@ func main() {
 	}
 }
 
+// runtime options given as flags (see main)
+var flagOptions struct{ virtualenv, toolchain string }
+
 func fail(err error) {
 	fmt.Fprintf(os.Stderr, "pulumi-language-python: %v\n", err)
 	os.Exit(1)
@@ -123,6 +138,12 @@ func options(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.PythonOption
 	raw := map[string]any{}
 	if info.GetOptions() != nil {
 		raw = info.GetOptions().AsMap()
+	}
+	if _, ok := raw["virtualenv"]; !ok && flagOptions.virtualenv != "" {
+		raw["virtualenv"] = flagOptions.virtualenv
+	}
+	if _, ok := raw["toolchain"]; !ok && flagOptions.toolchain != "" {
+		raw["toolchain"] = flagOptions.toolchain
 	}
 	if v, ok := raw["virtualenv"]; ok {
 		s, ok := v.(string)
@@ -410,4 +431,142 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return err
 	}
 	return closer.Close()
+}
+
+// newLoader connects to the engine's schema loader for this request; Close the returned client when done.
+func newLoader(target string) (*schema.LoaderClient, schema.ReferenceLoader, error) {
+	if target == "" {
+		return nil, nil, errors.New("the engine sent no schema loader address")
+	}
+	client, err := schema.NewLoaderClient(target)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the schema loader: %w", err)
+	}
+	return client, schema.NewCachedLoader(client), nil
+}
+
+// GeneratePackage writes the Python SDK of a package schema into req.Directory (`pulumi package add`, `pulumi
+// package gen-sdk`), with the Python code generator of the same Pulumi release as this host. Local dependencies are
+// not referenced: the SDK requires its dependencies by name, as the Pulumi Python host's does.
+func (h *host) GeneratePackage(ctx context.Context, req *pulumirpc.GeneratePackageRequest) (*pulumirpc.GeneratePackageResponse, error) {
+	client, loader, err := newLoader(req.GetLoaderTarget())
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+
+	var spec schema.PackageSpec
+	if err := json.Unmarshal([]byte(req.GetSchema()), &spec); err != nil {
+		return nil, fmt.Errorf("reading the package schema: %w", err)
+	}
+	// references to types of packages the loader cannot find are kept as they are, not errors
+	pkg, diags, err := schema.BindSpec(spec, loader, schema.ValidationOptions{AllowDanglingReferences: true})
+	if err != nil {
+		return nil, err
+	}
+	resp := &pulumirpc.GeneratePackageResponse{Diagnostics: plugin.HclDiagnosticsToRPCDiagnostics(diags)}
+	if diags.HasErrors() {
+		return resp, nil // the engine shows them and fails
+	}
+
+	files, err := pycodegen.GeneratePackage("pulumi-language-python", pkg, req.GetExtraFiles(), loader)
+	if err != nil {
+		return nil, fmt.Errorf("generating the Python SDK of %s: %w", pkg.Name, err)
+	}
+	for name, data := range files {
+		path := filepath.Join(req.GetDirectory(), name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil { //nolint:gosec // SDK sources, like any checkout
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// pythonPackageName is the import name of the SDK generated for a package: the schema's
+// language.python.packageName, else pulumi_<name> (<namespace>_<name> for a namespaced package). The second result
+// is the name the import instructions bind it to.
+func pythonPackageName(ctx context.Context, loader schema.ReferenceLoader, dep *pulumirpc.PackageDependency) (string, string, error) {
+	desc := &schema.PackageDescriptor{Name: dep.GetName(), DownloadURL: dep.GetServer()}
+	// the engine sends the schema's version ("1.2.3"); a package without a usable one is looked up by name only
+	if v, err := semver.ParseTolerant(dep.GetVersion()); err == nil {
+		desc.Version = &v
+	}
+	if p := dep.GetParameterization(); p != nil {
+		desc.Parameterization = &schema.ParameterizationDescriptor{Name: p.GetName(), Value: p.GetValue()}
+		if v, err := semver.ParseTolerant(p.GetVersion()); err == nil {
+			desc.Parameterization.Version = v
+		}
+	}
+	ref, err := schema.LoadPackageReferenceV2(ctx, loader, desc)
+	if err != nil {
+		return "", "", fmt.Errorf("loading the schema of %s: %w", dep.GetName(), err)
+	}
+	pkg, err := ref.Definition()
+	if err != nil {
+		return "", "", fmt.Errorf("binding the schema of %s: %w", dep.GetName(), err)
+	}
+	if err := pkg.ImportLanguages(map[string]schema.Language{"python": pycodegen.Importer}); err != nil {
+		return "", "", err
+	}
+	if info, ok := pkg.Language["python"].(pycodegen.PackageInfo); ok && info.PackageName != "" {
+		return info.PackageName, info.PackageName, nil
+	}
+	return pycodegen.PyPack(ref.Namespace(), ref.Name()), strings.ReplaceAll(ref.Name(), "-", "_"), nil
+}
+
+// Link makes generated SDKs importable by the program (`pulumi package add`): each SDK's directory, relative to the
+// program, replaces any requirement of the same package in the program's dependency file (requirements.txt for pip,
+// pyproject.toml for uv and poetry, via the SDK's toolchain package); the engine then calls InstallDependencies,
+// which installs it into the virtualenv. Returns how to import the SDKs.
+func (h *host) Link(ctx context.Context, req *pulumirpc.LinkRequest) (*pulumirpc.LinkResponse, error) {
+	info := req.GetInfo()
+	opts, err := options(info, false)
+	if err != nil {
+		return nil, err
+	}
+	client, loader, err := newLoader(req.GetLoaderTarget())
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+
+	packages := map[string]string{} // Python package name: SDK directory
+	var imports strings.Builder
+	for _, dep := range req.GetPackages() {
+		if dep.GetPackage().GetName() == "pulumi" { // a local build of the Pulumi SDK itself
+			packages["pulumi"] = dep.GetPath()
+			continue
+		}
+		name, alias, err := pythonPackageName(ctx, loader, dep.GetPackage())
+		if err != nil {
+			return nil, err
+		}
+		packages[name] = dep.GetPath()
+		fmt.Fprintf(&imports, "  import %s as %s\n", name, alias)
+	}
+
+	// uv and poetry keep dependencies in pyproject.toml; a project that still has only requirements.txt (not yet
+	// converted by `pulumi install`) gets the SDK there, as with pip
+	if opts.Toolchain != toolchain.Pip {
+		dir := info.GetProgramDirectory()
+		if _, err := os.Stat(filepath.Join(dir, "pyproject.toml")); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join(dir, "requirements.txt")); err != nil {
+				return nil, fmt.Errorf("no pyproject.toml or requirements.txt in %s", dir)
+			}
+			opts.Toolchain = toolchain.Pip
+		}
+	}
+	tc, err := toolchain.ResolveToolchain(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := tc.LinkPackages(ctx, packages); err != nil {
+		return nil, err // the engine adds "linking package"
+	}
+	return &pulumirpc.LinkResponse{
+		ImportInstructions: "You can import the SDK in your Python code with:\n\n" + imports.String(),
+	}, nil
 }
