@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "list what changed in the cluster behind a stack's back (exit 3 when something did)",
     ),
     "federation": ("fate_pulumi.federation", "preview / up / drift a whole federation from one topology file"),
+    "preflight": ("fate_pulumi.preflight", "check a federation's addresses, routes and certificates before any up"),
     "picture": ("fate_pulumi.picture", "draw a federation (stack files or a topology) with Graphviz"),
     "adopt": ("fate_pulumi.adopt", "take over a KubeFATE party Helm installed (take-over), or hand it back (rollback)"),
     "ca": ("fate_pulumi.ca", "create the CA a stack issues its TLS certificates from"),
@@ -44,6 +45,8 @@ def guarded(main: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit as done:  # a command's argument parser ends with exit(2) after its one line
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -3,8 +3,11 @@
     fate-pulumi drift --stack party-9999        # one stack
     fate-pulumi drift --all                     # every stack of the project
 
-For each drifted resource it prints the URN, the Kubernetes kind and name and the changed fields (or that the
-object is gone). Exit status: 0 no drift, 3 drift, 1 error. Nothing is changed; repair with `pulumi up --refresh`.
+For each drifted resource it prints the URN, the Kubernetes kind and name and the changed fields, each with the
+field manager that owns it now and since when (the object's managedFields: `kubectl-edit`, `kubectl-scale`, a
+controller), or that the object is gone. Fields the stack's `fate:driftIgnore` names (`Kind/name:field`, `*`
+matching any kind, name or field, e.g. `Deployment/*:spec.replicas` under an autoscaler) are not drift.
+Exit status: 0 no drift, 3 drift, 1 error. Nothing is changed; repair with `pulumi up --refresh`.
 Uses the Pulumi Automation API with the project in this directory (or --work-dir) and the CLI on PATH.
 """
 
@@ -12,13 +15,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fnmatch
+import json
+import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 3
 _DRIFT_OPS = {"update": "changed", "delete": "deleted", "replace": "replaced", "create": "missing"}
+
+
+# field managers of fate-pulumi itself: the provider's server-side apply managers (a random one per resource) and the
+# one adoption uses
+_OURS = re.compile(r"^(pulumi-kubernetes|pulumi-resource-kubernetes|fate-pulumi)")
 
 
 @dataclass
@@ -28,10 +40,77 @@ class Drift:
     name: str
     change: str  # changed | deleted | ...
     fields: list[str] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)  # field -> "manager (operation, time)"
 
     def line(self) -> str:
-        what = f"{self.change}" + (f": {', '.join(self.fields)}" if self.fields else "")
+        fields = [f + (f" (by {self.owners[f]})" if f in self.owners else "") for f in self.fields]
+        what = f"{self.change}" + (f": {', '.join(fields)}" if fields else "")
         return f"{self.kind}/{self.name}  {what}\n    {self.urn}"
+
+
+def _path(field_path: str) -> list[str]:
+    """A Pulumi diff path (`spec.replicas`, `data["route_table.json"]`, `spec.ports[0].port`) as keys."""
+    parts = re.finditer(r'\["([^"]*)"\]|\[(\d+)\]|([^.\[\]]+)', field_path)
+    return [m.group(1) or m.group(2) or m.group(3) for m in parts]
+
+
+def owners(field_path: str, managed_fields: list[dict[str, Any]]) -> list[str]:
+    """Who owns a field now: the managers (not fate-pulumi's) whose fieldsV1 reach into it, with operation and time.
+    List items (`ports[0]`) are keyed in fieldsV1 by their key fields, so a path stops at the list."""
+    found = []
+    for entry in managed_fields or []:
+        manager = entry.get("manager") or "?"
+        if _OURS.match(manager):
+            continue
+        node: Any = entry.get("fieldsV1") or {}
+        reached = True
+        for key in _path(field_path):
+            if key.isdigit():
+                break  # a list: owned as a whole from here
+            child = node.get(f"f:{key}") if isinstance(node, dict) else None
+            if child is None:
+                reached = False
+                break
+            node = child
+        if reached:
+            found.append(f"{manager} ({entry.get('operation', '?')}, {entry.get('time', '?')})")
+    return found
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """One `fate:driftIgnore` entry: Kind/name:field, each part a glob (`*`); a field covers what lies below it."""
+
+    kind: str
+    name: str
+    field: str
+
+    @classmethod
+    def parse(cls, text: str) -> Ignore:
+        from stacks.config import DRIFT_IGNORE_PATTERN
+
+        m = re.match(DRIFT_IGNORE_PATTERN, text.strip())
+        if m is None:
+            raise ValueError(f"{text!r} is not Kind/name:field (e.g. Deployment/*:spec.replicas)")
+        return cls(*m.groups())
+
+    def covers(self, kind: str, name: str, field_path: str) -> bool:
+        return (fnmatch.fnmatchcase(kind, self.kind) and fnmatch.fnmatchcase(name, self.name)
+                and (fnmatch.fnmatchcase(field_path, self.field) or field_path.startswith(self.field + ".")
+                     or field_path.startswith(self.field + "[")))
+
+
+def ignoring(found: list[Drift], rules: list[Ignore]) -> list[Drift]:
+    """The drift that remains when the ignored fields are left out (an object with only ignored fields is clean)."""
+    out = []
+    for d in found:
+        if d.change == "changed" and rules:
+            kept = [f for f in d.fields if not any(r.covers(d.kind, d.name, f) for r in rules)]
+            if not kept:
+                continue
+            d = Drift(d.urn, d.kind, d.name, d.change, kept, {f: o for f, o in d.owners.items() if f in kept})
+        out.append(d)
+    return out
 
 
 def _kind_name(urn: str, new: object, old: object) -> tuple[str, str]:
@@ -63,7 +142,14 @@ def drift_of_events(events) -> list[Drift]:
         else:
             continue
         kind, name = _kind_name(meta.urn, meta.new, meta.old)
-        found[meta.urn] = Drift(meta.urn, kind, name, change, fields if change == "changed" else [])
+        drift = Drift(meta.urn, kind, name, change, fields if change == "changed" else [])
+        state = getattr(meta.new, "outputs", None) or {}
+        managed = (state.get("metadata") or {}).get("managedFields") or []
+        for f in drift.fields:
+            who = owners(f, managed)
+            if who:
+                drift.owners[f] = ", ".join(who)
+        found[meta.urn] = drift
     return list(found.values())
 
 
@@ -73,7 +159,17 @@ def check(stack_name: str, work_dir: Path) -> list[Drift]:
     stack = auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
     events: list[Any] = []
     stack.preview_refresh(on_event=events.append)
-    return drift_of_events(events)
+    return ignoring(drift_of_events(events), ignore_rules(stack.get_all_config()))
+
+
+def ignore_rules(config: Mapping[str, Any]) -> list[Ignore]:
+    """The stack's `fate:driftIgnore` (checked by the program too, so a bad entry never gets this far)."""
+    raw = config.get("fate:driftIgnore")
+    value = getattr(raw, "value", raw)
+    if not value:
+        return []
+    entries = json.loads(value) if isinstance(value, str) else value
+    return [Ignore.parse(e) for e in entries]
 
 
 def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[str]:

@@ -398,12 +398,20 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
     topo = load(args.topology)
     try:
         stacks = plan(topo)
-        configs(stacks)  # refuse an inconsistent topology before touching any stack
+        checked = configs(stacks)  # refuse an inconsistent topology before touching any stack
     except ValueError as err:
         for line in str(err).strip().splitlines():
             if line.strip():
                 print(f"error: {args.topology}: {line.strip()}", file=sys.stderr)
         return 2
+    if args.command == "up":  # what can be checked before touching a cluster (fate-pulumi preflight)
+        from fate_pulumi.preflight import static_checks, table
+
+        findings = static_checks(checked)
+        if not all(f.ok for f in findings):
+            print(table([f for f in findings if not f.ok]), file=sys.stderr)
+            print(f"error: {args.topology}: the preflight checks failed; nothing was touched", file=sys.stderr)
+            return 1
     if shutil.which("pulumi") is None:
         raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
                          "toolchain's env.sh")

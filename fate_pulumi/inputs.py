@@ -3,14 +3,22 @@ for YAML) and the fix, never a traceback."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
 
 class InputError(Exception):
     """Bad input: the message is one line, `<file>: <what is wrong> — <how to fix it>`."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Command-line misuse as one line (not argparse's usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} — see {self.prog} --help\n")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn, Optional
 
 from components import registry
+from fate_pulumi.inputs import OneLineParser
 from fate_pulumi.render import stack_file_config
 from stacks.common import routes
 from stacks.config import ConfigError, DeploymentConfig, load_config, section_at
@@ -299,11 +300,11 @@ def to_graphviz(fed: Federation):
     return g
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, like every other error here
+class _Parser(OneLineParser):
+    def error(self, message: str) -> NoReturn:
         if "--out" in message:
             message += " (where to write the picture, e.g. --out federation.svg: there is no default)"
-        self.exit(2, f"error: {message} — see {self.prog} --help\n")
+        super().error(message)
 
 
 def _one_line(err: BaseException) -> str:

@@ -15,9 +15,18 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from components import registry
 from components.fateflow import ServingLink
@@ -40,6 +49,15 @@ from components.tls import same_key
 from stacks.clouds import INGRESS_CONTROLLERS, PROFILES, CloudName
 
 S = TypeVar("S", bound=BaseModel)
+
+# one fate:driftIgnore entry: Kind/name:field, globs allowed (fate_pulumi/drift.py applies them)
+DRIFT_IGNORE_PATTERN = r"^([^/:\s]+)/([^:\s]+):(\S+)$"
+
+
+def _drift_ignore(value: str) -> str:
+    if not re.match(DRIFT_IGNORE_PATTERN, value):
+        raise ValueError(f"{value!r} is not Kind/name:field (e.g. Deployment/*:spec.replicas)")
+    return value
 
 NAMESPACE = "fate"  # the Pulumi config namespace (= project name in Pulumi.yaml)
 
@@ -449,6 +467,9 @@ class DeploymentBase(Model):
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
     tls: TlsConfig = Field(default_factory=TlsConfig)
     pod_security: PodSecurityConfig = Field(default_factory=PodSecurityConfig)
+    drift_ignore: list[Annotated[str, AfterValidator(_drift_ignore)]] = Field(
+        default_factory=list, description="Fields `fate-pulumi drift` does not report, as Kind/name:field (`*` "
+                                          "matches any), e.g. Deployment/*:spec.replicas under an autoscaler")
 
     backend: Backend = "eggroll"
     computing: Optional[Computing] = None

@@ -193,6 +193,13 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "Pulumi.x.yaml: no such file",
         2,
     ),
+    # preflight
+    "preflight-nothing-given": (lambda t: ["preflight"], "give stack files or --topology FILE", 2),
+    "preflight-bad-external": (lambda t: ["preflight", "--external", "db", str(EXAMPLE)], "'db' is not HOST:PORT", 2),
+    "preflight-missing-stack-file": (lambda t: ["preflight", str(t / "Pulumi.y.yaml")], "Pulumi.y.yaml: no such file",
+                                     2),
+    "preflight-bad-config": (lambda t: ["preflight", str(_stack(t, rollsite={"nodeport": 1}))],
+                             "fate:rollsite.nodeport: unknown key", 2),
     # the dispatcher
     "unknown-command": (lambda t: ["renderr", "x"], "unknown command 'renderr'", 2),
 }

@@ -76,3 +76,39 @@ def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(drift, "check", broken)
     assert drift.main(["--stack", "gone", "--work-dir", str(tmp_path)]) == drift.EXIT_ERROR
     assert "no stack named 'gone'" in capsys.readouterr().err
+
+
+MANAGED = [
+    {"manager": "pulumi-kubernetes-4b1c0e2a", "operation": "Apply", "time": "2026-12-01T05:00:00Z",
+     "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {}}, "f:data": {"f:route_table.json": {}}}},
+    {"manager": "kubectl-scale", "operation": "Update", "time": "2026-12-01T06:10:00Z",
+     "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+    {"manager": "kubectl-edit", "operation": "Update", "time": "2026-12-01T06:11:00Z",
+     "fieldsV1": {"f:data": {"f:route_table.json": {}}, "f:spec": {"f:ports": {}}}},
+]
+
+
+def test_each_changed_field_names_the_manager_that_owns_it_now():
+    assert drift.owners("spec.replicas", MANAGED) == ["kubectl-scale (Update, 2026-12-01T06:10:00Z)"]
+    assert drift.owners('data["route_table.json"]', MANAGED) == ["kubectl-edit (Update, 2026-12-01T06:11:00Z)"]
+    assert drift.owners("spec.ports[0].port", MANAGED) == ["kubectl-edit (Update, 2026-12-01T06:11:00Z)"]
+    assert drift.owners("spec.template.spec", MANAGED) == []  # only fate-pulumi's own manager holds it
+    state = _state(DEPLOYMENT, "Deployment", "fateboard")
+    state["outputs"]["metadata"]["managedFields"] = MANAGED
+    [found] = drift.drift_of_events([_event("refresh", DEPLOYMENT, state, state,
+                                            {"spec.replicas": {"diffKind": "update", "inputDiff": False}})])
+    assert found.line().startswith("Deployment/fateboard  changed: spec.replicas (by kubectl-scale (Update, ")
+
+
+def test_ignored_fields_are_not_drift():
+    rules = [drift.Ignore.parse("Deployment/*:spec.replicas"), drift.Ignore.parse("*/rollsite-config:data")]
+    found = [
+        drift.Drift(DEPLOYMENT, "Deployment", "fateboard", "changed", ["spec.replicas"]),
+        drift.Drift(DEPLOYMENT, "Deployment", "python", "changed", ["spec.replicas", "spec.template.spec"]),
+        drift.Drift(CONFIG_MAP, "ConfigMap", "rollsite-config", "changed", ['data["route_table.json"]']),
+        drift.Drift(SERVICE, "Service", "fateboard", "deleted"),
+    ]
+    left = drift.ignoring(found, rules)
+    assert [(d.name, d.change, d.fields) for d in left] == [
+        ("python", "changed", ["spec.template.spec"]), ("fateboard", "deleted", [])]
+    assert drift.ignore_rules({"fate:driftIgnore": '["Deployment/*:spec.replicas"]'}) == rules[:1]

@@ -194,7 +194,10 @@ class LocalCluster:
             "application/apply-patch+yaml",
         )
 
-    def patch(self, path: str, patch: dict) -> Any:
+    def patch(self, path: str, patch: dict, manager: Optional[str] = None) -> Any:
+        """A merge patch, as `manager` (what kubectl names itself: kubectl-edit, kubectl-scale ...) when given."""
+        if manager:
+            path += ("&" if "?" in path else "?") + f"fieldManager={manager}"
         return self.request("PATCH", path, patch, "application/merge-patch+json")
 
     def delete(self, path: str) -> Any:

@@ -167,10 +167,10 @@ def test_drift_is_detected_and_repaired_by_up_refresh(cluster, kube):
     stack, ns = "party-9999-eggroll", DEPLOYMENTS["party-9999-eggroll"][0]
     assert _drift(kube, "--stack", stack).returncode == 0
     config_map = cluster.get(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config")
-    cluster.patch(
-        f"/apis/apps/v1/namespaces/{ns}/deployments/fateboard/scale", {"spec": {"replicas": 3}}
-    )  # kubectl scale
-    cluster.patch(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config", {"data": {"route_table.json": "{}"}})
+    cluster.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/fateboard/scale", {"spec": {"replicas": 3}},
+                  manager="kubectl-scale")
+    cluster.patch(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config", {"data": {"route_table.json": "{}"}},
+                  manager="kubectl-edit")
     cluster.delete(f"/api/v1/namespaces/{ns}/services/fateboard")
 
     found = _drift(kube, "--stack", stack)
@@ -182,6 +182,15 @@ def test_drift_is_detected_and_repaired_by_up_refresh(cluster, kube):
     assert "Deployment/fateboard" in blocks and "replicas" in blocks["Deployment/fateboard"], report
     assert "ConfigMap/rollsite-config" in blocks and "data" in blocks["ConfigMap/rollsite-config"], report
     assert "Service/fateboard" in blocks and "deleted" in blocks["Service/fateboard"], report
+    # who changed what: the field managers that own the fields now
+    assert "(by kubectl-scale (Update, " in blocks["Deployment/fateboard"], report
+    assert "(by kubectl-edit (Update, " in blocks["ConfigMap/rollsite-config"], report
+
+    # fields the stack says a controller owns (an autoscaler's replicas) are not drift
+    kube.set_values(stack, {"driftIgnore": ["Deployment/*:spec.replicas"]})
+    quieter = _drift(kube, "--stack", stack).stdout
+    assert "Deployment/fateboard" not in quieter and "ConfigMap/rollsite-config" in quieter, quieter
+    kube.set_values(stack, {"driftIgnore": []})
 
     res = kube.run("up", "--yes", "--skip-preview", "--refresh", "--stack", stack, timeout=900)
     assert res.rc == 0, res.output
