@@ -113,6 +113,8 @@ def run_under_mocks(
             if args.typ == "pulumi:pulumi:StackReference":
                 # another stack's outputs are not readable offline: placeholders stand in
                 return args.name, {**args.inputs, "outputs": (stack_outputs or {}).get(args.name, {})}
+            if args.resource_id:  # a read of an existing object (FateJob's result): nothing to render or apply
+                return args.resource_id, {}
             rendered.resources.append(Resource(args.typ, args.name, args.inputs, args.provider))
             return f"{args.name}-id", dict(args.inputs)
 

@@ -45,6 +45,7 @@ _OUTPUT_DOCS: dict[str, tuple[dict[str, Any], str]] = {
     "parties": ({"type": "array", "items": {"type": "integer"}}, "(exchange) the parties it routes to"),
     "tlsCaCertificate": ({"type": "string"}, "the CA of the certificates the deployment issues (tls.generate)"),
     "tlsCertificatesExpire": ({"type": "string"}, "when those certificates expire (ISO date)"),
+    "jobs": (_ANY, "(party) each FATE job by name: jobId, status, modelId, modelVersion, boardUrl, message"),
 }
 
 

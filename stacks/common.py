@@ -124,6 +124,7 @@ class Composition:
         self.public_hosts = tuple(public_hosts(cfg))
         self._modules = set(cfg.enabled_modules)
         self._warned: set[str] = set()
+        self.built: dict[str, Any] = {}  # the module components, by FATE name, once compose() made them
 
     def section(self, model: type[S]) -> S:
         return self.cfg.section(model)
@@ -161,7 +162,7 @@ def compose(cfg: DeploymentConfig, opts: pulumi.ResourceOptions, prefix: str = "
         if not ctx.enabled(spec.name):
             continue
         module = spec.build(ctx)
-        created[spec.name] = module
+        created[spec.name] = ctx.built[spec.name] = module
         if spec.connect is not None:
             if module.node_ports is None:
                 raise RuntimeError(f"components/registry.py: {spec.name} has connect, its component no node_ports")

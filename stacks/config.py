@@ -30,6 +30,7 @@ from pydantic import (
 
 from components import registry
 from components.fateflow import ServingLink
+from components.fatejob import FateJobConfig, VerifyConfig, toy_job
 from components.registry import BACKEND_ENGINES
 from components.security import beyond_baseline
 from components.settings import (
@@ -92,7 +93,8 @@ EXCHANGE_BACKEND_MODULES: dict[str, tuple[str, ...]] = {
 
 # Keys only one kind of deployment takes (the others take every deployment-wide key).
 KIND_SECTIONS: dict[str, set[str]] = {
-    "party": set(PARTY_MODULES) | {"serving", "computing", "federation", "storage", "algorithm", "device"},
+    "party": set(PARTY_MODULES) | {"serving", "computing", "federation", "storage", "algorithm", "device", "jobs",
+                                   "verify"},
     "exchange": set(EXCHANGE_MODULES),
     "serving": set(SERVING_MODULES),
 }
@@ -481,6 +483,11 @@ class DeploymentBase(Model):
 
     serving: ServingLink = Field(default_factory=ServingLink)
 
+    jobs: list[FateJobConfig] = Field(
+        default_factory=list, description="FATE jobs `pulumi up` runs on this party once it is up "
+                                          "(components/fatejob.py)")
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     # ---- derived facts (computed once, used by the compositions) ----
@@ -523,6 +530,11 @@ class DeploymentBase(Model):
         else:
             party = (set(spec["required"]) | set(spec["optional"])) - self.external_services
         return tuple(m for m in PARTY_MODULES if m in party)
+
+    @property
+    def fate_jobs(self) -> list[FateJobConfig]:
+        """The jobs `pulumi up` runs: the toy tests of `verify`, then `jobs`."""
+        return [toy_job(self.party_id, peer, self.verify.timeout) for peer in self.verify.toy] + list(self.jobs)
 
     @property
     def external_services(self) -> set[str]:
@@ -684,6 +696,7 @@ def _check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
 
     if kind == "party":
         p += _check_party(cfg, modules)
+        p += _check_jobs(cfg, modules)
     elif kind == "exchange":
         if cfg.rollsite.exchange_list:
             p.append(
@@ -830,6 +843,56 @@ def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
                 )
             )
     p += _check_rollsite_tls(cfg, modules)
+    return p
+
+
+def reachable_parties(cfg: DeploymentConfig) -> Optional[set[int]]:
+    """The party ids this party's routes reach (itself included); None when a default route (an exchange) leads
+    anywhere."""
+    modules = set(cfg.enabled_modules)
+    if any(m in modules and getattr(cfg.module(m), "exchange", None) for m in ("rollsite", "nginx", "pulsar")):
+        return None
+    ids = {cfg.party_id}
+    if "rollsite" in modules:
+        ids |= {peer.party_id for peer in cfg.rollsite.party_list}
+        if cfg.rollsite.exchange_list:
+            return None
+    for m in ("nginx", "pulsar", "rabbitmq"):
+        if m in modules:
+            ids |= set(cfg.module(m).route_table)
+    return ids
+
+
+def _check_jobs(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    """FATE jobs go to this party's FATE Flow, as their initiator, towards parties its routes reach."""
+    p: list[Problem] = []
+    if not cfg.jobs and not cfg.verify.toy:
+        return p
+    if "python" not in modules:
+        p.append(Problem(_key(["jobs" if cfg.jobs else "verify"]), "FATE jobs run on FATE Flow: needs module python"))
+    names = Counter(j.name for j in cfg.fate_jobs)
+    reachable = reachable_parties(cfg)
+    for i, job in enumerate(cfg.jobs):
+        if names[job.name] > 1:
+            clash = " (verify.toy names its tests toy-<peer>)" if job.name.startswith("toy-") else ""
+            p.append(Problem(_key(["jobs", i, "name"]), f"{job.name!r} names more than one job{clash}; rename one"))
+        initiator = job.initiator
+        if initiator is not None and initiator.party_id != cfg.party_id:
+            p.append(Problem(_key(["jobs", i, "conf", "initiator", "party_id"]),
+                             f"the job is submitted to this party's FATE Flow, so this party ({cfg.party_id}) "
+                             f"initiates it, not {initiator.party_id}"))
+        unknown = sorted(job.parties - reachable) if reachable is not None else []
+        if unknown:
+            p.append(Problem(_key(["jobs", i, "conf", "role"]),
+                             f"no route of this party leads to {', '.join(map(str, unknown))}: add them to the "
+                             f"routes (rollsite.partyList, the route tables) or route through an exchange"))
+    for i, peer in enumerate(cfg.verify.toy):
+        if reachable is not None and peer not in reachable:
+            p.append(Problem(_key(["verify", "toy", i]), f"no route of this party leads to {peer}: add it to the "
+                                                         f"routes or route through an exchange"))
+    for peer, n in Counter(cfg.verify.toy).items():
+        if n > 1:
+            p.append(Problem(_key(["verify", "toy"]), f"party {peer} is listed {n} times"))
     return p
 
 

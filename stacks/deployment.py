@@ -34,7 +34,7 @@ from stacks.serving import compose_serving
 
 # what every deployment component exports (and the stack program exports as stack outputs)
 OUTPUTS = ("kind", "partyId", "name", "namespace", "fateVersion", "modules", "summary", "connect", "parties",
-           "tlsCaCertificate", "tlsCertificatesExpire")
+           "tlsCaCertificate", "tlsCertificatesExpire", "jobs")
 
 
 class Deployment(pulumi.ComponentResource):
@@ -95,7 +95,7 @@ class Deployment(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions.merge(module_opts(k8s_provider, ns),
                                             pulumi.ResourceOptions(parent=self, deleted_with=dies_with))
         result = compose(cfg, opts, site_prefix)
-        self.extend(result["context"])
+        extra = self.extend(result["context"])
         outputs: dict[str, Any] = {
             "kind": cfg.kind,
             "partyId": cfg.party_id,
@@ -108,6 +108,8 @@ class Deployment(pulumi.ComponentResource):
             "parties": exchange_parties(cfg) if cfg.kind == "exchange" else None,
             "tlsCaCertificate": None,
             "tlsCertificatesExpire": None,
+            "jobs": None,
+            **extra,
         }
         plan = tls_plan(cfg)
         if plan is not None:
@@ -116,8 +118,9 @@ class Deployment(pulumi.ComponentResource):
             outputs["tlsCertificatesExpire"] = plan.expires.isoformat()
         return outputs
 
-    def extend(self, ctx: Composition) -> None:
-        """What the kind adds beside its modules."""
+    def extend(self, ctx: Composition) -> dict[str, Any]:
+        """What the kind adds beside its modules; outputs of its own."""
+        return {}
 
     def describe(self, cfg: DeploymentConfig) -> str:
         site = site_of(cfg)
@@ -131,8 +134,8 @@ class Party(Deployment):
     TYPE = "fate:index:Party"
     KIND = "party"
 
-    def extend(self, ctx: Composition) -> None:
-        compose_party(ctx)
+    def extend(self, ctx: Composition) -> dict[str, Any]:
+        return compose_party(ctx)
 
     def describe(self, cfg: DeploymentConfig) -> str:
         return party_summary(cfg, site_of(cfg))
@@ -151,8 +154,9 @@ class Serving(Deployment):
     TYPE = "fate:index:Serving"
     KIND = "serving"
 
-    def extend(self, ctx: Composition) -> None:
+    def extend(self, ctx: Composition) -> dict[str, Any]:
         compose_serving(ctx)
+        return {}
 
 
 KINDS: dict[str, type[Deployment]] = {"party": Party, "exchange": Exchange, "serving": Serving}

@@ -9,10 +9,12 @@ never read back from the render.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from components.fatejob import RUNNER
 from stacks.config import DeploymentConfig
 
 
@@ -323,6 +325,17 @@ def _client_check(s: Stack, run: Any) -> None:
     assert "--port=20000" in calls["jupyter"]
 
 
+def _fate_job_check(s: Stack, run: Any) -> None:
+    """`python /fate-job/runner.py` in the client image's working directory, over the job it was given: one of the
+    stack's jobs, its result ConfigMap named after it (the Role lets the runner write that one only)."""
+    assert run.call.argv == ["/fate-job/runner.py"], run.call.argv
+    job = json.loads(run.read("/fate-job/job.json"))
+    name = next((j.name for j in s.cfg.fate_jobs if {"dsl": j.dsl, "conf": j.conf} == job), None)
+    assert name is not None, f"/fate-job/job.json is none of the stack's jobs: {job}"
+    assert run.call.env["FATE_JOB_RESULT"] == f"{s.cfg.target_namespace}/fate-job-{name}-result"
+    assert run.read("/fate-job/runner.py").decode() == RUNNER.read_text()
+
+
 def _redis_check(s: Stack, run: Any) -> None:
     assert run.call.argv == ["/usr/local/etc/redis/redis.conf"], run.call.argv
 
@@ -479,6 +492,10 @@ ENTRIES: dict[tuple[str, str], Entry] = {
         ),
     ),
     ("client", "client"): Entry(CLIENT, program=("pipeline", "flow", "jupyter"), check=_client_check),
+    # FateJob: the runner submits to FATE Flow's HTTP API (docs/config-contract.md, "FATE jobs")
+    ("fate-job", "fate-job"): Entry(
+        CLIENT, program=("python",), check=_fate_job_check, capture=("/fate-job",),
+        env=lambda s: {"FATE_FLOW_HOST": "fateflow", "FATE_FLOW_PORT": "9380", "FATE_JOB_DIR": "/fate-job"}),
     ("nginx", "nginx"): Entry(
         NGINX,
         program=("openresty",),

@@ -13,6 +13,7 @@ never a key the contract covers.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -28,11 +29,13 @@ from typing import Any, Optional
 import pytest
 import yaml
 
+from components.fatejob import toy_job
 from stacks.config import SECRET_KEYS, load_config
 from tests.conftest import party, render
 from tests.contract.contract import Stack
 from tests.contract.sandbox import HOST_DIRS
 from tests.contract.test_start import HARD_SECRETS, _java_properties, _redis_directives, _rendered, start
+from tests.fakeflow import FakeFlow
 
 CACHE = Path(os.environ.get("FATE_PULUMI_CACHE", Path.home() / ".cache" / "fate-pulumi"))
 FATE_CLIENT = Path(os.environ.get("FATE_CLIENT_VENV", CACHE / "fate-client-1.11.2"))
@@ -586,3 +589,27 @@ def test_fate_client_init_writes_the_fate_flow_address(tmp_path):
     pipeline_settings = yaml.safe_load(Path(site[1], "config.yaml").read_text())
     assert (flow_settings["ip"], flow_settings["port"]) == ("fateflow", 9380)
     assert (pipeline_settings["ip"], pipeline_settings["port"]) == ("fateflow", 9380)
+
+
+def _party_ids_as_int(conf: dict) -> dict:
+    """FATE Flow casts the conf's party ids to int before it uses them (DAGScheduler check_job_conf)."""
+    conf = json.loads(json.dumps(conf))
+    conf["initiator"]["party_id"] = int(conf["initiator"]["party_id"])
+    conf["role"] = {role: [int(i) for i in ids] for role, ids in conf["role"].items()}
+    return conf
+
+
+def test_fate_verify_submits_the_toy_job_fate_client_submits():
+    """fate:verify's toy test is FATE's: fate-client 1.11.2's own `flow test toy` (its SDK, pointed at a FATE Flow
+    stand-in) submits the same DSL and conf as the runner does for toy_job."""
+    assert (FATE_CLIENT / "bin" / "python").exists(), f"fate-client 1.11.2 is not installed in {FATE_CLIENT}"
+    with FakeFlow() as flow:
+        res = subprocess.run([str(FATE_CLIENT / "bin" / "python"), "-c",
+                              "from flow_sdk.client import FlowClient; "
+                              f"FlowClient('127.0.0.1', {flow.port}, 'v1').test.toy('9999', '10000')"],
+                             capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    [theirs] = flow.bodies("/v1/job/submit")
+    ours = toy_job(9999, 10000)
+    assert theirs["job_dsl"] == ours.dsl
+    assert _party_ids_as_int(theirs["job_runtime_conf"]) == ours.conf

@@ -89,9 +89,17 @@ def _rendered(case: str):
     return Stack(cfg, passwords), render(values)
 
 
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
+
+
+def _workload(obj: dict) -> str:
+    """A workload's name in the contract: a Job (a FateJob's: its name ends in a digest of the job) by its app."""
+    return obj["metadata"]["labels"]["app.kubernetes.io/name"] if obj["kind"] == "Job" else obj["metadata"]["name"]
+
+
 def _pods(case: str) -> list[tuple[str, dict]]:
     _, r = _rendered(case)
-    return [(o["metadata"]["name"], o) for o in r.raw_objects if o["kind"] in ("Deployment", "StatefulSet")]
+    return [(o["metadata"]["name"], o) for o in r.raw_objects if o["kind"] in WORKLOADS]
 
 
 PODS = [(case, name) for case in CASES for name, _ in _pods(case)]
@@ -103,7 +111,7 @@ def test_every_container_has_a_contract_entry():
         for case in CASES
         for name, w in _pods(case)
         for c in w["spec"]["template"]["spec"].get("initContainers", []) + w["spec"]["template"]["spec"]["containers"]
-        if (name, c["name"]) not in ENTRIES
+        if (_workload(w), c["name"]) not in ENTRIES
     }
     assert not missing, (
         f"add these containers to tests/contract/contract.py and docs/config-contract.md: {sorted(missing)}"
@@ -274,13 +282,13 @@ def _verify(stack: Stack, entry: Entry, run: ContainerRun, where: str, tmp: Path
 def start(stack: Stack, rendered, workload: str, root: Path) -> dict[str, tuple[Entry, ContainerRun]]:
     """Start one pod of a render in the sandbox: every container that is not a wait loop, init containers first."""
     objects = {(o["kind"], o["metadata"]["name"]): o for o in rendered.raw_objects}
-    workload_obj = next(o for o in rendered.raw_objects if o["kind"] in ("Deployment", "StatefulSet")
+    workload_obj = next(o for o in rendered.raw_objects if o["kind"] in WORKLOADS
                         and o["metadata"]["name"] == workload)
     pod = Pod(workload_obj, objects, root)
     spec = workload_obj["spec"]["template"]["spec"]
     runs = {}
     for container in spec.get("initContainers", []) + spec["containers"]:
-        entry = ENTRIES[(workload, container["name"])]
+        entry = ENTRIES[(_workload(workload_obj), container["name"])]
         if entry.waits:
             continue
         writable = [os.path.normpath(os.path.join(entry.image.workdir, r.path)) for r in entry.reads if r.writable]
@@ -297,6 +305,7 @@ def test_pod_starts_with_the_configured_values_where_its_programs_read_them(case
     stack, rendered = _rendered(case)
     checked = sum(_verify(stack, entry, run, f"{case} {workload}/{name}", tmp_path)
                   for name, (entry, run) in start(stack, rendered, workload, tmp_path).items())
-    spec = dict(_pods(case))[workload]["spec"]["template"]["spec"]
-    assert checked or all(ENTRIES[(workload, c["name"])].waits or not ENTRIES[(workload, c["name"])].reads
-                          for c in spec["containers"])
+    obj = dict(_pods(case))[workload]
+    key = _workload(obj)
+    assert checked or all(ENTRIES[(key, c["name"])].waits or not ENTRIES[(key, c["name"])].reads
+                          for c in obj["spec"]["template"]["spec"]["containers"])

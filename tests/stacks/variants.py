@@ -3,6 +3,14 @@
 from tests.conftest import TEST_SECRETS, party
 
 VARIANTS = {
+    # the toy test and a DSL job: Kubernetes Jobs in the client image (components/fatejob.py)
+    "eggroll-jobs": party(
+        verify={"toy": [10000]},
+        jobs=[{"name": "hetero-lr", "dsl": {"components": {"reader_0": {"module": "Reader"}}},
+               "conf": {"dsl_version": 2, "initiator": {"role": "guest", "party_id": 9999},
+                        "role": {"guest": [9999], "host": [10000]}}, "timeout": 7200}],
+        rollsite={"partyList": [{"partyId": 10000, "host": "10.0.0.2", "port": 30101}]},
+    ),
     "eggroll-persistence-tls-polling-server": party(
         persistence={"enabled": True, "retainOnDestroy": False},
         nodemanager={"replicas": 3, "storage": {"storageClass": "fast", "size": "20Gi"}},
