@@ -186,6 +186,9 @@ class FateJobArgs:
 
 
 # what the runner records in its result ConfigMap, and the component outputs
+RESULT_NAME = "fate-job-{name}-result"
+# (kind, name glob, field) the runner changes on purpose: not drift (fate_pulumi/drift.py)
+RUNNER_WRITES = ("ConfigMap", RESULT_NAME.format(name="*"), "data")
 RESULT_KEYS = ("jobId", "status", "modelId", "modelVersion", "boardUrl", "message")
 
 
@@ -210,7 +213,7 @@ class FateJob(Module):
             files["pipeline.py"] = job.pipeline
         else:
             files["job.json"] = json.dumps({"dsl": job.dsl, "conf": job.conf}, sort_keys=True, indent=1)
-        result_name = f"{base}-result"
+        result_name = RESULT_NAME.format(name=job.name)
         environment = [
             env("FATE_FLOW_HOST", args.flow_host),
             env("FATE_FLOW_PORT", args.flow_port),

@@ -164,12 +164,16 @@ def check(stack_name: str, work_dir: Path) -> list[Drift]:
 
 def ignore_rules(config: Mapping[str, Any]) -> list[Ignore]:
     """The stack's `fate:driftIgnore` (checked by the program too, so a bad entry never gets this far)."""
+    from components.fatejob import RUNNER_WRITES
+
+    # a FATE job's runner records its outcome in its result ConfigMap: that is the job running, not drift
+    rules = [Ignore(*RUNNER_WRITES)]
     raw = config.get("fate:driftIgnore")
     value = getattr(raw, "value", raw)
     if not value:
-        return []
+        return rules
     entries = json.loads(value) if isinstance(value, str) else value
-    return [Ignore.parse(e) for e in entries]
+    return rules + [Ignore.parse(e) for e in entries]
 
 
 def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[str]:

@@ -67,8 +67,12 @@ def _cert(subject: str, key, issuer_key=None, issuer=None, ca: bool = False, san
 
 
 class LocalCluster:
-    def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40):
+    def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40,
+                 stages: Optional[dict[str, Path]] = None):
+        """`stages`: kwok stage files that replace the default ones by name (e.g. "pod/fast/pod-complete.yaml")
+        or come in addition."""
         self.dir = workdir
+        self.stages = stages or {}
         self.nodes = nodes
         self.volumes = volumes
         self.procs: dict[str, subprocess.Popen] = {}
@@ -131,8 +135,8 @@ class LocalCluster:
         stages = Path((CACHE / "kwok-module-dir").read_text().strip()) / "kustomize" / "stage"
         kwok = [str(BIN / "kwok"), f"--kubeconfig={self.kubeconfig}",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"]
-        for stage in KWOK_STAGES:
-            kwok += ["-c", str(stages / stage)]
+        for stage in dict.fromkeys([*KWOK_STAGES, *self.stages]):
+            kwok += ["-c", str(self.stages.get(stage, stages / stage))]
         self._spawn("kwok", kwok)
         for i in range(self.nodes):
             self.apply(self._node(f"kwok-node-{i}"))
