@@ -10,6 +10,10 @@ Traffic Server SNI routes — from a NodePort plan (or the ports the file gives)
 by hand. Stacks are named `<name>-exchange` and `<name>-party-<id>`; the Automation API runs them with the project
 in --work-dir. Prints one status table; exit 0 when every stack succeeded (for drift: none drifted; 3 if any did).
 
+Once every stack is up, `up` verifies every route it derived: each pair of parties that federate (the same
+federation engine) runs FATE's toy test once, from the party listed first (`fate:verify.toy` on its stack), and the
+table shows each pair verified or failed with FATE's reason (`--no-verify` skips it).
+
     name: demo
     development: false                 # true: unset passwords fall back to defaults (test federations)
     exchange:                          # optional; without it parties federate peer to peer
@@ -102,6 +106,7 @@ class StackPlan:
     config: dict[str, Any]
     secret_refs: dict[str, str] = field(default_factory=dict)  # fate key -> environment variable
     where: str = ""  # the topology entry it comes from, for error messages
+    toy: list[int] = field(default_factory=list)  # peers listed after this party: the routes it verifies
 
     def secrets(self) -> dict[str, str]:
         """The passwords, read from the environment only when a stack is deployed."""
@@ -248,7 +253,9 @@ def plan(topo: Topology) -> list[StackPlan]:
                 }
             if not (broker == "pulsar" and pulsar_exchange):
                 cfg["nginx"]["routeTable"] = {q.party_id: nginx_hops(q, qp) for q, qp in peers}
-        stacks.append(_stack(topo, f"{topo.name}-party-{p.party_id}", "party", p.party_id, cfg, p, f"parties[{i}]"))
+        party = _stack(topo, f"{topo.name}-party-{p.party_id}", "party", p.party_id, cfg, p, f"parties[{i}]")
+        party.toy = [q.party_id for q, _ in parties[i + 1:] if _federation(q) == _federation(p)]
+        stacks.append(party)
     return stacks
 
 
@@ -320,8 +327,9 @@ def _workspace_stack(plan_: StackPlan, work_dir: Path):
     return stack
 
 
-def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout) -> list[Status]:
-    """Preview, bring up or check for drift every planned stack in order (the exchange first)."""
+def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout, verify: bool = True) -> list[Status]:
+    """Preview, bring up or check for drift every planned stack in order (the exchange first); after `up`, verify
+    every derived route with FATE's toy test."""
     from fate_pulumi import drift
 
     results: list[Status] = []
@@ -349,8 +357,44 @@ def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout) -
             results.append(Status(p.name, p.kind, p.party_id, "error", str(err).strip().splitlines()[-1][:200]))
             if command == "up" and p.kind == "exchange":
                 break  # parties need their exchange
+    if command == "up" and verify and all(r.result == "succeeded" for r in results):
+        for p in stacks:
+            if p.toy:
+                results += _verify(p, work_dir)
     _print_table(results, out)
     return results
+
+
+# what the runner records when the FATE job did not succeed (components/fatejob_runner.py)
+_FAILED = ("failed", "canceled", "timeout", "refused", "unsubmitted")
+
+
+def _verify(p: StackPlan, work_dir: Path) -> list[Status]:
+    """FATE's toy test from this party to each later peer (a second `up` of its stack that adds only the toy jobs);
+    a row per pair."""
+    given = p.config.get("verify", {})
+    toy = sorted(set(given.get("toy", [])) | set(p.toy))
+    checked = StackPlan(p.name, p.kind, p.party_id, {**p.config, "verify": {**given, "toy": toy}}, p.secret_refs,
+                        p.where)
+    try:
+        res = _workspace_stack(checked, work_dir).up()
+        jobs = res.outputs["jobs"].value if "jobs" in res.outputs else {}
+    except Exception as err:  # noqa: BLE001 - the failing job's message is the reason of each pair
+        text = str(err)
+        reason = next((ln.strip() for ln in text.splitlines() if "FATE job" in ln or "FATE Flow" in ln),
+                      text.strip().splitlines()[-1] if text.strip() else "pulumi up failed")
+        return [Status(p.name, "verify", p.party_id, "failed", f"toy {p.party_id} -> {peer}: {reason[:300]}")
+                for peer in p.toy]
+    rows = []
+    for peer in p.toy:
+        job = jobs.get(f"toy-{peer}") or {}
+        status = job.get("status") or "unknown"
+        # neither: the job's Kubernetes Job completed without a recorded outcome (the runner could not write it)
+        result = "verified" if status == "success" else "failed" if status in _FAILED else "unverified"
+        fate_job = f" (FATE job {job['jobId']})" if job.get("jobId") else ""
+        rows.append(Status(p.name, "verify", p.party_id, result,
+                           f"toy {p.party_id} -> {peer}: {job.get('message') or status}{fate_job}"))
+    return rows
 
 
 def _print_table(results: list[Status], out) -> None:
@@ -394,6 +438,8 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
     parser.add_argument(
         "--work-dir", type=Path, default=Path(__file__).resolve().parent.parent, help="the Pulumi project"
     )
+    parser.add_argument("--no-verify", action="store_true",
+                        help="up: skip FATE's toy test between every pair of federated parties")
     args = parser.parse_args(argv)
     topo = load(args.topology)
     try:
@@ -415,7 +461,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
     if shutil.which("pulumi") is None:
         raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
                          "toolchain's env.sh")
-    results = run(args.command, stacks, args.work_dir)
+    results = run(args.command, stacks, args.work_dir, verify=not args.no_verify)
     if any(r.result in ("error", "failed") for r in results):
         return 1
     if args.command == "drift" and any(r.result == "drift" for r in results):

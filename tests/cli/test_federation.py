@@ -273,3 +273,67 @@ def test_rollsite_tls_is_dialled_where_both_ends_have_certificates():
             assert _service_port(peer, hop["port"]) == (9380 if both_tls else 9370), (stack, party, hop)
             secure_routes += both_tls
     assert secure_routes == 4  # exchange -> 9999, 10000 and back
+
+
+def test_every_route_is_verified_once_from_the_party_listed_first():
+    pairs = {s.party_id: s.toy for s in plan(_topology(EGGROLL_STAR)) if s.kind == "party"}
+    assert pairs == {9999: [10000, 10001], 10000: [10001], 10001: []}
+    # peer to peer: only parties on the same federation engine have a route to verify
+    pairs = {s.party_id: s.toy for s in plan(_topology(PEER_TO_PEER))}
+    assert pairs == {9999: [10000], 10000: [], 10001: [10002], 10002: []}
+    # the toy tests are valid settings of the party that runs them (its routes reach the peers)
+    for s in plan(_topology(PEER_TO_PEER)):
+        cfg = configs([federation.StackPlan(s.name, s.kind, s.party_id, {**s.config, "verify": {"toy": s.toy}},
+                                            where=s.where)], need_secrets=False)[s.name]
+        assert [j.name for j in cfg.fate_jobs] == [f"toy-{peer}" for peer in s.toy]
+
+
+class _Output:
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class _UpResult:
+    def __init__(self, outputs: dict[str, Any]):
+        self.outputs = {k: _Output(v) for k, v in outputs.items()}
+        self.summary = type("Summary", (), {"result": "succeeded"})()
+
+
+def test_up_reports_each_pair_verified_or_failed_with_fates_reason(monkeypatch, tmp_path):
+    """The verification pass after every stack is up: each party's stack gets its toy tests, each pair a row."""
+    ran: list[tuple[str, dict]] = []
+    toy = {"toy-10000": {"status": "success", "jobId": "1", "message": "FATE job 1 succeeded"},
+           "toy-10001": {"status": "failed", "jobId": "2", "message": "FATE job 2 failed (failed secure_add_example_0: "
+                                                                    "ValueError: no route to 10001)"}}
+
+    class Stack:
+        def __init__(self, p):
+            self.plan = p
+
+        def up(self):
+            ran.append((self.plan.name, self.plan.config.get("verify")))
+            if self.plan.config.get("verify", {}).get("toy") == [10001]:
+                raise RuntimeError("error: update failed\n  kubernetes:batch/v1:Job fate-job-toy-10001-x: "
+                                   "[Error] FATE Flow refused the job (retcode 103): Exception: federated error\n")
+            outputs = {"connect": {"nodePorts": {}}}
+            if self.plan.config.get("verify"):
+                outputs["jobs"] = toy
+            return _UpResult(outputs)
+
+    monkeypatch.setattr(federation, "_workspace_stack", lambda p, work_dir: Stack(p))
+    out = io.StringIO()
+    results = federation.run("up", plan(_topology(EGGROLL_STAR)), tmp_path, out)
+    assert [(name, verify) for name, verify in ran if verify] == [
+        ("star-party-9999", {"toy": [10000, 10001]}), ("star-party-10000", {"toy": [10001]})]
+    rows = [(r.stack, r.result, r.detail) for r in results if r.kind == "verify"]
+    assert rows == [
+        ("star-party-9999", "verified", "toy 9999 -> 10000: FATE job 1 succeeded (FATE job 1)"),
+        ("star-party-9999", "failed", "toy 9999 -> 10001: " + toy["toy-10001"]["message"] + " (FATE job 2)"),
+        ("star-party-10000", "failed", "toy 10000 -> 10001: kubernetes:batch/v1:Job fate-job-toy-10001-x: [Error] "
+                                       "FATE Flow refused the job (retcode 103): Exception: federated error"),
+    ]
+    assert "verified" in out.getvalue()
+    # nothing to verify while a stack failed, and none with --no-verify
+    ran.clear()
+    federation.run("up", plan(_topology(EGGROLL_STAR)), tmp_path, io.StringIO(), verify=False)
+    assert not [v for _, v in ran if v]
