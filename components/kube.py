@@ -32,6 +32,12 @@ FORCE_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
 # before the first preview: then the first apply prunes what KubeFATE set and fate-pulumi no longer does.
 ADOPT_FIELD_MANAGER = "fate-pulumi"
 ADOPT_ANNOTATIONS = {"pulumi.com/patchFieldManager": ADOPT_FIELD_MANAGER}
+# The Kubernetes provider's await for a Service with a selector returns no sooner than 10 s after the last change of
+# its Endpoints (pulumi-kubernetes provider/pkg/await/service.go, the "settled" timer), and each module's Services
+# wait in parallel: ~10 s of a 14 s `pulumi up` (docs/performance.md). The pods behind them are awaited by their
+# Deployment or StatefulSet; a ClusterIP or NodePort Service is usable once created (its NodePorts are in the
+# create response). A LoadBalancer keeps its await: it waits for the cloud's address, as `helm --wait` does.
+SKIP_AWAIT_ANNOTATIONS = {"pulumi.com/skipAwait": "true"}
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
@@ -285,8 +291,8 @@ class Module(pulumi.ComponentResource):
                 spec["loadBalancerIP"] = settings.load_balancer_ip
             if settings.load_balancer_source_ranges:
                 spec["loadBalancerSourceRanges"] = list(settings.load_balancer_source_ranges)
-        return k8s.core.v1.Service(*self.child(name), metadata=self.meta(name, settings.annotations, app=app),
-                                   spec=spec)
+        annotations = {**(SKIP_AWAIT_ANNOTATIONS if svc_type != "LoadBalancer" else {}), **settings.annotations}
+        return k8s.core.v1.Service(*self.child(name), metadata=self.meta(name, annotations, app=app), spec=spec)
 
     # -- workloads --
 

@@ -15,8 +15,9 @@ ENTRY_SERVICES = {m.name: m.services[0][1].name for m in registry.MODULES if m.e
 
 
 def _cloud_annotations(obj) -> dict:
-    """A Service's annotations without the one every fate-pulumi object carries."""
-    return {k: v for k, v in obj["metadata"].get("annotations", {}).items() if k != "pulumi.com/patchForce"}
+    """A Service's annotations without the provider's own (pulumi.com/*: patchForce on every object, skipAwait on
+    every Service but a LoadBalancer)."""
+    return {k: v for k, v in obj["metadata"].get("annotations", {}).items() if not k.startswith("pulumi.com/")}
 
 
 def test_entry_points_are_the_modules_peers_dial():

@@ -233,3 +233,16 @@ def test_party_and_exchange_in_one_cluster_reach_each_others_cluster_ip_entry_po
     ats = render({"kind": "exchange", "partyId": 1, "backend": "spark_pulsar",
                   "trafficServer": {"sniRoutes": [{"fqdn": "9999.fate.org", "tunnelRoute": "pulsar.fate-9999:6651"}]}})
     assert _peer_rule(ats, "traffic-server") == ({"fate-9999"}, {443})
+
+
+def test_only_load_balancers_keep_the_providers_service_await():
+    """The provider's Service await adds >= 10 s per Service (components/kube.py SKIP_AWAIT_ANNOTATIONS); only a
+    LoadBalancer's await says something the workloads' own awaits do not (its address)."""
+    from tests.conftest import party, render
+
+    rendered = render(party(rollsite={"service": {"type": "LoadBalancer"}}, fateboard={"service": {"type": "NodePort"}}))
+    awaited = {s["metadata"]["name"]: "pulumi.com/skipAwait" not in s["metadata"].get("annotations", {})
+               for s in rendered.objects if s["kind"] == "Service"}
+    assert awaited["rollsite"] is True
+    assert {name for name, waits in awaited.items() if waits} == {"rollsite"}, awaited
+    assert {"fateboard", "mysql", "fateflow", "notebook"} <= set(awaited)
