@@ -7,14 +7,16 @@ derives itself (FATE Flow's service_conf.yaml, eggroll.properties ...) from the 
 
 from __future__ import annotations
 
-from typing import Optional, Protocol, TypeVar
+from typing import TYPE_CHECKING, Optional, Protocol, TypeVar
 
 import pulumi
 from pydantic import BaseModel
 
 from .kube import Site
 from .settings import IngressRoute
-from .tls import TlsPlan
+
+if TYPE_CHECKING:
+    from .tls import TlsPlan  # imported by stacks that issue certificates only
 
 S = TypeVar("S", bound=BaseModel)
 

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -313,6 +315,7 @@ class Status:
     party_id: int
     result: str
     detail: str = ""
+    seconds: Optional[float] = None  # how long its preview / up / drift check / toy test took
 
 
 def _workspace_stack(plan_: StackPlan, work_dir: Path):
@@ -334,6 +337,7 @@ def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout, v
 
     results: list[Status] = []
     for p in stacks:
+        start = time.perf_counter()
         try:
             stack = _workspace_stack(p, work_dir)
             if command == "preview":
@@ -356,7 +360,9 @@ def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout, v
         except Exception as err:  # noqa: BLE001 - reported in the table, the rest of the federation goes on
             results.append(Status(p.name, p.kind, p.party_id, "error", str(err).strip().splitlines()[-1][:200]))
             if command == "up" and p.kind == "exchange":
+                results[-1].seconds = time.perf_counter() - start
                 break  # parties need their exchange
+        results[-1].seconds = time.perf_counter() - start
     if command == "up" and verify and all(r.result == "succeeded" for r in results):
         for p in stacks:
             if p.toy:
@@ -372,6 +378,14 @@ _FAILED = ("failed", "canceled", "timeout", "refused", "unsubmitted")
 def _verify(p: StackPlan, work_dir: Path) -> list[Status]:
     """FATE's toy test from this party to each later peer (a second `up` of its stack that adds only the toy jobs);
     a row per pair."""
+    start = time.perf_counter()
+    rows = _verify_pairs(p, work_dir)
+    for row in rows:
+        row.seconds = time.perf_counter() - start  # the pairs of one party run in one up
+    return rows
+
+
+def _verify_pairs(p: StackPlan, work_dir: Path) -> list[Status]:
     given = p.config.get("verify", {})
     toy = sorted(set(given.get("toy", [])) | set(p.toy))
     checked = StackPlan(p.name, p.kind, p.party_id, {**p.config, "verify": {**given, "toy": toy}}, p.secret_refs,
@@ -391,18 +405,22 @@ def _verify(p: StackPlan, work_dir: Path) -> list[Status]:
         status = job.get("status") or "unknown"
         # neither: the job's Kubernetes Job completed without a recorded outcome (the runner could not write it)
         result = "verified" if status == "success" else "failed" if status in _FAILED else "unverified"
-        fate_job = f" (FATE job {job['jobId']})" if job.get("jobId") else ""
-        rows.append(Status(p.name, "verify", p.party_id, result,
-                           f"toy {p.party_id} -> {peer}: {job.get('message') or status}{fate_job}"))
+        said = job.get("message") or status
+        fate_job = f" (FATE job {job['jobId']})" if job.get("jobId") and f"FATE job {job['jobId']}" not in said else ""
+        rows.append(Status(p.name, "verify", p.party_id, result, f"toy {p.party_id} -> {peer}: {said}{fate_job}"))
     return rows
 
 
 def _print_table(results: list[Status], out) -> None:
-    rows = [("stack", "kind", "party", "result", "detail")] + [
-        (r.stack, r.kind, str(r.party_id), r.result, r.detail) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    rows = [("stack", "kind", "party", "result", "time", "detail")] + [
+        (r.stack, r.kind, str(r.party_id), r.result, "-" if r.seconds is None else f"{r.seconds:.1f}s", r.detail)
+        for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4], file=out)
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5], file=out)
+    timed = [r.seconds for r in results if r.seconds is not None and r.kind != "verify"]
+    if len(timed) > 1:
+        print(f"{len(timed)} stacks in {sum(timed):.1f}s, {statistics.median(timed):.1f}s per stack (median)", file=out)
 
 
 def load(path: Path) -> Topology:

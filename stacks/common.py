@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-from cryptography import x509
 
 from components import endpoints, kube, registry
 from components.settings import IngressRoute
-from components.tls import Authority, TlsPlan, renewing_start
 from stacks.config import SECRET_KEYS, DeploymentConfig, S, _snake
+
+if TYPE_CHECKING:
+    from components.tls import TlsPlan
 
 
 def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
@@ -177,6 +178,9 @@ def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional
     key = cfg.secrets.tls_ca_key
     if not t.generate or t.ca_certificate is None or key is None:  # without a CA the config checks refuse generate
         return None
+    # cryptography is imported only by stacks that issue certificates (a tenth of a render's imports otherwise)
+    from components.tls import Authority, TlsPlan, renewing_start
+
     start = t.valid_from or renewing_start(today or dt.date.today(), t.valid_days, t.renew_before_days)
     return TlsPlan(ca=Authority(t.ca_certificate, key.get_secret_value()),
                    trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days, domain=t.domain)
@@ -191,6 +195,8 @@ def expiry_warnings(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> l
     plan = tls_plan(cfg, today)
     if plan is None:
         return []
+    from cryptography import x509
+
     out = []
     left = (plan.expires - today).days
     if left <= EXPIRY_WARNING_DAYS:

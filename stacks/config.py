@@ -46,7 +46,6 @@ from components.settings import (
     ServiceSettings,
     StorageSettings,
 )
-from components.tls import same_key
 from stacks.clouds import INGRESS_CONTROLLERS, PROFILES, CloudName
 
 S = TypeVar("S", bound=BaseModel)
@@ -1273,6 +1272,8 @@ def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
+
+    from components.tls import same_key
 
     try:
         private = serialization.load_pem_private_key(key.get_secret_value().encode(), password=None)

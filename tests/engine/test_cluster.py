@@ -8,6 +8,7 @@ destroyed. Run with: python -m pytest -q --engine tests/engine/test_cluster.py
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -250,6 +251,16 @@ def _federation(kube: Engine, command: str, topology: Path) -> subprocess.Comple
                            "--work-dir", str(kube.project)], env=env, capture_output=True, text=True, timeout=1800)
 
 
+def _rows(stdout: str, stacks: int = 3) -> list[list[str]]:
+    """The federation table's rows (stack, kind, party, result, time, detail...), checking its summary line."""
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["stack", "kind", "party", "result", "time", "detail"], stdout
+    assert re.fullmatch(rf"{stacks} stacks in [0-9.]+s, [0-9.]+s per stack \(median\)", lines[-1]), stdout
+    rows = [line.split() for line in lines[1:-1]]
+    assert all(re.fullmatch(r"[0-9]+\.[0-9]s", r[4]) for r in rows), stdout
+    return rows
+
+
 def _route(cluster: LocalCluster, ns: str, party: str) -> tuple[str, int]:
     table = json.loads(cluster.get(f"/api/v1/namespaces/{ns}/configmaps/rollsite-config")["data"]["route_table.json"])
     hop = table["route_table"][party]["default"][0]
@@ -265,22 +276,22 @@ def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(clus
     topology.write_text(yaml.safe_dump(TOPOLOGY))
     preview = _federation(kube, "preview", topology)
     assert preview.returncode == 0, preview.stdout + preview.stderr
-    planned = [line.split() for line in preview.stdout.splitlines()[1:]]
+    planned = _rows(preview.stdout)
     assert [(r[0], r[3]) for r in planned] == [("fed-exchange", "ok"), ("fed-party-9999", "ok"),
                                                ("fed-party-10000", "ok")], preview.stdout
-    assert all("create" in " ".join(r[4:]) for r in planned), preview.stdout
+    assert all("create" in " ".join(r[5:]) for r in planned), preview.stdout
     assert all(cluster.get(f"/api/v1/namespaces/{ns}") is None for ns in ("fed-exchange", "fed-9999", "fed-10000"))
 
     res = _federation(kube, "up", topology)
     assert res.returncode == 0, res.stdout + res.stderr
-    rows = [line.split() for line in res.stdout.splitlines()[1:]]
+    rows = _rows(res.stdout)
     assert [(r[0], r[1], r[3]) for r in rows] == [
         ("fed-exchange", "exchange", "succeeded"), ("fed-party-9999", "party", "succeeded"),
         ("fed-party-10000", "party", "succeeded"),
         # the route 9999 <-> 10000 verified by FATE's toy test from 9999; kwok completes the job's pod without
         # running it, so no outcome is recorded: the table says so instead of claiming the route works
         ("fed-party-9999", "verify", "unverified")], res.stdout
-    assert " ".join(rows[3][4:]) == "toy 9999 -> 10000: not run", res.stdout
+    assert " ".join(rows[3][5:]) == "toy 9999 -> 10000: not run", res.stdout
     [toy] = [j for j in cluster.get("/apis/batch/v1/namespaces/fed-9999/jobs")["items"]
              if j["metadata"]["name"].startswith("fate-job-toy-10000-")]
     assert toy["status"].get("succeeded") == 1
@@ -294,7 +305,7 @@ def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(clus
 
     drift = _federation(kube, "drift", topology)
     assert drift.returncode == 0, drift.stdout + drift.stderr
-    assert [line.split()[3] for line in drift.stdout.splitlines()[1:]] == ["clean"] * 3
+    assert [r[3] for r in _rows(drift.stdout)] == ["clean"] * 3
 
 
 def test_federation_driver_reports_drift_of_any_party(cluster, kube, tmp_path):
@@ -303,5 +314,5 @@ def test_federation_driver_reports_drift_of_any_party(cluster, kube, tmp_path):
     cluster.patch("/apis/apps/v1/namespaces/fed-10000/deployments/fateboard/scale", {"spec": {"replicas": 2}})
     res = _federation(kube, "drift", topology)
     assert res.returncode == 3, res.stdout + res.stderr
-    results = {line.split()[0]: line.split()[3] for line in res.stdout.splitlines()[1:]}
+    results = {r[0]: r[3] for r in _rows(res.stdout)}
     assert results == {"fed-exchange": "clean", "fed-party-9999": "clean", "fed-party-10000": "drift"}
