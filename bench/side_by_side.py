@@ -10,7 +10,9 @@ For each party (a KubeFATE cluster file, persistence off), three tools deploy it
   `helm install --wait`, a no-op `helm upgrade --wait`, `kubectl diff` of the release's manifest (the drift peer),
   `helm uninstall --wait`;
 - a Pulumi program deploying the same chart and values through `kubernetes.helm.v4.Chart` (what a Pulumi user would
-  write instead of fate-pulumi): preview, up, no-op up, destroy.
+  write instead of fate-pulumi): preview, up, no-op up, destroy. It needs `skip_await`: the chart's Ingresses for
+  example.com hosts (which fate-pulumi does not create) never get a load-balancer address here.
+"up until ready" ends when every Deployment and StatefulSet in the namespace is ready, whichever tool awaited it.
 Medians, spread (min-max) and the largest process's peak memory per step, then the ratios the performance goals
 name. Needs `tools/build-toolchain.sh everything`; helm and kubectl from --helm DIR, or fetched as the engine tests
 fetch them (tests/engine/test_adopt_helm.py). kwok makes pods Ready at once: the figures are what the tools, the
@@ -47,7 +49,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 ns = k8s.core.v1.Namespace("ns", metadata={"name": "%(ns)s"})
-k8s.helm.v4.Chart("%(release)s", chart="%(chart)s", namespace="%(ns)s",
+# skip_await: the chart's two example.com Ingresses would otherwise wait for a load-balancer address that no
+# ingress controller gives (10 minutes, then failure); readiness is then awaited as after `helm install --wait`
+k8s.helm.v4.Chart("%(release)s", chart="%(chart)s", namespace="%(ns)s", skip_await=True,
                   value_yaml_files=[pulumi.FileAsset("%(values)s")], opts=pulumi.ResourceOptions(depends_on=[ns]))
 '''
 
@@ -129,6 +133,9 @@ class Party:
                 f"-o Pulumi.{self.stack}.yaml")
         self.sh(f"pulumi stack init {self.stack} --secrets-provider passphrase --non-interactive", project)
         self.sh(f"sh {self.work}/set-secrets.sh", project)
+        # the import keeps the namespace KubeFATE's users create by hand; here each tool creates its own (Helm's is
+        # made before its timed install), so that a destroy removes everything
+        self.sh(f"pulumi config set fate:createNamespace true --stack {self.stack} --non-interactive", project)
 
     def _chart_program(self) -> Path:
         project = self.work / "chart-program"

@@ -16,10 +16,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import fnmatch
+import functools
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -153,13 +156,40 @@ def drift_of_events(events) -> list[Drift]:
     return list(found.values())
 
 
-def check(stack_name: str, work_dir: Path) -> list[Drift]:
+@functools.cache
+def _pulumi():
+    """One CLI handle per process: the Automation API runs `pulumi version` for every new handle (0.3 s each)."""
     from pulumi import automation as auto
 
-    stack = auto.select_stack(stack_name=stack_name, work_dir=str(work_dir))
+    return auto.PulumiCommand()
+
+
+def _select(stack_name: str, work_dir: Path):
+    from pulumi import automation as auto
+
+    return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir),
+                             opts=auto.LocalWorkspaceOptions(pulumi_command=_pulumi()))
+
+
+def check(stack_name: str, work_dir: Path) -> list[Drift]:
+    """A preview-only refresh of the stack (the engine reads every object back); the stack's ignore rules are read
+    while it runs."""
+    stack = _select(stack_name, work_dir)
     events: list[Any] = []
-    stack.preview_refresh(on_event=events.append)
-    return ignoring(drift_of_events(events), ignore_rules(stack.get_all_config()))
+    with ThreadPoolExecutor(1) as pool:
+        rules = pool.submit(_rules_of, stack)
+        stack.preview_refresh(on_event=events.append)
+        return ignoring(drift_of_events(events), rules.result())
+
+
+def _rules_of(stack) -> list[Ignore]:
+    from pulumi.automation import CommandError
+
+    try:
+        config = {"fate:driftIgnore": stack.get_config("fate:driftIgnore")}
+    except CommandError:  # not set
+        config = {}
+    return ignore_rules(config)
 
 
 def ignore_rules(config: Mapping[str, Any]) -> list[Ignore]:
@@ -178,12 +208,12 @@ def ignore_rules(config: Mapping[str, Any]) -> list[Ignore]:
 
 def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[str]:
     """A warning when the certificates the stack issued expire within 30 days (stack output tlsCertificatesExpire)."""
-    from stacks.common import EXPIRY_WARNING_DAYS
-
     raw = outputs.get("tlsCertificatesExpire")
     value = getattr(raw, "value", raw)
     if not value:
         return None
+    from stacks.common import EXPIRY_WARNING_DAYS
+
     expires = dt.date.fromisoformat(str(value))
     left = (expires - (today or dt.date.today())).days
     if left > EXPIRY_WARNING_DAYS:
@@ -193,9 +223,12 @@ def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[st
 
 
 def stack_outputs(stack_name: str, work_dir: Path) -> dict:
-    from pulumi import automation as auto
-
-    return dict(auto.select_stack(stack_name=stack_name, work_dir=str(work_dir)).outputs())
+    """The stack's outputs as `pulumi stack output --json` shows them (secret ones masked: none is read here)."""
+    proc = subprocess.run([_pulumi().command, "stack", "output", "--json", "--stack", stack_name, "--non-interactive"],
+                          cwd=work_dir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip() or f"pulumi stack output failed ({proc.returncode})")
+    return dict(json.loads(proc.stdout or "{}"))
 
 
 def project_stacks(work_dir: Path) -> list[str]:
@@ -226,11 +259,13 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> i
         stacks = project_stacks(args.work_dir) if args.all else [args.stack]
         drifted = 0
         for name in stacks:
-            found = check(name, args.work_dir)
+            with ThreadPoolExecutor(1) as pool:  # the outputs are read while the refresh runs
+                outputs = pool.submit(stack_outputs, name, args.work_dir)
+                found = check(name, args.work_dir)
             print(f"{name}: {'no drift' if not found else f'{len(found)} drifted'}")
             for d in found:
                 print("  " + d.line().replace("\n", "\n  "))
-            notice = expiry_notice(stack_outputs(name, args.work_dir))
+            notice = expiry_notice(outputs.result())
             if notice:
                 print(f"  warning: {notice}")
             drifted += bool(found)
