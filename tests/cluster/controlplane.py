@@ -66,6 +66,15 @@ def _cert(subject: str, key, issuer_key=None, issuer=None, ca: bool = False, san
     return b.sign(issuer_key or key, hashes.SHA256())
 
 
+# the API group of each namespaced resource the tests list that is not in the core group
+API_OF = {
+    "deployments": "/apis/apps/v1", "statefulsets": "/apis/apps/v1", "jobs": "/apis/batch/v1",
+    "networkpolicies": "/apis/networking.k8s.io/v1", "ingresses": "/apis/networking.k8s.io/v1",
+    "poddisruptionbudgets": "/apis/policy/v1",
+    "roles": "/apis/rbac.authorization.k8s.io/v1", "rolebindings": "/apis/rbac.authorization.k8s.io/v1",
+}
+
+
 class LocalCluster:
     def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40,
                  stages: Optional[dict[str, Path]] = None):
@@ -76,6 +85,7 @@ class LocalCluster:
         self.nodes = nodes
         self.volumes = volumes
         self.procs: dict[str, subprocess.Popen] = {}
+        self.args: dict[str, list[str]] = {}
         self.port = free_port()
         self.kubeconfig = self.dir / "kubeconfig"
         self.server = f"https://127.0.0.1:{self.port}"
@@ -89,12 +99,13 @@ class LocalCluster:
         self.dir.mkdir(parents=True, exist_ok=True)
         pki = self._pki()
         etcd_client, etcd_peer = free_port(), free_port()
+        self.etcd_health = f"http://127.0.0.1:{etcd_client}/health"
         self._spawn("etcd", [
             str(BIN / "etcd"), "--data-dir", str(self.dir / "etcd"), "--name", "default",
             "--listen-client-urls", f"http://127.0.0.1:{etcd_client}", "--advertise-client-urls", f"http://127.0.0.1:{etcd_client}",
             "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
             "--initial-cluster", f"default=http://127.0.0.1:{etcd_peer}", "--log-level", "warn"])
-        self._wait(lambda: self._http_ok(f"http://127.0.0.1:{etcd_client}/health"), "etcd")
+        self._wait(lambda: self._http_ok(self.etcd_health), "etcd")
         (self.dir / "tokens.csv").write_text(f'{TOKEN},admin,admin,"system:masters"\n')
         self._spawn("kube-apiserver", [
             str(BIN / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_client}",
@@ -161,6 +172,18 @@ class LocalCluster:
                     proc.wait()
         self.procs.clear()
 
+    def restart(self, name: str, down_s: float = 2.0) -> None:
+        """Kill one control-plane process (SIGKILL: no clean shutdown), leave it down `down_s` seconds, start it again
+        with the same arguments and data, and wait until the API server answers /readyz again."""
+        proc = self.procs[name]
+        proc.kill()
+        proc.wait()
+        time.sleep(down_s)
+        self._spawn(name, self.args[name])
+        if name == "etcd":
+            self._wait(lambda: self._http_ok(self.etcd_health), "etcd")
+        self._wait(lambda: self._ready("/readyz"), f"kube-apiserver after restarting {name}", timeout=120)
+
     def logs(self, name: str) -> str:
         path = self.dir / f"{name}.log"
         return path.read_text()[-4000:] if path.exists() else ""
@@ -209,8 +232,7 @@ class LocalCluster:
 
     def items(self, ns: str, resource: str) -> list[dict]:
         """The objects of one kind (plural: services, deployments ...) in a namespace."""
-        api = "/apis/apps/v1" if resource in ("deployments", "statefulsets") else "/api/v1"
-        return self.get(f"{api}/namespaces/{ns}/{resource}")["items"]
+        return self.get(f"{API_OF.get(resource, '/api/v1')}/namespaces/{ns}/{resource}")["items"]
 
     def workloads(self, ns: str) -> list[dict]:
         """The Deployments and StatefulSets of a namespace."""
@@ -228,7 +250,8 @@ class LocalCluster:
     # ---------------------------------------------------------------- helpers
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.dir / f"{name}.log", "w")
+        self.args[name] = args
+        log = open(self.dir / f"{name}.log", "a")
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait(self, check, what: str, timeout: int = 60) -> None:
@@ -271,7 +294,12 @@ class LocalCluster:
         return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
                 "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                          "persistentVolumeReclaimPolicy": "Retain", "storageClassName": STORAGE_CLASS,
-                         "hostPath": {"path": f"/tmp/{name}"}}}
+                         # the volume's backing directory: this cluster's own, so a test can leave files in it
+                         "hostPath": {"path": str(self.volume_dir(name))}}}
+
+    def volume_dir(self, pv: str) -> Path:
+        """The directory backing PersistentVolume `pv` (what a node would mount into the pod)."""
+        return self.dir / "volumes" / pv
 
     def _pki(self) -> dict[str, Path]:
         pki = self.dir / "pki"
