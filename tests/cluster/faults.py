@@ -29,20 +29,38 @@ from tests.conftest import TEST_SECRETS
 from tests.engine.conftest import Engine, Result
 
 STACK, NS = "party-9999", "fate-9999"
-# persistent, MySQL unprotected so that destroy runs (volumes are retained either way), a replicated module:
-# backend -> (values, the replicated module's setting, its workload)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A deployment under test: its values and secrets, and its replicated module (the setting that scales it and
+    its workload, which has a PodDisruptionBudget), if it has one."""
+
+    values: dict[str, Any]
+    secrets: tuple[str, ...]
+    scaled: str = ""
+    replicated: str = ""
+
+
+# persistent, MySQL unprotected so that destroy runs (volumes are retained either way)
 _COMMON = {"partyId": 9999, "namespace": NS, "persistence": {"enabled": True, "protect": False},
            "cloud": {"storageClass": STORAGE_CLASS}}
-PARTIES: dict[str, tuple[dict[str, Any], str, str]] = {
-    "eggroll": ({**_COMMON, "backend": "eggroll", "nodemanager": {"replicas": 2},
-                 "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.20", "port": 30091}]}},
-                "nodemanager", "nodemanager"),
-    # volumes of MySQL, FATE Flow, Pulsar, the HDFS namenode and datanodes
-    "spark_pulsar": ({**_COMMON, "backend": "spark_pulsar", "hdfs": {"datanode": {"replicas": 2}},
-                      "pulsar": {"routeTable": {10000: {"host": "192.0.2.20", "port": 30094, "sslPort": 30099}}}},
-                     "hdfs.datanode", "datanode"),
+_PARTY_SECRETS = ("mysqlPassword", "fateboardPassword", "notebookHashedPassword")
+PARTIES: dict[str, Spec] = {
+    # volumes of MySQL, FATE Flow, the client and the nodemanagers
+    "eggroll": Spec({**_COMMON, "backend": "eggroll", "nodemanager": {"replicas": 2},
+                     "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.20", "port": 30091}]}},
+                    _PARTY_SECRETS, "nodemanager", "nodemanager"),
+    # volumes of MySQL, FATE Flow, the client, Pulsar, the HDFS namenode and datanodes
+    "spark_pulsar": Spec({**_COMMON, "backend": "spark_pulsar", "hdfs": {"datanode": {"replicas": 2}},
+                          "pulsar": {"routeTable": {10000: {"host": "192.0.2.20", "port": 30094, "sslPort": 30099}}}},
+                         _PARTY_SECRETS, "hdfs.datanode", "datanode"),
+    # FATE-Serving: volumes of serving-server, serving-redis and ZooKeeper; every module has one replica
+    "serving": Spec({**_COMMON, "kind": "serving",
+                     "servingServer": {"fateflow": {"host": "192.0.2.10", "port": 30097}, "cacheType": "redis"},
+                     "servingProxy": {"partyList": [{"partyId": 10000, "host": "192.0.2.20", "port": 30106}]}},
+                    ("servingRedisPassword", "servingAdminPassword")),
 }
-SECRETS = {k: TEST_SECRETS[k] for k in ("mysqlPassword", "fateboardPassword", "notebookHashedPassword")}
 # what a namespace holds that no stack creates
 SYSTEM = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 KINDS = {  # kind -> resource
@@ -74,10 +92,10 @@ class Party:
 
     def __init__(self, cluster: LocalCluster, engine: Engine, backend: str = "eggroll"):
         self.cluster, self.engine = cluster, engine
-        self.values, self.scaled, self.replicated = PARTIES[backend]
+        self.spec = PARTIES[backend]
         self.markers: dict[str, tuple[str, str]] = {}  # claim -> (volume, marker text)
         engine.env["KUBECONFIG"] = str(cluster.kubeconfig)
-        engine.stack(STACK, self.values, SECRETS)
+        engine.stack(STACK, self.spec.values, {k: TEST_SECRETS[k] for k in self.spec.secrets})
 
     # ------------------------------------------------------------------------------------------ engine
 
@@ -151,7 +169,7 @@ class Party:
 
     def replicas(self, n: int) -> dict[str, Any]:
         """The values that give the replicated module n replicas."""
-        section, _, sub = self.scaled.partition(".")
+        section, _, sub = self.spec.scaled.partition(".")
         return {section: {sub: {"replicas": n}} if sub else {"replicas": n}}
 
     def check(self, outcome: Outcome, deployed: bool = True) -> Outcome:
@@ -353,19 +371,20 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
     First, while no node takes a replacement pod (all cordoned), one replica of the replicated module is evicted and
     the other must be refused (429: the budget allows one replica down); single-replica modules have no budget and
     go at once."""
-    cluster = party.cluster
-    budget = f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/{party.replicated}"
+    cluster, replicated = party.cluster, party.spec.replicated
+    budget = f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/{replicated}"
     # start from a whole party: both replicas healthy as the disruption controller sees them, nothing terminating
-    party.wait_for(lambda: cluster.get(budget).get("status", {}).get("disruptionsAllowed") == 1 and not any(
-        p["metadata"].get("deletionTimestamp") for p in cluster.items(NS, "pods")), "a whole party", timeout=120)
+    party.wait_for(lambda: (not replicated or cluster.get(budget).get("status", {}).get("disruptionsAllowed") == 1)
+                   and not any(p["metadata"].get("deletionTimestamp") for p in cluster.items(NS, "pods")),
+                   "a whole party", timeout=120)
     pods = [p for p in cluster.items(NS, "pods") if p["spec"].get("nodeName")]
     nodes = sorted(n["metadata"]["name"] for n in cluster.get("/api/v1/nodes")["items"])
     node = rng.choice(sorted({p["spec"]["nodeName"] for p in pods}))  # a node running some of the party
     out = Outcome("node drained", fault=node)
     t0 = time.time()
-    selector = cluster.get(budget)["spec"]["selector"]["matchLabels"]
+    selector = cluster.get(budget)["spec"]["selector"]["matchLabels"] if replicated else None
     replicas = sorted((p["spec"]["nodeName"] != node, p["metadata"]["name"]) for p in pods
-                      if p["metadata"].get("labels", {}).items() >= selector.items())
+                      if selector and p["metadata"].get("labels", {}).items() >= selector.items())
     for each in nodes:
         cluster.patch(f"/api/v1/nodes/{each}", {"spec": {"unschedulable": True}})
     if len(replicas) >= 2:
@@ -373,10 +392,10 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
         first = _evict(cluster, replicas[0][1])
         # the disruption controller counts the evicted replica as down (its replacement cannot be scheduled)
         party.wait_for(lambda: cluster.get(budget).get("status", {}).get("currentHealthy") == 1,
-                       f"the budget to see one {party.replicated} down", timeout=60)
+                       f"the budget to see one {replicated} down", timeout=60)
         codes = [first, _evict(cluster, replicas[1][1])]
         if codes != [201, 429]:
-            out.problems.append(f"two {party.replicated} evictions, the first still down, answered {codes}: "
+            out.problems.append(f"two {replicated} evictions, the first still down, answered {codes}: "
                                 f"expected [201, 429], the second refused: {cluster.get(budget)['status']}")
         out.fault += ", the budget tested"
     for each in nodes:
@@ -429,10 +448,12 @@ def concurrent_ups(party: Party, rng: random.Random) -> Outcome:
 
 def lifecycle(party: Party, rng: random.Random) -> Outcome:
     """No fault: the changes an operator makes over a party's life, with the markers checked after each."""
-    out = Outcome("upgrade, scale out and in, destroy and up", fault=f"image tag, {party.replicated} 2 -> 3 -> 2")
+    scaled = party.spec.replicated
+    out = Outcome("upgrade, scale out and in, destroy and up",
+                  fault=f"image tag, {scaled} 2 -> 3 -> 2" if scaled else "image tag (no replicated module)")
     t0 = time.time()
     tag = f"1.11.2-release-t{rng.randint(1, 999)}"
-    steps = [{"imageTag": tag}, party.replicas(3), party.replicas(2)]
+    steps = [{"imageTag": tag}, *([party.replicas(3), party.replicas(2)] if scaled else [])]
     for values in steps:
         party.engine.set_values(STACK, values)
         if not party.recover(out, ("up", "--yes", "--skip-preview")):
@@ -452,7 +473,7 @@ def _reset(party: Party) -> None:
     path = party.engine.project / f"Pulumi.{STACK}.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["config"] = {k: v for k, v in doc["config"].items() if not k.startswith("fate:") or k in
-                     {f"fate:{s}" for s in SECRETS}} | {f"fate:{k}": v for k, v in party.values.items()}
+                     {f"fate:{s}" for s in party.spec.secrets}} | {f"fate:{k}": v for k, v in party.spec.values.items()}
     path.write_text(yaml.safe_dump(doc))
     party.up()
 
