@@ -60,6 +60,9 @@ def main() -> int:
                           f"{verdict}, {outcome.seconds:.1f} s", flush=True)
         finally:
             cluster.stop()
+        if cluster.restarts:
+            print(f"  {backend}: the control plane's supervisor restarted " +
+                  ", ".join(f"{name} {n}x" for name, n in cluster.restarts.items()), flush=True)
     print()
     print(table(outcomes))
     print(f"\n{len(outcomes)} trials, seed {args.seed}, {time.time() - t0:.0f} s; work directory {workdir}")

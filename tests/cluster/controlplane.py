@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -75,17 +76,26 @@ API_OF = {
 }
 
 
+SUPERVISED = ("kube-controller-manager", "kube-scheduler", "kwok")
+
+
 class LocalCluster:
     def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40,
-                 stages: Optional[dict[str, Path]] = None):
+                 stages: Optional[dict[str, Path]] = None, supervise: bool = False):
         """`stages`: kwok stage files that replace the default ones by name (e.g. "pod/fast/pod-complete.yaml")
-        or come in addition."""
+        or come in addition. `supervise`: restart a controller-manager, scheduler or kwok that exits, as the kubelet
+        restarts a real control plane's static pods (kube-scheduler exits on purpose when it finds its cache
+        inconsistent, which an API server restart can cause)."""
         self.dir = workdir
         self.stages = stages or {}
         self.nodes = nodes
         self.volumes = volumes
         self.procs: dict[str, subprocess.Popen] = {}
         self.args: dict[str, list[str]] = {}
+        self.restarts: dict[str, int] = {}
+        self._supervise = supervise
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self.port = free_port()
         self.kubeconfig = self.dir / "kubeconfig"
         self.server = f"https://127.0.0.1:{self.port}"
@@ -159,9 +169,20 @@ class LocalCluster:
         self._wait(lambda: self._nodes_ready(), "kwok nodes", timeout=60)
         self._wait(lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
                    "default service account", timeout=60)
+        if self._supervise:
+            threading.Thread(target=self._supervisor, daemon=True).start()
         return self
 
+    def _supervisor(self) -> None:
+        while not self._stopping.wait(1.0):
+            for name in SUPERVISED:
+                with self._lock:
+                    if self.procs[name].poll() is not None and not self._stopping.is_set():
+                        self.restarts[name] = self.restarts.get(name, 0) + 1
+                        self._spawn(name, self.args[name])
+
     def stop(self) -> None:
+        self._stopping.set()
         for proc in reversed(list(self.procs.values())):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -175,11 +196,12 @@ class LocalCluster:
     def restart(self, name: str, down_s: float = 2.0) -> None:
         """Kill one control-plane process (SIGKILL: no clean shutdown), leave it down `down_s` seconds, start it again
         with the same arguments and data, and wait until the API server answers /readyz again."""
-        proc = self.procs[name]
-        proc.kill()
-        proc.wait()
-        time.sleep(down_s)
-        self._spawn(name, self.args[name])
+        with self._lock:
+            proc = self.procs[name]
+            proc.kill()
+            proc.wait()
+            time.sleep(down_s)
+            self._spawn(name, self.args[name])
         if name == "etcd":
             self._wait(lambda: self._http_ok(self.etcd_health), "etcd")
         self._wait(lambda: self._ready("/readyz"), f"kube-apiserver after restarting {name}", timeout=120)
@@ -258,7 +280,7 @@ class LocalCluster:
         deadline = time.time() + timeout
         while time.time() < deadline:
             for name, proc in self.procs.items():
-                if proc.poll() is not None:
+                if proc.poll() is not None and not (self._supervise and name in SUPERVISED):
                     raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.logs(name)}")
             try:
                 if check():

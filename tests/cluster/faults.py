@@ -492,7 +492,7 @@ SCENARIOS: dict[str, Callable[[Party, random.Random], Outcome]] = {
 
 def deploy(workdir: Path, backend: str = "eggroll") -> tuple[LocalCluster, Party]:
     """A local control plane and a party of `backend` on it, deployed, markers written."""
-    cluster = LocalCluster(workdir / "cluster").start()
+    cluster = LocalCluster(workdir / "cluster", supervise=True).start()
     party = Party(cluster, Engine(workdir / "engine"), backend)
     party.up()
     party.mark_volumes()
