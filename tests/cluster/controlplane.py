@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -115,7 +116,7 @@ class LocalCluster:
             "--listen-client-urls", f"http://127.0.0.1:{etcd_client}", "--advertise-client-urls", f"http://127.0.0.1:{etcd_client}",
             "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
             "--initial-cluster", f"default=http://127.0.0.1:{etcd_peer}", "--log-level", "warn"])
-        self._wait(lambda: self._http_ok(self.etcd_health), "etcd")
+        self.wait(lambda: self._http_ok(self.etcd_health), "etcd")
         (self.dir / "tokens.csv").write_text(f'{TOKEN},admin,admin,"system:masters"\n')
         self._spawn("kube-apiserver", [
             str(BIN / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_client}",
@@ -144,7 +145,7 @@ class LocalCluster:
             )
         )
         self._ssl = ssl.create_default_context(cafile=str(pki["ca.crt"]))
-        self._wait(lambda: self._ready("/readyz"), "kube-apiserver", timeout=120)
+        self.wait(lambda: self._ready("/readyz"), "kube-apiserver", timeout=120)
         self._spawn("kube-controller-manager", [
             str(BIN / "kube-controller-manager"), f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
             "--controllers=*", f"--service-account-private-key-file={pki['sa.key']}", f"--root-ca-file={pki['ca.crt']}",
@@ -166,8 +167,8 @@ class LocalCluster:
         self.apply({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": STORAGE_CLASS},
                     "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
                     "reclaimPolicy": "Retain"})
-        self._wait(lambda: self._nodes_ready(), "kwok nodes", timeout=60)
-        self._wait(lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
+        self.wait(lambda: self._nodes_ready(), "kwok nodes", timeout=60)
+        self.wait(lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
                    "default service account", timeout=60)
         if self._supervise:
             threading.Thread(target=self._supervisor, daemon=True).start()
@@ -203,8 +204,8 @@ class LocalCluster:
             time.sleep(down_s)
             self._spawn(name, self.args[name])
         if name == "etcd":
-            self._wait(lambda: self._http_ok(self.etcd_health), "etcd")
-        self._wait(lambda: self._ready("/readyz"), f"kube-apiserver after restarting {name}", timeout=120)
+            self.wait(lambda: self._http_ok(self.etcd_health), "etcd")
+        self.wait(lambda: self._ready("/readyz"), f"kube-apiserver after restarting {name}", timeout=120)
 
     def logs(self, name: str) -> str:
         path = self.dir / f"{name}.log"
@@ -269,14 +270,9 @@ class LocalCluster:
                 out.append(f"{w['metadata']['name']}: {ready}/{w['spec']['replicas']}")
         return out
 
-    # ---------------------------------------------------------------- helpers
-
-    def _spawn(self, name: str, args: list[str]) -> None:
-        self.args[name] = args
-        log = open(self.dir / f"{name}.log", "a")
-        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def _wait(self, check, what: str, timeout: int = 60) -> None:
+    def wait(self, check: Callable[[], Any], what: str, timeout: float = 60) -> None:
+        """Poll `check` until it holds; a component that died (and is not restarted by the supervisor) fails at
+        once with its log, a check that raises counts as not yet."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             for name, proc in self.procs.items():
@@ -288,7 +284,14 @@ class LocalCluster:
             except Exception:  # noqa: BLE001 - not up yet
                 pass
             time.sleep(0.5)
-        raise RuntimeError(f"{what} did not become ready in {timeout}s")
+        raise TimeoutError(f"{what}: not within {timeout} s")
+
+    # ---------------------------------------------------------------- helpers
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.args[name] = args
+        log = open(self.dir / f"{name}.log", "a")
+        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def _http_ok(self, url: str) -> bool:
         with urllib.request.urlopen(url, timeout=2) as resp:

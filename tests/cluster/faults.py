@@ -41,6 +41,11 @@ class Spec:
     scaled: str = ""
     replicated: str = ""
 
+    def replicas(self, n: int) -> dict[str, Any]:
+        """The values that give the replicated module n replicas."""
+        section, _, sub = self.scaled.partition(".")
+        return {section: {sub: {"replicas": n}} if sub else {"replicas": n}}
+
 
 # persistent, MySQL unprotected so that destroy runs (volumes are retained either way)
 _COMMON = {"partyId": 9999, "namespace": NS, "persistence": {"enabled": True, "protect": False},
@@ -157,20 +162,7 @@ class Party:
                 lost.append(f"{claim} (volume {volume}, now bound to {bound.get(claim) or 'nothing'})")
         return lost
 
-    def wait_for(self, check: Callable[[], bool], what: str, timeout: float = 120) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if check():
-                return
-            time.sleep(0.3)
-        raise TimeoutError(what)
-
     # ------------------------------------------------------------------------------------------ checks
-
-    def replicas(self, n: int) -> dict[str, Any]:
-        """The values that give the replicated module n replicas."""
-        section, _, sub = self.spec.scaled.partition(".")
-        return {section: {sub: {"replicas": n}} if sub else {"replicas": n}}
 
     def check(self, outcome: Outcome, deployed: bool = True) -> Outcome:
         """Add what the cluster and the state say after the recovery; `deployed`: the recovery ends with the party
@@ -230,14 +222,13 @@ def _last_error(output: str) -> str:
     return (lines[-1] if lines else output.strip().splitlines()[-1] if output.strip() else "no output")[:300]
 
 
-def _kill(proc: subprocess.Popen) -> str:
-    """SIGKILL the whole process group, as a CI runner that disappears does; returns the output until then."""
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the whole process group, as a CI runner that disappears does."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    out, _ = proc.communicate()
-    return out or ""
+    proc.communicate()
 
 
 def _when(proc: subprocess.Popen, holds: Callable[[], bool], timeout: float = 300) -> bool:
@@ -374,7 +365,7 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
     cluster, replicated = party.cluster, party.spec.replicated
     budget = f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/{replicated}"
     # start from a whole party: both replicas healthy as the disruption controller sees them, nothing terminating
-    party.wait_for(lambda: (not replicated or cluster.get(budget).get("status", {}).get("disruptionsAllowed") == 1)
+    cluster.wait(lambda: (not replicated or cluster.get(budget).get("status", {}).get("disruptionsAllowed") == 1)
                    and not any(p["metadata"].get("deletionTimestamp") for p in cluster.items(NS, "pods")),
                    "a whole party", timeout=120)
     pods = [p for p in cluster.items(NS, "pods") if p["spec"].get("nodeName")]
@@ -391,7 +382,7 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
         # kwok makes a replacement Ready at once; with every node cordoned the evicted replica stays down
         first = _evict(cluster, replicas[0][1])
         # the disruption controller counts the evicted replica as down (its replacement cannot be scheduled)
-        party.wait_for(lambda: cluster.get(budget).get("status", {}).get("currentHealthy") == 1,
+        cluster.wait(lambda: cluster.get(budget).get("status", {}).get("currentHealthy") == 1,
                        f"the budget to see one {replicated} down", timeout=60)
         codes = [first, _evict(cluster, replicas[1][1])]
         if codes != [201, 429]:
@@ -416,7 +407,7 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
         out.problems.append(f"the drain of {node} did not finish in 180 s: {sorted(refused)} refused")
     cluster.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": False}})
     try:
-        party.wait_for(lambda: not cluster.not_ready(NS), "workloads ready after the drain")
+        cluster.wait(lambda: not cluster.not_ready(NS), "workloads ready after the drain", timeout=120)
     except TimeoutError:
         pass
     out.seconds = time.time() - t0
@@ -453,7 +444,7 @@ def lifecycle(party: Party, rng: random.Random) -> Outcome:
                   fault=f"image tag, {scaled} 2 -> 3 -> 2" if scaled else "image tag (no replicated module)")
     t0 = time.time()
     tag = f"1.11.2-release-t{rng.randint(1, 999)}"
-    steps = [{"imageTag": tag}, *([party.replicas(3), party.replicas(2)] if scaled else [])]
+    steps = [{"imageTag": tag}, *([party.spec.replicas(3), party.spec.replicas(2)] if scaled else [])]
     for values in steps:
         party.engine.set_values(STACK, values)
         if not party.recover(out, ("up", "--yes", "--skip-preview")):

@@ -67,12 +67,15 @@ class Engine:
             src = ROOT / name
             (shutil.copytree if src.is_dir() else shutil.copy)(src, self.project / name)
         (self.project / ".venv").symlink_to(ROOT / ".venv")
-        (root / "state").mkdir()
+        self.state = root / "state"
+        self.state.mkdir()
         self.kubeconfig = root / "kubeconfig"
         self.kubeconfig.write_text(yaml.safe_dump(UNREACHABLE_KUBECONFIG))
         self.env = toolchain_env()
         self.env.update({
-            "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
+            # the file backend as the README has users log in: no sidecar `.attrs` files, whose non-atomic rewrite
+            # a killed run can leave empty (gocloud.dev fileblob setAttrs; docs/faults.md)
+            "PULUMI_BACKEND_URL": f"file://{self.state}?metadata=skip",
             "PULUMI_CONFIG_PASSPHRASE": "fate-engine-tests",
             "KUBECONFIG": str(self.kubeconfig),
         })

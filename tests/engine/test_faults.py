@@ -12,6 +12,7 @@ import random
 import pytest
 
 from tests.cluster.faults import SCENARIOS, Party, deploy, run
+from tests.engine.conftest import Engine
 
 # the faults CI can afford on every change (~2 min); the others run in bench/faults.py
 IN_CI = ("pulumi killed during up", "pulumi killed during destroy", "two pulumi up at once", "node drained",
@@ -33,3 +34,22 @@ def test_party_survives(party: Party, scenario: str):
     assert outcome.converged, f"{scenario} ({outcome.fault}): {outcome.problems}"
     assert (outcome.duplicated, outcome.orphaned, outcome.missing, outcome.markers_lost) == (0, 0, 0, 0)
     assert party.lost_markers() == []
+
+
+def test_state_sidecar(engine: Engine):
+    """The file backend as the README has users log in (`?metadata=skip`) writes each state file by a rename alone,
+    no `<stack>.json.attrs` beside it; on a backend logged in without it, a run killed while rewriting that sidecar
+    leaves it empty and every command fails with `failed to load checkpoint: EOF` until it is removed (the README's
+    fix), after which the state reads as before."""
+    name = engine.stack("sidecar", {"partyId": 9999}, {})
+    before = engine.run("stack", "export", "--stack", name)
+    assert before.rc == 0, before.output
+    (checkpoint,) = engine.state.glob(f".pulumi/stacks/*/{name}.json")
+    assert list(engine.state.rglob("*.attrs")) == []
+    sidecar = checkpoint.with_name(checkpoint.name + ".attrs")
+    sidecar.write_text("")  # what the killed rewrite leaves
+    broken = engine.run("stack", "export", "--stack", name)
+    assert broken.rc != 0 and "failed to load checkpoint: EOF" in broken.output
+    sidecar.unlink()
+    after = engine.run("stack", "export", "--stack", name)
+    assert after.rc == 0 and after.stdout == before.stdout
