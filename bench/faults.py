@@ -1,13 +1,13 @@
 """Faults survived, nothing lost: every fault scenario of tests/cluster/faults.py, several trials each, on one local
 control plane; prints a line per trial and the table of docs/faults.md.
 
-    python -m bench.faults [--trials 3] [--seed 1] [--backend eggroll spark_pulsar] [--scenario NAME ...]
+    python -m bench.faults [--trials 3] [--seed 1] [--backend eggroll spark_pulsar serving] [--scenario NAME ...]
 
-A persistent party of each backend (eggroll: two nodemanagers; spark_pulsar: two HDFS datanodes) is deployed by
-the real engine and marker files are written into its volumes' backing directories; each trial injects its fault
-at a point drawn from the seeded generator, runs the recovery the README documents, then checks: no pending
-operation, every object once, none missing, no orphan in the namespace, every workload ready, `pulumi preview
---expect-no-changes` clean, every marker in the volume still bound to its claim. Needs
+A persistent deployment of each kind (eggroll: two nodemanagers; spark_pulsar: two HDFS datanodes; FATE-Serving) is
+deployed by the real engine and marker files are written into its volumes' backing directories; each trial injects
+its fault at a point drawn from the seeded generator, runs the recovery the README documents, then checks: no
+pending operation, every object once, none missing, no orphan in the namespace, every workload ready, `pulumi
+preview --expect-no-changes` clean, every marker in the volume still bound to its claim. Needs
 `tools/build-toolchain.sh everything`. Exit 1 when a trial did not converge.
 """
 

@@ -366,8 +366,8 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
     budget = f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/{replicated}"
     # start from a whole party: both replicas healthy as the disruption controller sees them, nothing terminating
     cluster.wait(lambda: (not replicated or cluster.get(budget).get("status", {}).get("disruptionsAllowed") == 1)
-                   and not any(p["metadata"].get("deletionTimestamp") for p in cluster.items(NS, "pods")),
-                   "a whole party", timeout=120)
+                 and not any(p["metadata"].get("deletionTimestamp") for p in cluster.items(NS, "pods")),
+                 "a whole party", timeout=120)
     pods = [p for p in cluster.items(NS, "pods") if p["spec"].get("nodeName")]
     nodes = sorted(n["metadata"]["name"] for n in cluster.get("/api/v1/nodes")["items"])
     node = rng.choice(sorted({p["spec"]["nodeName"] for p in pods}))  # a node running some of the party
@@ -383,7 +383,7 @@ def node_drained(party: Party, rng: random.Random) -> Outcome:
         first = _evict(cluster, replicas[0][1])
         # the disruption controller counts the evicted replica as down (its replacement cannot be scheduled)
         cluster.wait(lambda: cluster.get(budget).get("status", {}).get("currentHealthy") == 1,
-                       f"the budget to see one {replicated} down", timeout=60)
+                     f"the budget to see one {replicated} down", timeout=60)
         codes = [first, _evict(cluster, replicas[1][1])]
         if codes != [201, 429]:
             out.problems.append(f"two {replicated} evictions, the first still down, answered {codes}: "
