@@ -94,7 +94,7 @@ class LocalCluster:
         self.procs: dict[str, subprocess.Popen] = {}
         self.args: dict[str, list[str]] = {}
         self.restarts: dict[str, int] = {}
-        self._supervise = supervise
+        self._supervised = SUPERVISED if supervise else ()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.port = free_port()
@@ -169,21 +169,22 @@ class LocalCluster:
                     "reclaimPolicy": "Retain"})
         self.wait(lambda: self._nodes_ready(), "kwok nodes", timeout=60)
         self.wait(lambda: self.get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
-                   "default service account", timeout=60)
-        if self._supervise:
+                  "default service account", timeout=60)
+        if self._supervised:
             threading.Thread(target=self._supervisor, daemon=True).start()
         return self
 
     def _supervisor(self) -> None:
         while not self._stopping.wait(1.0):
-            for name in SUPERVISED:
+            for name in self._supervised:
                 with self._lock:
                     if self.procs[name].poll() is not None and not self._stopping.is_set():
                         self.restarts[name] = self.restarts.get(name, 0) + 1
                         self._spawn(name, self.args[name])
 
     def stop(self) -> None:
-        self._stopping.set()
+        with self._lock:  # the supervisor checks the flag and spawns under the lock: no replacement after this
+            self._stopping.set()
         for proc in reversed(list(self.procs.values())):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -276,7 +277,7 @@ class LocalCluster:
         deadline = time.time() + timeout
         while time.time() < deadline:
             for name, proc in self.procs.items():
-                if proc.poll() is not None and not (self._supervise and name in SUPERVISED):
+                if proc.poll() is not None and name not in self._supervised:
                     raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.logs(name)}")
             try:
                 if check():
