@@ -5,7 +5,6 @@ kubeconfig secret follows the documented naming, and the `fate-pulumi` commands 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
