@@ -49,15 +49,36 @@ def guarded(main: Callable[[], int]) -> int:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
 
 
+def version() -> str:
+    """This release, the FATE release it deploys and the Pulumi SDKs it runs with."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    from stacks.config import FATE_VERSION
+
+    def of(dist: str) -> str:
+        try:
+            return installed(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"fate-pulumi {of('fate-pulumi')} (deploys FATE {FATE_VERSION}; pulumi {of('pulumi')}, "
+            f"pulumi-kubernetes {of('pulumi-kubernetes')})")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="fate-pulumi", description=__doc__.split("\n\n")[0],
         epilog="\n".join(["commands:", *(f"  {name:<11} {help_}" for name, (_, help_) in COMMANDS.items()), "",
                           __doc__.split("\n\n")[1].replace("\n", " "),
-                          "Run `fate-pulumi <command> --help` for a command's options."]),
+                          "Run `fate-pulumi <command> --help` for a command's options; "
+                          "`fate-pulumi --version` for the release."]),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=COMMANDS, metavar="command", help=", ".join(COMMANDS))
+    if argv[:1] == ["--version"]:
+        print(version())
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0 if argv else 2

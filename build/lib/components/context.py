@@ -1,0 +1,63 @@
+"""What a module's `build` reads from the deployment it is part of.
+
+A module is built from its own config section and these few deployment-wide facts; everything else it needs it
+derives itself (FATE Flow's service_conf.yaml, eggroll.properties ...) from the sections it reads through
+`section()`. The stack's composition implements this (stacks/common.py `Composition`); tests may too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Protocol, TypeVar
+
+import pulumi
+from pydantic import BaseModel
+
+from .kube import Site
+from .settings import IngressRoute
+
+if TYPE_CHECKING:
+    from .tls import TlsPlan  # imported by stacks that issue certificates only
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class Context(Protocol):
+    @property
+    def site(self) -> Site:
+        """Names, labels, images and policies every module of the deployment shares."""
+
+    @property
+    def opts(self) -> pulumi.ResourceOptions:
+        """Resource options of every module component (the stack's Kubernetes provider, the namespace first)."""
+
+    @property
+    def engines(self) -> tuple[str, str, str]:
+        """(computing, federation, storage) in FATE's words, e.g. ("Spark", "Pulsar", "HDFS")."""
+
+    @property
+    def algorithm(self) -> str:
+        """Basic | NN | ALL: which FATE image flavour."""
+
+    @property
+    def device(self) -> str:
+        """CPU | IPCL | GPU."""
+
+    @property
+    def tls(self) -> Optional[TlsPlan]:
+        """The certificates the stack issues from its CA (tls.generate), else None."""
+
+    @property
+    def public_hosts(self) -> tuple[str, ...]:
+        """Addresses other deployments reach this one at (publicHost): names its certificates must carry."""
+
+    def section(self, model: type[S]) -> S:
+        """The deployment's config section of this model (e.g. `section(PythonConfig)` is `fate:python`)."""
+
+    def enabled(self, module: str) -> bool:
+        """Whether a module (by its config name, e.g. 'servingZookeeper') is deployed."""
+
+    def secret(self, key: str) -> str:
+        """A password from the stack's secret config (a development stack may fall back to KubeFATE's default)."""
+
+    def ingress(self, module: str) -> IngressRoute:
+        """The Ingress hosts of a module's web UI (`fate:ingress.<module>`)."""

@@ -1,0 +1,516 @@
+"""python: FATE Flow, the job scheduler of a party (KubeFATE's module name `python`, StatefulSet `python`)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+import pulumi
+from pydantic import Field
+
+from . import eggroll, endpoints
+from .context import Context
+from .files import to_yaml
+from .kube import (
+    MYSQL_IMAGE,
+    Images,
+    Module,
+    ServicePort,
+    Site,
+    config_checksum,
+    env,
+    env_from_secret,
+    node_port_outputs,
+    resources_of,
+    tcp_probes,
+)
+from .mysql import Database, database
+from .pulsar import PulsarConfig
+from .rabbitmq import RabbitmqConfig
+from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config section
+# --------------------------------------------------------------------------------------------------------------
+
+
+class EggrollCores(Model):
+    cores_per_node: int = Field(default=16, ge=1)
+    nodes: int = Field(default=2, ge=1)
+
+
+class SparkCores(Model):
+    cores_per_node: int = Field(default=20, ge=1)
+    nodes: int = Field(default=2, ge=1)
+    master: Optional[str] = Field(
+        default=None, description="External Spark master URL; unset = the spark module (or local[*] for Spark_local)")
+    driver_host: Optional[Host] = Field(
+        default=None, description="Address executors reach the driver on (external Spark)"
+    )
+    driver_host_type: Optional[ServiceType] = None
+    port_max_retries: Optional[int] = Field(default=None, ge=1, le=1000)
+    driver_start_port: Optional[Port] = None
+    block_manager_start_port: Optional[Port] = None
+    pyspark_python: Optional[str] = None
+
+
+class HdfsClient(Model):
+    name_node: Optional[str] = Field(
+        default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module"
+    )
+    path_prefix: Optional[str] = None
+
+
+class RabbitmqClient(Model):
+    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
+    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
+
+
+class PulsarClient(Model):
+    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
+    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
+    topic_ttl: int = Field(default=3, ge=0)
+    cluster: str = "standalone"
+    tenant: str = "fl-tenant"
+
+
+class NginxClient(Model):
+    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
+
+    host: Optional[Host] = None
+    http_port: Optional[Port] = None
+    grpc_port: Optional[Port] = None
+
+
+class HiveClient(Model):
+    host: Host
+    port: Port = 10000
+    auth_mechanism: Optional[str] = None
+    username: Optional[str] = None
+
+
+class PythonConfig(ExposedModule):
+    """FATE Flow (KubeFATE module name: python)."""
+
+    replicas: int = Field(default=1, ge=1, le=100)
+    log_level: LogLevel = "INFO"
+    service_account_name: Optional[K8sName] = None
+    dependent_distribution: bool = False
+    gpu_count: Optional[int] = Field(
+        default=None, ge=1, le=64, description="GPUs per fateflow pod (device GPU; default 1)"
+    )
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    clustermanager: EggrollCores = Field(default_factory=EggrollCores)
+    spark: SparkCores = Field(default_factory=SparkCores)
+    hdfs: HdfsClient = Field(default_factory=HdfsClient)
+    rabbitmq: RabbitmqClient = Field(default_factory=RabbitmqClient)
+    pulsar: PulsarClient = Field(default_factory=PulsarClient)
+    nginx: NginxClient = Field(default_factory=NginxClient)
+    hive: Optional[HiveClient] = None
+
+
+class ZookeeperLink(Model):
+    hosts: list[HostPort] = Field(min_length=1, description="host:port of each ZooKeeper server")
+    use_acl: bool = False
+    user: Optional[str] = None
+
+
+class ServingLink(Model):
+    """Where this party's FATE Flow publishes models: the FATE-Serving deployment of the same party
+    (config `fate:serving`; the client notebook reads it too)."""
+
+    host: Optional[Host] = None
+    port: Optional[Port] = None
+    use_registry: bool = False
+    zookeeper: Optional[ZookeeperLink] = None
+
+
+CONFIG_MAP = "python-config"
+SECRET = "python-secret"
+PULSAR_ROUTE_TABLE = "pulsar-route-table"
+RABBITMQ_ROUTE_TABLE = "rabbitmq-route-table"
+SPARK_DRIVER_SERVICE = "fateflow-sparkdriver"
+SPARK_HOME = "/data/projects/spark-3.1.3-bin-hadoop3.2"
+FATE_HOME = "/data/projects/fate"
+POD_IP_PLACEHOLDER = "fateflow_ip"  # replaced by the pod IP at start: FATE Flow must announce a real address
+DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
+WAIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+
+
+SECRET_FIELDS = (
+    ("database", "passwd"),
+    ("fate_on_spark", "rabbitmq", "password"),
+    ("fate_on_spark", "hive", "password"),
+    ("zookeeper", "password"),
+)
+
+
+def service_conf(ctx: Context) -> dict[str, Any]:
+    """FATE Flow's service_conf.yaml as data, passwords included (`redacted` blanks them for ConfigMaps)."""
+    computing, federation, storage = ctx.engines
+    py = ctx.section(PythonConfig)
+    serving = ctx.section(ServingLink)
+    db = database(ctx)
+    hive: dict[str, Any] = {}
+    if py.hive is not None:
+        hive = {"host": py.hive.host, "port": py.hive.port, "auth_mechanism": py.hive.auth_mechanism,
+                "username": py.hive.username, "password": ctx.secret("hivePassword")}
+    zk = serving.zookeeper
+    proxy = "rollsite" if computing == "Eggroll" else "nginx"
+    conf: dict[str, Any] = {
+        "use_registry": serving.use_registry,
+        "use_deserialize_safe_module": False,
+        "dependent_distribution": py.dependent_distribution,
+        "encrypt_password": False,
+        "encrypt_module": "fate_arch.common.encrypt_utils#pwdecrypt",
+        "private_key": None,
+        "private_key_file": None,
+        "party_id": ctx.site.party_id,
+        "hook_module": {
+            "client_authentication": "fate_flow.hook.flow.client_authentication",
+            "site_authentication": "fate_flow.hook.flow.site_authentication",
+            "permission": "fate_flow.hook.flow.permission",
+        },
+        "hook_server_name": None,
+        "authentication": {"client": {"switch": False, "http_app_key": None, "http_secret_key": None},
+                           "site": {"switch": False}},
+        "permission": {"switch": False, "component": False, "dataset": False},
+        "fateflow": {
+            "host": POD_IP_PLACEHOLDER,
+            "http_port": endpoints.FATEFLOW.port("http"),
+            "grpc_port": endpoints.FATEFLOW.port("grpc"),
+            # other fateflow instances of this party are reached through the fateflow Service
+            "nginx": {"host": endpoints.FATEFLOW.name, "http_port": endpoints.FATEFLOW.port("http"),
+                      "grpc_port": endpoints.FATEFLOW.port("grpc")},
+            "random_instance_id": False,
+            "proxy": proxy,
+            "protocol": "default",
+            "default_federated_status_collect_type": "PULL",
+        },
+        "database": {
+            "name": db.name,
+            "user": db.user,
+            "passwd": ctx.secret("mysqlPassword"),
+            "host": db.host,
+            "port": db.port,
+            "max_connections": 100,
+            "stale_timeout": 30,
+        },
+        "default_engines": {
+            "computing": "spark" if computing == "Spark_local" else computing.lower(),
+            "federation": federation.lower(),
+            "storage": storage.lower(),
+        },
+        "fate_on_standalone": {"standalone": {"cores_per_node": 20, "nodes": 1}},
+        "fate_on_eggroll": {
+            "clustermanager": {"cores_per_node": py.clustermanager.cores_per_node, "nodes": py.clustermanager.nodes},
+            "rollsite": {"host": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")},
+        },
+        "fate_on_spark": {
+            "spark": {"home": f"{SPARK_HOME}/", "cores_per_node": py.spark.cores_per_node, "nodes": py.spark.nodes},
+            "linkis_spark": {"cores_per_node": 20, "nodes": 2, "host": "127.0.0.1", "port": 9001, "token_code": "MLSS",
+                             "python_path": f"{FATE_HOME}/python"},
+            "hive": {k: hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
+            "linkis_hive": {"host": "127.0.0.1", "port": 9001},
+            "hdfs": {"name_node": py.hdfs.name_node or endpoints.NAMENODE_URL, "path_prefix": py.hdfs.path_prefix},
+            "rabbitmq": {
+                "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
+                "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
+                "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
+                "user": ctx.section(RabbitmqConfig).user,
+                "password": ctx.secret("rabbitmqPassword") if federation == "RabbitMQ" else None,
+                "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
+                "mode": "replication",
+                "max_message_size": 1048576,
+            },
+            "pulsar": {
+                "host": py.pulsar.host or endpoints.PULSAR.name,
+                "port": py.pulsar.port or endpoints.PULSAR.port("broker"),
+                "mng_port": py.pulsar.mng_port or endpoints.PULSAR.port("web"),
+                "topic_ttl": py.pulsar.topic_ttl,
+                "cluster": py.pulsar.cluster,
+                "tenant": py.pulsar.tenant,
+                "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
+                "mode": "replication",
+                "max_message_size": 1048576,
+            },
+            "nginx": {
+                "host": py.nginx.host or endpoints.NGINX.name,
+                "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
+                "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
+            },
+        },
+        "fateboard": {"host": endpoints.FATEBOARD.name, "port": endpoints.FATEBOARD.port("http")},
+        "enable_model_store": False,
+        "model_store_address": {"storage": "tencent_cos", "Region": None, "SecretId": None, "SecretKey": None,
+                                "Bucket": None},
+        "servings": {"hosts": [f"{serving.host}:{serving.port}"] if serving.host else []},
+        "zookeeper": {
+            "hosts": list(zk.hosts) if zk else [],
+            "use_acl": zk.use_acl if zk else False,
+            "user": zk.user if zk else None,
+            "password": ctx.secret("zookeeperPassword") if zk and zk.use_acl else None,
+        },
+    }
+    return conf
+
+
+def redacted(conf: dict[str, Any]) -> dict[str, Any]:
+    """service_conf.yaml with every password emptied (the readable copy in ConfigMaps)."""
+    out = copy.deepcopy(conf)
+    for path in SECRET_FIELDS:
+        node = out
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = ""
+    return out
+
+
+def spark_master(ctx: Context) -> str:
+    """The Spark master FATE Flow submits to: local for Spark_local, else the external one or the spark module."""
+    if ctx.engines[0] == "Spark_local":
+        return "local[*]"
+    return ctx.section(PythonConfig).spark.master or endpoints.SPARK_MASTER_URL
+
+
+def spark_defaults(spark: SparkCores, master: str) -> list[tuple[str, Any]]:
+    """spark-defaults.conf of the driver in FATE Flow."""
+    entries: list[tuple[str, Any]] = [
+        ("spark.master", master),
+        ("spark.driver.host", spark.driver_host or POD_IP_PLACEHOLDER),
+    ]
+    if spark.driver_start_port:
+        entries.append(("spark.driver.port", spark.driver_start_port))
+    if spark.port_max_retries:
+        entries.append(("spark.port.maxRetries", spark.port_max_retries))
+    if spark.block_manager_start_port:
+        entries.append(("spark.blockManager.port", spark.block_manager_start_port))
+        entries.append(("spark.driver.bindAddress", "0.0.0.0"))
+    if spark.pyspark_python:
+        entries.append(("spark.pyspark.python", spark.pyspark_python))
+        entries.append(("spark.pyspark.driver.python", "python"))
+    return entries
+
+
+def render_spark_defaults(entries: Sequence[tuple[str, Any]]) -> str:
+    return "".join(f"{k:<34}{v}\n" for k, v in entries)
+
+
+def pulsar_route_table(party_id: int, pulsar: PulsarConfig) -> dict[Any, Any]:
+    """pulsar_route_table.yaml: optional default via the exchange's SNI proxy, the own broker, then peers."""
+    table: dict[Any, Any] = {}
+    if pulsar.exchange:
+        table["default"] = {"proxy": f"{pulsar.exchange.host}:{pulsar.exchange.port}", "domain": pulsar.exchange.domain}
+    table[party_id] = {"host": endpoints.PULSAR.name, "port": endpoints.PULSAR.port("broker"),
+                       "sslPort": endpoints.PULSAR.port("brokerTls"), "proxy": ""}
+    table.update({pid: r.model_dump(by_alias=True) for pid, r in pulsar.route_table.items()})
+    return table
+
+
+def rabbitmq_route_table(party_id: int, rabbitmq: RabbitmqConfig) -> dict[Any, Any]:
+    return {party_id: {"host": endpoints.RABBITMQ.name, "port": endpoints.RABBITMQ.port("amqp")},
+            **{pid: r.model_dump() for pid, r in rabbitmq.route_table.items()}}
+
+
+def python_config(ctx: Context) -> dict[str, str]:
+    """The python-config ConfigMap: FATE's service_conf.yaml without passwords (nodemanagers' egg_pair processes read
+    it) and the driver's spark-defaults; FATE Flow itself reads the Secret's full copy."""
+    return {
+        "spark-defaults.conf": render_spark_defaults(
+            spark_defaults(ctx.section(PythonConfig).spark, spark_master(ctx))
+        ),
+        "service_conf.yaml": to_yaml(redacted(service_conf(ctx))),
+    }
+
+
+def python_config_checksum(ctx: Context) -> Optional[str]:
+    """What a module mounting python-config rolls on; None without FATE Flow."""
+    return config_checksum(CONFIG_MAP, python_config(ctx)) if ctx.enabled("python") else None
+
+
+@dataclass(frozen=True)
+class FateFlowArgs:
+    """What FATE Flow takes besides its section: its image, its files, the engines that decide what it mounts."""
+
+    image: str
+    engines: tuple[str, str, str]  # computing, federation, storage
+    service_conf: dict[str, Any]  # with passwords (the Secret's copy)
+    python_config: dict[str, str]  # the python-config ConfigMap (python_config)
+    database: Database
+    mysql_password: str
+    pulsar_routes: dict[Any, Any] = field(default_factory=dict)
+    rabbitmq_routes: dict[Any, Any] = field(default_factory=dict)
+    gpu_count: int = 0
+    eggroll_config_checksum: Optional[str] = None
+
+
+class FateFlow(Module):
+    """StatefulSet `python`, Services `fateflow` (headless) and `fateflow-client` (9360/9380), ConfigMaps
+    `python-config`, `pulsar-route-table`, `rabbitmq-route-table`, Secret `python-secret`; PVC
+    `python-data-python-<i>`."""
+
+    TYPE = "fate:python:FateFlow"
+    APP = "python"
+    COMPONENT = "fateflow"
+    PEER_FACING = True
+
+    def __init__(self, name: str, site: Site, section: PythonConfig, args: FateFlowArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(name, site, opts)
+        computing, federation, _storage = args.engines
+        db = args.database
+        self.service_conf = args.service_conf
+        self.pulsar_routes = args.pulsar_routes
+        self.rabbitmq_routes = args.rabbitmq_routes
+        self.config_map(CONFIG_MAP, args.python_config)
+        self.config_map(PULSAR_ROUTE_TABLE, {"pulsar_route_table.yaml": to_yaml(self.pulsar_routes)})
+        self.config_map(RABBITMQ_ROUTE_TABLE, {"rabbitmq_route_table.yaml": to_yaml(self.rabbitmq_routes)})
+        self.secret(SECRET, {"service_conf.yaml": to_yaml(self.service_conf), "mysql-password": args.mysql_password})
+        if args.eggroll_config_checksum:
+            self.uses_config(args.eggroll_config_checksum)
+
+        http, grpc = endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")
+        data_volume, claim = self.data_volume("python-data", section.storage)
+        mounts = [
+            {"name": "python-secret", "mountPath": f"{FATE_HOME}/conf-tmp", "readOnly": True},
+            {
+                "name": "python-confs",
+                "mountPath": f"{SPARK_HOME}/conf/spark-defaults-template.conf",
+                "subPath": "spark-defaults.conf",
+            },
+            {"name": "python-data", "mountPath": f"{FATE_HOME}/fateflow/logs", "subPath": "logs"},
+            {"name": "python-data", "mountPath": f"{FATE_HOME}/fateflow/jobs", "subPath": "jobs"},
+            {
+                "name": "python-data",
+                "mountPath": f"{FATE_HOME}/fateflow/model_local_cache",
+                "subPath": "model-local-cache",
+            },
+            {"name": "python-data", "mountPath": f"{FATE_HOME}/llm", "subPath": "llm"},
+        ]
+        volumes = [
+            {
+                "name": "python-secret",
+                "secret": {"secretName": SECRET, "items": [{"key": "service_conf.yaml", "path": "service_conf.yaml"}]},
+            },
+            {"name": "python-confs", "configMap": {"name": CONFIG_MAP}},
+        ]
+        if computing == "Eggroll":
+            mounts.append(
+                {"name": "eggroll-confs", "mountPath": eggroll.EGGROLL_PROPERTIES, "subPath": "eggroll.properties"}
+            )
+            volumes.append({"name": "eggroll-confs", "configMap": {"name": eggroll.EGGROLL_CONFIG_MAP}})
+        if federation == "Pulsar":
+            mounts.append({"name": "pulsar-route-table", "mountPath": f"{FATE_HOME}/conf/pulsar_route_table"})
+            volumes.append({"name": "pulsar-route-table", "configMap": {"name": PULSAR_ROUTE_TABLE}})
+        if federation == "RabbitMQ":
+            mounts.append({"name": "rabbitmq-route-table", "mountPath": f"{FATE_HOME}/conf/rabbitmq_route_table"})
+            volumes.append({"name": "rabbitmq-route-table", "configMap": {"name": RABBITMQ_ROUTE_TABLE}})
+        if data_volume:
+            volumes.append(data_volume)
+
+        env_vars = [
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            env("FATE_LOG_LEVEL", section.log_level),
+            env("FATE_PROJECT_BASE", FATE_HOME),
+            env("HUGGINGFACE_HUB_CACHE", f"{FATE_HOME}/llm"),
+        ]
+        if computing == "Spark":
+            env_vars += [env("FATE_FLOW_UPLOAD_MAX_NUM", 1000000), env("FATE_FLOW_UPLOAD_MAX_BYTES", 104868093952)]
+        resources = resources_of(section)
+        if resources is None:
+            resources = DEFAULT_RESOURCES
+        if args.gpu_count:
+            resources = {
+                kind: {**resources.get(kind, {}), "nvidia.com/gpu": str(args.gpu_count)}
+                for kind in ("requests", "limits")
+            }
+        command = "\n".join([
+            "set -e",
+            f"mkdir -p {FATE_HOME}/conf/",
+            f"cp {FATE_HOME}/conf-tmp/service_conf.yaml {FATE_HOME}/conf/service_conf.yaml",
+            f'sed -i "s/host: {POD_IP_PLACEHOLDER}/host: ${{POD_IP}}/g" {FATE_HOME}/conf/service_conf.yaml',
+            f"cp {SPARK_HOME}/conf/spark-defaults-template.conf {SPARK_HOME}/conf/spark-defaults.conf",
+            f'sed -i "s/{POD_IP_PLACEHOLDER}/${{POD_IP}}/g" {SPARK_HOME}/conf/spark-defaults.conf',
+            "exec python fateflow/python/fate_flow/fate_flow_server.py",
+        ])
+        container = self.container(
+            "fateflow", args.image, None, resources,
+            command=["/bin/bash", "-c", command],
+            env=env_vars,
+            ports=[{"name": "grpc-port", "containerPort": grpc}, {"name": "http-port", "containerPort": http}],
+            volumeMounts=mounts,
+            **tcp_probes(http, liveness_delay=30, readiness_delay=5, timeout=5),
+        )
+        init = []
+        if not site.istio:  # with Istio an init container has no network before the sidecar starts
+            # FATE Flow exits when MySQL is not up yet (KubeFATE #13, #247): wait for it instead of crash-looping.
+            init.append(
+                self.container(
+                    "ping-mysql",
+                    site.images.third_party(MYSQL_IMAGE),
+                    None,
+                    WAIT_RESOURCES,
+                    command=[
+                        "/bin/bash",
+                        "-c",
+                        'until mysqladmin ping -h "$MYSQL_HOST" --port="$MYSQL_PORT" -u"$MYSQL_USER" '
+                        '--password="$MYSQL_PASSWORD" --silent; do echo "waiting for mysql at $MYSQL_HOST"; '
+                        'sleep 2; done',
+                    ],
+                    env=[
+                        env("MYSQL_HOST", db.host),
+                        env("MYSQL_PORT", db.port),
+                        env("MYSQL_USER", db.user),
+                        env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password"),
+                    ],
+                )
+            )
+        pod = self.pod_spec(
+            [container], section, volumes, init_containers=init, service_account=section.service_account_name
+        )
+        annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
+
+        self.service(endpoints.FATEFLOW.name, endpoints.FATEFLOW.ports, headless=True)
+        self.client_service = self.service(
+            endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, section.service
+        )
+        self.node_ports = node_port_outputs(self.client_service)
+        if section.spark.port_max_retries and section.spark.driver_host:
+            self._spark_driver_service(section.spark)
+        self.stateful_set("python", endpoints.FATEFLOW.name, section.replicas, pod,
+                          claim_templates=[claim] if claim else [], pod_annotations=annotations)
+        self.done({"endpoint": endpoints.FATEFLOW_CLIENT.address("http")})
+
+    def _spark_driver_service(self, spark: SparkCores) -> None:
+        """Ports an external Spark cluster uses to reach the driver inside FATE Flow (same number as NodePort)."""
+        ports = []
+        for i in range(spark.port_max_retries or 0):
+            for prefix, start in (("spark-driver-port", spark.driver_start_port),
+                                  ("spark-block-manager-port", spark.block_manager_start_port)):
+                port = (start or 0) + i
+                ports.append(ServicePort(f"{prefix}-{i}", f"{prefix}-{i}", port, node_port=port))
+        self.service(SPARK_DRIVER_SERVICE, ports, ServiceSettings(type=spark.driver_host_type or "ClusterIP"))
+
+
+def fateflow_image(images: Images, computing: str, algorithm: str, device: str) -> str:
+    spark = "-spark" if computing in ("Spark", "Spark_local") else ""
+    return images.fate("fateflow" + spark + eggroll.image_suffix(algorithm, device))
+
+
+def build(ctx: Context) -> FateFlow:
+    section = ctx.section(PythonConfig)
+    return FateFlow("python", ctx.site, section, FateFlowArgs(
+        image=fateflow_image(ctx.site.images, ctx.engines[0], ctx.algorithm, ctx.device),
+        engines=ctx.engines, service_conf=service_conf(ctx), python_config=python_config(ctx),
+        database=database(ctx), mysql_password=ctx.secret("mysqlPassword"),
+        pulsar_routes=pulsar_route_table(ctx.site.party_id, ctx.section(PulsarConfig)),
+        rabbitmq_routes=rabbitmq_route_table(ctx.site.party_id, ctx.section(RabbitmqConfig)),
+        gpu_count=section.gpu_count or (1 if ctx.device == "GPU" else 0),
+        eggroll_config_checksum=eggroll.eggroll_config_checksum(ctx)), ctx.opts)

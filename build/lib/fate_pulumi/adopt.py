@@ -1,0 +1,682 @@
+"""Take a running KubeFATE deployment (a Helm release) over in place, and hand it back to Helm if that fails.
+
+    fate-pulumi adopt take-over Pulumi.party-9999.yaml --backup kubefate-fate-9999.json
+    fate-pulumi adopt rollback --backup kubefate-fate-9999.json
+
+`take-over` runs once, before the first `pulumi preview` of a stack imported with `fate-pulumi import --adopt`:
+
+1. it saves every object of the Helm release as it runs now (with its `managedFields`), the release records Helm
+   keeps in the namespace and the namespace's labels, to the backup file (mode 0600: KubeFATE's ConfigMaps hold
+   passwords). An existing backup file is never overwritten: a second run continues from it;
+2. it hands the fields Helm's field manager owns on every object the stack manages to the server-side apply field
+   manager the stack applies with (`fate-pulumi`, operation Apply), the way `kubectl apply --server-side` upgrades
+   client-side-applied objects (k8s.io/client-go/util/csaupgrade). Server-side apply prunes a field only when the
+   applier owned it and stopped sending it; Helm writes with client-side create/patch, so without this step every
+   field KubeFATE set and fate-pulumi sets differently (an env `value` that becomes `valueFrom`, a mount, a port)
+   would stay Helm's and be merged with fate-pulumi's, which the API server refuses;
+3. it deletes the objects of the release the stack does not manage (KubeFATE's example.com Ingresses); a workload
+   or a claim there stops everything before any change;
+4. it detaches Helm: the release records are deleted (saved in the backup), so neither `helm` nor KubeFATE
+   uninstalls or upgrades what Pulumi now owns.
+
+Nothing is deleted but the leftovers of step 3 and Helm's records; workloads and claims keep their UIDs.
+
+`rollback` hands the deployment back unchanged: each object of the release gets its saved labels, annotations,
+spec/data and field ownership back (config objects first, then the workloads, whose pods roll back), what the
+adoption added (Secrets, NetworkPolicies, PodDisruptionBudgets ...) is deleted (claims never), the namespace gets
+its labels back, and Helm's release records are restored last. Run it after `pulumi stack rm --force` (which forgets
+the stack without touching the cluster; never `pulumi destroy`).
+
+Both talk to the cluster through `kubectl` (`$KUBECTL`, default `kubectl` on PATH), with `--kubeconfig`/`--context`.
+Exit status: 0 done, 1 refused or failed (nothing changed when refused before step 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import datetime as dt
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from components.kube import ADOPT_FIELD_MANAGER
+
+HELM_MANAGER = "helm"  # the helm CLI's field manager; KubeFATE's service links Helm and writes as its own binary
+HELM_ANNOTATION = "meta.helm.sh/release-name"  # Helm sets it on every object it installs
+FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
+BACKUP_VERSION = 1
+# kinds whose loss would lose data or service: never deleted, and a release object of these kinds that the stack
+# does not manage stops the take-over
+PROTECTED_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "PersistentVolumeClaim",
+                   "Pod", "Namespace"}
+# what an adopted stack may have added next to KubeFATE's objects (rollback deletes these when not in the backup)
+ADDED_KINDS = (
+    "ConfigMap",
+    "Secret",
+    "Service",
+    "Deployment",
+    "StatefulSet",
+    "NetworkPolicy.v1.networking.k8s.io",
+    "PodDisruptionBudget.v1.policy",
+    "Ingress.v1.networking.k8s.io",
+    "ServiceAccount",
+    "PersistentVolumeClaim",
+)
+# restore order: what pods read before the pods
+RESTORE_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "ConfigMap", "Service", "Ingress")
+# set by the API server or the controllers; left out when an object is written back
+SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
+                   "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+class AdoptError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Field ownership (pure): what csaupgrade.UpgradeManagedFields does for kubectl
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def merge_fields(a: dict, b: dict) -> dict:
+    """The union of two FieldsV1 sets (JSON tries: `f:<field>`, `k:<key>`, `v:<value>`, `.` = the node itself)."""
+    out = copy.deepcopy(a)
+    for key, value in b.items():
+        if key in out and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = merge_fields(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def owns_helm_annotation(entry: dict) -> bool:
+    annotations = (entry.get("fieldsV1") or {}).get("f:metadata", {}).get("f:annotations", {})
+    return f"f:{HELM_ANNOTATION}" in annotations
+
+
+def helm_managers(obj: dict, extra: Iterable[str] = ()) -> set[str]:
+    """The client-side managers that wrote an object for Helm: `helm`, whoever owns Helm's release annotation (a
+    program linking Helm, e.g. KubeFATE's service, writes under its own name) and any the user names."""
+    names = {HELM_MANAGER, *extra}
+    for entry in obj.get("metadata", {}).get("managedFields") or []:
+        if entry.get("operation") == "Update" and not entry.get("subresource") and owns_helm_annotation(entry):
+            names.add(entry["manager"])
+    return names
+
+
+def _is_client_side(entry: dict, managers: set[str]) -> bool:
+    return entry.get("operation") == "Update" and not entry.get("subresource") and entry.get("manager") in managers
+
+
+def upgrade_managed_fields(
+    entries: Sequence[dict], managers: set[str], to: str = ADOPT_FIELD_MANAGER
+) -> Optional[list[dict]]:
+    """`managedFields` with every field of the client-side `managers` owned by `to` as an Apply manager (merged into
+    its entry if it has one); None when none of `managers` owns anything. Status and other subresource entries stay."""
+    taken = [e for e in entries if _is_client_side(e, managers)]
+    if not taken:
+        return None
+    kept = [copy.deepcopy(e) for e in entries if not _is_client_side(e, managers)]
+    fields: dict = {}
+    for entry in taken:
+        fields = merge_fields(fields, entry.get("fieldsV1") or {})
+    ours = next(
+        (e for e in kept if e.get("manager") == to and e.get("operation") == "Apply" and not e.get("subresource")), None
+    )
+    if ours is not None:
+        ours["fieldsV1"] = merge_fields(ours.get("fieldsV1") or {}, fields)
+    else:
+        kept.append(
+            {
+                "manager": to,
+                "operation": "Apply",
+                "apiVersion": taken[-1].get("apiVersion"),
+                "time": max(e.get("time") or "" for e in taken) or None,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }
+        )
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# kubectl
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def resource_of(api_version: str, kind: str) -> str:
+    """kubectl's fully qualified resource argument: Kind.version.group (core kinds by Kind alone)."""
+    group, _, version = api_version.rpartition("/")
+    return f"{kind}.{version}.{group}" if group else kind
+
+
+def ref(obj: dict) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+class Kubectl:
+    def __init__(self, kubeconfig: Optional[str] = None, context: Optional[str] = None, binary: Optional[str] = None):
+        self.base = [binary or os.environ.get("KUBECTL") or "kubectl"]
+        if kubeconfig:
+            self.base.append(f"--kubeconfig={kubeconfig}")
+        if context:
+            self.base.append(f"--context={context}")
+
+    def run(self, *args: str, stdin: Optional[str] = None, check: bool = True) -> subprocess.CompletedProcess:
+        try:
+            proc = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, timeout=300)
+        except FileNotFoundError:
+            raise AdoptError(f"{self.base[0]} not found: install kubectl or set KUBECTL") from None
+        if check and proc.returncode != 0:
+            raise AdoptError(f"kubectl {' '.join(a for a in args if not a.startswith('{'))[:200]}: {_stderr(proc)}")
+        return proc
+
+    def get(self, resource: str, name: str, namespace: Optional[str]) -> Optional[dict]:
+        args = ["get", resource, name, "-o", "json", "--show-managed-fields"] + (["-n", namespace] if namespace else [])
+        proc = self.run(*args, check=False)
+        if proc.returncode != 0:
+            if "NotFound" in proc.stderr or "not found" in proc.stderr:
+                return None
+            raise AdoptError(f"kubectl get {resource} {name}: {_stderr(proc)}")
+        return json.loads(proc.stdout)
+
+    def list(self, resource: str, namespace: str, selector: Optional[str] = None) -> list[dict]:
+        args = ["get", resource, "-n", namespace, "-o", "json", "--show-managed-fields"] + (
+            ["-l", selector] if selector else []
+        )
+        return json.loads(self.run(*args).stdout).get("items", [])
+
+    def obj(self, obj: dict) -> Optional[dict]:
+        return self.get(
+            resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], obj["metadata"].get("namespace")
+        )
+
+    def json_patch(self, obj: dict, ops: Sequence[dict]) -> dict:
+        args = ["patch", resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], "--type=json",
+                "-p", json.dumps(ops), "-o", "json"]
+        if obj["metadata"].get("namespace"):
+            args += ["-n", obj["metadata"]["namespace"]]
+        return json.loads(self.run(*args).stdout)
+
+    def replace(self, obj: dict) -> dict:
+        return json.loads(self.run("replace", "-o", "json", "-f", "-", stdin=json.dumps(obj)).stdout)
+
+    def create(self, obj: dict) -> dict:
+        return json.loads(self.run("create", "-o", "json", "-f", "-", stdin=json.dumps(obj)).stdout)
+
+    def delete(self, obj: dict) -> None:
+        args = [
+            "delete",
+            resource_of(obj["apiVersion"], obj["kind"]),
+            obj["metadata"]["name"],
+            "--ignore-not-found",
+            "--wait=false",
+        ]
+        if obj["metadata"].get("namespace"):
+            args += ["-n", obj["metadata"]["namespace"]]
+        self.run(*args)
+
+
+def _controller(manager: str) -> bool:
+    """Kubernetes' own writers (claims' binding, Deployments' revision): their fields are theirs to keep."""
+    return manager.startswith("kube-") or manager in ("kubelet", "k3s", "kwok")
+
+
+def _stderr(proc: subprocess.CompletedProcess) -> str:
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("WARNING: Kubernetes configuration file")]
+    return " ".join(lines).strip()[:1000] or f"exit {proc.returncode}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helm's release records
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def decode_release(record: dict) -> dict:
+    """A Helm 3 release record (Secret `sh.helm.release.v1.<name>.v<n>` or, with HELM_DRIVER=configmap, a ConfigMap):
+    base64 of gzipped JSON, base64-encoded once more as Secret data."""
+    raw = record["data"]["release"]
+    blob = base64.b64decode(base64.b64decode(raw) if record["kind"] == "Secret" else raw)
+    if blob[:2] == b"\x1f\x8b":
+        blob = gzip.decompress(blob)
+    return json.loads(blob)
+
+
+def release_records(kubectl: Kubectl, namespace: str, release: str) -> list[dict]:
+    selector = f"owner=helm,name={release}"
+    return kubectl.list("secrets", namespace, selector) + kubectl.list("configmaps", namespace, selector)
+
+
+def current_release(records: list[dict]) -> Optional[dict]:
+    releases = [decode_release(r) for r in records]
+    deployed = [r for r in releases if r.get("info", {}).get("status") == "deployed"]
+    return max(deployed or releases, key=lambda r: r.get("version", 0), default=None)
+
+
+def manifest_objects(release: dict, namespace: str) -> list[dict]:
+    """apiVersion/kind/metadata.name/namespace of every object the release installed (hooks excluded)."""
+    out = []
+    for doc in yaml.safe_load_all(release.get("manifest", "")):
+        if not isinstance(doc, dict) or "kind" not in doc:
+            continue
+        meta = doc.get("metadata") or {}
+        out.append({"apiVersion": doc["apiVersion"], "kind": doc["kind"],
+                    "metadata": {"name": meta["name"], "namespace": meta.get("namespace", namespace)}})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The stack: what it will manage
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StackPlan:
+    name: str
+    namespace: str
+    objects: set[tuple[str, str]]  # (kind, name) in the stack's namespace
+    adopt: bool
+
+
+def stack_plan(stack_file: Path) -> StackPlan:
+    """The objects a stack file manages, from the offline render (passwords need not be set yet)."""
+    from fate_pulumi.mocks import close_event_loop, run_program
+    from fate_pulumi.render import config_problems, stack_file_config
+
+    config, secret_keys = stack_file_config(stack_file)
+    adopt = json.loads(config.get("fate:adoptKubefate", "false")) is True
+    config["fate:development"] = "true"
+    problems = config_problems(config, secret_keys)
+    if problems:
+        raise AdoptError(f"{stack_file}: {problems[0]}")
+    try:
+        rendered = run_program(config, secret_keys, stack=stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
+    finally:
+        close_event_loop()
+    ns = rendered.outputs["namespace"]
+    objects = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects
+               if o["kind"] != "Namespace" and o["metadata"].get("namespace", ns) == ns}
+    return StackPlan(rendered.outputs["name"], ns, objects, adopt)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Backup
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Backup:
+    namespace: str
+    release: str
+    records: list[dict]
+    objects: list[dict]
+    namespace_object: Optional[dict]
+    taken: str = ""
+    deleted: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"version": BACKUP_VERSION, "namespace": self.namespace, "release": self.release, "taken": self.taken,
+                "fieldManager": ADOPT_FIELD_MANAGER, "releaseRecords": self.records, "objects": self.objects,
+                "namespaceObject": self.namespace_object}
+
+    @classmethod
+    def load(cls, path: Path) -> Backup:
+        doc = json.loads(path.read_text())
+        if doc.get("version") != BACKUP_VERSION:
+            raise AdoptError(f"{path}: not a backup of this tool (version {doc.get('version')!r})")
+        return cls(doc["namespace"], doc["release"], doc["releaseRecords"], doc["objects"], doc.get("namespaceObject"),
+                   doc.get("taken", ""))
+
+    def write(self, path: Path) -> None:
+        """Written once, readable by the owner only (it holds KubeFATE's ConfigMaps, which hold passwords)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.to_json(), fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def capture(kubectl: Kubectl, namespace: str, release: str) -> Backup:
+    records = release_records(kubectl, namespace, release)
+    current = current_release(records)
+    if current is None:
+        raise AdoptError(
+            f"no Helm release {release!r} in namespace {namespace} (kubectl -n {namespace} get secret "
+            f"-l owner=helm,name={release}); if an earlier take-over detached it, pass that run's --backup"
+        )
+    objects = []
+    for wanted in manifest_objects(current, namespace):
+        if wanted["metadata"]["namespace"] != namespace:
+            raise AdoptError(
+                f"release object {ref(wanted)} is in namespace {wanted['metadata']['namespace']}, not {namespace}"
+            )
+        live = kubectl.obj(wanted)
+        if live is None:
+            print(f"note: {ref(wanted)} of the release does not exist (deleted by hand?)", file=sys.stderr)
+            continue
+        objects.append(live)
+    return Backup(namespace, release, records, objects, kubectl.get("namespace", namespace, None),
+                  taken=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The passwords the running party uses (KubeFATE keeps them in ConfigMaps and in workloads' env and args)
+# ---------------------------------------------------------------------------------------------------------------
+
+# fate key -> where KubeFATE v1.11.2's charts write it: (apiVersion, kind, name, how to read it)
+LIVE_PASSWORDS: dict[str, list[tuple[str, str, str, tuple]]] = {
+    "mysqlPassword": [("apps/v1", "StatefulSet", "mysql", ("env", "MYSQL_PASSWORD")),
+                      ("v1", "ConfigMap", "python-config", ("yaml", "service_conf.yaml", "database", "passwd")),
+                      ("v1", "ConfigMap", "eggroll-config",
+                       ("properties", "eggroll.properties", "eggroll.resourcemanager.clustermanager.jdbc.password"))],
+    "fateboardPassword": [("v1", "ConfigMap", "fateboard-config",
+                           ("properties", "application.properties", "server.board.login.password"))],
+    "notebookHashedPassword": [("apps/v1", "StatefulSet", "client", ("env", "NOTEBOOK_HASHED_PASSWORD"))],
+    "rabbitmqPassword": [("apps/v1", "Deployment", "rabbitmq", ("env", "RABBITMQ_PASSWORD")),
+                         ("v1", "ConfigMap", "python-config", ("yaml", "service_conf.yaml", "rabbitmq", "password"))],
+    "hivePassword": [("v1", "ConfigMap", "python-config", ("yaml", "service_conf.yaml", "hive", "password"))],
+    "zookeeperPassword": [("v1", "ConfigMap", "python-config", ("yaml", "service_conf.yaml", "zookeeper", "password"))],
+    "servingRedisPassword": [("apps/v1", "Deployment", "serving-redis", ("arg", "--requirepass")),
+                             ("v1", "ConfigMap", "serving-server-config",
+                              ("properties", "serving-server.properties", "redis.password"))],
+    "servingAdminPassword": [("v1", "ConfigMap", "serving-admin-config",
+                              ("properties", "application.properties", "admin.password"))],
+}
+
+
+def _section(doc: Any, section: str) -> Optional[dict]:
+    """The first mapping under key `section`, anywhere in a YAML document."""
+    if isinstance(doc, dict):
+        if isinstance(doc.get(section), dict):
+            return doc[section]
+        children: Iterable[Any] = doc.values()
+    elif isinstance(doc, list):
+        children = doc
+    else:
+        return None
+    for child in children:
+        found = _section(child, section)
+        if found is not None:
+            return found
+    return None
+
+
+def read_password(obj: dict, how: tuple) -> Optional[str]:
+    """One password as an object of the running party holds it; None when it is not there."""
+    if how[0] in ("env", "arg"):
+        for c in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            if how[0] == "env":
+                for e in c.get("env") or []:
+                    if e.get("name") == how[1] and "value" in e:
+                        return str(e["value"])
+            else:
+                args = [*(c.get("command") or []), *(c.get("args") or [])]
+                if how[1] in args[:-1]:
+                    return str(args[args.index(how[1]) + 1])
+        return None
+    text = (obj.get("data") or {}).get(how[1])
+    if text is None:
+        return None
+    if how[0] == "properties":
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == how[2]:
+                return value.strip()
+        return None
+    try:
+        section = _section(yaml.safe_load(text), how[2])
+    except yaml.YAMLError:
+        return None
+    value = section.get(how[3]) if section else None
+    return None if value is None else str(value)
+
+
+def live_passwords(kubectl: Kubectl, namespace: str, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """fate key -> [(where, value)] as the running party's objects hold them (objects it lacks are skipped)."""
+    cache: dict[tuple[str, str], Optional[dict]] = {}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for key in dict.fromkeys(keys):
+        for api, kind, name, how in LIVE_PASSWORDS.get(key, []):
+            if (kind, name) not in cache:
+                cache[(kind, name)] = kubectl.get(resource_of(api, kind), name, namespace)
+            obj = cache[(kind, name)]
+            value = read_password(obj, how) if obj is not None else None
+            if value is not None:
+                out.setdefault(key, []).append((f"{kind} {name} {how[1]}", value))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# take-over
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
+              extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout) -> int:
+    if not plan.adopt:
+        raise AdoptError(
+            "the stack file does not set fate:adoptKubefate: true (import it with fate-pulumi import --adopt)"
+        )
+    release = release or plan.name
+    if backup_path.exists():
+        backup = Backup.load(backup_path)
+        if (backup.namespace, backup.release) != (plan.namespace, release):
+            raise AdoptError(f"{backup_path} is the backup of release {backup.release} in {backup.namespace}, "
+                             f"not {release} in {plan.namespace}")
+        saved_records = {r["metadata"]["name"] for r in backup.records}
+        newer = [r["metadata"]["name"] for r in release_records(kubectl, plan.namespace, release)
+                 if r["metadata"]["name"] not in saved_records]
+        if newer:
+            raise AdoptError(
+                f"the release changed since {backup_path} was taken ({', '.join(newer)}): move that backup "
+                "away and run take-over again for a new one"
+            )
+        print(f"continuing from {backup_path} (taken {backup.taken})", file=out)
+    else:
+        backup = capture(kubectl, plan.namespace, release)
+        if not dry_run:
+            backup.write(backup_path)
+            print(f"saved release {release}: {len(backup.objects)} objects, {len(backup.records)} release record(s) "
+                  f"-> {backup_path} (mode 0600)", file=out)
+
+    taken = [o for o in backup.objects if (o["kind"], o["metadata"]["name"]) in plan.objects]
+    leftovers = [o for o in backup.objects if (o["kind"], o["metadata"]["name"]) not in plan.objects]
+    protected = [ref(o) for o in leftovers if o["kind"] in PROTECTED_KINDS]
+    if protected:
+        raise AdoptError(
+            "the stack does not manage these objects of the release, which would be left without an owner: "
+            + ", ".join(protected)
+            + " (is the stack file imported from the cluster.yaml this release was "
+            "installed with?)"
+        )
+    release_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
+    foreign = []
+    for kind, name in sorted(plan.objects - release_names):
+        api = {
+            "NetworkPolicy": "networking.k8s.io/v1",
+            "PodDisruptionBudget": "policy/v1",
+            "Ingress": "networking.k8s.io/v1",
+            "Deployment": "apps/v1",
+            "StatefulSet": "apps/v1",
+        }.get(kind, "v1")
+        live = kubectl.get(resource_of(api, kind), name, plan.namespace)
+        if live is not None and ADOPT_FIELD_MANAGER not in {
+            m.get("manager") for m in live["metadata"].get("managedFields") or []
+        }:
+            foreign.append(f"{kind}/{name}")
+    if foreign:
+        print("warning: these objects exist but are not part of the release; `pulumi up` takes them over as they "
+              "are declared in the stack: " + ", ".join(foreign), file=out)
+
+    print(
+        f"{'would hand' if dry_run else 'handing'} Helm's fields to field manager {ADOPT_FIELD_MANAGER!r} on "
+        f"{len(taken)} objects; {'would delete' if dry_run else 'deleting'} {len(leftovers)} the stack does not manage"
+        + (": " + ", ".join(ref(o) for o in leftovers) if leftovers else ""),
+        file=out,
+    )
+    if dry_run:
+        return 0
+
+    left_behind: dict[str, set[str]] = {}
+    for saved in taken:
+        for attempt in range(5):
+            live = kubectl.obj(saved)
+            if live is None:
+                break
+            if live["metadata"]["uid"] != saved["metadata"]["uid"]:
+                raise AdoptError(f"{ref(saved)} was recreated since the backup (uid changed); not touching it")
+            managers = helm_managers(saved, extra_managers) | helm_managers(live, extra_managers)
+            upgraded = upgrade_managed_fields(live["metadata"].get("managedFields") or [], managers)
+            if upgraded is None:
+                break
+            try:
+                kubectl.json_patch(live, [
+                    {"op": "test", "path": "/metadata/resourceVersion", "value": live["metadata"]["resourceVersion"]},
+                    {"op": "replace", "path": "/metadata/managedFields", "value": upgraded}])
+                break
+            except AdoptError as err:  # changed meanwhile (a controller wrote status): read it again
+                if attempt == 4:
+                    raise err
+        live = kubectl.obj(saved)
+        if live is not None:
+            others = {m["manager"] for m in live["metadata"].get("managedFields") or []
+                      if m.get("operation") == "Update" and not m.get("subresource") and not _controller(m["manager"])}
+            if others:
+                left_behind[ref(live)] = others
+    for obj in leftovers:
+        kubectl.delete(obj)
+    for record in backup.records:
+        kubectl.delete(record)
+    print(
+        f"detached Helm: deleted {len(backup.records)} release record(s) of {release} (restored by rollback)", file=out
+    )
+    if left_behind:
+        print("note: fields some objects got from other client-side writers stay theirs (kubectl edit/patch/scale; "
+              "pass --manager NAME to hand them over too): "
+              + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(left_behind.items())), file=out)
+    print("next: pulumi preview, pulumi up, then pulumi refresh --yes once (README)", file=out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# rollback
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def restorable(saved: dict, live: Optional[dict]) -> dict:
+    """The saved object as a write: without what the server sets, at the live resourceVersion."""
+    body = {k: copy.deepcopy(v) for k, v in saved.items() if k != "status"}
+    body["metadata"] = {k: v for k, v in body["metadata"].items() if k not in SERVER_METADATA}
+    if live is not None:
+        body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+    return body
+
+
+def _restore_order(obj: dict) -> int:
+    return RESTORE_ORDER.index(obj["kind"]) if obj["kind"] in RESTORE_ORDER else len(RESTORE_ORDER)
+
+
+def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) -> int:
+    ns = backup.namespace
+    saved_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
+    # 1. every object of the release: spec/data, labels and annotations, then its field ownership
+    for saved in sorted(backup.objects, key=_restore_order):
+        live = kubectl.obj(saved)
+        if live is None:
+            written = kubectl.create(restorable(saved, None))
+            print(f"recreated {ref(saved)}", file=out)
+        else:
+            written = kubectl.replace(restorable(saved, live))
+            print(f"restored {ref(saved)}", file=out)
+        # a write that changes only managedFields sets them as given: Helm's manager owns its fields again
+        kubectl.json_patch(written, [{"op": "replace", "path": "/metadata/managedFields",
+                                      "value": saved["metadata"].get("managedFields") or []}])
+    # 2. what the adoption added: objects applied by the stack's field manager that the release did not have
+    for resource in ADDED_KINDS:
+        for obj in kubectl.list(resource, ns):
+            if (obj["kind"], obj["metadata"]["name"]) in saved_names:
+                continue
+            managers = {m.get("manager") for m in obj["metadata"].get("managedFields") or []}
+            annotated = (obj["metadata"].get("annotations") or {}).get(FIELD_MANAGER_ANNOTATION) == ADOPT_FIELD_MANAGER
+            if obj["kind"] in PROTECTED_KINDS and obj["kind"] not in ("Deployment", "StatefulSet") \
+                    and (ADOPT_FIELD_MANAGER in managers or annotated):
+                print(f"kept {ref(obj)}: created by the adoption, never deleted here (delete it by hand if it holds "
+                      "nothing you need)", file=out)
+            elif ADOPT_FIELD_MANAGER in managers or annotated:
+                kubectl.delete(obj)
+                print(f"deleted {ref(obj)} (added by the adoption)", file=out)
+    # 3. the namespace's labels and annotations (Pod Security Admission labels a stack may have patched on)
+    if backup.namespace_object is not None:
+        live_ns = kubectl.get("namespace", ns, None)
+        if live_ns is not None:
+            saved_meta = backup.namespace_object["metadata"]
+            if (live_ns["metadata"].get("labels"), live_ns["metadata"].get("annotations")) != \
+                    (saved_meta.get("labels"), saved_meta.get("annotations")):
+                kubectl.json_patch(live_ns, [
+                    {"op": "add", "path": "/metadata/labels", "value": saved_meta.get("labels") or {}},
+                    {"op": "add", "path": "/metadata/annotations", "value": saved_meta.get("annotations") or {}}])
+                print(f"restored the labels and annotations of namespace {ns}", file=out)
+    # 4. Helm's release records, last: from here on Helm (and KubeFATE) own the release again
+    for record in backup.records:
+        resource = resource_of(record["apiVersion"], record["kind"])
+        if kubectl.get(resource, record["metadata"]["name"], ns) is None:
+            kubectl.create(restorable(record, None))
+            print(f"restored Helm release record {ref(record)}", file=out)
+    if wait:
+        for saved in backup.objects:
+            if saved["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+                kubectl.run("rollout", "status", f"{saved['kind'].lower()}/{saved['metadata']['name']}", "-n", ns,
+                            f"--timeout={wait}s")
+        print("every workload of the release has rolled back", file=out)
+    print(f"release {backup.release} is Helm's again (helm -n {ns} status {backup.release})", file=out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="exit status: 0 done, 1 a step failed (nothing after it was changed), "
+                                            "2 bad input")
+    sub = parser.add_subparsers(dest="command", required=True)
+    take = sub.add_parser("take-over", help="back up the Helm release, hand Helm's fields to the stack, detach Helm")
+    take.add_argument("stack_file", type=Path, help="the Pulumi.<stack>.yaml imported with fate-pulumi import --adopt")
+    take.add_argument("--backup", type=Path, required=True, help="where the release is saved (never overwritten)")
+    take.add_argument("--release", help="Helm release name (default: the stack's fate:name, as KubeFATE names it)")
+    take.add_argument("--manager", action="append", default=[],
+                      help="another client-side field manager whose fields the stack takes over (e.g. kubectl-edit)")
+    take.add_argument("--dry-run", action="store_true", help="say what would be done; change and write nothing")
+    back = sub.add_parser("rollback", help="hand the deployment back to Helm as the backup saved it")
+    back.add_argument("--backup", type=Path, required=True)
+    back.add_argument("--wait", type=int, default=600, help="seconds to wait for each workload's rollout (0: no wait)")
+    for p in (take, back):
+        p.add_argument("--kubeconfig")
+        p.add_argument("--context")
+    args = parser.parse_args(argv)
+    kubectl = Kubectl(args.kubeconfig, args.context)
+    try:
+        if args.command == "take-over":
+            return take_over(
+                kubectl, stack_plan(args.stack_file), args.backup, args.release, args.manager, args.dry_run
+            )
+        return rollback(kubectl, Backup.load(args.backup), args.wait)
+    except AdoptError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    from fate_pulumi.cli import guarded
+
+    sys.exit(guarded(main))
