@@ -661,16 +661,20 @@ def _annotation_at(root: Any, loc: Iterable[Any]) -> Any:
     return annotation
 
 
-def _example(annotation: Any) -> str:
-    """A value of this type, as YAML in flow style: a mapping of settings shows its required keys (as placeholders)
-    or else one key with its default."""
+def _example(annotation: Any, depth: int = 0) -> str:
+    """A value of this type, as YAML in flow style: a mapping of settings shows its required keys (placeholders, or
+    the shape of a required list or mapping) or else one key with its default."""
     annotation = _core(annotation)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         fields = [(f.alias or n, f) for n, f in annotation.model_fields.items() if not f.exclude]
-        required = [alias for alias, f in fields if f.is_required()]
+        required = [(alias, f) for alias, f in fields if f.is_required()]
         if required:
-            return "{" + ", ".join(f"{alias}: <{alias}>" for alias in required) + "}"
+            def value(alias: str, f: Any) -> str:
+                structured = _model_of(f.annotation) or typing.get_origin(_core(f.annotation)) in (list, dict)
+                return _example(f.annotation, depth + 1) if structured and depth < 2 else f"<{alias}>"
+
+            return "{" + ", ".join(f"{alias}: {value(alias, f)}" for alias, f in required) + "}"
         for alias, f in fields:
             if isinstance(f.default, (bool, int, str)) and f.default != "":
                 return "{" + f"{alias}: {_scalar(f.default)}" + "}"
@@ -680,9 +684,9 @@ def _example(annotation: Any) -> str:
                 return "{" + f"{alias}: {_example(f.annotation)}" + "}"
         return "{" + f"{fields[0][0]}: ..." + "}" if fields else "{}"
     if origin in (list, tuple, set, frozenset):
-        return f"[{_example(args[0]) if args else '...'}]"
+        return f"[{_example(args[0], depth) if args else '...'}]"
     if origin is dict:
-        return "{<name>: " + (_example(args[1]) if len(args) == 2 else "<value>") + "}"
+        return "{<name>: " + (_example(args[1], depth) if len(args) == 2 else "<value>") + "}"
     if origin is Literal:
         return _scalar(args[0])
     return {str: "<text>", int: "<number>", bool: "true"}.get(annotation, "<value>")
