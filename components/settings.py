@@ -38,16 +38,43 @@ def _host(value: str) -> str:
     except ValueError:
         pass
     if not _HOSTNAME.match(value):
+        scheme, sep, rest = value.partition("://")
+        host, colon, port = (rest if sep else value).split("/")[0].rpartition(":")
+        if sep or (colon and port.isdigit() and (_HOSTNAME.match(host) or _is_ip(host))):
+            # a URL or host:port where the host alone belongs: the port (and the scheme) have keys of their own
+            raise ValueError(f"{value!r} is not an IP address or DNS name — give the host alone, "
+                             f"{(host if colon else rest.split('/')[0]) or '<host>'!r}")
         raise ValueError(f"{value!r} is not an IP address or DNS name")
     return value
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """`host:port` as (host, port), the port after the last colon; raises ValueError saying which part is wrong."""
+    if "://" in str(value):
+        raise ValueError(f"{value!r} is a URL, not host:port — give {str(value).split('://')[1].split('/')[0]!r}")
+    host, sep, port = str(value).rpartition(":")
+    if not sep:
+        raise ValueError(f"{value!r} is not host:port (no port)")
+    # ASCII digits only: str.isdigit() also passes '٣' and '²', which a port never is
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port (the port {port!r} is not a number from 1 to 65535)")
+    try:
+        return _host(host), int(port)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not host:port ({err})") from None
+
+
 def _host_port(value: str) -> str:
     """host:port, as FATE's configs write addresses (Traffic Server's tunnel_route, ZooKeeper hosts)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"{value!r} is not host:port")
-    _host(host)
+    split_host_port(value)
     return value
 
 

@@ -2,7 +2,7 @@
 
 Exit status of every command: 0 done; 1 the operation failed (a stack, the engine); 2 bad input — a file, its YAML,
 the configuration or the command line (one line each: the file, the problem, the fix; nothing is written);
-3 drift found (drift, federation drift).
+3 drift found (drift, federation drift); 141 the reader of the output stopped early (`| head`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ def guarded(main: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `fate-pulumi preflight ... | head`: the reader has gone, as it does for cat
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush then writes nowhere
+        return 141  # 128 + SIGPIPE, what a shell reports for a program the pipe ended
     except SystemExit as done:  # a command's argument parser ends with exit(2) after its one line
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
 
@@ -83,9 +88,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.print_help()
         return 0 if argv else 2
     if argv[0] not in COMMANDS:
-        print(
-            f"error: unknown command {argv[0]!r} — one of: {', '.join(COMMANDS)} (fate-pulumi --help)", file=sys.stderr
-        )
+        import difflib
+
+        near = difflib.get_close_matches(argv[0].lower(), COMMANDS, n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
+        print(f"error: unknown command {argv[0]!r} — {hint}one of: {', '.join(COMMANDS)} (fate-pulumi --help)",
+              file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     return guarded(lambda: module.main(argv[1:], prog=f"fate-pulumi {argv[0]}"))

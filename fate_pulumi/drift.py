@@ -13,7 +13,6 @@ Uses the Pulumi Automation API with the project in this directory (or --work-dir
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import fnmatch
 import functools
@@ -241,15 +240,20 @@ def project_stacks(work_dir: Path) -> list[str]:
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> int:
     import shutil
 
-    from fate_pulumi.inputs import InputError
+    from fate_pulumi.inputs import InputError, OneLineParser, path_arg
 
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
-                                     epilog="exit status: 0 no drift, 3 drift found, 1 error, 2 bad input")
+    parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0],
+                           epilog="exit status: 0 no drift, 3 drift found, 1 error, 2 bad input")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="stack name")
     target.add_argument("--all", action="store_true", help="every stack of the project")
-    parser.add_argument("--work-dir", type=Path, default=Path.cwd(), help="the Pulumi project directory")
+    parser.add_argument("--work-dir", type=path_arg, default=Path.cwd(), help="the Pulumi project directory")
     args = parser.parse_args(argv)
+    if args.stack is not None and not args.stack.strip():
+        parser.error("argument --stack: empty — name the stack (pulumi stack ls), or give --all")
+    if args.work_dir.is_file():
+        raise InputError(f"{args.work_dir}: a file, not a directory — give the project directory (the one holding "
+                         "Pulumi.yaml) to --work-dir")
     if not (args.work_dir / "Pulumi.yaml").exists():
         raise InputError(f"{args.work_dir}: no Pulumi.yaml — run it in the fate-pulumi project or give --work-dir")
     if shutil.which("pulumi") is None:

@@ -44,17 +44,27 @@ def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = Fals
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
+def path_arg(text: str) -> Path:
+    """A path on the command line (argparse type). An empty one — an unset shell variable — is refused rather than
+    taken for the current directory, which Path("") is."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?)")
+    return Path(text)
+
+
 def read_text(path: Path, what: str) -> str:
-    if not path.exists():
-        raise InputError(f"{path}: no such file — check the path of the {what}")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory — give the {what} file itself")
     try:
         return path.read_text(encoding="utf-8")
-    except PermissionError:
-        raise InputError(f"{path}: not readable — check its permissions") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file — check the path of the {what}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory — give the {what} file itself") from None
+    except PermissionError:  # the file, or a directory on its path
+        raise InputError(f"{path}: not readable — check its permissions and those of its directories") from None
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text (byte {err.start}) — is it the {what}?") from None
+    except OSError as err:  # /proc/self/mem (EIO), a path through a file (ENOTDIR), too long ...
+        raise InputError(f"{path}: cannot read it ({err.strerror}) — give the {what}") from None
 
 
 def read_yaml(path: Path, what: str) -> Any:
@@ -72,13 +82,30 @@ def read_yaml(path: Path, what: str) -> Any:
 
 
 def output_dir(path: Path) -> Path:
-    """A directory a command may write into (created if missing)."""
-    if path.exists() and not path.is_dir():
+    """A directory a command may write into (created if missing), tried by writing a file into it: a root user
+    passes every permission check (os.access) yet cannot write into /proc or /sys."""
+    import os
+    import tempfile
+
+    try:
+        exists = path.exists()
+    except OSError as err:  # a directory on its path not searchable
+        raise InputError(f"{path}: cannot reach it ({err.strerror}) — choose a writable directory") from None
+    if exists and not path.is_dir():
         raise InputError(f"{path}: exists and is not a directory — give a directory for the output")
+    created = not exists
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"{path}: cannot create it ({err.strerror}) — choose a writable directory") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".fate-pulumi-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        if created:
+            path.rmdir()
+        raise InputError(f"{path}: cannot write into it ({err.strerror}) — choose a writable directory") from None
     return path
 
 
@@ -128,6 +155,11 @@ def stack_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         raise InputError(
             f"{path}: no `config:` section — a stack file holds `config: {{{NAMESPACE}:partyId: 9999, ...}}`"
         )
+    for key in config:
+        if not isinstance(key, str):  # YAML reads `5:` or `null:` as a number or None, never a Pulumi config key
+            shown = "null" if key is None else repr(key)
+            raise InputError(f"{path}: config: key {shown} is not a config key — keys are `<namespace>:<name>`, "
+                             f"e.g. {NAMESPACE}:partyId")
     warnings = []
     ours = [k for k in config if str(k).startswith(f"{NAMESPACE}:")]
     for key in config:

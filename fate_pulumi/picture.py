@@ -327,17 +327,42 @@ def _load(args: argparse.Namespace, prog: str) -> dict[str, DeploymentConfig]:
         except ValueError as err:
             raise InputError(f"{args.topology}: {_one_line(err)} — fix the topology "
                              f"(fate-pulumi federation preview {args.topology} says the same)") from None
+    given: dict[str, Path] = {}  # stack name -> its file
+    holder: dict[tuple[str, int], Path] = {}  # (kind, party id) -> the file of its stack
     for path in args.stack_files:
+        name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        if name in given:
+            if _same_file(path, given[name]):  # the same file twice (a glob and a name): once is enough
+                continue
+            raise InputError(f"{path}: names stack {name}, as {given[name]} does — a stack is named by its file, so "
+                             f"give one of them (or rename one, Pulumi.<stack>.yaml)")
         try:
-            stacks[path.name.removeprefix("Pulumi.").removesuffix(".yaml")] = load_stack(path)
+            cfg = load_stack(path)
         except ConfigError as err:
             raise InputError(f"{path}: {_one_line(err)} — fix these keys in the stack file") from None
         except InputError as err:
             if "a federation topology, not a stack file" in str(err):  # the reader's fix names another command
-                raise InputError(f"{path}: a federation topology, not a stack file — draw it with: "
-                                 f"{prog} --topology {path} --out {args.out}") from None
+                out = f" --out {args.out}" if prog.endswith("picture") else ""
+                raise InputError(f"{path}: a federation topology, not a stack file — give it as: "
+                                 f"{prog} --topology {path}{out}") from None
             raise
+        # two files of one party (a copy, a renamed stack) would clash on every address and route: say so instead
+        if cfg.kind != "exchange":  # exchanges conventionally all use party id 1
+            other = holder.setdefault((cfg.kind, cfg.party_id), path)
+            if other != path:
+                what = "party" if cfg.kind == "party" else "FATE-Serving cluster of party"
+                raise InputError(f"{path}: fate:partyId: {what} {cfg.party_id} is also {other} — one stack file "
+                                 "per party; give one of them")
+        given[name] = path
+        stacks[name] = cfg
     return stacks
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def _format(out: Path) -> str:
@@ -385,14 +410,15 @@ def _write(graph, out: Path) -> None:
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi picture") -> int:
     """Bad input (a stack or topology file, the output path, no Graphviz) raises InputError: one line, exit 2 under
     fate_pulumi.cli.guarded, nothing written."""
-    from fate_pulumi.inputs import output_file
+    from fate_pulumi.inputs import output_file, path_arg
 
     parser = _Parser(prog=prog, description=__doc__.split("\n\n")[0],
                      epilog="exit status: 0 drawn, 2 bad input (a file, its YAML or config, the output path, "
                             "Graphviz missing; nothing written)")
-    parser.add_argument("stack_files", nargs="*", type=Path, metavar="STACK_FILE", help="Pulumi.<stack>.yaml files")
-    parser.add_argument("--topology", type=Path, help="a federation topology file (fate-pulumi federation) instead")
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE",
+    parser.add_argument("stack_files", nargs="*", type=path_arg, metavar="STACK_FILE",
+                        help="Pulumi.<stack>.yaml files")
+    parser.add_argument("--topology", type=path_arg, help="a federation topology file (fate-pulumi federation) instead")
+    parser.add_argument("--out", type=path_arg, required=True, metavar="FILE",
                         help="where to write the picture; required, there is no default (so nothing lands in the "
                              "repository or the current directory unasked). The format follows the extension: "
                              ".svg, .png, .pdf, or .dot for the Graphviz source")

@@ -19,7 +19,6 @@ import socket
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from cryptography import x509
@@ -190,20 +189,25 @@ def table(findings: list[Finding]) -> str:
 
 
 def _address(text: str) -> Address:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host, int(port)
+    """--external HOST:PORT, the host as the stacks' routes write it (an IPv6 address may come in brackets)."""
+    from components.settings import split_host_port
+
+    bare = text[1:].replace("]:", ":", 1) if text.startswith("[") and "]:" in text else text
+    try:
+        return split_host_port(bare)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi preflight") -> int:
     from fate_pulumi import picture
-    from fate_pulumi.inputs import OneLineParser
+    from fate_pulumi.inputs import OneLineParser, path_arg
 
     parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog="exit status: 0 every check passed, 1 a check failed, 2 bad input")
-    parser.add_argument("stack_files", nargs="*", type=Path, metavar="STACK_FILE", help="Pulumi.<stack>.yaml files")
-    parser.add_argument("--topology", type=Path, help="a federation topology file (fate-pulumi federation) instead")
+    parser.add_argument("stack_files", nargs="*", type=path_arg, metavar="STACK_FILE",
+                        help="Pulumi.<stack>.yaml files")
+    parser.add_argument("--topology", type=path_arg, help="a federation topology file (fate-pulumi federation) instead")
     parser.add_argument("--external", type=_address, action="append", default=[], metavar="HOST:PORT",
                         help="an address outside the federation the stacks may dial (an external MySQL ...)")
     parser.add_argument("--live", action="store_true", help="also dial every address (TCP) from here")

@@ -10,7 +10,6 @@ manifest never carries a password. (YAML to apply elsewhere comes from `pulumi u
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -79,6 +78,23 @@ def dump(obj: dict) -> str:
     return to_yaml(_ordered(obj))
 
 
+# what a render writes into its output directory (and replaces on the next render)
+RENDER_OUTPUT = ("manifests.yaml", "outputs.json", "objects")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """A render replaces manifests.yaml, outputs.json and objects/*.yaml: only those of an earlier render, never a
+    user's files of the same names in another directory; raises InputError."""
+    import os
+
+    from fate_pulumi.inputs import InputError
+
+    present = [name for name in RENDER_OUTPUT if os.path.lexists(out_dir / name)]
+    if present and (len(present) < len(RENDER_OUTPUT) or not (out_dir / "objects").is_dir()):
+        raise InputError(f"{out_dir / present[0]}: exists and is not from an earlier render — render into a new "
+                         "directory (a render replaces manifests.yaml, outputs.json and objects/)")
+
+
 def write(rendered: Rendered, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     objects_dir = out_dir / "objects"
@@ -134,15 +150,16 @@ def connect_summary(rendered: Rendered) -> str:
 
 
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi render") -> int:
-    from fate_pulumi.inputs import output_dir
+    from fate_pulumi.inputs import OneLineParser, output_dir, path_arg
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=prog,
         description=__doc__.split("\n\n")[0],
         epilog="exit status: 0 rendered, 2 bad input (file, YAML or config; nothing written)",
     )
-    parser.add_argument("stack_file", type=Path, help="a Pulumi.<stack>.yaml")
-    parser.add_argument("out_dir", type=Path, help="where to write manifests.yaml, objects/ and outputs.json")
+    parser.add_argument("stack_file", type=path_arg, help="a Pulumi.<stack>.yaml")
+    parser.add_argument("out_dir", type=path_arg, help="where to write manifests.yaml, objects/ and outputs.json (a "
+                                                       "new directory, or one an earlier render wrote)")
     parser.add_argument("--development", action="store_true",
                         help="render as a development stack (unset passwords allowed), e.g. a freshly imported file")
     args = parser.parse_args(argv)
@@ -155,6 +172,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi render") -> 
         for problem in problems:
             print(f"error: {args.stack_file}: {problem}", file=sys.stderr)
         return 2
+    check_out_dir(args.out_dir)
     output_dir(args.out_dir)
     stack = args.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     # what the program warns about (pulumi.log.warn: the mocks hand it to logging), one line each

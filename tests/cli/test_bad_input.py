@@ -4,6 +4,7 @@ escaping would fail the test); one case runs the installed console script as a u
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -93,6 +94,103 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     "render-not-utf8": (
         lambda t: ["render", str(_bytes(t, "Pulumi.x.yaml", b"config:\n  fate:partyId: \xff\n")), str(t / "out")],
         "not UTF-8 text",
+        2,
+    ),
+    # render: a section of the wrong shape says the shape, with an example (stacks.config.shape_message)
+    "render-section-not-a-mapping": (
+        lambda t: ["render", str(_stack(t, persistence=True)), str(t / "out")],
+        "fate:persistence: expects a mapping of settings, not 'true' — e.g. {enabled: true}; its keys: enabled,",
+        2,
+    ),
+    "render-section-a-string": (
+        lambda t: ["render", str(_stack(t, rollsite="x")), str(t / "out")],
+        "fate:rollsite: expects a mapping of settings, not 'x' — e.g. {",
+        2,
+    ),
+    "render-route-not-a-mapping": (
+        lambda t: ["render", str(_stack(t, rollsite={"partyList": ["10000"]})), str(t / "out")],
+        "fate:rollsite.partyList[0]: expects a mapping of settings, not '10000' — e.g. {partyId: <partyId>, "
+        "host: <host>, port: <port>}",
+        2,
+    ),
+    "render-list-given-a-string": (
+        lambda t: ["render", str(_stack(t, modules="rollsite")), str(t / "out")],
+        "fate:modules: expects a list, not 'rollsite' — e.g. [rollsite, clustermanager",
+        2,
+    ),
+    "render-empty-module-list": (  # one line, not one more per module the backend then misses
+        lambda t: ["render", str(_stack(t, modules=[])), str(t / "out")],
+        "fate:modules: empty module list",
+        2,
+    ),
+    "render-ca-certificate-garbage": (
+        lambda t: ["render", str(_stack(t, tls={"generate": True, "caCertificate": "ca.pem"})), str(t / "out")],
+        "fate:tls.caCertificate: not a PEM certificate",
+        2,
+    ),
+    "render-date-in-words": (
+        lambda t: ["render", str(_stack(t, tls={"validFrom": "yesterday"})), str(t / "out")],
+        "fate:tls.validFrom: Input should be a valid date or datetime, input is too short; write a date as YYYY-MM-DD",
+        2,
+    ),
+    "render-party-id-huge": (
+        lambda t: ["render", str(_stack(t, partyId=10**20)), str(t / "out")],
+        "fate:partyId: Input should be less than or equal to 2147483647",
+        2,
+    ),
+    "render-replicas-negative": (
+        lambda t: ["render", str(_stack(t, nodemanager={"replicas": -3})), str(t / "out")],
+        "fate:nodemanager.replicas: Input should be greater than or equal to 0 (got -3)",
+        2,
+    ),
+    "render-number-as-key": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "config:\n  fate:partyId: 9\n  5: x\n")), str(t / "out")],
+        "config: key 5 is not a config key",
+        2,
+    ),
+    "render-public-host-with-port": (
+        lambda t: ["render", str(_stack(t, publicHost="192.0.2.10:30091")), str(t / "out")],
+        "fate:publicHost: '192.0.2.10:30091' is not an IP address or DNS name — give the host alone, '192.0.2.10'",
+        2,
+    ),
+    "render-public-host-a-url": (
+        lambda t: ["render", str(_stack(t, publicHost="https://party.example.org/")), str(t / "out")],
+        "give the host alone, 'party.example.org'",
+        2,
+    ),
+    "render-null-key": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "config:\n  fate:partyId: 9\n  ~: x\n")), str(t / "out")],
+        "config: key null is not a config key",
+        2,
+    ),
+    "render-empty-file": (
+        lambda t: ["render", str(_write(t, "Pulumi.x.yaml", "")), str(t / "out")],
+        "not a Pulumi stack file (no mapping at the top)",
+        2,
+    ),
+    "render-device-file": (lambda t: ["render", "/proc/self/mem", str(t / "out")], "/proc/self/mem: cannot read it", 2),
+    "render-stack-file-empty-argument": (  # an unset shell variable: never the current directory
+        lambda t: ["render", "", str(t / "out")],
+        "argument stack_file: an empty path",
+        2,
+    ),
+    "render-out-empty-argument": (lambda t: ["render", str(EXAMPLE), ""], "argument out_dir: an empty path", 2),
+    "render-out-proc": (lambda t: ["render", str(EXAMPLE), "/proc"], "/proc: cannot write into it", 2),
+    "render-out-sys": (lambda t: ["render", str(EXAMPLE), "/sys"], "/sys: cannot write into it", 2),
+    "render-out-under-a-file": (
+        lambda t: ["render", str(EXAMPLE), str(_write(t, "f", "x") / "out")],
+        "cannot create it (Not a directory)",
+        2,
+    ),
+    "render-out-holds-a-users-manifests": (  # a render replaces manifests.yaml: only an earlier render's
+        lambda t: ["render", str(EXAMPLE), str(_write(t, "manifests.yaml", "kind: List\n").parent)],
+        "manifests.yaml: exists and is not from an earlier render",
+        2,
+    ),
+    "render-out-missing": (lambda t: ["render", str(EXAMPLE)], "the following arguments are required: out_dir", 2),
+    "render-misspelt-flag": (
+        lambda t: ["render", "--developement", str(EXAMPLE), str(t / "out")],
+        "unrecognized arguments: --developement",
         2,
     ),
     # import
@@ -185,8 +283,46 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     # ca
     "ca-out-is-a-file": (lambda t: ["ca", "--cn", "CA", "--out", str(_write(t, "ca", "x"))], "is not a directory", 2),
     "ca-key-exists": (lambda t: ["ca", "--cn", "CA", "--out", str(_key(t))], "a CA key is never overwritten", 2),
+    # ca: a CA valid long enough, a common name X.509 takes, nothing overwritten, nothing half written
+    "ca-days-negative": (lambda t: ["ca", "--cn", "CA", "--out", str(t / "ca"), "--days", "-5"],
+                         "argument --days: -5 is below 31", 2),
+    "ca-days-zero": (lambda t: ["ca", "--cn", "CA", "--out", str(t / "ca"), "--days", "0"],
+                     "argument --days: 0 is below 31", 2),
+    "ca-days-within-the-expiry-warning": (lambda t: ["ca", "--cn", "CA", "--out", str(t / "ca"), "--days", "30"],
+                                          "flagged by every preview and by preflight", 2),
+    "ca-days-past-year-9999": (lambda t: ["ca", "--cn", "CA", "--out", str(t / "ca"), "--days", "3000000"],
+                               "ends after the year 9999", 2),
+    "ca-days-in-words": (lambda t: ["ca", "--cn", "CA", "--out", str(t / "ca"), "--days", "ten"],
+                         "argument --days: invalid int value: 'ten'", 2),
+    "ca-cn-empty": (lambda t: ["ca", "--cn", "", "--out", str(t / "ca")], "argument --cn: empty", 2),
+    "ca-cn-blank": (lambda t: ["ca", "--cn", "  ", "--out", str(t / "ca")], "argument --cn: empty", 2),
+    "ca-cn-too-long": (lambda t: ["ca", "--cn", "C" * 65, "--out", str(t / "ca")],
+                       "argument --cn: 65 characters — a common name has at most 64", 2),
+    "ca-cn-missing": (lambda t: ["ca", "--out", str(t / "ca")], "the following arguments are required: --cn", 2),
+    "ca-out-empty": (lambda t: ["ca", "--cn", "CA", "--out", ""], "argument --out: an empty path", 2),
+    "ca-certificate-exists": (
+        lambda t: ["ca", "--cn", "CA", "--out", str(_write(t, "ca.pem", "existing").parent)],
+        "ca.pem: exists — a CA certificate is never overwritten",
+        2,
+    ),
+    "ca-out-under-a-file": (lambda t: ["ca", "--cn", "CA", "--out", str(_write(t, "f", "x") / "ca")],
+                            "cannot create it (Not a directory)", 2),
+    "ca-out-proc": (lambda t: ["ca", "--cn", "CA", "--out", "/proc"], "/proc: cannot write into it", 2),
+    "ca-out-sys": (lambda t: ["ca", "--cn", "CA", "--out", "/sys/fate-ca"], "/sys/fate-ca: cannot create it", 2),
+    # password (standard input is empty here, and not a terminal)
+    "password-no-terminal": (lambda t: ["password"], "standard input is not a terminal — to read the password from "
+                                                     "it, add --stdin", 2),
+    "password-stdin-empty": (lambda t: ["password", "--stdin"], "standard input is empty", 2),
+    "password-as-argument": (lambda t: ["password", "s3cret"], "unrecognized arguments: s3cret", 2),
     # drift
     "drift-no-project": (lambda t: ["drift", "--stack", "x", "--work-dir", str(t)], "no Pulumi.yaml", 2),
+    "drift-no-stack": (lambda t: ["drift"], "one of the arguments --stack --all is required", 2),
+    "drift-empty-stack": (lambda t: ["drift", "--stack", ""], "argument --stack: empty", 2),
+    "drift-stack-and-all": (lambda t: ["drift", "--stack", "x", "--all"], "not allowed with argument --stack", 2),
+    "drift-work-dir-a-file": (lambda t: ["drift", "--stack", "x", "--work-dir", str(_write(t, "Pulumi.yaml", "x"))],
+                              "a file, not a directory — give the project directory", 2),
+    "drift-work-dir-empty": (lambda t: ["drift", "--stack", "x", "--work-dir", ""],
+                             "argument --work-dir: an empty path", 2),
     # adopt
     "adopt-missing-stack-file": (
         lambda t: ["adopt", "take-over", str(t / "Pulumi.x.yaml"), "--backup", str(t / "b.json")],
@@ -195,13 +331,60 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     ),
     # preflight
     "preflight-nothing-given": (lambda t: ["preflight"], "give stack files or --topology FILE", 2),
-    "preflight-bad-external": (lambda t: ["preflight", "--external", "db", str(EXAMPLE)], "'db' is not HOST:PORT", 2),
+    "preflight-bad-external": (lambda t: ["preflight", "--external", "db", str(EXAMPLE)], "'db' is not host:port", 2),
     "preflight-missing-stack-file": (lambda t: ["preflight", str(t / "Pulumi.y.yaml")], "Pulumi.y.yaml: no such file",
                                      2),
     "preflight-bad-config": (lambda t: ["preflight", str(_stack(t, rollsite={"nodeport": 1}))],
                              "fate:rollsite.nodeport: unknown key", 2),
+    "preflight-external-port-zero": (
+        lambda t: ["preflight", "--external", "1.2.3.4:0", str(EXAMPLE)],
+        "'1.2.3.4:0' is not host:port (the port '0' is not a number from 1 to 65535)",
+        2,
+    ),
+    "preflight-external-port-too-big": (lambda t: ["preflight", "--external", "db:65536", str(EXAMPLE)],
+                                        "the port '65536' is not a number from 1 to 65535", 2),
+    "preflight-external-no-host": (lambda t: ["preflight", "--external", ":3306", str(EXAMPLE)],
+                                   "'' is not an IP address or DNS name", 2),
+    "preflight-external-url": (lambda t: ["preflight", "--external", "http://db:3306", str(EXAMPLE)],
+                               "'http://db:3306' is a URL, not host:port — give 'db:3306'", 2),
+    "preflight-external-arabic-digits": (lambda t: ["preflight", "--external", "db:\u0663\u0663\u0660\u0666",
+                                                    str(EXAMPLE)], "is not a number from 1 to 65535", 2),
+    "preflight-same-party-twice": (  # not 25 address clashes
+        lambda t: ["preflight", str(EXAMPLE), str(_bytes(t, "Pulumi.copy.yaml", EXAMPLE.read_bytes()))],
+        "Pulumi.copy.yaml: fate:partyId: party 9999 is also",
+        2,
+    ),
+    "preflight-two-files-one-stack-name": (
+        lambda t: ["preflight", str(_stack(_dir(t, "a"), partyId=1)), str(_stack(_dir(t, "b"), partyId=2))],
+        "names stack x, as",
+        2,
+    ),
+    "preflight-topology-as-stack-file": (
+        lambda t: ["preflight", str(_write(t, "fed.yaml", TOPOLOGY))],
+        "a federation topology, not a stack file — give it as: fate-pulumi preflight --topology",
+        2,
+    ),
+    "preflight-section-wrong-shape": (lambda t: ["preflight", str(_stack(t, tls=[1]))],
+                                      "fate:tls: expects a mapping of settings, not [1]", 2),
+    "preflight-device-file": (lambda t: ["preflight", "/proc/self/mem"], "/proc/self/mem: cannot read it", 2),
+    "preflight-topology-empty-argument": (lambda t: ["preflight", "--topology", ""], "an empty path", 2),
+    # picture
+    "picture-same-party-twice": (
+        lambda t: ["picture", "--out", str(t / "f.svg"), str(EXAMPLE),
+                   str(_bytes(t, "Pulumi.copy.yaml", EXAMPLE.read_bytes()))],
+        "party 9999 is also",
+        2,
+    ),
+    "picture-section-wrong-shape": (
+        lambda t: ["picture", "--out", str(t / "f.svg"), str(_stack(t, cloud="aws"))],
+        "fate:cloud: expects a mapping of settings, not 'aws' — e.g. {provider: onprem}",
+        2,
+    ),
     # the dispatcher
     "unknown-command": (lambda t: ["renderr", "x"], "unknown command 'renderr'", 2),
+    "unknown-command-capitals": (lambda t: ["RENDER", "x"], "unknown command 'RENDER' — did you mean render?", 2),
+    "unknown-command-empty": (lambda t: [""], "unknown command ''", 2),
+    "option-before-command": (lambda t: ["--stack", "x", "drift"], "unknown command '--stack'", 2),
 }
 
 
@@ -209,6 +392,11 @@ def _bytes(tmp: Path, name: str, data: bytes) -> Path:
     path = tmp / name
     path.write_bytes(data)
     return path
+
+
+def _dir(tmp: Path, name: str) -> Path:
+    (tmp / name).mkdir()
+    return tmp / name
 
 
 def _key(tmp: Path) -> Path:
@@ -221,6 +409,8 @@ def _key(tmp: Path) -> Path:
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_gets_one_line_a_non_zero_exit_and_writes_nothing(case, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", os.environ["PATH"])  # drift needs a PATH; its case has no project either way
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # empty and not a terminal, wherever the tests run
+    monkeypatch.chdir(tmp_path)  # what lands in the current directory (an empty path taken for it) is seen too
     build, expected, code = CASES[case]
     argv = build(tmp_path)
     before = {p: p.stat().st_mtime for p in tmp_path.rglob("*")}
@@ -294,3 +484,128 @@ def test_an_exchange_without_parties_is_said_but_rendered(tmp_path, capsys):
     stack = _write(tmp_path, "Pulumi.ex.yaml", {"config": {"fate:kind": "exchange", "fate:partyId": 1}})
     assert cli.main(["render", str(stack), str(tmp_path / "out")]) == 0
     assert "this exchange routes to no party yet" in capsys.readouterr().err
+
+
+def test_the_shortest_ca_fate_pulumi_makes_is_not_flagged_on_its_first_day(tmp_path, capsys):
+    """--days has its floor where the expiry checks begin: a CA one day shorter would be flagged by every preview and
+    by preflight from the day it is made, which is why it is refused."""
+    import datetime as dt
+
+    from fate_pulumi.ca import MIN_DAYS
+    from stacks.common import expiry_warnings
+    from stacks.config import load_config
+
+    assert cli.main(["ca", "--cn", "CA", "--out", str(tmp_path), "--days", str(MIN_DAYS)]) == 0
+    cfg = load_config({"partyId": 9999, "development": True,
+                       "tls": {"generate": True, "caCertificate": (tmp_path / "ca.pem").read_text()},
+                       "tlsCaKey": (tmp_path / "ca.key").read_text()}, ["tlsCaKey"])
+    today = dt.date.today()
+    assert not [w for w in expiry_warnings(cfg, today) if "caCertificate" in w]
+    assert [w for w in expiry_warnings(cfg, today + dt.timedelta(days=1)) if "caCertificate" in w]
+
+
+def test_a_refused_ca_leaves_no_directory_and_no_half_of_a_ca(tmp_path):
+    """The --out directory a refused run would have made is gone, and a failed certificate write takes the key
+    with it (here: ca.pem is a directory, so only the key could be written)."""
+    assert cli.main(["ca", "--cn", "", "--out", str(tmp_path / "new")]) == 2
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "ca.pem").mkdir()
+    assert cli.main(["ca", "--cn", "CA", "--out", str(tmp_path)]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ca.pem"]
+
+
+def test_a_password_line_from_a_windows_file_loses_its_carriage_return(capsys, monkeypatch):
+    import io
+
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret\r\n"))
+    assert cli.main(["password", "--stdin"]) == 0
+    assert PasswordHasher().verify(capsys.readouterr().out.strip().partition(":")[2], "s3cret")
+
+
+def _console_script() -> str:
+    script = shutil.which("fate-pulumi", path=str(Path(sys.executable).parent))
+    assert script, "fate-pulumi is not installed in this environment: pip install -e ."
+    return script
+
+
+def test_a_password_that_is_not_utf8_is_refused_in_one_line():
+    res = subprocess.run([_console_script(), "password", "--stdin"], input=b"\xff\xfe\n", capture_output=True)
+    assert res.returncode == 2 and res.stderr == b"error: the password is not UTF-8 text \xe2\x80\x94 type it in a " \
+                                                 b"UTF-8 terminal or pipe UTF-8\n", res.stderr
+
+
+def test_the_password_prompt_on_a_real_terminal(tmp_path):
+    """Through a pseudo-terminal that is the command's controlling terminal, as getpass opens /dev/tty: the password
+    typed twice gives its hash; end of input (Ctrl-D) at the prompt is one line and exit 2."""
+    import pty
+    import select
+
+    from argon2 import PasswordHasher
+
+    def run(answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child, whose controlling terminal is the pty
+            try:
+                os.execv(_console_script(), [_console_script(), "password"])
+            finally:
+                os._exit(127)
+        out = b""
+
+        def read_until(marker: bytes) -> None:
+            nonlocal out
+            while marker not in out and select.select([fd], [], [], 60)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child has exited
+                    return
+                if not chunk:
+                    return
+                out += chunk
+
+        for prompt, answer in answers:
+            read_until(prompt)
+            os.write(fd, answer)
+        read_until(b"\0")  # everything, to the end
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    code, out = run([(b"notebook password: ", b"s3cret\n"), (b"again: ", b"s3cret\n")])
+    hashed = [line for line in out.splitlines() if line.startswith("argon2:")]
+    assert code == 0 and len(hashed) == 1, out
+    assert PasswordHasher().verify(hashed[0].partition(":")[2].strip(), "s3cret")
+    code, out = run([(b"notebook password: ", b"\x04")])
+    assert code == 2 and "error: no password entered" in out and "Traceback" not in out, out
+
+
+def test_an_unreadable_file_is_said_in_one_line(capsys):
+    """chmod 000: read as an unprivileged user (root reads anything, so as root the command runs as nobody)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        stack = Path(tmp) / "Pulumi.x.yaml"
+        stack.write_text(EXAMPLE.read_text())
+        stack.chmod(0o000)
+        root = os.geteuid() == 0
+        if root:
+            os.seteuid(65534)
+        try:
+            code = cli.main(["render", str(stack), str(Path(tmp) / "out")])
+        finally:
+            if root:
+                os.seteuid(0)
+        assert sorted(p.name for p in Path(tmp).iterdir()) == ["Pulumi.x.yaml"]
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: {stack}: not readable — check its permissions and those of its directories\n"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`fate-pulumi preflight ... | head -1`: the pipe closes under the table, and no traceback follows."""
+    proc = subprocess.Popen([_console_script(), "preflight", str(EXAMPLE)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command has written anything (it is still importing)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and err == b"", err
