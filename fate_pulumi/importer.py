@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -53,6 +53,8 @@ class Result:
     secrets: list[tuple[str, str]] = field(default_factory=list)  # (fate key, cluster.yaml key holding the value)
     problems: list[str] = field(default_factory=list)
     kind: str = "party"
+    # imported key (rollsite.service.nodePorts.rollsite) -> the cluster file's key it came from (rollsite.nodePort)
+    origins: dict[str, str] = field(default_factory=dict)
 
     def set(self, path: str, value: Any) -> None:
         """Set `fate:<a>.<b>...`, creating sections."""
@@ -71,6 +73,19 @@ class Result:
                 return None
             node = node[part]
         return node
+
+    def came_from(self, path: str, source: str) -> None:
+        self.origins[path] = source
+
+    def in_their_words(self, key: str, message: str) -> str:
+        """A problem of the imported config (`fate:<path>`, message) under the cluster file's keys it came from, so
+        that it names what the user wrote; keys with no recorded origin stay as they are."""
+        import re
+
+        path = re.sub(r"\[(\d+)\]", r".\1", key.removeprefix("fate:"))
+        for ours in sorted(self.origins, key=len, reverse=True):  # longest first: ...nodePorts.grpc before ...grpc
+            message = re.sub(rf"(?<![\w.:])(fate:)?{re.escape(ours)}(?![\w.])", self.origins[ours], message)
+        return f"{self.origins.get(path, key)}: {message}"
 
     def secret(self, fate_key: str, source_key: str, value: Any) -> None:
         if value not in (None, ""):
@@ -132,9 +147,11 @@ def _storage(
         value = src.take(theirs)
         if value is not None:
             storage[ours] = str(value)
+            res.came_from(f"{dst}.storage.{ours}", src.key(theirs))
     cls = src.take("storageClass")
     if cls not in (None, "", "-"):
         storage["storageClass"] = str(cls)
+        res.came_from(f"{dst}.storage.storageClass", src.key("storageClass"))
     elif cls is None and src.present and present_default_class:
         res.notes.append(f"{src.key('storageClass')} is not set: KubeFATE would request a StorageClass named "
                          f"'{present_default_class}' (named after the section); fate-pulumi uses the cluster's default "
@@ -148,10 +165,12 @@ def _scheduling(src: Section, dst: str, res: Result, resources: bool = True) -> 
         value = src.take(key)
         if value:
             res.set(f"{dst}.{key}", value)
+            res.came_from(f"{dst}.{key}", src.key(key))
     if resources:
         value = src.take("resources")
         if value:
             res.set(f"{dst}.resources", value)
+            res.came_from(f"{dst}.resources", src.key("resources"))
 
 
 def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_default: Optional[str] = None) -> None:
@@ -160,6 +179,7 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
     svc: dict[str, Any] = {}
     if svc_type:
         svc["type"] = svc_type
+        res.came_from(f"{dst}.service.type", src.key("type"))
     node_ports = {}
     for theirs, ours in ports.items():
         value = _int(src.take(theirs), src.key(theirs))
@@ -167,6 +187,7 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
             continue
         if svc_type in ("NodePort", "LoadBalancer"):
             node_ports[ours] = value
+            res.came_from(f"{dst}.service.nodePorts.{ours}", src.key(theirs))
         else:
             res.notes.append(f"{src.key(theirs)}={value} ignored: KubeFATE renders a NodePort only for type NodePort "
                              f"or LoadBalancer (type is {svc_type or 'ClusterIP'})")
@@ -175,12 +196,14 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
     lb = src.take("loadBalancerIP")
     if lb:
         svc["loadBalancerIP"] = str(lb)
+        res.came_from(f"{dst}.service.loadBalancerIP", src.key("loadBalancerIP"))
     if svc:
         res.set(f"{dst}.service", svc)
 
 
-def _party_routes(items: Any, key: str, res: Result, own: int, id_key: str = "partyId") -> list[dict]:
-    routes = []
+def _party_routes(items: Any, key: str, res: Result, own: int, dst: str, id_key: str = "partyId") -> list[dict]:
+    """KubeFATE's partyList entries as the peers of `dst` (the party itself dropped)."""
+    routes: list[dict] = []
     for i, item in enumerate(items or []):
         if not isinstance(item, dict):
             res.problems.append(f"{key}[{i}]: expected {{partyId, partyIp, partyPort}}")
@@ -194,6 +217,8 @@ def _party_routes(items: Any, key: str, res: Result, own: int, id_key: str = "pa
         extra = set(item) - {id_key, "partyIp", "partyPort"}
         for k in sorted(extra):
             res.problems.append(f"{key}[{i}].{k}: not a KubeFATE option")
+        for ours, theirs in (("partyId", id_key), ("host", "partyIp"), ("port", "partyPort")):
+            res.came_from(f"{dst}.{len(routes)}.{ours}", f"{key}[{i}].{theirs}")
         routes.append(
             {
                 "partyId": pid,
@@ -235,7 +260,8 @@ def _top(src: Section, res: Result) -> None:
     chart = src.take("chartName")
     version = src.take("chartVersion")
     if chart not in CHARTS:
-        res.problems.append(f"chartName: {chart!r} is not one of {', '.join(CHARTS)}")
+        res.problems.append(f"chartName: {chart!r} is not one of {', '.join(CHARTS)}" if chart is not None else
+                            f"chartName: required — a KubeFATE cluster file names its chart: {', '.join(CHARTS)}")
         raise ImportError_(res.problems)
     res.kind, want = CHARTS[chart]
     if str(version) != want:
@@ -624,7 +650,7 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         if ex.present:
             res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
         _rollsite_tls(rs, res)
-    plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
+    plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own, "rollsite.partyList")
     if plist:
         res.set("rollsite.partyList", plist)
     polling = rs.sub("polling")
@@ -843,7 +869,7 @@ def _import_exchange(src: Section, res: Result) -> None:
 
 def _import_routes(section: Section, module: str, res: Result, own: int) -> bool:
     """partyList and exchange of a rollsite or serving proxy; whether the file names an exchange."""
-    plist = _party_routes(section.take("partyList"), section.key("partyList"), res, own)
+    plist = _party_routes(section.take("partyList"), section.key("partyList"), res, own, f"{module}.partyList")
     if plist:
         res.set(f"{module}.partyList", plist)
     ex = section.sub("exchange")
@@ -995,7 +1021,7 @@ def _required_secrets(res: Result) -> None:
     try:
         cfg = load_config({**res.config, "development": True})
     except ConfigError as err:
-        res.problems += [f"{p.key}: {p.message}" for p in err.problems]
+        res.problems += [res.in_their_words(p.key, p.message) for p in err.problems]
         return
     found = {k for k, _ in res.secrets}
     for key in required_secrets(cfg):
@@ -1022,24 +1048,195 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
     return res
 
 
-def to_stack_file(res: Result, source: str, script: Optional[Path] = None) -> str:
+def _header(res: Result, source: str, script: Optional[Path] = None, target: Optional[Path] = None,
+            set_already: Collection[str] = ()) -> list[str]:
+    """What the stack file says before its YAML: where it came from, the passwords still to set (not those the file
+    already holds as secrets), how to review it before, and the notes."""
     lines = [f"# Imported from {source} by `fate-pulumi import`."]
     if script is not None:
         lines.append(f"# Passwords are not copied: run `sh {script}` (mode 0600) in the project directory after "
                      "`pulumi stack init`, then delete it.")
-    elif res.secrets:
+    elif {k for k, _ in res.secrets} - set(set_already):
         lines.append("# Passwords are not copied; set them as secrets:")
-        seen = set()
+        seen = set(set_already)
         for key, where in res.secrets:
             if key in seen:
                 continue
             seen.add(key)
             hint = where if where.startswith("a new password") else f"value of {where}"
             lines.append(f"#   pulumi config set --secret fate:{key} '<{hint}>'")
+    if res.secrets:
+        lines.append(f"# {REVIEW} fate-pulumi render --development {target or '<this file>'} out/")
     for note in res.notes:
         lines.append(f"# note: {note}")
-    body = yaml.safe_dump({"config": {f"fate:{k}": v for k, v in res.config.items()}}, sort_keys=False, width=120)
-    return "\n".join(lines) + "\n" + body
+    return lines
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, width=120)
+
+
+def to_stack_file(res: Result, source: str, script: Optional[Path] = None, target: Optional[Path] = None) -> str:
+    body = _dump({"config": {f"fate:{k}": v for k, v in res.config.items()}})
+    return "\n".join(_header(res, source, script, target)) + "\n" + body
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Importing over an existing stack file (one `pulumi stack init` salted, or an earlier import whose secrets are set):
+# merged so that nothing is lost, or refused
+
+
+REVIEW = "To review it before the passwords are set:"
+KEPT_COMMENTS = "# Comments kept from the stack file this import was merged into:"
+_OUR_COMMENTS = ("# Imported from ", "# Passwords are not copied", "#   pulumi config set --secret", f"# {REVIEW}",
+                 "# note: ", KEPT_COMMENTS)
+# what Pulumi keeps in Pulumi.<stack>.yaml (ProjectStack: pulumi/sdk/go/common/workspace/project.go)
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt", "config", "environment")
+
+
+@dataclass
+class Existing:
+    """A stack file the import is written over: its document and the comments its owner wrote."""
+
+    path: Path
+    doc: dict[str, Any]
+    comments: list[str]
+
+
+@dataclass
+class Merged:
+    doc: dict[str, Any]
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"added {len(self.added)} keys"] if self.added else []
+        for what, keys in (("changed", self.changed), ("kept", self.kept)):
+            if keys:
+                parts.append(f"{what} {', '.join(keys)}")
+        return "; ".join(parts) or "nothing changed"
+
+
+def _secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def read_existing(path: Path) -> Optional[Existing]:
+    """The stack file at `path`, or None when there is none; InputError when the file is something else."""
+    from fate_pulumi.inputs import InputError, read_text
+
+    if not path.exists():
+        return None
+    text = read_text(path, "stack file the import is written over")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InputError(f"{path}: exists and is not valid YAML — give another -o FILE, or fix or remove it") from None
+    if doc is None:
+        return Existing(path, {}, [])
+    if not isinstance(doc, dict) or set(doc) - set(STACK_FILE_KEYS) or not isinstance(doc.get("config", {}), dict):
+        what = "a KubeFATE cluster file" if isinstance(doc, dict) and "chartName" in doc else "not a Pulumi stack file"
+        raise InputError(f"{path}: exists and is {what} — give another -o FILE (the stack's Pulumi.<stack>.yaml)")
+    return Existing(path, doc, _own_comments(path, text, doc))
+
+
+def _own_comments(path: Path, text: str, doc: Any) -> list[str]:
+    """The file's full-line comments other than an earlier import's header. A comment after a value cannot be kept in
+    place by a merge that rewrites the YAML: refused. (A `#` line inside a block scalar is text, not a comment: each
+    candidate counts as a comment only if the document parses the same without it.)"""
+    from fate_pulumi.inputs import InputError
+
+    lines = text.splitlines()
+
+    def parses_same(changed: dict[int, str]) -> bool:
+        try:
+            return yaml.safe_load("\n".join(changed.get(i, line) for i, line in enumerate(lines))) == doc
+        except yaml.YAMLError:
+            return False
+
+    full = [i for i, line in enumerate(lines) if line.lstrip().startswith("#")]
+    if not parses_same({i: "" for i in full}):
+        full = [i for i in full if parses_same({i: ""})]
+    for i, line in enumerate(lines):
+        if i in full or " #" not in line:
+            continue
+        cut = line.find(" #")
+        while cut >= 0:
+            if parses_same({i: line[:cut]}):
+                raise InputError(f"{path}:{i + 1}: a comment after a value, which merging the import cannot keep in "
+                                 "place — move it onto a line of its own, or give another -o FILE")
+            cut = line.find(" #", cut + 1)
+    return [lines[i].strip() for i in full if not lines[i].strip().startswith(_OUR_COMMENTS)]
+
+
+def _merge_values(old: dict[str, Any], new: dict[str, Any], prefix: str, out: Merged) -> dict[str, Any]:
+    """`new` over `old`, section by section: what the import produces wins, except a `secure:` value; every key it
+    does not produce is kept."""
+    merged: dict[str, Any] = {}
+    for key, value in new.items():
+        name = f"{prefix}{key}"
+        if key not in old:
+            out.added.append(name)
+            merged[key] = value
+        elif _secure(old[key]):
+            out.kept.append(f"{name} (secure)")
+            merged[key] = old[key]
+        elif isinstance(old[key], dict) and isinstance(value, dict):
+            merged[key] = _merge_values(old[key], value, f"{name}.", out)
+        else:
+            if old[key] != value:
+                out.changed.append(name)
+            merged[key] = value
+    for key, value in old.items():
+        if key not in new:
+            out.kept.append(f"{prefix}{key}" + (" (secure)" if _secure(value) else ""))
+            merged[key] = value
+    return merged
+
+
+def merge(existing: Existing, res: Result) -> Merged:
+    """The import written over an existing stack file: its encryption salt, secrets provider and key, every `secure:`
+    value and every key the import does not produce are kept. A file of another party or kind is refused."""
+    from fate_pulumi.inputs import InputError
+
+    config = existing.doc.get("config") or {}
+    for key, ours in (("partyId", res.config["partyId"]), ("kind", res.config.get("kind", "party"))):
+        if "fate:partyId" not in config:
+            break  # no fate-pulumi deployment yet (a salted file, other projects' keys)
+        theirs = config.get(f"fate:{key}", "party")
+        if theirs != ours:
+            raise InputError(f"{existing.path}: fate:{key}: the file holds {theirs!r}, the import {ours!r} — this is "
+                             "another deployment's stack file; give its own -o FILE")
+    out = Merged({})
+    new_config = {f"fate:{k}": v for k, v in res.config.items()}
+    for key, value in existing.doc.items():
+        if key == "config":
+            out.doc[key] = _merge_values(config, new_config, "", out)
+        else:
+            out.kept.append(key)
+            out.doc[key] = value
+    if "config" not in out.doc:
+        out.doc["config"] = _merge_values({}, new_config, "", out)
+    return out
+
+
+def merged_stack_file(existing: Existing, merged: Merged, res: Result, source: str,
+                      script: Optional[Path] = None) -> str:
+    config = existing.doc.get("config") or {}
+    lines = _header(res, source, script, existing.path,
+                    set_already=[k.removeprefix("fate:") for k, v in config.items() if _secure(v)])
+    if existing.comments:
+        lines += [KEPT_COMMENTS, *existing.comments]
+    return "\n".join(lines) + "\n" + _dump(merged.doc)
+
+
+def merge_problems(merged: Merged) -> list[str]:
+    """The merged file's fate: keys checked as `render` checks them (a kept key may contradict an imported one)."""
+    from fate_pulumi.render import config_problems, engine_config
+
+    values, secret_keys = engine_config(merged.doc.get("config") or {})
+    return config_problems({**values, "fate:development": "true"}, secret_keys)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1122,18 +1319,67 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def _refuse_other_files(path: Path, data: Any) -> None:
+    """A file that is not a KubeFATE cluster file, named with what to pass instead."""
+    from fate_pulumi.inputs import InputError
+
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a KubeFATE cluster file (no mapping at the top)")
+    if "config" in data and "chartName" not in data:
+        raise InputError(f"{path}: a Pulumi stack file already — render it: fate-pulumi render {path} out/")
+    if "chartName" not in data and {"partyName", "image"} & set(data):
+        # KubeFATE's CLI renders a cluster file into these values (charts' values.yaml: partyName, image.registry);
+        # the keys differ (partyName vs name, image.* vs registry, modules as sections), so they are not imported
+        raise InputError(f"{path}: Helm values of a KubeFATE chart (values.yaml: partyName, image), not a KubeFATE "
+                         "cluster file — pass the cluster.yaml given to `kubefate cluster install` (chartName: fate, "
+                         "fate-exchange or fate-serving)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return a.resolve() == b.resolve()
+
+
+def _check_outputs(args: argparse.Namespace) -> Optional[Existing]:
+    """Every file the import writes, checked before anything is written: never the cluster file, a script never over
+    an existing file (it may hold passwords); a stack file that exists is read to be merged into."""
+    from fate_pulumi.inputs import InputError, output_file
+
+    existing = None
+    if args.output is not None:
+        output_file(args.output)
+        if _same_file(args.output, args.cluster_yaml):
+            raise InputError(f"{args.output}: is the cluster file being imported — write the stack file elsewhere "
+                             "(-o Pulumi.<stack>.yaml)")
+        existing = read_existing(args.output)
+    if args.secrets_script is not None:
+        output_file(args.secrets_script)
+        if args.secrets_script.exists() or args.secrets_script.is_symlink():
+            raise InputError(f"{args.secrets_script}: exists — remove it first (it may hold passwords) or name a new "
+                             "file for --secrets-script")
+        if args.output is not None and _same_file(args.output, args.secrets_script):
+            raise InputError(f"{args.secrets_script}: is also the -o file — give the script another name")
+    return existing
+
+
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> int:
-    from fate_pulumi.inputs import InputError, output_file, read_yaml, write_atomically
+    from fate_pulumi.inputs import InputError, read_yaml, write_atomically
 
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__.split("\n\n")[0],
-        epilog="exit status: 0 imported; 2 the file has keys or values fate-pulumi refuses (one line each, nothing "
-               "written); 1 reading the running party or writing the script failed")
+        epilog="exit status: 0 imported; 2 the file has keys or values fate-pulumi refuses, or an output cannot be "
+               "written (one line each, nothing written); 1 reading the running party failed")
     parser.add_argument(
         "cluster_yaml", type=Path, help="a KubeFATE cluster.yaml (chart fate, fate-exchange or fate-serving)"
     )
     parser.add_argument("-o", "--output", type=Path, metavar="FILE",
-                        help="write the stack file here (only when the import succeeds); default: standard output")
+                        help="write the stack file here (only when the import succeeds; never over the cluster file); "
+                             "a stack file already there is merged into: its encryption salt, secrets and every key "
+                             "the import does not produce are kept; default: standard output")
     parser.add_argument(
         "--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing"
     )
@@ -1148,15 +1394,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
     parser.add_argument("--kubeconfig", help="kubeconfig for --compare-live (implies it)")
     parser.add_argument("--context", help="kubeconfig context for --compare-live (implies it)")
     args = parser.parse_args(argv)
-    data = read_yaml(args.cluster_yaml, "KubeFATE cluster file") or {}
-    if not isinstance(data, dict):
-        raise InputError(f"{args.cluster_yaml}: not a KubeFATE cluster file (no mapping at the top)")
-    if "config" in data and "chartName" not in data:
-        raise InputError(
-            f"{args.cluster_yaml}: a Pulumi stack file already — render it: fate-pulumi render {args.cluster_yaml} out/"
-        )
-    if args.output is not None:
-        output_file(args.output)
+    data = read_yaml(args.cluster_yaml, "KubeFATE cluster file")
+    _refuse_other_files(args.cluster_yaml, data)
+    existing = _check_outputs(args)
     try:
         res = import_cluster(data, strict=not args.ignore_unknown)
         if args.adopt:
@@ -1168,6 +1408,14 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
         for problem in err.problems:
             print(f"error: {args.cluster_yaml}: {problem}", file=sys.stderr)
         return 2
+    merged = merge(existing, res) if existing is not None else None
+    if merged is not None:
+        problems = merge_problems(merged)
+        for problem in problems:
+            print(f"error: {args.output}: {problem} — a key kept from the file contradicts the import: remove it "
+                  "there, or give another -o FILE", file=sys.stderr)
+        if problems:
+            return 2
     live = None
     if args.compare_live or args.kubeconfig or args.context:
         from fate_pulumi.adopt import AdoptError, Kubectl, live_passwords
@@ -1179,20 +1427,36 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
             print(f"error: reading the running party's passwords: {err}", file=sys.stderr)
             return 1
     carried = passwords(res, data, args.adopt, live) if args.secrets_script or live is not None else []
-    if args.secrets_script:
+
+    def write_script() -> None:
+        if args.secrets_script is None:
+            return
         try:
             write_private(args.secrets_script, secrets_script(carried, str(args.cluster_yaml)))
-        except FileExistsError:
-            print(f"error: {args.secrets_script}: exists; remove it first (it may hold passwords)", file=sys.stderr)
-            return 1
-    text = to_stack_file(res, str(args.cluster_yaml), args.secrets_script)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomically(args.output, text)
-        print(f"{args.output}: {res.kind} stack file written ({len(res.notes)} notes inside)", file=sys.stderr)
-    return 0
+        except FileExistsError:  # created since it was checked
+            raise InputError(f"{args.secrets_script}: exists — remove it first (it may hold passwords) or name a "
+                             "new file for --secrets-script") from None
+        except OSError as err:
+            raise InputError(f"{args.secrets_script}: cannot be written ({err.strerror}) — write the script "
+                             "elsewhere") from None
 
+    source = str(args.cluster_yaml)
+    if args.output is None:
+        write_script()
+        sys.stdout.write(to_stack_file(res, source, args.secrets_script))
+        return 0
+    # the stack file's text is staged beside it, then the script written, then the stack file replaced: a failure
+    # on the way leaves neither
+    if existing is None or merged is None:
+        write_atomically(args.output, to_stack_file(res, source, args.secrets_script, args.output),
+                         before_rename=write_script)
+        print(f"{args.output}: {res.kind} stack file written ({len(res.notes)} notes inside)", file=sys.stderr)
+    else:
+        write_atomically(args.output, merged_stack_file(existing, merged, res, source, args.secrets_script),
+                         before_rename=write_script)
+        print(f"{args.output}: {res.kind} stack file merged into the existing one ({len(res.notes)} notes inside): "
+              f"{merged.summary()}", file=sys.stderr)
+    return 0
 
 if __name__ == "__main__":
     from fate_pulumi.cli import guarded

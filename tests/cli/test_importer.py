@@ -616,3 +616,121 @@ def test_an_ingress_class_the_network_policies_cannot_place_is_noted():
     assert res.config["ingress"]["className"] == "haproxy"
     assert any("networkPolicy.ingressNamespaces" in n for n in res.notes), res.notes
     assert not any("networkPolicy" in n for n in import_cluster({**LB_PARTY, "ingressClassName": "nginx"}).notes)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Writing the stack file (issue 23 item 2): never over the cluster file; over an existing stack file, merged
+
+
+SALTED = """\
+# party 9999 of the bank federation (ops team)
+encryptionsalt: v1:Ks6NjhEa5pA=:v1:Eb0NpmTLWfY6xB1O:9qP4cTr5Kz2S0gk2lRjv0ZrUV2dHpw==
+secretsprovider: awskms://alias/fate?region=eu-west-1
+encryptedkey: AQICAHhV2ZxYq1cT8bGf0fFqZfJk
+config:
+  kubernetes:context: bank-prod
+  fate:partyId: 9999
+  fate:mysqlPassword:
+    secure: AAABAJ2r0bYf3c8Xw==
+  fate:rollsite:
+    service:
+      type: NodePort
+      nodePorts:
+        rollsite: 30000
+    tls:
+      enabled: true
+"""
+
+
+def _files(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()}
+
+
+def test_import_over_a_stack_file_keeps_its_salt_secrets_and_keys(tmp_path, capsys):
+    """`pulumi stack init` salted the file and a password was set: the import merges into it. Kept: the encryption
+    salt, secrets provider and key, the `secure:` value, the keys the import does not produce (another provider's,
+    rollsite.tls), the owner's comment and the file's mode; the cluster file's values win elsewhere."""
+    out = tmp_path / "Pulumi.party-9999.yaml"
+    out.write_text(SALTED)
+    out.chmod(0o640)
+    before = yaml.safe_load(SALTED)
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out)]) == 0
+    summary = capsys.readouterr().err
+    doc = yaml.safe_load(out.read_text())
+    for key in ("encryptionsalt", "secretsprovider", "encryptedkey"):
+        assert doc[key] == before[key], key
+    config = doc["config"]
+    assert config["fate:mysqlPassword"] == before["config"]["fate:mysqlPassword"]
+    assert config["kubernetes:context"] == "bank-prod"
+    assert config["fate:rollsite"]["tls"] == {"enabled": True}
+    assert config["fate:rollsite"]["service"]["nodePorts"] == {"rollsite": 31910}  # the cluster file's
+    assert config["fate:backend"] == "eggroll" and config["fate:rollsite"]["partyList"][0]["partyId"] == 10000
+    text = out.read_text()
+    assert "# party 9999 of the bank federation (ops team)" in text
+    assert "pulumi config set --secret fate:fateboardPassword" in text
+    assert "pulumi config set --secret fate:mysqlPassword" not in text  # already set
+    assert oct(out.stat().st_mode & 0o777) == oct(0o640)
+    assert _files(tmp_path) == {out.name}  # no temporary file left
+    assert "changed fate:rollsite.service.nodePorts.rollsite" in summary
+    kept = summary.rstrip().rpartition("; kept ")[2].split(", ")
+    assert sorted(kept) == sorted(["encryptionsalt", "secretsprovider", "encryptedkey", "kubernetes:context",
+                                   "fate:mysqlPassword (secure)", "fate:rollsite.tls"]), summary
+    # importing again changes nothing, and the kept comment is not repeated
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out)]) == 0
+    assert out.read_text() == text
+    assert "added" not in capsys.readouterr().err
+
+
+def test_import_over_a_freshly_initialised_stack_file(tmp_path, capsys):
+    out = tmp_path / "Pulumi.ex.yaml"
+    out.write_text("encryptionsalt: v1:abc=:v1:def:ghi==\n")
+    assert main([str(fixture_file("exchange-rollsite")), "-o", str(out)]) == 0
+    doc = yaml.safe_load(out.read_text())
+    assert doc["encryptionsalt"] == "v1:abc=:v1:def:ghi==" and doc["config"]["fate:kind"] == "exchange"
+    assert list(doc) == ["encryptionsalt", "config"]
+    assert "kept encryptionsalt" in capsys.readouterr().err
+
+
+def test_a_failed_write_leaves_the_stack_file_as_it_was_and_no_script(tmp_path, monkeypatch, capsys):
+    """The script is written after the stack file's text is staged and before it replaces the file: when the script
+    cannot be written, the old stack file stays and nothing new is left behind."""
+    from fate_pulumi import cli, importer
+
+    out = tmp_path / "Pulumi.party-9999.yaml"
+    out.write_text(SALTED)
+
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(importer, "write_private", full)
+    script = tmp_path / "secrets.sh"
+    assert cli.main(["import", str(fixture_file("party-9999-eggroll")), "-o", str(out),
+                     "--secrets-script", str(script)]) == 2
+    assert "secrets.sh: cannot be written (No space left on device)" in capsys.readouterr().err
+    assert out.read_text() == SALTED and _files(tmp_path) == {out.name}
+
+
+def test_import_with_a_script_over_a_stack_file_writes_both(tmp_path):
+    from fate_pulumi import cli
+
+    out, script = tmp_path / "Pulumi.party-9999.yaml", tmp_path / "secrets.sh"
+    out.write_text(SALTED)
+    assert cli.main(["import", str(fixture_file("party-9999-serving")), "-o", str(out), "--secrets-script",
+                     str(script)]) == 2
+    assert out.read_text() == SALTED and not script.exists()  # a serving file over a party's stack file: refused
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out), "--secrets-script", str(script)]) == 0
+    assert yaml.safe_load(out.read_text())["encryptionsalt"] == yaml.safe_load(SALTED)["encryptionsalt"]
+    assert oct(script.stat().st_mode & 0o777) == oct(0o600) and "pulumi config set --secret" in script.read_text()
+
+
+def test_render_says_how_to_review_an_imported_file_before_its_passwords_are_set(tmp_path, capsys):
+    from fate_pulumi import cli
+
+    out = tmp_path / "Pulumi.party-9999.yaml"
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out)]) == 0
+    assert f"fate-pulumi render --development {out} out/" in out.read_text()
+    capsys.readouterr()
+    assert cli.main(["render", str(out), str(tmp_path / "out")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors and all(f"fate-pulumi render --development {out} {tmp_path / 'out'}" in e for e in errors), errors
+    assert cli.main(["render", "--development", str(out), str(tmp_path / "out")]) == 0
