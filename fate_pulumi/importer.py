@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -424,6 +424,9 @@ def _import_serving_link(src: Section, res: Result) -> None:
     if serving_ip and serving_port:
         res.set("serving.host", str(serving_ip))
         res.set("serving.port", serving_port)
+        res.notes.append(f"servingIp/servingPort: serving-server of FATE-Serving, a deployment of its own: import its "
+                         f"cluster file (chart fate-serving) too, or name it to fate-pulumi preflight with --external "
+                         f"{serving_ip}:{serving_port}")
     serving = src.sub("serving")
     if serving.take("useRegistry"):
         res.set("serving.useRegistry", True)
@@ -649,6 +652,8 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         ex = rs.sub("exchange")
         if ex.present:
             res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
+            res.came_from("rollsite.exchange.host", ex.key("ip"))
+            res.came_from("rollsite.exchange.port", ex.key("port"))
         _rollsite_tls(rs, res)
     plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own, "rollsite.partyList")
     if plist:
@@ -658,8 +663,16 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         ptype = polling.take("type")
         out: dict[str, Any] = {"enabled": True, "type": ptype}
         server = polling.sub("server")
-        if server.present:
+        default_route = ("lbrollsite.exchangeList" if lb
+                         else "rollsite.exchange" if res.get("rollsite.exchange") else None)
+        if server.present and ptype == "client" and default_route:
+            server.take("ip"), server.take("port")
+            res.notes.append(f"{server.path}: not used — a polling client polls its default route (eggroll "
+                             f"Polling.scala), which KubeFATE's route table sends to {default_route}; not imported")
+        elif server.present:
             out["server"] = {"host": str(server.take("ip")), "port": _int(server.take("port"), server.key("port"))}
+            res.came_from("rollsite.polling.server.host", server.key("ip"))
+            res.came_from("rollsite.polling.server.port", server.key("port"))
         clients = polling.take("clientList")
         if clients:
             out["clientList"] = [_int(c.get("partID")) for c in clients]
@@ -667,7 +680,7 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         if conc:
             out["concurrency"] = _int(conc)
         res.set("rollsite.polling", out)
-        if lb:
+        if lb and ptype == "server":
             res.notes.append(
                 f"{polling.path}: with lbrollsite KubeFATE enables polling in eggroll.properties but leaves "
                 "the polling entries out of the route table; fate-pulumi writes both"
@@ -875,6 +888,8 @@ def _import_routes(section: Section, module: str, res: Result, own: int) -> bool
     ex = section.sub("exchange")
     if ex.present:
         res.set(f"{module}.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
+        res.came_from(f"{module}.exchange.host", ex.key("ip"))
+        res.came_from(f"{module}.exchange.port", ex.key("port"))
     return ex.present
 
 
@@ -1029,8 +1044,179 @@ def _required_secrets(res: Result) -> None:
             res.secrets.append((key, f"a new password; KubeFATE's default was {SECRET_KEYS[key][1]!r}"))
 
 
-def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
-    """Map a parsed cluster.yaml; raises ImportError_ listing every refused key."""
+# ----------------------------------------------------------------------------------------------------------------
+# Addresses: where peers reach the deployment (fate:publicHost), and who reaches it from another namespace. KubeFATE
+# never writes a deployment's own address into its file: the peers' files name it (their partyList and route-table
+# entries, their exchange sections, servingIp / servingServer.fateflow between a party's FATE and FATE-Serving).
+
+_PROBE_HOST = "public-host.invalid"  # stands in for the unknown public host while its ports are looked up
+
+# (kind, module exposed) -> where KubeFATE's peers name the deployment's address, for the note
+_PEERS_NAME_IT = {
+    ("party", "rollsite"): "the partyIp of partyId {pid} in the other parties' or the exchange's rollsite.partyList",
+    ("party", "nginx"): "the proxy host of {pid} in the other parties' nginx.route_table",
+    ("party", "pulsar"): "the host of {pid} in the other parties' pulsar.route_table",
+    ("party", "rabbitmq"): "the host of {pid} in the other parties' rabbitmq.route_table",
+    ("party", "python"): "servingServer.fateflow.ip in party {pid}'s FATE-Serving cluster file",
+    ("exchange", "rollsite"): "rollsite.exchange.ip in the parties' cluster files",
+    ("exchange", "nginx"): "nginx.exchange.ip in the parties' cluster files",
+    ("exchange", "trafficServer"): "pulsar.exchange.ip in the parties' cluster files",
+    ("serving", "servingProxy"): "the partyIp of partyId {pid} in the other parties' servingProxy.partyList",
+    ("serving", "servingServer"): "servingIp in party {pid}'s FATE cluster file",
+}
+
+
+def _public_ports(res: Result) -> dict[int, str]:
+    """Port reachable on the deployment's public host -> module: its NodePorts and load-balancer ports, as preflight
+    matches peers' routes against them (preflight.exposed)."""
+    from fate_pulumi.preflight import exposed
+    from stacks.config import ConfigError, load_config
+
+    try:
+        cfg = load_config({**res.config, "development": True, "publicHost": _PROBE_HOST})
+    except ConfigError:
+        return {}  # reported by _required_secrets
+    return {port: owner.split("/")[1] for (host, port), owner in exposed("", cfg).items() if host == _PROBE_HOST}
+
+
+def _whole(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def routes_to(data: dict[str, Any], pid: int, kind: str) -> list[tuple[str, Any, Any]]:
+    """(key, host, port) of every route the cluster file `data` gives to deployment `pid` of `kind` (its own file
+    included: a partyList may list the party itself)."""
+    out: list[tuple[str, Any, Any]] = []
+    chart = data.get("chartName")
+
+    def section(*path: str) -> dict[str, Any]:
+        node: Any = data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else {}
+
+    def party_list(name: str) -> None:
+        for i, entry in enumerate(section(name).get("partyList") or []):
+            if isinstance(entry, dict) and _whole(entry.get("partyId")) == pid:
+                out.append((f"{name}.partyList[{i}].partyIp", entry.get("partyIp"), entry.get("partyPort")))
+
+    def table_entry(name: str) -> Any:
+        table = section(name).get("route_table") or {}
+        return next((v for k, v in table.items() if _whole(k) == pid), None) if isinstance(table, dict) else None
+
+    if kind == "party" and chart in ("fate", "fate-exchange"):
+        party_list("rollsite")
+        for name in ("pulsar", "rabbitmq"):
+            route = table_entry(name)
+            if isinstance(route, dict):
+                for port_key in ("port", "sslPort"):
+                    out.append((f"{name}.route_table.{pid}.host", route.get("host"), route.get(port_key)))
+        route = table_entry("nginx")
+        for i, hop in enumerate((route or {}).get("proxy") or [] if isinstance(route, dict) else []):
+            if isinstance(hop, dict):
+                for port_key in ("http_port", "grpc_port"):
+                    out.append((f"nginx.route_table.{pid}.proxy[{i}].host", hop.get("host"), hop.get(port_key)))
+    if kind == "serving" and chart == "fate-serving":
+        party_list("servingProxy")
+    if kind == "exchange" and chart in ("fate", "fate-serving"):
+        for name, port_keys in (("rollsite", ("port",)), ("nginx", ("httpPort", "grpcPort")), ("pulsar", ("port",)),
+                                ("servingProxy", ("port",))):
+            ex = section(name, "exchange")
+            for port_key in port_keys:
+                out.append((f"{name}.exchange.ip", ex.get("ip"), ex.get(port_key)))
+    if _whole(data.get("partyId")) == pid:  # a party's FATE and FATE-Serving name each other
+        if kind == "serving" and chart == "fate":
+            out.append(("servingIp", data.get("servingIp"), data.get("servingPort")))
+        if kind == "party" and chart == "fate-serving":
+            ff = section("servingServer", "fateflow")
+            out.append(("servingServer.fateflow.ip", ff.get("ip"), ff.get("port")))
+    return out
+
+
+def _public_host(data: dict[str, Any], res: Result, peers: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """fate:publicHost from the routes that reach one of the deployment's public ports, in its own file or in the
+    peers' files given; a note saying what to set when they do not name it (preflight and `connect` need it)."""
+    from components import endpoints
+
+    ports = _public_ports(res)
+    if not ports or res.get("publicHost"):
+        return
+    pid = res.config["partyId"]
+    kind = "FATE-Serving deployment" if res.kind == "serving" else res.kind
+    found: dict[str, list[str]] = {}
+    for source, doc in [("", data), *((f"{name}: ", peer) for name, peer in peers)]:
+        for key, host, port in routes_to(doc, pid, res.kind):
+            host = str(host or "").strip()
+            if (not host or _whole(port) not in ports or endpoints.namespace_of(host)
+                    or host.lower() in endpoints.SERVICE_NAMES):
+                continue  # not this deployment's public address: another port, or an in-cluster name
+            where = f"{source}{key}"
+            if where not in found.setdefault(host, []):
+                found[host].append(where)
+    for _module, path, _svc in registry.EXPOSED:
+        section = ".".join(path)
+        lb = res.get(f"{section}.service.loadBalancerIP")
+        if lb and res.get(f"{section}.service.type") == "LoadBalancer":
+            found.setdefault(str(lb), []).append(res.origins.get(f"{section}.service.loadBalancerIP", section))
+    if len(found) == 1:
+        host, keys = next(iter(found.items()))
+        res.set("publicHost", host)
+        res.notes.append(f"publicHost: {host}, where peers reach this {kind} ({'; '.join(keys)})")
+        return
+    exposed = ", ".join(f"{m} {p}" for p, m in sorted(ports.items()))
+    if found:
+        res.notes.append("publicHost is not set: peers reach this " + kind + " at several addresses (" + "; ".join(
+            f"{h}: {', '.join(k)}" for h, k in found.items()) + f"); set fate:publicHost to the one of its ports "
+            f"({exposed}) — preflight and the `connect` output match peers' routes against it")
+        return
+    names = [text.format(pid=pid) for (k, m), text in _PEERS_NAME_IT.items() if k == res.kind and m in ports.values()]
+    res.notes.append(
+        f"publicHost is not set: this file does not name the address peers reach this {kind} at (its ports: "
+        f"{exposed}); set fate:publicHost to it — a node's IP for NodePorts, the load balancer's for LoadBalancer "
+        f"Services" + (f"; KubeFATE's peers give it as {' or '.join(names)}" if names else "")
+        + " (or import with --peer <their cluster file>). preflight and the `connect` output need it")
+
+
+def _serving_registry(res: Result, peers: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """FATE Flow registers with the FATE-Serving ZooKeeper from the party's namespace (KubeFATE's layout: fate-9999
+    beside fate-serving-9999); the NetworkPolicies admit another namespace's pods only where the stack's routes name
+    it (servingServer.fateflow as `fateflow.<namespace>`) or networkPolicy.allowNamespaces lists it."""
+    from components import endpoints
+
+    if res.kind != "serving" or "servingZookeeper" not in res.config.get("modules", []):
+        return
+    fateflow = res.get("servingServer.fateflow.host")
+    if fateflow and endpoints.namespace_of(str(fateflow)):
+        return  # a peer namespace already (stacks/common.peer_namespaces)
+    pid = res.config["partyId"]
+    here = res.config.get("namespace") or res.config.get("name")
+    party = [(name, doc) for name, doc in peers if doc.get("chartName") == "fate" and _whole(doc.get("partyId")) == pid]
+    for name, doc in party:
+        there = doc.get("namespace") or doc.get("name")
+        zk = ((doc.get("serving") or {}).get("zookeeper") or {}).get("hosts") or []
+        if not any(endpoints.namespace_of(str(h).rpartition(":")[0]) == here for h in zk) or there == here:
+            return  # the party's FATE Flow does not use this registry, or runs in this namespace
+        allowed = res.get("networkPolicy.allowNamespaces") or []
+        res.set("networkPolicy.allowNamespaces", [*allowed, str(there)])
+        res.notes.append(f"networkPolicy.allowNamespaces: {there}, the namespace FATE Flow of party {pid} registers "
+                         f"with this ZooKeeper from ({name}: serving.zookeeper.hosts)")
+        return
+    res.notes.append(
+        f"servingZookeeper: FATE Flow of party {pid} registers with this ZooKeeper when it uses the registry (its "
+        f"serving.useRegistry, serving.zookeeper.hosts: serving-zookeeper.{here}:2181) from its own namespace "
+        f"(KubeFATE's layout: fate-{pid}), which this file does not name, so this stack's NetworkPolicies would refuse "
+        "it: list that namespace in fate:networkPolicy.allowNamespaces (admits it to every module; or import with "
+        "--peer <the party's cluster file>), or, narrower, have servingServer.fateflow name FATE Flow in the cluster "
+        "(host fateflow-client.<that namespace>, port 9380: admits it to ZooKeeper, serving-server and serving-proxy)")
+
+
+def import_cluster(data: dict[str, Any], strict: bool = True,
+                   peers: Sequence[tuple[str, dict[str, Any]]] = ()) -> Result:
+    """Map a parsed cluster.yaml; raises ImportError_ listing every refused key. `peers` (name, parsed cluster file):
+    the federation's other files, read only for where they reach this deployment."""
     res = Result()
     root = Section(data, "", res)
     _top(root, res)
@@ -1039,6 +1225,9 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
     if not res.problems:
         _pod_security(res)
         _required_secrets(res)
+    if not res.problems:
+        _public_host(data, res, peers)
+        _serving_registry(res, peers)
     leftovers = [k for k in root.leftovers()]
     for key in leftovers:
         message = f"{key}: not a KubeFATE v1.11.2 option for chart {data.get('chartName')} (KubeFATE ignored it)"
@@ -1391,14 +1580,26 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
     parser.add_argument("--compare-live", action="store_true",
                         help="read the passwords the running party uses (KubeFATE's ConfigMaps and workloads, through "
                              "kubectl), warn where they differ from the cluster file, and carry the running ones")
+    parser.add_argument("--peer", type=Path, action="append", default=[], metavar="CLUSTER_YAML",
+                        help="a cluster file of another deployment of the federation (a peer party, the exchange, the "
+                             "party's FATE or FATE-Serving), read only for the address it reaches this one at "
+                             "(fate:publicHost) and the namespace FATE Flow reaches FATE-Serving from; repeatable")
     parser.add_argument("--kubeconfig", help="kubeconfig for --compare-live (implies it)")
     parser.add_argument("--context", help="kubeconfig context for --compare-live (implies it)")
     args = parser.parse_args(argv)
     data = read_yaml(args.cluster_yaml, "KubeFATE cluster file")
     _refuse_other_files(args.cluster_yaml, data)
+    peers = []
+    for peer in args.peer:
+        doc = read_yaml(peer, "KubeFATE cluster file of a peer (--peer)")
+        _refuse_other_files(peer, doc)
+        if doc.get("chartName") not in CHARTS:
+            raise InputError(f"{peer}: chartName: {doc.get('chartName')!r} is not one of {', '.join(CHARTS)} — --peer "
+                             "takes the KubeFATE cluster files of the federation's other deployments")
+        peers.append((str(peer), doc))
     existing = _check_outputs(args)
     try:
-        res = import_cluster(data, strict=not args.ignore_unknown)
+        res = import_cluster(data, strict=not args.ignore_unknown, peers=peers)
         if args.adopt:
             res.set("adoptKubefate", True)
             res.notes.append("adoptKubefate: set every password to the value the running deployment uses (MySQL keeps "

@@ -91,7 +91,7 @@ def output_file(path: Path) -> Path:
     if not path.parent.exists():
         raise InputError(f"{path.parent}: no such directory — create it or write elsewhere")
     if not path.parent.is_dir():
-        raise InputError(f"{path.parent}: not a directory — write the output elsewhere")
+        raise InputError(f"{path}: {path.parent} is not a directory — write the output elsewhere")
     if path.exists() and not path.is_file():  # a device or a pipe: a rename would replace it (/dev/null as root)
         raise InputError(f"{path}: not a regular file — give a file name for the output")
     return path

@@ -159,7 +159,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     ),
     "import-output-under-a-file": (
         lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(t / "cluster.yaml" / "Pulumi.x.yaml")],
-        "cluster.yaml: not a directory — write the output elsewhere",
+        "/cluster.yaml is not a directory — write the output elsewhere",
         2,
     ),
     "import-output-into-proc": (
