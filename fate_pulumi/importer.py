@@ -1045,8 +1045,8 @@ def _required_secrets(res: Result) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Addresses: where peers reach the deployment (fate:publicHost), and who reaches it from another namespace. KubeFATE
-# never writes a deployment's own address into its file: the peers' files name it (their partyList and route-table
+# Addresses: where peers reach the deployment (fate:publicHost), and who reaches it from another namespace. A KubeFATE
+# cluster file seldom names the deployment's own address: the peers' files do (their partyList, route-table and SNI
 # entries, their exchange sections, servingIp / servingServer.fateflow between a party's FATE and FATE-Serving).
 
 _PROBE_HOST = "public-host.invalid"  # stands in for the unknown public host while its ports are looked up
@@ -1119,6 +1119,11 @@ def routes_to(data: dict[str, Any], pid: int, kind: str) -> list[tuple[str, Any,
             if isinstance(hop, dict):
                 for port_key in ("http_port", "grpc_port"):
                     out.append((f"nginx.route_table.{pid}.proxy[{i}].host", hop.get("host"), hop.get(port_key)))
+        # an exchange's Traffic Server tunnels <partyId>.<domain> (the party's Pulsar) to host:port
+        for i, sni in enumerate(section("trafficServer", "route_table").get("sni") or []):
+            if isinstance(sni, dict) and str(sni.get("fqdn", "")).split(".")[0] == str(pid):
+                host, _, port = str(sni.get("tunnelRoute", "")).rpartition(":")
+                out.append((f"trafficServer.route_table.sni[{i}].tunnelRoute", host, port))
     if kind == "serving" and chart == "fate-serving":
         party_list("servingProxy")
     if kind == "exchange" and chart in ("fate", "fate-serving"):
@@ -1169,8 +1174,8 @@ def _public_host(data: dict[str, Any], res: Result, peers: Sequence[tuple[str, d
     exposed = ", ".join(f"{m} {p}" for p, m in sorted(ports.items()))
     if found:
         res.notes.append("publicHost is not set: peers reach this " + kind + " at several addresses (" + "; ".join(
-            f"{h}: {', '.join(k)}" for h, k in found.items()) + f"); set fate:publicHost to the one of its ports "
-            f"({exposed}) — preflight and the `connect` output match peers' routes against it")
+            f"{h}: {', '.join(k)}" for h, k in found.items()) + f"); set fate:publicHost to the one that reaches its "
+            f"ports ({exposed}) — preflight and the `connect` output match peers' routes against it")
         return
     names = [text.format(pid=pid) for (k, m), text in _PEERS_NAME_IT.items() if k == res.kind and m in ports.values()]
     res.notes.append(
@@ -1183,7 +1188,7 @@ def _public_host(data: dict[str, Any], res: Result, peers: Sequence[tuple[str, d
 def _serving_registry(res: Result, peers: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """FATE Flow registers with the FATE-Serving ZooKeeper from the party's namespace (KubeFATE's layout: fate-9999
     beside fate-serving-9999); the NetworkPolicies admit another namespace's pods only where the stack's routes name
-    it (servingServer.fateflow as `fateflow.<namespace>`) or networkPolicy.allowNamespaces lists it."""
+    it (servingServer.fateflow as `fateflow-client.<namespace>`) or networkPolicy.allowNamespaces lists it."""
     from components import endpoints
 
     if res.kind != "serving" or "servingZookeeper" not in res.config.get("modules", []):
@@ -1193,8 +1198,10 @@ def _serving_registry(res: Result, peers: Sequence[tuple[str, dict[str, Any]]]) 
         return  # a peer namespace already (stacks/common.peer_namespaces)
     pid = res.config["partyId"]
     here = res.config.get("namespace") or res.config.get("name")
-    party = [(name, doc) for name, doc in peers if doc.get("chartName") == "fate" and _whole(doc.get("partyId")) == pid]
-    for name, doc in party:
+    party = next(((name, doc) for name, doc in peers
+                  if doc.get("chartName") == "fate" and _whole(doc.get("partyId")) == pid), None)
+    if party is not None:
+        name, doc = party
         there = doc.get("namespace") or doc.get("name")
         zk = ((doc.get("serving") or {}).get("zookeeper") or {}).get("hosts") or []
         if not any(endpoints.namespace_of(str(h).rpartition(":")[0]) == here for h in zk) or there == here:
@@ -1299,11 +1306,15 @@ class Merged:
     changed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
+    comments: int = 0  # the owner's comment lines, moved under the header
+
     def summary(self) -> str:
         parts = [f"added {len(self.added)} keys"] if self.added else []
         for what, keys in (("changed", self.changed), ("kept", self.kept)):
             if keys:
                 parts.append(f"{what} {', '.join(keys)}")
+        if self.comments:
+            parts.append(f"{self.comments} comment lines kept under the header")
         return "; ".join(parts) or "nothing changed"
 
 
@@ -1397,7 +1408,7 @@ def merge(existing: Existing, res: Result) -> Merged:
         if theirs != ours:
             raise InputError(f"{existing.path}: fate:{key}: the file holds {theirs!r}, the import {ours!r} — this is "
                              "another deployment's stack file; give its own -o FILE")
-    out = Merged({})
+    out = Merged({}, comments=len(existing.comments))
     new_config = {f"fate:{k}": v for k, v in res.config.items()}
     for key, value in existing.doc.items():
         if key == "config":
@@ -1592,10 +1603,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
     peers = []
     for peer in args.peer:
         doc = read_yaml(peer, "KubeFATE cluster file of a peer (--peer)")
-        _refuse_other_files(peer, doc)
-        if doc.get("chartName") not in CHARTS:
-            raise InputError(f"{peer}: chartName: {doc.get('chartName')!r} is not one of {', '.join(CHARTS)} — --peer "
-                             "takes the KubeFATE cluster files of the federation's other deployments")
+        if not isinstance(doc, dict) or doc.get("chartName") not in CHARTS:
+            raise InputError(f"{peer}: not a KubeFATE cluster file (chartName: fate, fate-exchange or fate-serving) — "
+                             "--peer takes the cluster files of the federation's other deployments")
         peers.append((str(peer), doc))
     existing = _check_outputs(args)
     try:

@@ -218,6 +218,18 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "cluster.yaml: chartName: required",
         2,
     ),
+    "import-peer-not-a-cluster-file": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "--peer", str(EXAMPLE), "-o",
+                   str(t / "Pulumi.x.yaml")],
+        "Pulumi.party-9999-eggroll.yaml: not a KubeFATE cluster file (chartName: fate, fate-exchange or fate-serving) "
+        "— --peer takes the cluster files",
+        2,
+    ),
+    "import-peer-missing": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "--peer", str(t / "peer.yaml")],
+        "peer.yaml: no such file",
+        2,
+    ),
     "import-node-port-80-under-the-users-key": (
         lambda t: ["import",
                    str(_write(t, "cluster.yaml", {**CLUSTER, "rollsite": {"type": "NodePort", "nodePort": 80}}))],

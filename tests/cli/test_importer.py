@@ -829,6 +829,21 @@ def test_peer_cluster_files_give_the_public_host(tmp_path, capsys):
     assert code == 0 and "FAILED" not in table, table
 
 
+@pytest.mark.parametrize("name, peer, key", [
+    ("party-9999-spark-pulsar", "party-10000-spark-pulsar", "pulsar.route_table.9999.host"),
+    ("party-10000-spark-rabbitmq", "party-9999-spark-rabbitmq", "rabbitmq.route_table.10000.host"),
+    ("party-9999-spark-pulsar", "exchange-traffic-server", "trafficServer.route_table.sni[1].tunnelRoute"),
+    ("party-10000-spark-local-pulsar", "exchange-traffic-server", "nginx.route_table.10000.proxy[0].host"),
+])
+def test_every_backends_routes_name_the_public_host(name, peer, key):
+    """Spark parties are reached by their peers' Pulsar, RabbitMQ and nginx route tables, and by an exchange's
+    Traffic Server SNI routes (<partyId>.<domain> -> host:port); the address is the one at this party's ports."""
+    res = import_cluster(_load(fixture_file(name)), peers=[(peer, _load(fixture_file(peer)))])
+    own = _load(fixture_file(name))["partyId"]
+    assert res.config["publicHost"] == ("172.16.99.10" if own == 9999 else "172.16.100.10")
+    assert any(n.startswith("publicHost: ") and f"{peer}: {key}" in n for n in res.notes), res.notes
+
+
 def test_the_public_host_from_the_file_itself():
     """A partyList that lists the party itself at its rollsite NodePort, or a load balancer's fixed IP, names the
     address; a route to another port or an in-cluster name does not."""
