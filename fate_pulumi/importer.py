@@ -1314,7 +1314,7 @@ class Merged:
             if keys:
                 parts.append(f"{what} {', '.join(keys)}")
         if self.comments:
-            parts.append(f"{self.comments} comment lines kept under the header")
+            parts.append(f"its comments ({self.comments} lines) kept under the header")
         return "; ".join(parts) or "nothing changed"
 
 
