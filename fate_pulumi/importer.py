@@ -1335,7 +1335,7 @@ def read_existing(path: Path) -> Optional[Existing]:
         raise InputError(f"{path}: exists and is not valid YAML — give another -o FILE, or fix or remove it") from None
     if doc is None:
         return Existing(path, {}, [])
-    if not isinstance(doc, dict) or set(doc) - set(STACK_FILE_KEYS) or not isinstance(doc.get("config", {}), dict):
+    if not isinstance(doc, dict) or set(doc) - set(STACK_FILE_KEYS) or not isinstance(doc.get("config") or {}, dict):
         what = "a KubeFATE cluster file" if isinstance(doc, dict) and "chartName" in doc else "not a Pulumi stack file"
         raise InputError(f"{path}: exists and is {what} — give another -o FILE (the stack's Pulumi.<stack>.yaml)")
     return Existing(path, doc, _own_comments(path, text, doc))
