@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -53,6 +53,8 @@ class Result:
     secrets: list[tuple[str, str]] = field(default_factory=list)  # (fate key, cluster.yaml key holding the value)
     problems: list[str] = field(default_factory=list)
     kind: str = "party"
+    # imported key (rollsite.service.nodePorts.rollsite) -> the cluster file's key it came from (rollsite.nodePort)
+    origins: dict[str, str] = field(default_factory=dict)
 
     def set(self, path: str, value: Any) -> None:
         """Set `fate:<a>.<b>...`, creating sections."""
@@ -71,6 +73,19 @@ class Result:
                 return None
             node = node[part]
         return node
+
+    def came_from(self, path: str, source: str) -> None:
+        self.origins[path] = source
+
+    def in_their_words(self, key: str, message: str) -> str:
+        """A problem of the imported config (`fate:<path>`, message) under the cluster file's keys it came from, so
+        that it names what the user wrote; keys with no recorded origin stay as they are."""
+        import re
+
+        path = re.sub(r"\[(\d+)\]", r".\1", key.removeprefix("fate:"))
+        for ours in sorted(self.origins, key=len, reverse=True):  # longest first: ...nodePorts.grpc before ...grpc
+            message = re.sub(rf"(?<![\w.:])(fate:)?{re.escape(ours)}(?![\w.])", self.origins[ours], message)
+        return f"{self.origins.get(path, key)}: {message}"
 
     def secret(self, fate_key: str, source_key: str, value: Any) -> None:
         if value not in (None, ""):
@@ -132,9 +147,11 @@ def _storage(
         value = src.take(theirs)
         if value is not None:
             storage[ours] = str(value)
+            res.came_from(f"{dst}.storage.{ours}", src.key(theirs))
     cls = src.take("storageClass")
     if cls not in (None, "", "-"):
         storage["storageClass"] = str(cls)
+        res.came_from(f"{dst}.storage.storageClass", src.key("storageClass"))
     elif cls is None and src.present and present_default_class:
         res.notes.append(f"{src.key('storageClass')} is not set: KubeFATE would request a StorageClass named "
                          f"'{present_default_class}' (named after the section); fate-pulumi uses the cluster's default "
@@ -148,10 +165,12 @@ def _scheduling(src: Section, dst: str, res: Result, resources: bool = True) -> 
         value = src.take(key)
         if value:
             res.set(f"{dst}.{key}", value)
+            res.came_from(f"{dst}.{key}", src.key(key))
     if resources:
         value = src.take("resources")
         if value:
             res.set(f"{dst}.resources", value)
+            res.came_from(f"{dst}.resources", src.key("resources"))
 
 
 def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_default: Optional[str] = None) -> None:
@@ -160,6 +179,7 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
     svc: dict[str, Any] = {}
     if svc_type:
         svc["type"] = svc_type
+        res.came_from(f"{dst}.service.type", src.key("type"))
     node_ports = {}
     for theirs, ours in ports.items():
         value = _int(src.take(theirs), src.key(theirs))
@@ -167,6 +187,7 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
             continue
         if svc_type in ("NodePort", "LoadBalancer"):
             node_ports[ours] = value
+            res.came_from(f"{dst}.service.nodePorts.{ours}", src.key(theirs))
         else:
             res.notes.append(f"{src.key(theirs)}={value} ignored: KubeFATE renders a NodePort only for type NodePort "
                              f"or LoadBalancer (type is {svc_type or 'ClusterIP'})")
@@ -175,12 +196,14 @@ def _service(src: Section, dst: str, res: Result, ports: dict[str, str], type_de
     lb = src.take("loadBalancerIP")
     if lb:
         svc["loadBalancerIP"] = str(lb)
+        res.came_from(f"{dst}.service.loadBalancerIP", src.key("loadBalancerIP"))
     if svc:
         res.set(f"{dst}.service", svc)
 
 
-def _party_routes(items: Any, key: str, res: Result, own: int, id_key: str = "partyId") -> list[dict]:
-    routes = []
+def _party_routes(items: Any, key: str, res: Result, own: int, dst: str, id_key: str = "partyId") -> list[dict]:
+    """KubeFATE's partyList entries as the peers of `dst` (the party itself dropped)."""
+    routes: list[dict] = []
     for i, item in enumerate(items or []):
         if not isinstance(item, dict):
             res.problems.append(f"{key}[{i}]: expected {{partyId, partyIp, partyPort}}")
@@ -194,6 +217,8 @@ def _party_routes(items: Any, key: str, res: Result, own: int, id_key: str = "pa
         extra = set(item) - {id_key, "partyIp", "partyPort"}
         for k in sorted(extra):
             res.problems.append(f"{key}[{i}].{k}: not a KubeFATE option")
+        for ours, theirs in (("partyId", id_key), ("host", "partyIp"), ("port", "partyPort")):
+            res.came_from(f"{dst}.{len(routes)}.{ours}", f"{key}[{i}].{theirs}")
         routes.append(
             {
                 "partyId": pid,
@@ -235,7 +260,8 @@ def _top(src: Section, res: Result) -> None:
     chart = src.take("chartName")
     version = src.take("chartVersion")
     if chart not in CHARTS:
-        res.problems.append(f"chartName: {chart!r} is not one of {', '.join(CHARTS)}")
+        res.problems.append(f"chartName: {chart!r} is not one of {', '.join(CHARTS)}" if chart is not None else
+                            f"chartName: required — a KubeFATE cluster file names its chart: {', '.join(CHARTS)}")
         raise ImportError_(res.problems)
     res.kind, want = CHARTS[chart]
     if str(version) != want:
@@ -398,6 +424,9 @@ def _import_serving_link(src: Section, res: Result) -> None:
     if serving_ip and serving_port:
         res.set("serving.host", str(serving_ip))
         res.set("serving.port", serving_port)
+        res.notes.append(f"servingIp/servingPort: serving-server of FATE-Serving, a deployment of its own: import its "
+                         f"cluster file (chart fate-serving) too, or name it to fate-pulumi preflight with --external "
+                         f"{serving_ip}:{serving_port}")
     serving = src.sub("serving")
     if serving.take("useRegistry"):
         res.set("serving.useRegistry", True)
@@ -623,8 +652,10 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         ex = rs.sub("exchange")
         if ex.present:
             res.set("rollsite.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
+            res.came_from("rollsite.exchange.host", ex.key("ip"))
+            res.came_from("rollsite.exchange.port", ex.key("port"))
         _rollsite_tls(rs, res)
-    plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own)
+    plist = _party_routes(rs.take("partyList"), rs.key("partyList"), res, own, "rollsite.partyList")
     if plist:
         res.set("rollsite.partyList", plist)
     polling = rs.sub("polling")
@@ -632,8 +663,16 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         ptype = polling.take("type")
         out: dict[str, Any] = {"enabled": True, "type": ptype}
         server = polling.sub("server")
-        if server.present:
+        default_route = ("lbrollsite.exchangeList" if lb
+                         else "rollsite.exchange" if res.get("rollsite.exchange") else None)
+        if server.present and ptype == "client" and default_route:
+            server.take("ip"), server.take("port")
+            res.notes.append(f"{server.path}: not used — a polling client polls its default route (eggroll "
+                             f"Polling.scala), which KubeFATE's route table sends to {default_route}; not imported")
+        elif server.present:
             out["server"] = {"host": str(server.take("ip")), "port": _int(server.take("port"), server.key("port"))}
+            res.came_from("rollsite.polling.server.host", server.key("ip"))
+            res.came_from("rollsite.polling.server.port", server.key("port"))
         clients = polling.take("clientList")
         if clients:
             out["clientList"] = [_int(c.get("partID")) for c in clients]
@@ -641,7 +680,7 @@ def _import_rollsite(src: Section, res: Result, modules: list[str], own: int, lb
         if conc:
             out["concurrency"] = _int(conc)
         res.set("rollsite.polling", out)
-        if lb:
+        if lb and ptype == "server":
             res.notes.append(
                 f"{polling.path}: with lbrollsite KubeFATE enables polling in eggroll.properties but leaves "
                 "the polling entries out of the route table; fate-pulumi writes both"
@@ -843,12 +882,14 @@ def _import_exchange(src: Section, res: Result) -> None:
 
 def _import_routes(section: Section, module: str, res: Result, own: int) -> bool:
     """partyList and exchange of a rollsite or serving proxy; whether the file names an exchange."""
-    plist = _party_routes(section.take("partyList"), section.key("partyList"), res, own)
+    plist = _party_routes(section.take("partyList"), section.key("partyList"), res, own, f"{module}.partyList")
     if plist:
         res.set(f"{module}.partyList", plist)
     ex = section.sub("exchange")
     if ex.present:
         res.set(f"{module}.exchange", {"host": str(ex.take("ip")), "port": _int(ex.take("port"), ex.key("port"))})
+        res.came_from(f"{module}.exchange.host", ex.key("ip"))
+        res.came_from(f"{module}.exchange.port", ex.key("port"))
     return ex.present
 
 
@@ -995,7 +1036,7 @@ def _required_secrets(res: Result) -> None:
     try:
         cfg = load_config({**res.config, "development": True})
     except ConfigError as err:
-        res.problems += [f"{p.key}: {p.message}" for p in err.problems]
+        res.problems += [res.in_their_words(p.key, p.message) for p in err.problems]
         return
     found = {k for k, _ in res.secrets}
     for key in required_secrets(cfg):
@@ -1003,8 +1044,186 @@ def _required_secrets(res: Result) -> None:
             res.secrets.append((key, f"a new password; KubeFATE's default was {SECRET_KEYS[key][1]!r}"))
 
 
-def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
-    """Map a parsed cluster.yaml; raises ImportError_ listing every refused key."""
+# ----------------------------------------------------------------------------------------------------------------
+# Addresses: where peers reach the deployment (fate:publicHost), and who reaches it from another namespace. A KubeFATE
+# cluster file seldom names the deployment's own address: the peers' files do (their partyList, route-table and SNI
+# entries, their exchange sections, servingIp / servingServer.fateflow between a party's FATE and FATE-Serving).
+
+_PROBE_HOST = "public-host.invalid"  # stands in for the unknown public host while its ports are looked up
+
+# (kind, module exposed) -> where KubeFATE's peers name the deployment's address, for the note
+_PEERS_NAME_IT = {
+    ("party", "rollsite"): "the partyIp of partyId {pid} in the other parties' or the exchange's rollsite.partyList",
+    ("party", "nginx"): "the proxy host of {pid} in the other parties' nginx.route_table",
+    ("party", "pulsar"): "the host of {pid} in the other parties' pulsar.route_table",
+    ("party", "rabbitmq"): "the host of {pid} in the other parties' rabbitmq.route_table",
+    ("party", "python"): "servingServer.fateflow.ip in party {pid}'s FATE-Serving cluster file",
+    ("exchange", "rollsite"): "rollsite.exchange.ip in the parties' cluster files",
+    ("exchange", "nginx"): "nginx.exchange.ip in the parties' cluster files",
+    ("exchange", "trafficServer"): "pulsar.exchange.ip in the parties' cluster files",
+    ("serving", "servingProxy"): "the partyIp of partyId {pid} in the other parties' servingProxy.partyList",
+    ("serving", "servingServer"): "servingIp in party {pid}'s FATE cluster file",
+}
+
+
+def _public_ports(res: Result) -> dict[int, str]:
+    """Port reachable on the deployment's public host -> module: its NodePorts and load-balancer ports, as preflight
+    matches peers' routes against them (preflight.exposed)."""
+    from fate_pulumi.preflight import exposed
+    from stacks.config import ConfigError, load_config
+
+    try:
+        cfg = load_config({**res.config, "development": True, "publicHost": _PROBE_HOST})
+    except ConfigError:
+        return {}  # reported by _required_secrets
+    return {port: owner.split("/")[1] for (host, port), owner in exposed("", cfg).items() if host == _PROBE_HOST}
+
+
+def _whole(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def routes_to(data: dict[str, Any], pid: int, kind: str) -> list[tuple[str, Any, Any]]:
+    """(key, host, port) of every route the cluster file `data` gives to deployment `pid` of `kind` (its own file
+    included: a partyList may list the party itself)."""
+    out: list[tuple[str, Any, Any]] = []
+    chart = data.get("chartName")
+
+    def section(*path: str) -> dict[str, Any]:
+        node: Any = data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, dict) else {}
+
+    def party_list(name: str) -> None:
+        for i, entry in enumerate(section(name).get("partyList") or []):
+            if isinstance(entry, dict) and _whole(entry.get("partyId")) == pid:
+                out.append((f"{name}.partyList[{i}].partyIp", entry.get("partyIp"), entry.get("partyPort")))
+
+    def table_entry(name: str) -> Any:
+        table = section(name).get("route_table") or {}
+        return next((v for k, v in table.items() if _whole(k) == pid), None) if isinstance(table, dict) else None
+
+    if kind == "party" and chart in ("fate", "fate-exchange"):
+        party_list("rollsite")
+        for name in ("pulsar", "rabbitmq"):
+            route = table_entry(name)
+            if isinstance(route, dict):
+                for port_key in ("port", "sslPort"):
+                    out.append((f"{name}.route_table.{pid}.host", route.get("host"), route.get(port_key)))
+        route = table_entry("nginx")
+        for i, hop in enumerate((route or {}).get("proxy") or [] if isinstance(route, dict) else []):
+            if isinstance(hop, dict):
+                for port_key in ("http_port", "grpc_port"):
+                    out.append((f"nginx.route_table.{pid}.proxy[{i}].host", hop.get("host"), hop.get(port_key)))
+        # an exchange's Traffic Server tunnels <partyId>.<domain> (the party's Pulsar) to host:port
+        for i, sni in enumerate(section("trafficServer", "route_table").get("sni") or []):
+            if isinstance(sni, dict) and str(sni.get("fqdn", "")).split(".")[0] == str(pid):
+                host, _, port = str(sni.get("tunnelRoute", "")).rpartition(":")
+                out.append((f"trafficServer.route_table.sni[{i}].tunnelRoute", host, port))
+    if kind == "serving" and chart == "fate-serving":
+        party_list("servingProxy")
+    if kind == "exchange" and chart in ("fate", "fate-serving"):
+        for name, port_keys in (("rollsite", ("port",)), ("nginx", ("httpPort", "grpcPort")), ("pulsar", ("port",)),
+                                ("servingProxy", ("port",))):
+            ex = section(name, "exchange")
+            for port_key in port_keys:
+                out.append((f"{name}.exchange.ip", ex.get("ip"), ex.get(port_key)))
+    if _whole(data.get("partyId")) == pid:  # a party's FATE and FATE-Serving name each other
+        if kind == "serving" and chart == "fate":
+            out.append(("servingIp", data.get("servingIp"), data.get("servingPort")))
+        if kind == "party" and chart == "fate-serving":
+            ff = section("servingServer", "fateflow")
+            out.append(("servingServer.fateflow.ip", ff.get("ip"), ff.get("port")))
+    return out
+
+
+def _public_host(data: dict[str, Any], res: Result, peers: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """fate:publicHost from the routes that reach one of the deployment's public ports, in its own file or in the
+    peers' files given; a note saying what to set when they do not name it (preflight and `connect` need it)."""
+    from components import endpoints
+
+    ports = _public_ports(res)
+    if not ports or res.get("publicHost"):
+        return
+    pid = res.config["partyId"]
+    kind = "FATE-Serving deployment" if res.kind == "serving" else res.kind
+    found: dict[str, list[str]] = {}
+    for source, doc in [("", data), *((f"{name}: ", peer) for name, peer in peers)]:
+        for key, host, port in routes_to(doc, pid, res.kind):
+            host = str(host or "").strip()
+            if (not host or _whole(port) not in ports or endpoints.namespace_of(host)
+                    or host.lower() in endpoints.SERVICE_NAMES):
+                continue  # not this deployment's public address: another port, or an in-cluster name
+            where = f"{source}{key}"
+            if where not in found.setdefault(host, []):
+                found[host].append(where)
+    for _module, path, _svc in registry.EXPOSED:
+        section = ".".join(path)
+        lb = res.get(f"{section}.service.loadBalancerIP")
+        if lb and res.get(f"{section}.service.type") == "LoadBalancer":
+            found.setdefault(str(lb), []).append(res.origins.get(f"{section}.service.loadBalancerIP", section))
+    if len(found) == 1:
+        host, keys = next(iter(found.items()))
+        res.set("publicHost", host)
+        res.notes.append(f"publicHost: {host}, where peers reach this {kind} ({'; '.join(keys)})")
+        return
+    exposed = ", ".join(f"{m} {p}" for p, m in sorted(ports.items()))
+    if found:
+        res.notes.append("publicHost is not set: peers reach this " + kind + " at several addresses (" + "; ".join(
+            f"{h}: {', '.join(k)}" for h, k in found.items()) + f"); set fate:publicHost to the one that reaches its "
+            f"ports ({exposed}) — preflight and the `connect` output match peers' routes against it")
+        return
+    names = [text.format(pid=pid) for (k, m), text in _PEERS_NAME_IT.items() if k == res.kind and m in ports.values()]
+    res.notes.append(
+        f"publicHost is not set: this file does not name the address peers reach this {kind} at (its ports: "
+        f"{exposed}); set fate:publicHost to it — a node's IP for NodePorts, the load balancer's for LoadBalancer "
+        f"Services" + (f"; KubeFATE's peers give it as {' or '.join(names)}" if names else "")
+        + " (or import with --peer <their cluster file>). preflight and the `connect` output need it")
+
+
+def _serving_registry(res: Result, peers: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """FATE Flow registers with the FATE-Serving ZooKeeper from the party's namespace (KubeFATE's layout: fate-9999
+    beside fate-serving-9999); the NetworkPolicies admit another namespace's pods only where the stack's routes name
+    it (servingServer.fateflow as `fateflow-client.<namespace>`) or networkPolicy.allowNamespaces lists it."""
+    from components import endpoints
+
+    if res.kind != "serving" or "servingZookeeper" not in res.config.get("modules", []):
+        return
+    fateflow = res.get("servingServer.fateflow.host")
+    if fateflow and endpoints.namespace_of(str(fateflow)):
+        return  # a peer namespace already (stacks/common.peer_namespaces)
+    pid = res.config["partyId"]
+    here = res.config.get("namespace") or res.config.get("name")
+    party = next(((name, doc) for name, doc in peers
+                  if doc.get("chartName") == "fate" and _whole(doc.get("partyId")) == pid), None)
+    if party is not None:
+        name, doc = party
+        there = doc.get("namespace") or doc.get("name")
+        zk = ((doc.get("serving") or {}).get("zookeeper") or {}).get("hosts") or []
+        if not any(endpoints.namespace_of(str(h).rpartition(":")[0]) == here for h in zk) or there == here:
+            return  # the party's FATE Flow does not use this registry, or runs in this namespace
+        allowed = res.get("networkPolicy.allowNamespaces") or []
+        res.set("networkPolicy.allowNamespaces", [*allowed, str(there)])
+        res.notes.append(f"networkPolicy.allowNamespaces: {there}, the namespace FATE Flow of party {pid} registers "
+                         f"with this ZooKeeper from ({name}: serving.zookeeper.hosts)")
+        return
+    res.notes.append(
+        f"servingZookeeper: FATE Flow of party {pid} registers with this ZooKeeper when it uses the registry (its "
+        f"serving.useRegistry, serving.zookeeper.hosts: serving-zookeeper.{here}:2181) from its own namespace "
+        f"(KubeFATE's layout: fate-{pid}), which this file does not name, so this stack's NetworkPolicies would refuse "
+        "it: list that namespace in fate:networkPolicy.allowNamespaces (admits it to every module; or import with "
+        "--peer <the party's cluster file>), or, narrower, have servingServer.fateflow name FATE Flow in the cluster "
+        "(host fateflow-client.<that namespace>, port 9380: admits it to ZooKeeper, serving-server and serving-proxy)")
+
+
+def import_cluster(data: dict[str, Any], strict: bool = True,
+                   peers: Sequence[tuple[str, dict[str, Any]]] = ()) -> Result:
+    """Map a parsed cluster.yaml; raises ImportError_ listing every refused key. `peers` (name, parsed cluster file):
+    the federation's other files, read only for where they reach this deployment."""
     res = Result()
     root = Section(data, "", res)
     _top(root, res)
@@ -1013,6 +1232,9 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
     if not res.problems:
         _pod_security(res)
         _required_secrets(res)
+    if not res.problems:
+        _public_host(data, res, peers)
+        _serving_registry(res, peers)
     leftovers = [k for k in root.leftovers()]
     for key in leftovers:
         message = f"{key}: not a KubeFATE v1.11.2 option for chart {data.get('chartName')} (KubeFATE ignored it)"
@@ -1022,24 +1244,199 @@ def import_cluster(data: dict[str, Any], strict: bool = True) -> Result:
     return res
 
 
-def to_stack_file(res: Result, source: str, script: Optional[Path] = None) -> str:
+def _header(res: Result, source: str, script: Optional[Path] = None, target: Optional[Path] = None,
+            set_already: Collection[str] = ()) -> list[str]:
+    """What the stack file says before its YAML: where it came from, the passwords still to set (not those the file
+    already holds as secrets), how to review it before, and the notes."""
     lines = [f"# Imported from {source} by `fate-pulumi import`."]
     if script is not None:
         lines.append(f"# Passwords are not copied: run `sh {script}` (mode 0600) in the project directory after "
                      "`pulumi stack init`, then delete it.")
-    elif res.secrets:
+    elif {k for k, _ in res.secrets} - set(set_already):
         lines.append("# Passwords are not copied; set them as secrets:")
-        seen = set()
+        seen = set(set_already)
         for key, where in res.secrets:
             if key in seen:
                 continue
             seen.add(key)
             hint = where if where.startswith("a new password") else f"value of {where}"
             lines.append(f"#   pulumi config set --secret fate:{key} '<{hint}>'")
+    if res.secrets:
+        lines.append(f"# {REVIEW} fate-pulumi render --development {target or '<this file>'} out/")
     for note in res.notes:
         lines.append(f"# note: {note}")
-    body = yaml.safe_dump({"config": {f"fate:{k}": v for k, v in res.config.items()}}, sort_keys=False, width=120)
-    return "\n".join(lines) + "\n" + body
+    return lines
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, width=120)
+
+
+def to_stack_file(res: Result, source: str, script: Optional[Path] = None, target: Optional[Path] = None) -> str:
+    body = _dump({"config": {f"fate:{k}": v for k, v in res.config.items()}})
+    return "\n".join(_header(res, source, script, target)) + "\n" + body
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Importing over an existing stack file (one `pulumi stack init` salted, or an earlier import whose secrets are set):
+# merged so that nothing is lost, or refused
+
+
+REVIEW = "To review it before the passwords are set:"
+KEPT_COMMENTS = "# Comments kept from the stack file this import was merged into:"
+_OUR_COMMENTS = ("# Imported from ", "# Passwords are not copied", "#   pulumi config set --secret", f"# {REVIEW}",
+                 "# note: ", KEPT_COMMENTS)
+# what Pulumi keeps in Pulumi.<stack>.yaml (ProjectStack: pulumi/sdk/go/common/workspace/project.go)
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt", "config", "environment")
+
+
+@dataclass
+class Existing:
+    """A stack file the import is written over: its document and the comments its owner wrote."""
+
+    path: Path
+    doc: dict[str, Any]
+    comments: list[str]
+
+
+@dataclass
+class Merged:
+    doc: dict[str, Any]
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    comments: int = 0  # the owner's comment lines, moved under the header
+
+    def summary(self) -> str:
+        parts = [f"added {len(self.added)} keys"] if self.added else []
+        for what, keys in (("changed", self.changed), ("kept", self.kept)):
+            if keys:
+                parts.append(f"{what} {', '.join(keys)}")
+        if self.comments:
+            parts.append(f"its comments ({self.comments} lines) kept under the header")
+        return "; ".join(parts) or "nothing changed"
+
+
+def _secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def read_existing(path: Path) -> Optional[Existing]:
+    """The stack file at `path`, or None when there is none; InputError when the file is something else."""
+    from fate_pulumi.inputs import InputError, read_text
+
+    if not path.exists():
+        return None
+    text = read_text(path, "stack file the import is written over")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InputError(f"{path}: exists and is not valid YAML — give another -o FILE, or fix or remove it") from None
+    if doc is None:
+        return Existing(path, {}, [])
+    if not isinstance(doc, dict) or set(doc) - set(STACK_FILE_KEYS) or not isinstance(doc.get("config") or {}, dict):
+        what = "a KubeFATE cluster file" if isinstance(doc, dict) and "chartName" in doc else "not a Pulumi stack file"
+        raise InputError(f"{path}: exists and is {what} — give another -o FILE (the stack's Pulumi.<stack>.yaml)")
+    return Existing(path, doc, _own_comments(path, text, doc))
+
+
+def _own_comments(path: Path, text: str, doc: Any) -> list[str]:
+    """The file's full-line comments other than an earlier import's header. A comment after a value cannot be kept in
+    place by a merge that rewrites the YAML: refused. (A `#` line inside a block scalar is text, not a comment: each
+    candidate counts as a comment only if the document parses the same without it.)"""
+    from fate_pulumi.inputs import InputError
+
+    lines = text.splitlines()
+
+    def parses_same(changed: dict[int, str]) -> bool:
+        try:
+            return yaml.safe_load("\n".join(changed.get(i, line) for i, line in enumerate(lines))) == doc
+        except yaml.YAMLError:
+            return False
+
+    full = [i for i, line in enumerate(lines) if line.lstrip().startswith("#")]
+    if not parses_same({i: "" for i in full}):
+        full = [i for i in full if parses_same({i: ""})]
+    for i, line in enumerate(lines):
+        if i in full or " #" not in line:
+            continue
+        cut = line.find(" #")
+        while cut >= 0:
+            if parses_same({i: line[:cut]}):
+                raise InputError(f"{path}:{i + 1}: a comment after a value, which merging the import cannot keep in "
+                                 "place — move it onto a line of its own, or give another -o FILE")
+            cut = line.find(" #", cut + 1)
+    return [lines[i].strip() for i in full if not lines[i].strip().startswith(_OUR_COMMENTS)]
+
+
+def _merge_values(old: dict[str, Any], new: dict[str, Any], prefix: str, out: Merged) -> dict[str, Any]:
+    """`new` over `old`, section by section: what the import produces wins, except a `secure:` value; every key it
+    does not produce is kept."""
+    merged: dict[str, Any] = {}
+    for key, value in new.items():
+        name = f"{prefix}{key}"
+        if key not in old:
+            out.added.append(name)
+            merged[key] = value
+        elif _secure(old[key]):
+            out.kept.append(f"{name} (secure)")
+            merged[key] = old[key]
+        elif isinstance(old[key], dict) and isinstance(value, dict):
+            merged[key] = _merge_values(old[key], value, f"{name}.", out)
+        else:
+            if old[key] != value:
+                out.changed.append(name)
+            merged[key] = value
+    for key, value in old.items():
+        if key not in new:
+            out.kept.append(f"{prefix}{key}" + (" (secure)" if _secure(value) else ""))
+            merged[key] = value
+    return merged
+
+
+def merge(existing: Existing, res: Result) -> Merged:
+    """The import written over an existing stack file: its encryption salt, secrets provider and key, every `secure:`
+    value and every key the import does not produce are kept. A file of another party or kind is refused."""
+    from fate_pulumi.inputs import InputError
+
+    config = existing.doc.get("config") or {}
+    for key, ours in (("partyId", res.config["partyId"]), ("kind", res.config.get("kind", "party"))):
+        if "fate:partyId" not in config:
+            break  # no fate-pulumi deployment yet (a salted file, other projects' keys)
+        theirs = config.get(f"fate:{key}", "party")
+        if theirs != ours:
+            raise InputError(f"{existing.path}: fate:{key}: the file holds {theirs!r}, the import {ours!r} — this is "
+                             "another deployment's stack file; give its own -o FILE")
+    out = Merged({}, comments=len(existing.comments))
+    new_config = {f"fate:{k}": v for k, v in res.config.items()}
+    for key, value in existing.doc.items():
+        if key == "config":
+            out.doc[key] = _merge_values(config, new_config, "", out)
+        else:
+            out.kept.append(key)
+            out.doc[key] = value
+    if "config" not in out.doc:
+        out.doc["config"] = _merge_values({}, new_config, "", out)
+    return out
+
+
+def merged_stack_file(existing: Existing, merged: Merged, res: Result, source: str,
+                      script: Optional[Path] = None) -> str:
+    config = existing.doc.get("config") or {}
+    lines = _header(res, source, script, existing.path,
+                    set_already=[k.removeprefix("fate:") for k, v in config.items() if _secure(v)])
+    if existing.comments:
+        lines += [KEPT_COMMENTS, *existing.comments]
+    return "\n".join(lines) + "\n" + _dump(merged.doc)
+
+
+def merge_problems(merged: Merged) -> list[str]:
+    """The merged file's fate: keys checked as `render` checks them (a kept key may contradict an imported one)."""
+    from fate_pulumi.render import config_problems, engine_config
+
+    values, secret_keys = engine_config(merged.doc.get("config") or {})
+    return config_problems({**values, "fate:development": "true"}, secret_keys)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1122,18 +1519,67 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def _refuse_other_files(path: Path, data: Any) -> None:
+    """A file that is not a KubeFATE cluster file, named with what to pass instead."""
+    from fate_pulumi.inputs import InputError
+
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a KubeFATE cluster file (no mapping at the top)")
+    if "config" in data and "chartName" not in data:
+        raise InputError(f"{path}: a Pulumi stack file already — render it: fate-pulumi render {path} out/")
+    if "chartName" not in data and {"partyName", "image"} & set(data):
+        # KubeFATE's CLI renders a cluster file into these values (charts' values.yaml: partyName, image.registry);
+        # the keys differ (partyName vs name, image.* vs registry, modules as sections), so they are not imported
+        raise InputError(f"{path}: Helm values of a KubeFATE chart (values.yaml: partyName, image), not a KubeFATE "
+                         "cluster file — pass the cluster.yaml given to `kubefate cluster install` (chartName: fate, "
+                         "fate-exchange or fate-serving)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return a.resolve() == b.resolve()
+
+
+def _check_outputs(args: argparse.Namespace) -> Optional[Existing]:
+    """Every file the import writes, checked before anything is written: never the cluster file, a script never over
+    an existing file (it may hold passwords); a stack file that exists is read to be merged into."""
+    from fate_pulumi.inputs import InputError, output_file
+
+    existing = None
+    if args.output is not None:
+        output_file(args.output)
+        if _same_file(args.output, args.cluster_yaml):
+            raise InputError(f"{args.output}: is the cluster file being imported — write the stack file elsewhere "
+                             "(-o Pulumi.<stack>.yaml)")
+        existing = read_existing(args.output)
+    if args.secrets_script is not None:
+        output_file(args.secrets_script)
+        if args.secrets_script.exists() or args.secrets_script.is_symlink():
+            raise InputError(f"{args.secrets_script}: exists — remove it first (it may hold passwords) or name a new "
+                             "file for --secrets-script")
+        if args.output is not None and _same_file(args.output, args.secrets_script):
+            raise InputError(f"{args.secrets_script}: is also the -o file — give the script another name")
+    return existing
+
+
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> int:
-    from fate_pulumi.inputs import InputError, output_file, read_yaml, write_atomically
+    from fate_pulumi.inputs import InputError, read_yaml, write_atomically
 
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__.split("\n\n")[0],
-        epilog="exit status: 0 imported; 2 the file has keys or values fate-pulumi refuses (one line each, nothing "
-               "written); 1 reading the running party or writing the script failed")
+        epilog="exit status: 0 imported; 2 the file has keys or values fate-pulumi refuses, or an output cannot be "
+               "written (one line each, nothing written); 1 reading the running party failed")
     parser.add_argument(
         "cluster_yaml", type=Path, help="a KubeFATE cluster.yaml (chart fate, fate-exchange or fate-serving)"
     )
     parser.add_argument("-o", "--output", type=Path, metavar="FILE",
-                        help="write the stack file here (only when the import succeeds); default: standard output")
+                        help="write the stack file here (only when the import succeeds; never over the cluster file); "
+                             "a stack file already there is merged into: its encryption salt, secrets and every key "
+                             "the import does not produce are kept; default: standard output")
     parser.add_argument(
         "--ignore-unknown", action="store_true", help="report unknown keys as notes instead of refusing"
     )
@@ -1145,20 +1591,25 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
     parser.add_argument("--compare-live", action="store_true",
                         help="read the passwords the running party uses (KubeFATE's ConfigMaps and workloads, through "
                              "kubectl), warn where they differ from the cluster file, and carry the running ones")
+    parser.add_argument("--peer", type=Path, action="append", default=[], metavar="CLUSTER_YAML",
+                        help="a cluster file of another deployment of the federation (a peer party, the exchange, the "
+                             "party's FATE or FATE-Serving), read only for the address it reaches this one at "
+                             "(fate:publicHost) and the namespace FATE Flow reaches FATE-Serving from; repeatable")
     parser.add_argument("--kubeconfig", help="kubeconfig for --compare-live (implies it)")
     parser.add_argument("--context", help="kubeconfig context for --compare-live (implies it)")
     args = parser.parse_args(argv)
-    data = read_yaml(args.cluster_yaml, "KubeFATE cluster file") or {}
-    if not isinstance(data, dict):
-        raise InputError(f"{args.cluster_yaml}: not a KubeFATE cluster file (no mapping at the top)")
-    if "config" in data and "chartName" not in data:
-        raise InputError(
-            f"{args.cluster_yaml}: a Pulumi stack file already — render it: fate-pulumi render {args.cluster_yaml} out/"
-        )
-    if args.output is not None:
-        output_file(args.output)
+    data = read_yaml(args.cluster_yaml, "KubeFATE cluster file")
+    _refuse_other_files(args.cluster_yaml, data)
+    peers = []
+    for peer in args.peer:
+        doc = read_yaml(peer, "KubeFATE cluster file of a peer (--peer)")
+        if not isinstance(doc, dict) or doc.get("chartName") not in CHARTS:
+            raise InputError(f"{peer}: not a KubeFATE cluster file (chartName: fate, fate-exchange or fate-serving) — "
+                             "--peer takes the cluster files of the federation's other deployments")
+        peers.append((str(peer), doc))
+    existing = _check_outputs(args)
     try:
-        res = import_cluster(data, strict=not args.ignore_unknown)
+        res = import_cluster(data, strict=not args.ignore_unknown, peers=peers)
         if args.adopt:
             res.set("adoptKubefate", True)
             res.notes.append("adoptKubefate: set every password to the value the running deployment uses (MySQL keeps "
@@ -1168,6 +1619,14 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
         for problem in err.problems:
             print(f"error: {args.cluster_yaml}: {problem}", file=sys.stderr)
         return 2
+    merged = merge(existing, res) if existing is not None else None
+    if merged is not None:
+        problems = merge_problems(merged)
+        for problem in problems:
+            print(f"error: {args.output}: {problem} — a key kept from the file contradicts the import: remove it "
+                  "there, or give another -o FILE", file=sys.stderr)
+        if problems:
+            return 2
     live = None
     if args.compare_live or args.kubeconfig or args.context:
         from fate_pulumi.adopt import AdoptError, Kubectl, live_passwords
@@ -1179,20 +1638,36 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
             print(f"error: reading the running party's passwords: {err}", file=sys.stderr)
             return 1
     carried = passwords(res, data, args.adopt, live) if args.secrets_script or live is not None else []
-    if args.secrets_script:
+
+    def write_script() -> None:
+        if args.secrets_script is None:
+            return
         try:
             write_private(args.secrets_script, secrets_script(carried, str(args.cluster_yaml)))
-        except FileExistsError:
-            print(f"error: {args.secrets_script}: exists; remove it first (it may hold passwords)", file=sys.stderr)
-            return 1
-    text = to_stack_file(res, str(args.cluster_yaml), args.secrets_script)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomically(args.output, text)
-        print(f"{args.output}: {res.kind} stack file written ({len(res.notes)} notes inside)", file=sys.stderr)
-    return 0
+        except FileExistsError:  # created since it was checked
+            raise InputError(f"{args.secrets_script}: exists — remove it first (it may hold passwords) or name a "
+                             "new file for --secrets-script") from None
+        except OSError as err:
+            raise InputError(f"{args.secrets_script}: cannot be written ({err.strerror}) — write the script "
+                             "elsewhere") from None
 
+    source = str(args.cluster_yaml)
+    if args.output is None:
+        write_script()
+        sys.stdout.write(to_stack_file(res, source, args.secrets_script))
+        return 0
+    # the stack file's text is staged beside it, then the script written, then the stack file replaced: a failure
+    # on the way leaves neither
+    if existing is None or merged is None:
+        write_atomically(args.output, to_stack_file(res, source, args.secrets_script, args.output),
+                         before_rename=write_script)
+        print(f"{args.output}: {res.kind} stack file written ({len(res.notes)} notes inside)", file=sys.stderr)
+    else:
+        write_atomically(args.output, merged_stack_file(existing, merged, res, source, args.secrets_script),
+                         before_rename=write_script)
+        print(f"{args.output}: {res.kind} stack file merged into the existing one ({len(res.notes)} notes inside): "
+              f"{merged.summary()}", file=sys.stderr)
+    return 0
 
 if __name__ == "__main__":
     from fate_pulumi.cli import guarded

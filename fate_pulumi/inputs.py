@@ -4,8 +4,10 @@ for YAML) and the fix, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Optional
 
 import yaml
 
@@ -110,23 +112,45 @@ def output_dir(path: Path) -> Path:
 
 
 def output_file(path: Path) -> Path:
+    """A file a command may write, checked before anything is read or written."""
     if path.is_dir():
         raise InputError(f"{path}: is a directory — give a file name for the output")
     if not path.parent.exists():
         raise InputError(f"{path.parent}: no such directory — create it or write elsewhere")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: {path.parent} is not a directory — write the output elsewhere")
+    if path.exists() and not path.is_file():  # a device or a pipe: a rename would replace it (/dev/null as root)
+        raise InputError(f"{path}: not a regular file — give a file name for the output")
     return path
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write `text` to `path` only as a whole (a failed command leaves no half-written or empty file)."""
+def write_atomically(path: Path, text: str, mode: Optional[int] = None,
+                     before_rename: Optional[Callable[[], None]] = None) -> None:
+    """Write `text` to `path` only as a whole (a failed command leaves no half-written or empty file). A file that
+    exists keeps its mode and owner (default mode of a new one: 0644); a symbolic link keeps pointing at it.
+    `before_rename` runs once the text is written and before it replaces `path`; if it raises, nothing is replaced."""
     import os
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    if path.is_symlink():
+        path = path.resolve()
+    old = path.stat() if path.exists() else None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as err:
+        raise InputError(f"{path}: cannot create a file in {path.parent} ({err.strerror}) — write the output "
+                         "elsewhere") from None
     try:
         with os.fdopen(fd, "w") as out:
             out.write(text)
-        os.chmod(tmp, mode)
+        os.chmod(tmp, mode if mode is not None else stat.S_IMODE(old.st_mode) if old else 0o644)
+        if old is not None and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+            try:
+                os.chown(tmp, old.st_uid, old.st_gid)
+            except PermissionError:
+                pass  # only root may give a file away; the user's own file stays theirs anyway
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -129,6 +129,14 @@ def config_problems(config: dict[str, str], secret_keys: Sequence[str]) -> list[
     return []
 
 
+def _unset_password(problem: str) -> bool:
+    """A problem of config_problems saying a password is not set (a freshly imported file has none)."""
+    from stacks.config import NAMESPACE, SECRET_KEYS
+
+    key, _, message = problem.partition(": ")
+    return key.removeprefix(f"{NAMESPACE}:") in SECRET_KEYS and message.startswith("not set")
+
+
 def connect_summary(rendered: Rendered) -> str:
     """What peers need — the public host and the exposed ports — with what an offline render cannot know said."""
     connect = rendered.outputs.get("connect") or {}
@@ -169,8 +177,10 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi render") -> 
         config["fate:development"] = "true"
     problems = config_problems(config, secret_keys)
     if problems:  # the keyed messages, nothing written
+        review = (f" — to review the file before its passwords are set: {prog} --development {args.stack_file} "
+                  f"{args.out_dir}")
         for problem in problems:
-            print(f"error: {args.stack_file}: {problem}", file=sys.stderr)
+            print(f"error: {args.stack_file}: {problem}{review if _unset_password(problem) else ''}", file=sys.stderr)
         return 2
     check_out_dir(args.out_dir)
     output_dir(args.out_dir)

@@ -943,28 +943,24 @@ def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
                 "rollsite.exchangeList (load-balanced exchanges), not both",
             )
         )
-    if cfg.rollsite.exchange_list and polling.enabled and polling.type == "client":
-        p.append(
-            Problem(
-                _key(["rollsite", "exchangeList"]), "a polling client reaches everything through its polling server"
-            )
-        )
+    # eggroll 2.5.1 (and 2.5.3): a polling client polls its default route (Polling.scala L81, Router.query("default"))
+    # and sends by its route table like any rollsite (EggSiteServicer.scala L80, Push.scala L430): partyList peers
+    # directly, every other party over the default route — the exchange(s) when set, else polling.server
+    exchange = ("exchange" if cfg.rollsite.exchange is not None
+                else "exchangeList" if cfg.rollsite.exchange_list else None)
     if polling.enabled:
         if polling.type is None:
             p.append(
                 Problem(_key(["rollsite", "polling", "type"]), "required when polling is enabled: client or server")
             )
-        if polling.type == "client" and polling.server is None:
-            p.append(
-                Problem(_key(["rollsite", "polling", "server"]), "a polling client needs the server's host and port")
-            )
-        if polling.type == "client" and cfg.rollsite.exchange is not None:
-            p.append(
-                Problem(
-                    _key(["rollsite", "exchange"]),
-                    "a polling client reaches everything through its polling server; remove exchange",
-                )
-            )
+        if polling.type == "client" and polling.server is None and exchange is None:
+            p.append(Problem(_key(["rollsite", "polling", "server"]),
+                             "a polling client needs the server's host and port (or an exchange: it polls its "
+                             "default route)"))
+        if polling.type == "client" and polling.server is not None and exchange is not None:
+            p.append(Problem(_key(["rollsite", "polling", "server"]),
+                             f"unused: a polling client polls its default route, which is rollsite.{exchange}; "
+                             "remove one of them"))
         if polling.type == "server" and not polling.client_list:
             p.append(
                 Problem(

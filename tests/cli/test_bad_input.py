@@ -22,6 +22,10 @@ EXAMPLE = ROOT / "examples" / "Pulumi.party-9999-eggroll.yaml"
 CLUSTER = {"name": "fate-9999", "namespace": "fate-9999", "chartName": "fate", "chartVersion": "v1.11.2",
            "partyId": 9999, "computing": "Eggroll", "federation": "Eggroll", "storage": "Eggroll",
            "modules": ["rollsite", "clustermanager", "nodemanager", "mysql", "python", "fateboard", "client"]}
+# the top of a KubeFATE chart's values.yaml (FATE chart v1.11.2), which Helm installs take instead of a cluster file
+HELM_VALUES = {"image": {"registry": "federatedai", "isThridParty": None, "tag": "1.11.2-release"}, "partyId": 9999,
+               "partyName": "fate-9999", "computing": "Eggroll", "federation": "Eggroll", "storage": "Eggroll",
+               "modules": {"rollsite": {"include": True, "type": "ClusterIP"}}}
 TOPOLOGY = {"name": "demo", "development": True, "parties": [{"partyId": 9999, "address": "198.51.100.10"}]}
 
 
@@ -239,6 +243,97 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "typo:",
         2,
     ),
+    # import: where the output goes (issue 23 item 2), what is passed, whose key a problem is under
+    "import-output-is-the-input": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(t / "cluster.yaml")],
+        "is the cluster file being imported — write the stack file elsewhere",
+        2,
+    ),
+    "import-output-links-to-the-input": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o",
+                   str(_link(t, "Pulumi.x.yaml", "cluster.yaml"))],
+        "is the cluster file being imported",
+        2,
+    ),
+    "import-output-under-a-file": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(t / "cluster.yaml" / "Pulumi.x.yaml")],
+        "/cluster.yaml is not a directory — write the output elsewhere",
+        2,
+    ),
+    "import-output-into-proc": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", "/proc/Pulumi.x.yaml"],
+        "/proc/Pulumi.x.yaml: cannot create a file in /proc",
+        2,
+    ),
+    "import-output-into-sys": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", "/sys/Pulumi.x.yaml"],
+        "/sys/Pulumi.x.yaml: cannot create a file in /sys",
+        2,
+    ),
+    "import-output-a-pipe": (  # as /dev/null: a rename would replace the device (as root) with a file
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(_fifo(t, "Pulumi.x.yaml"))],
+        "Pulumi.x.yaml: not a regular file",
+        2,
+    ),
+    "import-output-another-partys-stack-file": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o",
+                   str(_write(t, "Pulumi.x.yaml", {"encryptionsalt": "v1:x", "config": {"fate:partyId": 10000}}))],
+        "fate:partyId: the file holds 10000, the import 9999 — this is another deployment's stack file",
+        2,
+    ),
+    "import-output-a-cluster-file": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o", str(_write(t, "other.yaml", CLUSTER))],
+        "other.yaml: exists and is a KubeFATE cluster file — give another -o FILE",
+        2,
+    ),
+    "import-output-comment-after-a-value": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o",
+                   str(_write(t, "Pulumi.x.yaml", "encryptionsalt: v1:x  # from pulumi stack init\n"))],
+        "Pulumi.x.yaml:1: a comment after a value, which merging the import cannot keep in place",
+        2,
+    ),
+    "import-output-kept-key-contradicts": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "-o",
+                   str(_write(t, "Pulumi.x.yaml", {"config": {"fate:partyId": 9999,
+                                                              "fate:rollsite": {"nodeport": 1}}}))],
+        "fate:rollsite.nodeport: unknown key",
+        2,
+    ),
+    "import-secrets-script-exists": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "--secrets-script", str(_write(t, "s.sh", "x")),
+                   "-o", str(t / "Pulumi.x.yaml")],
+        "s.sh: exists — remove it first (it may hold passwords)",
+        2,
+    ),
+    "import-helm-values": (
+        lambda t: ["import", str(_write(t, "values.yaml", HELM_VALUES))],
+        "values.yaml: Helm values of a KubeFATE chart (values.yaml: partyName, image), not a KubeFATE cluster file — "
+        "pass the cluster.yaml given to `kubefate cluster install`",
+        2,
+    ),
+    "import-no-chart-name": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", {k: v for k, v in CLUSTER.items() if k != "chartName"}))],
+        "cluster.yaml: chartName: required",
+        2,
+    ),
+    "import-peer-not-a-cluster-file": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "--peer", str(EXAMPLE), "-o",
+                   str(t / "Pulumi.x.yaml")],
+        "Pulumi.party-9999-eggroll.yaml: not a KubeFATE cluster file (chartName: fate, fate-exchange or fate-serving) "
+        "— --peer takes the cluster files",
+        2,
+    ),
+    "import-peer-missing": (
+        lambda t: ["import", str(_write(t, "cluster.yaml", CLUSTER)), "--peer", str(t / "peer.yaml")],
+        "peer.yaml: no such file",
+        2,
+    ),
+    "import-node-port-80-under-the-users-key": (
+        lambda t: ["import",
+                   str(_write(t, "cluster.yaml", {**CLUSTER, "rollsite": {"type": "NodePort", "nodePort": 80}}))],
+        "cluster.yaml: rollsite.nodePort: Input should be greater than or equal to 30000",
+        2,
+    ),
     # federation
     "federation-missing-file": (lambda t: ["federation", "preview", str(t / "fed.yaml")], "fed.yaml: no such file", 2),
     "federation-a-stack-file": (
@@ -396,6 +491,16 @@ def _bytes(tmp: Path, name: str, data: bytes) -> Path:
 
 def _dir(tmp: Path, name: str) -> Path:
     (tmp / name).mkdir()
+    return tmp / name
+
+
+def _link(tmp: Path, name: str, target: str) -> Path:
+    (tmp / name).symlink_to(target)
+    return tmp / name
+
+
+def _fifo(tmp: Path, name: str) -> Path:
+    os.mkfifo(tmp / name)
     return tmp / name
 
 

@@ -616,3 +616,336 @@ def test_an_ingress_class_the_network_policies_cannot_place_is_noted():
     assert res.config["ingress"]["className"] == "haproxy"
     assert any("networkPolicy.ingressNamespaces" in n for n in res.notes), res.notes
     assert not any("networkPolicy" in n for n in import_cluster({**LB_PARTY, "ingressClassName": "nginx"}).notes)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Writing the stack file (issue 23 item 2): never over the cluster file; over an existing stack file, merged
+
+
+SALTED = """\
+# party 9999 of the bank federation (ops team)
+encryptionsalt: v1:Ks6NjhEa5pA=:v1:Eb0NpmTLWfY6xB1O:9qP4cTr5Kz2S0gk2lRjv0ZrUV2dHpw==
+secretsprovider: awskms://alias/fate?region=eu-west-1
+encryptedkey: AQICAHhV2ZxYq1cT8bGf0fFqZfJk
+config:
+  kubernetes:context: bank-prod
+  fate:partyId: 9999
+  fate:mysqlPassword:
+    secure: AAABAJ2r0bYf3c8Xw==
+  fate:rollsite:
+    service:
+      type: NodePort
+      nodePorts:
+        rollsite: 30000
+    tls:
+      enabled: true
+"""
+
+
+def _files(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()}
+
+
+def test_import_over_a_stack_file_keeps_its_salt_secrets_and_keys(tmp_path, capsys):
+    """`pulumi stack init` salted the file and a password was set: the import merges into it. Kept: the encryption
+    salt, secrets provider and key, the `secure:` value, the keys the import does not produce (another provider's,
+    rollsite.tls), the owner's comment and the file's mode; the cluster file's values win elsewhere."""
+    out = tmp_path / "Pulumi.party-9999.yaml"
+    out.write_text(SALTED)
+    out.chmod(0o640)
+    before = yaml.safe_load(SALTED)
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out)]) == 0
+    summary = capsys.readouterr().err
+    doc = yaml.safe_load(out.read_text())
+    for key in ("encryptionsalt", "secretsprovider", "encryptedkey"):
+        assert doc[key] == before[key], key
+    config = doc["config"]
+    assert config["fate:mysqlPassword"] == before["config"]["fate:mysqlPassword"]
+    assert config["kubernetes:context"] == "bank-prod"
+    assert config["fate:rollsite"]["tls"] == {"enabled": True}
+    assert config["fate:rollsite"]["service"]["nodePorts"] == {"rollsite": 31910}  # the cluster file's
+    assert config["fate:backend"] == "eggroll" and config["fate:rollsite"]["partyList"][0]["partyId"] == 10000
+    text = out.read_text()
+    assert "# party 9999 of the bank federation (ops team)" in text
+    assert "pulumi config set --secret fate:fateboardPassword" in text
+    assert "pulumi config set --secret fate:mysqlPassword" not in text  # already set
+    assert oct(out.stat().st_mode & 0o777) == oct(0o640)
+    assert _files(tmp_path) == {out.name}  # no temporary file left
+    assert "changed fate:rollsite.service.nodePorts.rollsite" in summary
+    parts = summary.strip().split("; ")
+    kept = next(part for part in parts if part.startswith("kept ")).removeprefix("kept ").split(", ")
+    assert "its comments (1 lines) kept under the header" in parts
+    assert sorted(kept) == sorted(["encryptionsalt", "secretsprovider", "encryptedkey", "kubernetes:context",
+                                   "fate:mysqlPassword (secure)", "fate:rollsite.tls"]), summary
+    # importing again changes nothing, and the kept comment is not repeated
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out)]) == 0
+    assert out.read_text() == text
+    assert "added" not in capsys.readouterr().err
+
+
+def test_import_over_a_freshly_initialised_stack_file(tmp_path, capsys):
+    out = tmp_path / "Pulumi.ex.yaml"
+    out.write_text("encryptionsalt: v1:abc=:v1:def:ghi==\n")
+    assert main([str(fixture_file("exchange-rollsite")), "-o", str(out)]) == 0
+    doc = yaml.safe_load(out.read_text())
+    assert doc["encryptionsalt"] == "v1:abc=:v1:def:ghi==" and doc["config"]["fate:kind"] == "exchange"
+    assert list(doc) == ["encryptionsalt", "config"]
+    assert "kept encryptionsalt" in capsys.readouterr().err
+
+
+def test_a_failed_write_leaves_the_stack_file_as_it_was_and_no_script(tmp_path, monkeypatch, capsys):
+    """The script is written after the stack file's text is staged and before it replaces the file: when the script
+    cannot be written, the old stack file stays and nothing new is left behind."""
+    from fate_pulumi import cli, importer
+
+    out = tmp_path / "Pulumi.party-9999.yaml"
+    out.write_text(SALTED)
+
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(importer, "write_private", full)
+    script = tmp_path / "secrets.sh"
+    assert cli.main(["import", str(fixture_file("party-9999-eggroll")), "-o", str(out),
+                     "--secrets-script", str(script)]) == 2
+    assert "secrets.sh: cannot be written (No space left on device)" in capsys.readouterr().err
+    assert out.read_text() == SALTED and _files(tmp_path) == {out.name}
+
+
+def test_import_with_a_script_over_a_stack_file_writes_both(tmp_path):
+    from fate_pulumi import cli
+
+    out, script = tmp_path / "Pulumi.party-9999.yaml", tmp_path / "secrets.sh"
+    out.write_text(SALTED)
+    assert cli.main(["import", str(fixture_file("party-9999-serving")), "-o", str(out), "--secrets-script",
+                     str(script)]) == 2
+    assert out.read_text() == SALTED and not script.exists()  # a serving file over a party's stack file: refused
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out), "--secrets-script", str(script)]) == 0
+    assert yaml.safe_load(out.read_text())["encryptionsalt"] == yaml.safe_load(SALTED)["encryptionsalt"]
+    assert oct(script.stat().st_mode & 0o777) == oct(0o600) and "pulumi config set --secret" in script.read_text()
+
+
+def test_render_says_how_to_review_an_imported_file_before_its_passwords_are_set(tmp_path, capsys):
+    from fate_pulumi import cli
+
+    out = tmp_path / "Pulumi.party-9999.yaml"
+    assert main([str(fixture_file("party-9999-eggroll")), "-o", str(out)]) == 0
+    assert f"fate-pulumi render --development {out} out/" in out.read_text()
+    capsys.readouterr()
+    assert cli.main(["render", str(out), str(tmp_path / "out")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors and all(f"fate-pulumi render --development {out} {tmp_path / 'out'}" in e for e in errors), errors
+    assert cli.main(["render", "--development", str(out), str(tmp_path / "out")]) == 0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Where peers reach an imported deployment (issue 23 items 5 and 6)
+
+
+FEDERATION = ("party-9999-eggroll", "party-10000-eggroll", "party-9999-serving", "party-10000-serving")
+
+
+def _import_files(tmp_path: Path, names, *extra: str) -> dict[str, Path]:
+    from fate_pulumi import cli
+
+    out = {}
+    for name in names:
+        out[name] = tmp_path / f"Pulumi.{name}.yaml"
+        assert cli.main(["import", str(fixture_file(name)), "-o", str(out[name]), *extra]) == 0
+    return out
+
+
+def _notes(path: Path) -> list[str]:
+    return [line.removeprefix("# note: ") for line in path.read_text().splitlines() if line.startswith("# note: ")]
+
+
+def _set(path: Path, key: str, value) -> None:
+    doc = yaml.safe_load(path.read_text())
+    doc["config"][f"fate:{key}"] = value
+    path.write_text(yaml.safe_dump(doc))
+
+
+def _preflight(capsys, *args) -> tuple[int, str]:
+    from fate_pulumi import cli
+
+    capsys.readouterr()
+    code = cli.main(["preflight", *map(str, args)])
+    return code, capsys.readouterr().out
+
+
+def _peer_entry(peer: str, section: str, party: int) -> str:
+    """What the peer's cluster file gives as the address of `party` (its partyList entry)."""
+    return next(e["partyIp"] for e in _load(fixture_file(peer))[section]["partyList"] if e["partyId"] == party)
+
+
+def test_imported_parties_pass_preflight_once_their_notes_are_followed(tmp_path, capsys):
+    """Two parties and their FATE-Serving, imported one file at a time: none of the files names its own address, so
+    each note says to set fate:publicHost and where KubeFATE's peers name it; set so, every check passes."""
+    stacks = _import_files(tmp_path, FEDERATION)
+    notes = {name: _notes(path) for name, path in stacks.items()}
+    code, table = _preflight(capsys, *stacks.values())
+    assert code == 1 and "FAILED" in table
+    for name in stacks:
+        note = next(n for n in notes[name] if n.startswith("publicHost is not set"))
+        assert "set fate:publicHost to it" in note, note
+    # what the notes point at: the partyIp the other party lists, the partyIp its FATE-Serving peer lists
+    for party, peer in ((9999, 10000), (10000, 9999)):
+        assert f"the partyIp of partyId {party} in the other parties' or the exchange's rollsite.partyList" in \
+            " ".join(notes[f"party-{party}-eggroll"])
+        assert f"the partyIp of partyId {party} in the other parties' servingProxy.partyList" in \
+            " ".join(notes[f"party-{party}-serving"])
+        _set(stacks[f"party-{party}-eggroll"], "publicHost", _peer_entry(f"party-{peer}-eggroll", "rollsite", party))
+        _set(stacks[f"party-{party}-serving"], "publicHost",
+             _peer_entry(f"party-{peer}-serving", "servingProxy", party))
+    code, table = _preflight(capsys, *stacks.values())
+    assert code == 0, table
+    assert table.count(" ok ") == 10 and "FAILED" not in table  # 8 targets, 2 ways back
+    # the two parties alone: their FATE-Serving is named to preflight as the note on servingIp says
+    parties = [stacks["party-9999-eggroll"], stacks["party-10000-eggroll"]]
+    external = []
+    for name in ("party-9999-eggroll", "party-10000-eggroll"):
+        note = next(n for n in notes[name] if n.startswith("servingIp/servingPort"))
+        external += ["--external", note.rpartition("--external ")[2]]
+    code, table = _preflight(capsys, *parties, *external)
+    assert code == 0 and "FAILED" not in table, table
+
+
+def test_peer_cluster_files_give_the_public_host(tmp_path, capsys):
+    """--peer: the federation's other cluster files, read for the address they reach this deployment at. Imported
+    so, the four stacks pass preflight as they are."""
+    peers = {"party-9999-eggroll": ("party-10000-eggroll", "party-9999-serving"),
+             "party-10000-eggroll": ("party-9999-eggroll",),
+             "party-9999-serving": ("party-9999-eggroll",),
+             "party-10000-serving": ("party-9999-serving",)}
+    stacks = {}
+    for name, others in peers.items():
+        extra = [arg for other in others for arg in ("--peer", str(fixture_file(other)))]
+        stacks.update(_import_files(tmp_path, [name], *extra))
+    hosts = {name: yaml.safe_load(path.read_text())["config"]["fate:publicHost"] for name, path in stacks.items()}
+    assert hosts == {"party-9999-eggroll": "172.16.99.10", "party-10000-eggroll": "172.16.100.10",
+                     "party-9999-serving": "172.16.99.10", "party-10000-serving": "172.16.100.10"}
+    note = next(n for n in _notes(stacks["party-9999-eggroll"]) if n.startswith("publicHost: "))
+    assert "party-10000-eggroll.yaml: rollsite.partyList[0].partyIp" in note
+    assert "party-9999-serving.yaml: servingServer.fateflow.ip" in note
+    code, table = _preflight(capsys, *stacks.values())
+    assert code == 0 and "FAILED" not in table, table
+
+
+@pytest.mark.parametrize("name, peer, key", [
+    ("party-9999-spark-pulsar", "party-10000-spark-pulsar", "pulsar.route_table.9999.host"),
+    ("party-10000-spark-rabbitmq", "party-9999-spark-rabbitmq", "rabbitmq.route_table.10000.host"),
+    ("party-9999-spark-pulsar", "exchange-traffic-server", "trafficServer.route_table.sni[1].tunnelRoute"),
+    ("party-10000-spark-local-pulsar", "exchange-traffic-server", "nginx.route_table.10000.proxy[0].host"),
+])
+def test_every_backends_routes_name_the_public_host(name, peer, key):
+    """Spark parties are reached by their peers' Pulsar, RabbitMQ and nginx route tables, and by an exchange's
+    Traffic Server SNI routes (<partyId>.<domain> -> host:port); the address is the one at this party's ports."""
+    res = import_cluster(_load(fixture_file(name)), peers=[(peer, _load(fixture_file(peer)))])
+    own = _load(fixture_file(name))["partyId"]
+    assert res.config["publicHost"] == ("172.16.99.10" if own == 9999 else "172.16.100.10")
+    assert any(n.startswith("publicHost: ") and f"{peer}: {key}" in n for n in res.notes), res.notes
+
+
+def test_the_public_host_from_the_file_itself():
+    """A partyList that lists the party itself at its rollsite NodePort, or a load balancer's fixed IP, names the
+    address; a route to another port or an in-cluster name does not."""
+    data = _load(fixture_file("party-9999-eggroll"))
+    data["rollsite"]["partyList"].append({"partyId": 9999, "partyIp": "203.0.113.9", "partyPort": 31910})
+    assert import_cluster(data).config["publicHost"] == "203.0.113.9"
+    data["rollsite"]["partyList"][-1]["partyPort"] = 31000  # not a port of this party: another address
+    assert "publicHost" not in import_cluster(data).config
+    data["rollsite"]["partyList"][-1] = {"partyId": 9999, "partyIp": "rollsite.fl-9999", "partyPort": 9370}
+    assert "publicHost" not in import_cluster(data).config
+    lb = _load(fixture_file("exchange-rollsite"))
+    lb["rollsite"] = {**lb["rollsite"], "type": "LoadBalancer", "loadBalancerIP": "198.51.100.7"}
+    res = import_cluster(lb)
+    assert res.config["publicHost"] == "198.51.100.7"
+    assert any(n.startswith("publicHost: 198.51.100.7, where peers reach this exchange (rollsite.loadBalancerIP)")
+               for n in res.notes), res.notes
+
+
+def test_peers_naming_two_addresses_leave_the_choice_to_the_user():
+    data = _load(fixture_file("party-9999-eggroll"))
+    peer = _load(fixture_file("party-10000-eggroll"))
+    peer["rollsite"]["partyList"][0]["partyIp"] = "172.16.99.11"  # another node of the same cluster
+    res = import_cluster(data, peers=[("a.yaml", _load(fixture_file("exchange-rollsite"))), ("b.yaml", peer)])
+    assert "publicHost" not in res.config
+    note = next(n for n in res.notes if n.startswith("publicHost is not set"))
+    assert "172.16.99.10: a.yaml: rollsite.partyList[1].partyIp; 172.16.99.11: b.yaml" in note
+
+
+def _zookeeper_admits(values: dict, namespace: str) -> bool:
+    """Whether the rendered NetworkPolicy of serving-zookeeper lets pods of `namespace` reach it on 2181."""
+    cfg = load_config({**values, "development": True})
+    policy = render({**values, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}}).get(
+        "NetworkPolicy", "serving-zookeeper")
+    for rule in policy["spec"]["ingress"]:
+        sources = [f.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                   for f in rule.get("from", [])]
+        ports = {p["port"] for p in rule.get("ports", [])} or {2181}
+        if namespace in sources and 2181 in ports:
+            return True
+    return False
+
+
+def test_fate_flow_reaching_an_imported_serving_zookeeper(tmp_path):
+    """KubeFATE's layout: FATE Flow (namespace fl-9999) registers with serving-zookeeper.fl-serving-9999:2181. The
+    serving cluster file cannot know that namespace; the note names the key that admits it, and following the note
+    (or giving the party's file with --peer) admits it."""
+    serving = _load(fixture_file("party-9999-serving"))
+    res = import_cluster(serving)
+    assert not _zookeeper_admits(res.config, "fl-9999")  # the denial the note is about
+    note = next(n for n in res.notes if n.startswith("servingZookeeper: FATE Flow of party 9999 registers"))
+    assert "list that namespace in fate:networkPolicy.allowNamespaces" in note
+    assert _zookeeper_admits({**res.config, "networkPolicy": {"allowNamespaces": ["fl-9999"]}}, "fl-9999")
+    assert "host fateflow-client.<that namespace>, port 9380" in note  # the narrower way the note names
+    assert _zookeeper_admits({**res.config, "servingServer": {**res.config["servingServer"], "fateflow": {
+        "host": "fateflow-client.fl-9999", "port": 9380}}}, "fl-9999")
+    party = _load(fixture_file("party-9999-eggroll"))
+    party["serving"] = {"useRegistry": True, "zookeeper": {"hosts": ["serving-zookeeper.fl-serving-9999:2181"]}}
+    res = import_cluster(serving, peers=[("party.yaml", party)])
+    assert res.config["networkPolicy"] == {"allowNamespaces": ["fl-9999"]}
+    assert _zookeeper_admits(res.config, "fl-9999")
+    # a party file that does not use the registry: nothing to admit, nothing said
+    res = import_cluster(serving, peers=[("party.yaml", _load(fixture_file("party-9999-eggroll")))])
+    assert "networkPolicy" not in res.config and not any(n.startswith("servingZookeeper:") for n in res.notes)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# A polling client beside exchanges (issue 23 item 6): eggroll 2.5.1/2.5.3's rollsite polls its default route
+# (Polling.scala L81) and sends by its route table whether or not it polls (EggSiteServicer.scala L80, Push.scala
+# L430); KubeFATE renders the partyList routes and the exchange as the default route. Imported as rendered.
+
+
+def _polling_client_route_table(data: dict):
+    res = import_cluster(data)
+    cfg = load_config({**res.config, "development": True})
+    r = render({**res.config, **{k: TEST_SECRETS[k] for k in required_secrets(cfg)}})
+    props = r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"]
+    return res, _config_file(r, "rollsite-config", "route_table.json")["route_table"], props
+
+
+def test_a_polling_client_beside_lbrollsite_exchanges_is_imported_as_kubefate_renders_it():
+    import copy
+
+    data = copy.deepcopy(LB_PARTY)
+    data["rollsite"]["polling"] = {"enabled": True, "type": "client", "server": {"ip": "10.0.0.9", "port": 30910}}
+    res, table, props = _polling_client_route_table(data)
+    # KubeFATE's lb-rollsite/configmap.yaml: default -> the balancer (exchange:9390), each partyList peer direct
+    assert table["default"] == {"default": [{"ip": "exchange", "port": 9390}]}
+    assert table["10000"] == {"default": [{"ip": "192.168.10.1", "port": 30101}]}
+    assert "eggroll.rollsite.polling.client.enabled=true" in props
+    assert "server" not in res.config["rollsite"]["polling"]  # KubeFATE renders it nowhere
+    assert any(n.startswith("rollsite.polling.server: not used") and "lbrollsite.exchangeList" in n
+               for n in res.notes), res.notes
+
+
+def test_a_polling_client_with_an_exchange_is_imported_as_kubefate_renders_it():
+    data = _load(fixture_file("party-9999-eggroll"))
+    data["rollsite"]["exchange"] = {"ip": "192.0.2.1", "port": 30001}
+    data["rollsite"]["polling"] = {"enabled": True, "type": "client", "server": {"ip": "192.0.2.1", "port": 30001}}
+    res, table, props = _polling_client_route_table(data)
+    # KubeFATE's rollsite/configmap.yaml: `exchange` comes before the polling server for the default route
+    assert table["default"] == {"default": [{"ip": "192.0.2.1", "port": 30001}]}
+    assert table["10000"] == {"default": [{"ip": "172.16.100.10", "port": 32010}]}
+    assert "eggroll.rollsite.polling.client.enabled=true" in props

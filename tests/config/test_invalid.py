@@ -135,6 +135,13 @@ BAD = {
         "fate:rollsite.polling.server",
         "server's host and port",
     ),
+    "polling-client-server-beside-an-exchange": (  # eggroll polls the default route: the exchange (Polling.scala)
+        party(rollsite={"exchange": {"host": "192.0.2.1", "port": 30001},
+                        "polling": {"enabled": True, "type": "client",
+                                    "server": {"host": "192.0.2.2", "port": 30001}}}),
+        "fate:rollsite.polling.server",
+        "unused: a polling client polls its default route, which is rollsite.exchange",
+    ),
     "algorithm-device-unsupported": (party(algorithm="ALL", device="CPU"), "fate:algorithm", "GPU with NN/ALL"),
     "istio-with-spark": (party(backend="spark_pulsar", istio={"enabled": True}), "fate:istio.enabled", "eggroll"),
     "serving-without-fateflow": (
