@@ -677,7 +677,7 @@ def _what(value: Any) -> str:
 
 
 def _keys(model: type[_Model]) -> list[str]:
-    return [f.alias or n for n, f in model.model_fields.items()]
+    return sorted(f.alias or n for n, f in model.model_fields.items())
 
 
 def _close(key: Any, allowed: list[str]) -> Optional[str]:
