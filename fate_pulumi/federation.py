@@ -754,11 +754,13 @@ def _report_hand_set(stacks: list[StackPlan], work_dir: Path, topology: Path, re
 
 
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation") -> int:
+    import argparse
     import shutil
 
     from fate_pulumi.inputs import InputError, OneLineParser
 
-    parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0],
+    # the whole docstring: its example is the file's keys, which topology errors send the reader to
+    parser = OneLineParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog="exit status: 0 every stack succeeded, 1 a stack failed, 2 bad topology "
                                   "(nothing touched), 3 drift found")
     parser.add_argument("command", choices=("up", "preview", "drift", "plan"))
