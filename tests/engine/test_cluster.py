@@ -376,9 +376,9 @@ def test_federation_driver_reordered_and_grown_topology_changes_no_running_party
     topology.write_text(yaml.safe_dump({**TOPOLOGY, "parties": [newcomer, *TOPOLOGY["parties"][::-1]]}))
     res = _federation(kube, "preview", topology)
     assert res.returncode == 0, res.stdout + res.stderr
-    rows = {r[0]: " ".join(r[5:]) for r in _rows(res.stdout, stacks=4)}
-    assert re.fullmatch(r"[0-9]+ same", rows["fed-party-9999"]), res.stdout
-    assert re.fullmatch(r"[0-9]+ same", rows["fed-party-10000"]), res.stdout
-    assert "update" in rows["fed-exchange"] and "create" in rows["fed-party-9998"], res.stdout
+    # "N op" per kind of step; a read (a FATE job's recorded outcome) changes nothing
+    ops = {r[0]: set(re.findall(r"[0-9]+ ([a-z-]+)", " ".join(r[5:]))) for r in _rows(res.stdout, stacks=4)}
+    assert ops["fed-party-9999"] <= {"same", "read"} and ops["fed-party-10000"] <= {"same", "read"}, res.stdout
+    assert "update" in ops["fed-exchange"] and "create" in ops["fed-party-9998"], res.stdout
     exchange = _rollsite_node_port(cluster, "fed-exchange")
     assert _route(cluster, "fed-9999", "default") == ("127.0.0.1", exchange)  # (preview touched nothing)
