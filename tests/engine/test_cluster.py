@@ -335,17 +335,19 @@ def test_federation_driver_makes_each_stacks_config_what_the_topology_derives(cl
     topology.write_text(yaml.safe_dump(grown))
     res = _federation(kube, "preview", topology)
     assert res.returncode == 0, res.stdout + res.stderr
-    config = _stack_config(kube, "fed-party-10000")
-    assert "fate:driftIgnore" in config and "driftIgnore" in json.loads(config[federation.OWNED])
-    # the reader of the driver's stack files against the file the CLI wrote: the NodePorts up set, which each keeps
-    topo = federation.Topology.model_validate(TOPOLOGY)
-    assert federation.recorded_node_ports(topo, kube.project)["fed-party-10000"]["rollsite"] == \
-        _rollsite_node_port(cluster, "fed-10000")
+    assert "fate:driftIgnore" in _stack_config(kube, "fed-party-10000")
 
     topology.write_text(yaml.safe_dump(TOPOLOGY))  # the setting deleted from the topology
     res = _federation(kube, "preview", topology)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "fate:driftIgnore" not in _stack_config(kube, "fed-party-10000")
+    config = _stack_config(kube, "fed-party-10000")
+    assert "fate:driftIgnore" not in config
+    # the driver's record of what it wrote: the stack's fate: keys, no more, no less
+    assert set(json.loads(config[federation.OWNED])) == {k.split(":", 1)[1] for k in config if k.startswith("fate:")}
+    # the reader of the driver's stack files against the file the CLI wrote: the NodePorts up set, which each keeps
+    topo = federation.Topology.model_validate(TOPOLOGY)
+    assert federation.recorded_node_ports(topo, kube.project)["fed-party-10000"]["rollsite"] == \
+        _rollsite_node_port(cluster, "fed-10000")
 
     set_by_hand = kube.run("config", "set", "--path", "fate:driftIgnore[0]", "Deployment/*:spec.replicas",
                            "--stack", "fed-party-10000")
