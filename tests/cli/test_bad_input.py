@@ -375,6 +375,77 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "fed.yaml:2:",
         2,
     ),
+    # federation: the topology's shape, keys, variables and NodePorts; the stacks' hand-set keys; plan's output
+    "federation-topology-a-list": (
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", TOPOLOGY["parties"]))],
+        "fed.yaml: a list, not a topology — a topology is a mapping, e.g. name: demo, parties: [{partyId: 9999,",
+        2,
+    ),
+    "federation-party-not-a-mapping": (
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": [9999]}))],
+        "parties.0: 9999, not a party — a party is a mapping, e.g. {partyId: 9999, address: 203.0.113.10}",
+        2,
+    ),
+    "federation-parties-not-a-list": (
+        lambda t: ["federation", "preview",
+                   str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": TOPOLOGY["parties"][0]}))],
+        "parties: a mapping, not a list — e.g. parties: [{partyId: 9999, address: 203.0.113.10}]",
+        2,
+    ),
+    "federation-key-typo": (  # named first, not hidden behind the "partyId: Field required" it causes
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": [
+            {"partyID": 9999, "address": "198.51.100.10"}]}))],
+        "fed.yaml: parties.0.partyID: unknown key — did you mean partyId? A party's keys: address, backend, config, "
+        "kubernetes, namespace, nodePortBase, partyId, secrets",
+        2,
+    ),
+    "federation-missing-variables": (  # every party's, at once
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": [
+            {"partyId": pid, "address": "198.51.100.10", "secrets": {"mysqlPassword": f"env:BAD_INPUT_{pid}_MYSQL"}}
+            for pid in (9999, 10000)]}))],
+        "secrets: environment variables not set: BAD_INPUT_9999_MYSQL (parties[0].secrets.mysqlPassword), "
+        "BAD_INPUT_10000_MYSQL (parties[1].secrets.mysqlPassword) — export each",
+        2,
+    ),
+    "federation-node-port-clash": (
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": [
+            {"partyId": 10000, "address": "198.51.100.10"}, {"partyId": 10275, "address": "198.51.100.20"}]})),
+            "--work-dir", str(t)],
+        "parties[1].nodePortBase: NodePorts 31010-31019 of parties[1] (party 10275) (from its party id) overlap "
+        "31010-31019 of parties[0] (party 10000) (from its party id) — give one of them a free block: "
+        "nodePortBase: 30010",
+        2,
+    ),
+    "federation-config-sets-a-node-port": (
+        lambda t: ["federation", "preview", str(_write(t, "fed.yaml", {**TOPOLOGY, "parties": [
+            {"partyId": 9999, "address": "198.51.100.10", "config": {"python": {"service": {"nodePorts": {
+                "http": 31234}}}}}]})), "--work-dir", str(t)],
+        "parties[0].config.python.service.nodePorts: set by the topology",
+        2,
+    ),
+    "federation-up-key-set-by-hand": (
+        lambda t: ["federation", "up", str(_write(t, "fed.yaml", TOPOLOGY)), "--work-dir", str(_write(
+            _project(t), "Pulumi.demo-party-9999.yaml", {"config": {"fate:partyId": "9999", "fate:imageTag": "x"}}
+        ).parent)],
+        "Pulumi.demo-party-9999.yaml: fate:imageTag: in the stack but not from the topology",
+        2,
+    ),
+    "federation-no-project": (  # the stacks' files, whose NodePorts running parties keep, are in the project
+        lambda t: ["federation", "plan", str(_write(t, "fed.yaml", TOPOLOGY)), "-o", str(t / "plan")],
+        "no Pulumi.yaml — run it in the fate-pulumi project",
+        2,
+    ),
+    "federation-plan-without-out": (
+        lambda t: ["federation", "plan", str(_write(t, "fed.yaml", TOPOLOGY))],
+        "-o DIR is where `plan` writes",
+        2,
+    ),
+    "federation-plan-over-a-users-file": (
+        lambda t: ["federation", "plan", str(_write(t, "fed.yaml", TOPOLOGY)), "-o", str(t), "--work-dir",
+                   str(_write(_project(t), "Pulumi.demo-party-9999.yaml", {"config": {"fate:partyId": 9999}}).parent)],
+        "Pulumi.demo-party-9999.yaml: exists and was not written by fate-pulumi federation plan",
+        2,
+    ),
     # ca
     "ca-out-is-a-file": (lambda t: ["ca", "--cn", "CA", "--out", str(_write(t, "ca", "x"))], "is not a directory", 2),
     "ca-key-exists": (lambda t: ["ca", "--cn", "CA", "--out", str(_key(t))], "a CA key is never overwritten", 2),
@@ -487,6 +558,12 @@ def _bytes(tmp: Path, name: str, data: bytes) -> Path:
     path = tmp / name
     path.write_bytes(data)
     return path
+
+
+def _project(tmp: Path) -> Path:
+    """`tmp` as a Pulumi project (its Pulumi.yaml), for a command's --work-dir."""
+    (tmp / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    return tmp
 
 
 def _dir(tmp: Path, name: str) -> Path:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
-from fate_pulumi import federation
+from fate_pulumi import cli, federation
 from fate_pulumi.federation import Status, Topology, configs, plan
 from fate_pulumi.picture import federation as picture_of
 from tests.conftest import ROOT, TEST_SECRETS, render
@@ -173,6 +174,11 @@ def test_planned_node_ports_are_distinct_and_in_range():
             {"parties": [{"partyId": 9999, "address": "198.51.100.10", "config": {"partyId": 1}}]},
             "parties[0].config.partyId",
         ),
+        (  # every route to the party leads to its planned port: one set here would be dialled by nobody
+            {"parties": [{"partyId": 9999, "address": "198.51.100.10",
+                          "config": {"rollsite": {"service": {"nodePorts": {"rollsite": 31999}}}}}]},
+            "parties[0].config.rollsite.service.nodePorts: set by the topology",
+        ),
         (
             {"parties": [{"partyId": 9999, "address": "198.51.100.10", "secrets": {"mysqlPassword": "hunter2"}}]},
             "parties[0].secrets.mysqlPassword: must be env:",
@@ -214,13 +220,28 @@ def test_missing_passwords_say_how_to_give_them(monkeypatch):
     topo = _topology(EGGROLL_STAR, parties=[{"partyId": 9999, "address": "198.51.100.10",
                                              "secrets": {"mysqlPassword": "env:FED_TEST_MYSQL"}}])
     monkeypatch.delenv("FED_TEST_MYSQL", raising=False)
-    with pytest.raises(ValueError, match=r"parties\[0\].secrets.mysqlPassword: environment variable FED_TEST_MYSQL"):
+    with pytest.raises(ValueError, match=r"FED_TEST_MYSQL \(parties\[0\].secrets.mysqlPassword\) — export it"):
         configs(plan(topo))
     monkeypatch.setenv("FED_TEST_MYSQL", "from-the-environment")
     with pytest.raises(ValueError) as err:  # fateboard and notebook passwords are still missing
         configs(plan(topo))
     assert "fate:fateboardPassword" in str(err.value) and "env:<VARIABLE>" in str(err.value)
     assert "from-the-environment" not in str(err.value)
+
+
+def test_every_missing_variable_is_named_at_once(monkeypatch):
+    """One run names every variable to export, of every party, not the first party's only."""
+    parties = [{"partyId": pid, "address": "198.51.100.10",
+                "secrets": {"mysqlPassword": f"env:FED_{pid}_MYSQL", "fateboardPassword": f"env:FED_{pid}_BOARD"}}
+               for pid in (9999, 10000)]
+    for pid in (9999, 10000):
+        monkeypatch.delenv(f"FED_{pid}_MYSQL", raising=False)
+        monkeypatch.delenv(f"FED_{pid}_BOARD", raising=False)
+    with pytest.raises(ValueError) as err:
+        configs(plan(_topology(EGGROLL_STAR, parties=parties)))
+    for var in ("FED_9999_MYSQL", "FED_9999_BOARD", "FED_10000_MYSQL", "FED_10000_BOARD"):
+        assert var in str(err.value)
+    assert str(err.value).count("\n") == 0  # one line
 
 
 def test_example_topology_plans_and_validates(monkeypatch):
@@ -248,12 +269,20 @@ def test_status_table_lists_every_stack_with_its_time():
     assert lines[-1] == "2 stacks in 15.3s, 7.7s per stack (median)"
 
 
+def _project(where: Path) -> Path:
+    """A Pulumi project directory (its Pulumi.yaml) for the driver's --work-dir."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    return where / "Pulumi.yaml"
+
+
 def test_cli_refuses_a_bad_topology_before_touching_any_stack(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**EGGROLL_STAR, "parties": EGGROLL_STAR["parties"] * 2}))
+    project = _project(tmp_path)
     assert federation.main(["up", str(bad), "--work-dir", str(tmp_path)]) == 2
     assert "listed twice" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == [bad]  # no Pulumi.<stack>.yaml written
+    assert sorted(tmp_path.iterdir()) == sorted([bad, project])  # no Pulumi.<stack>.yaml written
 
 
 def _service_port(rendered, node_port: int) -> int:
@@ -281,9 +310,10 @@ def test_rollsite_tls_is_dialled_where_both_ends_have_certificates():
     assert secure_routes == 4  # exchange -> 9999, 10000 and back
 
 
-def test_every_route_is_verified_once_from_the_party_listed_first():
-    pairs = {s.party_id: s.toy for s in plan(_topology(EGGROLL_STAR)) if s.kind == "party"}
-    assert pairs == {9999: [10000, 10001], 10000: [10001], 10001: []}
+def test_every_route_is_verified_once_from_the_party_with_the_lower_id():
+    for parties in (EGGROLL_STAR["parties"], EGGROLL_STAR["parties"][::-1]):  # whatever their order in the file
+        pairs = {s.party_id: s.toy for s in plan(_topology(EGGROLL_STAR, parties=parties)) if s.kind == "party"}
+        assert pairs == {9999: [10000, 10001], 10000: [10001], 10001: []}
     # peer to peer: only parties on the same federation engine have a route to verify
     pairs = {s.party_id: s.toy for s in plan(_topology(PEER_TO_PEER))}
     assert pairs == {9999: [10000], 10000: [], 10001: [10002], 10002: []}
@@ -344,3 +374,232 @@ def test_up_reports_each_pair_verified_or_failed_with_fates_reason(monkeypatch, 
     ran.clear()
     federation.run("up", plan(_topology(EGGROLL_STAR)), tmp_path, io.StringIO(), verify=False)
     assert not [v for _, v in ran if v]
+
+
+# ------------------------------------------------------------------ NodePorts stay with their party (issue 23, item 4)
+
+def _routes(cfg: dict[str, Any]) -> dict[tuple[str, int], Any]:
+    """Every route of a stack's config, by (where it is, the party id it leads to; 1 for the exchange)."""
+    out: dict[tuple[str, int], Any] = {}
+    for route in cfg.get("rollsite", {}).get("partyList", []):
+        out[("rollsite.partyList", route["partyId"])] = route
+    for module in ("pulsar", "rabbitmq", "nginx"):
+        for peer, route in cfg.get(module, {}).get("routeTable", {}).items():
+            out[(f"{module}.routeTable", peer)] = route
+        if "exchange" in cfg.get(module, {}):
+            out[(f"{module}.exchange", 1)] = cfg[module]["exchange"]
+    if "exchange" in cfg.get("rollsite", {}):
+        out[("rollsite.exchange", 1)] = cfg["rollsite"]["exchange"]
+    for route in cfg.get("trafficServer", {}).get("sniRoutes", []):
+        out[("trafficServer.sniRoutes", int(route["fqdn"].split(".")[0]))] = route
+    return out
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_adding_removing_or_reordering_parties_moves_no_other_partys_ports_or_routes(name):
+    doc = TOPOLOGIES[name]
+    before = {s.name: s.config for s in plan(_topology(doc))}
+    newcomer = {**doc["parties"][0], "partyId": 9998, "address": "198.51.100.99"}
+    changes = {"reordered": doc["parties"][::-1], "added at the top": [newcomer, *doc["parties"]],
+               "first removed": doc["parties"][1:], "last removed": doc["parties"][:-1]}
+    for change, parties in changes.items():
+        after = {s.name: s.config for s in plan(_topology(doc, parties=parties))}
+        moved = {p["partyId"] for p in parties} ^ {p["partyId"] for p in doc["parties"]}
+        for stack in before.keys() & after.keys():
+            assert federation.node_ports(after[stack]) == federation.node_ports(before[stack]), (change, stack)
+            kept = {k: v for k, v in _routes(before[stack]).items() if k[1] not in moved}
+            assert {k: v for k, v in _routes(after[stack]).items() if k[1] not in moved} == kept, (change, stack)
+        if change == "reordered":
+            assert after == before
+
+
+def test_a_party_added_at_the_top_leaves_every_other_party_as_it_is():
+    """The issue's report: 9998 listed first moved 9999's rollsite from 30011 to 30021 and every route with it.
+    In a star, the other parties' stacks stay exactly as they are (nothing to roll out); the exchange gains a route."""
+    before = {s.name: s.config for s in plan(_topology(EGGROLL_STAR))}
+    grown = {s.name: s.config for s in plan(_topology(EGGROLL_STAR, parties=[
+        {"partyId": 9998, "address": "198.51.100.99"}, *EGGROLL_STAR["parties"]]))}
+    assert {k: grown[k] for k in before if k != "star-exchange"} == {k: v for k, v in before.items()
+                                                                     if k != "star-exchange"}
+    old_routes = before["star-exchange"]["rollsite"]["partyList"]
+    new_routes = grown["star-exchange"]["rollsite"]["partyList"]
+    assert [r for r in new_routes if r["partyId"] != 9998] == old_routes
+    assert len(new_routes) == len(old_routes) + 1
+
+
+def _write_topology(path, doc) -> str:
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_plan_writes_the_same_files_whatever_the_order_of_the_parties(name, tmp_path, capsys):
+    doc = {**TOPOLOGIES[name], "development": True}
+    orders = {"as-given": doc["parties"], "reversed": doc["parties"][::-1],
+              "rotated": doc["parties"][1:] + doc["parties"][:1]}
+    written = {}
+    for label, parties in orders.items():
+        topology = _write_topology(tmp_path / f"{label}.yaml", {**doc, "parties": parties})
+        out = tmp_path / label
+        assert federation.main(["plan", topology, "-o", str(out), "--work-dir", str(_project(tmp_path / "project").parent)]) == 0
+        written[label] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert written["as-given"] == written["reversed"] == written["rotated"]
+    assert set(written["as-given"]) == {f"Pulumi.{s.name}.yaml" for s in plan(_topology(doc))}
+
+
+def test_plan_files_hold_what_up_sets_and_no_secret(tmp_path, monkeypatch, capsys):
+    doc = {**EGGROLL_STAR, "parties": [
+        {"partyId": 9999, "address": "198.51.100.10", "config": {"nodemanager": {"replicas": 2}},
+         "secrets": {"mysqlPassword": "env:FED_PLAN_MYSQL", "fateboardPassword": "env:FED_PLAN_BOARD",
+                     "notebookHashedPassword": "env:FED_PLAN_NOTEBOOK"}},
+        {"partyId": 10000, "address": "198.51.100.20", "secrets": {"mysqlPassword": "env:FED_PLAN_MYSQL_B"}}]}
+    monkeypatch.setenv("FED_PLAN_MYSQL", "s3cret-in-the-environment")  # set or not: never written
+    out = tmp_path / "plan"
+    topology = _write_topology(tmp_path / "fed.yaml", doc)
+    _project(tmp_path)
+    assert federation.main(["plan", topology, "-o", str(out), "--work-dir", str(tmp_path)]) == 0
+    assert "3 stack files" in capsys.readouterr().out
+    text = (out / "Pulumi.star-party-9999.yaml").read_text()
+    assert "s3cret" not in text
+    assert "#   fate:mysqlPassword: env:FED_PLAN_MYSQL\n" in text  # the variable, in a comment
+    [s] = [s for s in plan(_topology(doc)) if s.name == "star-party-9999"]
+    config = yaml.safe_load(text)["config"]
+    assert config.pop(federation.OWNED) == sorted({*s.config, "verify", "mysqlPassword", "fateboardPassword",
+                                                   "notebookHashedPassword"})
+    assert config == {f"fate:{k}": v for k, v in s.config.items()} | {"fate:verify": {"toy": [10000]}}
+    # a reviewable stack file: the readers of stack files take it (its passwords are the environment's)
+    from fate_pulumi.inputs import stack_file
+    assert stack_file(out / "Pulumi.star-party-9999.yaml")[0]["fate:partyId"] == 9999
+
+
+def test_plan_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
+    doc = {**EGGROLL_STAR, "development": True}
+    topology = _write_topology(tmp_path / "fed.yaml", doc)
+    out = tmp_path / "plan"
+    out.mkdir()
+    mine = out / "Pulumi.star-party-10000.yaml"
+    mine.write_text("config:\n  fate:partyId: 10000\n")
+    _project(tmp_path)
+    argv = ["plan", topology, "-o", str(out), "--work-dir", str(tmp_path)]
+    assert cli.main(["federation", *argv]) == 2
+    assert "exists and was not written by fate-pulumi federation plan" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == [mine.name] and mine.read_text() == "config:\n  fate:partyId: 10000\n"
+    mine.rename(tmp_path / "kept.yaml")
+    (out / "notes.txt").write_text("mine")
+    assert cli.main(["federation", *argv]) == 0
+    assert cli.main(["federation", *argv]) == 0  # its own files: rewritten
+    # a party leaves the topology: its earlier plan file goes, the user's file stays
+    _write_topology(tmp_path / "fed.yaml", {**doc, "parties": EGGROLL_STAR["parties"][:2]})
+    assert cli.main(["federation", *argv]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["Pulumi.star-exchange.yaml", "Pulumi.star-party-10000.yaml",
+                                                     "Pulumi.star-party-9999.yaml", "notes.txt"]
+
+
+def _stack_file(project, stack: str, config: dict[str, Any]) -> None:
+    """A stack file as the Automation API leaves it: plain values as strings, objects as JSON strings."""
+    from fate_pulumi.render import engine_string
+
+    (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({
+        "encryptionsalt": "v1:c2FsdA==:v1:aXY=:Y3Q=",
+        "config": {k if ":" in k else f"fate:{k}": engine_string(v) for k, v in config.items()}}))
+
+
+def test_stacks_planned_by_file_order_keep_their_node_ports(tmp_path):
+    """Stacks deployed by an earlier fate-pulumi have the ports of their place in the file (party i: 30000 + 10*i +
+    slot). Each keeps them, every route to it follows, and a newcomer gets a block from its party id."""
+    for i, pid in enumerate((9999, 10000, 10001), start=1):
+        base = 30000 + 10 * i
+        _stack_file(tmp_path, f"star-party-{pid}", {
+            "partyId": pid, "python": {"service": {"type": "NodePort", "nodePorts": {"http": base + 7,
+                                                                                      "grpc": base + 2}}},
+            "rollsite": {"service": {"type": "NodePort", "nodePorts": {"rollsite": base + 1}},
+                         "exchange": {"host": "198.51.100.1", "port": 30001}}})
+    _stack_file(tmp_path, "star-exchange", {"kind": "exchange", "rollsite": {"service": {"nodePorts": {
+        "rollsite": 30001}}}})
+    (tmp_path / "Pulumi.other-party-10001.yaml").write_text("config: {fate:partyId: 1}\n")  # another federation's
+    topo = _topology(EGGROLL_STAR, parties=[{"partyId": 10002, "address": "198.51.100.40"},
+                                            *EGGROLL_STAR["parties"][::-1]])
+    stacks = {s.name: s.config for s in plan(topo, federation.recorded_node_ports(topo, tmp_path))}
+    for i, pid in enumerate((9999, 10000, 10001), start=1):
+        base = 30000 + 10 * i
+        assert federation.node_ports(stacks[f"star-party-{pid}"]) == {
+            "fateflowHttp": base + 7, "fateflowGrpc": base + 2, "rollsite": base + 1}
+    assert {r["partyId"]: r["port"] for r in stacks["star-exchange"]["rollsite"]["partyList"]} == {
+        9999: 30011, 10000: 30021, 10001: 30031, 10002: 30000 + 10 * (1 + 10002 % 275) + 1}
+    assert stacks["star-exchange"]["rollsite"]["service"]["nodePorts"] == {"rollsite": 30001}
+
+
+def test_two_sites_on_one_block_are_refused_with_a_free_block_named(tmp_path):
+    """Party ids 275 apart derive the same block: refused, naming both and a block nobody holds."""
+    parties = [{"partyId": 10275, "address": "198.51.100.20"}, {"partyId": 10000, "address": "198.51.100.10"}]
+    with pytest.raises(ValueError) as err:
+        plan(_topology(EGGROLL_STAR, parties=parties))
+    assert str(err.value) == (
+        "parties[0].nodePortBase: NodePorts 31010-31019 of parties[0] (party 10275) (from its party id) overlap "
+        "31010-31019 of parties[1] (party 10000) (from its party id) — give one of them a free block: "
+        "nodePortBase: 30010")
+    fixed = plan(_topology(EGGROLL_STAR, parties=[{**parties[0], "nodePortBase": 30010}, parties[1]]))
+    assert federation.node_ports(fixed[1].config)["rollsite"] == 31011  # 10000 keeps its block
+    assert federation.node_ports(fixed[2].config)["rollsite"] == 30011
+    # a party gone from the topology still holds its block while its stack file is there (it may still run)
+    _stack_file(tmp_path, "star-party-10000", {"rollsite": {"service": {"nodePorts": {"rollsite": 31011}}}})
+    topo = _topology(EGGROLL_STAR, parties=parties[:1])
+    with pytest.raises(ValueError, match=r"parties\[0\].nodePortBase: .* overlap 31010-31019 of stack "
+                                         r"star-party-10000 \(not in the topology\)"):
+        plan(topo, federation.recorded_node_ports(topo, tmp_path))
+    # a stack whose ports are not one block (edited by hand): which to keep is the operator's call
+    _stack_file(tmp_path, "star-party-10275", {"rollsite": {"service": {"nodePorts": {"rollsite": 31011}}},
+                                               "python": {"service": {"nodePorts": {"http": 30517}}}})
+    with pytest.raises(ValueError, match=r"parties\[0\].nodePortBase: its stack's NodePorts \(fateflowHttp 30517, "
+                                         r"rollsite 31011\) are not one block"):
+        plan(topo, federation.recorded_node_ports(topo, tmp_path))
+
+
+# ------------------------------------------------- each stack's fate: config is what the topology derives (item 3)
+
+def test_keys_not_from_the_topology_are_reported_and_up_refuses_them(tmp_path, capsys, monkeypatch):
+    """A key the driver wrote before (recorded) is its own to remove; a key it never wrote is the operator's: named,
+    with the fix; `up` stops before touching anything, `preview` goes on."""
+    doc = {**EGGROLL_STAR, "development": True}
+    topology = _write_topology(tmp_path / "fed.yaml", doc)
+    _stack_file(tmp_path, "star-party-9999", {"partyId": 9999, "imageTag": "1.11.2-release-patch1",
+                                              "nodemanager": {"replicas": 2}, "mysqlPassword": "x",
+                                              federation.OWNED: ["nodemanager", "partyId"]})
+    before = (tmp_path / "Pulumi.star-party-9999.yaml").read_text()
+    ran = []
+    monkeypatch.setattr(federation, "run", lambda command, *a, **k: ran.append(command) or [])
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
+    _project(tmp_path)
+    assert federation.main(["up", topology, "--work-dir", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    stack_file = tmp_path / "Pulumi.star-party-9999.yaml"
+    assert lines == [
+        f"error: {stack_file}: fate:imageTag: in the stack but not from the topology (set by hand, or by an earlier "
+        f"fate-pulumi) — move it into parties[0].config of {topology}, or remove it: pulumi config rm fate:imageTag "
+        "--stack star-party-9999",
+        f"error: {stack_file}: fate:mysqlPassword: in the stack but not from the topology (set by hand, or by an "
+        f"earlier fate-pulumi) — give it in parties[0].secrets of {topology} as mysqlPassword: env:<VARIABLE>, or "
+        "remove it: pulumi config rm fate:mysqlPassword --stack star-party-9999"]
+    assert ran == [] and stack_file.read_text() == before
+    _project(tmp_path)
+    assert federation.main(["preview", topology, "--work-dir", str(tmp_path)]) == 0
+    warnings = capsys.readouterr().err.splitlines()
+    assert [w.split(": ")[2] for w in warnings] == ["fate:imageTag", "fate:mysqlPassword"]
+    assert all(w.startswith("warning: ") and ", and up refuses it — " in w for w in warnings)
+    assert ran == ["preview"]
+
+
+def test_a_verified_pair_is_not_run_again_and_a_new_one_waits_for_the_verification_pass():
+    """The first `up` of a party keeps the toy tests its stack already runs (unchanged jobs are not re-run) and
+    leaves the others to the verification pass, once every peer is up."""
+    [party] = [s for s in plan(_topology(EGGROLL_STAR)) if s.party_id == 9999]
+    assert party.verified()["verify"] == {"toy": [10000, 10001]}
+    assert "verify" not in party.first_pass({})
+    assert party.first_pass({"verify": {"toy": [10000]}})["verify"] == {"toy": [10000]}
+    assert party.first_pass({"verify": {"toy": [10001, 10000]}}) == party.verified()
+    assert party.first_pass({"verify": {"toy": [10000, 10005]}})["verify"] == {"toy": [10000]}  # 10005 is gone
+    given = _topology(EGGROLL_STAR, parties=[{**EGGROLL_STAR["parties"][0], "config": {"verify": {"timeout": 900}}},
+                                             *EGGROLL_STAR["parties"][1:]])
+    [party] = [s for s in plan(given) if s.party_id == 9999]
+    assert party.first_pass({})["verify"] == {"timeout": 900}
+    assert party.verified()["verify"] == {"timeout": 900, "toy": [10000, 10001]}

@@ -316,3 +316,71 @@ def test_federation_driver_reports_drift_of_any_party(cluster, kube, tmp_path):
     assert res.returncode == 3, res.stdout + res.stderr
     results = {r[0]: r[3] for r in _rows(res.stdout)}
     assert results == {"fed-exchange": "clean", "fed-party-9999": "clean", "fed-party-10000": "drift"}
+
+
+def _stack_config(kube: Engine, stack: str) -> dict[str, Any]:
+    return yaml.safe_load((kube.project / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def test_federation_driver_makes_each_stacks_config_what_the_topology_derives(cluster, kube, tmp_path):
+    """A setting deleted from the topology leaves the stack; a `fate:` key set on the stack by hand is named: preview
+    warns and goes on, up refuses before touching anything."""
+    import copy
+
+    from fate_pulumi import federation
+
+    topology = tmp_path / "federation.yaml"
+    grown = copy.deepcopy(TOPOLOGY)
+    grown["parties"][1]["config"]["driftIgnore"] = ["Deployment/*:spec.replicas"]
+    topology.write_text(yaml.safe_dump(grown))
+    res = _federation(kube, "preview", topology)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "fate:driftIgnore" in _stack_config(kube, "fed-party-10000")
+
+    topology.write_text(yaml.safe_dump(TOPOLOGY))  # the setting deleted from the topology
+    res = _federation(kube, "preview", topology)
+    assert res.returncode == 0, res.stdout + res.stderr
+    config = _stack_config(kube, "fed-party-10000")
+    assert "fate:driftIgnore" not in config
+    # the driver's record of what it wrote: the stack's fate: keys, no more, no less
+    assert set(json.loads(config[federation.OWNED])) == {k.split(":", 1)[1] for k in config if k.startswith("fate:")}
+    # the reader of the driver's stack files against the file the CLI wrote: the NodePorts up set, which each keeps
+    topo = federation.Topology.model_validate(TOPOLOGY)
+    assert federation.recorded_node_ports(topo, kube.project)["fed-party-10000"]["rollsite"] == \
+        _rollsite_node_port(cluster, "fed-10000")
+
+    set_by_hand = kube.run("config", "set", "--path", "fate:driftIgnore[0]", "Deployment/*:spec.replicas",
+                           "--stack", "fed-party-10000")
+    assert set_by_hand.rc == 0, set_by_hand.output
+    stack_file = kube.project / "Pulumi.fed-party-10000.yaml"
+    before = stack_file.read_text()
+    refused = _federation(kube, "up", topology)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"error: {stack_file}: fate:driftIgnore: in the stack but not from the topology"), line
+    assert line.endswith("pulumi config rm fate:driftIgnore --stack fed-party-10000"), line
+    assert refused.stdout == "" and stack_file.read_text() == before
+    res = _federation(kube, "preview", topology)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"warning: {stack_file}: fate:driftIgnore:" in res.stderr
+    assert "fate:driftIgnore" in _stack_config(kube, "fed-party-10000")  # reported, not dropped
+    removed = kube.run("config", "rm", "fate:driftIgnore", "--stack", "fed-party-10000")
+    assert removed.rc == 0, removed.output
+    res = _federation(kube, "preview", topology)
+    assert res.returncode == 0 and res.stderr == "", res.stdout + res.stderr
+
+
+def test_federation_driver_reordered_and_grown_topology_changes_no_running_party(cluster, kube, tmp_path):
+    """The parties listed the other way round, and a new party 9998 at the top: the running parties' previews are
+    unchanged (same ports, same routes, nothing to roll out); only the exchange gains the route to 9998."""
+    newcomer = {**TOPOLOGY["parties"][0], "partyId": 9998, "namespace": "fed-9998"}
+    topology = tmp_path / "federation.yaml"
+    topology.write_text(yaml.safe_dump({**TOPOLOGY, "parties": [newcomer, *TOPOLOGY["parties"][::-1]]}))
+    res = _federation(kube, "preview", topology)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # "N op" per kind of step; a read (a FATE job's recorded outcome) changes nothing
+    ops = {r[0]: set(re.findall(r"[0-9]+ ([a-z-]+)", " ".join(r[5:]))) for r in _rows(res.stdout, stacks=4)}
+    assert ops["fed-party-9999"] <= {"same", "read"} and ops["fed-party-10000"] <= {"same", "read"}, res.stdout
+    assert "update" in ops["fed-exchange"] and "create" in ops["fed-party-9998"], res.stdout
+    exchange = _rollsite_node_port(cluster, "fed-exchange")
+    assert _route(cluster, "fed-9999", "default") == ("127.0.0.1", exchange)  # (preview touched nothing)
