@@ -441,7 +441,8 @@ def test_plan_writes_the_same_files_whatever_the_order_of_the_parties(name, tmp_
     for label, parties in orders.items():
         topology = _write_topology(tmp_path / f"{label}.yaml", {**doc, "parties": parties})
         out = tmp_path / label
-        assert federation.main(["plan", topology, "-o", str(out), "--work-dir", str(_project(tmp_path / "project").parent)]) == 0
+        project = _project(tmp_path / "project").parent
+        assert federation.main(["plan", topology, "-o", str(out), "--work-dir", str(project)]) == 0
         written[label] = {p.name: p.read_bytes() for p in out.iterdir()}
     assert written["as-given"] == written["reversed"] == written["rotated"]
     assert set(written["as-given"]) == {f"Pulumi.{s.name}.yaml" for s in plan(_topology(doc))}
