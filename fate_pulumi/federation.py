@@ -561,6 +561,33 @@ def _workspace_stack(plan_: StackPlan, work_dir: Path):
     return stack
 
 
+def live_node_ports(stack: Any) -> set[int]:
+    """The NodePorts a deployed stack reports (its `connect` output: what the cluster assigned)."""
+    connect = stack.outputs().get("connect")
+    ports = (connect.value or {}).get("nodePorts", {}) if connect is not None else {}
+    return {int(port) for by_name in ports.values() if isinstance(by_name, dict) for port in by_name.values()
+            if isinstance(port, int) or (isinstance(port, str) and port.isdigit())}
+
+
+def moved_ports(p: StackPlan, work_dir: Path) -> Optional[str]:
+    """Why stack `p` must not be brought up by this plan: it runs already, its stack file (which keeps its NodePorts)
+    is not in the project, and the plan would give it other NodePorts — every peer's route to it would break."""
+    from pulumi import automation as auto
+
+    if (work_dir / f"Pulumi.{p.name}.yaml").is_file():
+        return None  # its ports were read from that file and kept
+    try:
+        stack = auto.select_stack(stack_name=p.name, work_dir=str(work_dir))
+    except auto.StackNotFoundError:
+        return None
+    live, planned = live_node_ports(stack), set(node_ports(p.config).values())
+    if not live or live <= planned:
+        return None
+    return (f"{p.where} ({p.name}): the stack runs with NodePorts {', '.join(map(str, sorted(live)))}, and this "
+            f"plan would give it {', '.join(map(str, sorted(planned)))}: its Pulumi.{p.name}.yaml, which keeps them, "
+            f"is not in {work_dir} — run in the project that deployed it (or restore the file); nothing was touched")
+
+
 def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout, verify: bool = True) -> list[Status]:
     """Preview, bring up or check for drift every planned stack in order (the exchange first); after `up`, verify
     every derived route with FATE's toy test."""
@@ -806,6 +833,12 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
     if shutil.which("pulumi") is None:
         raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
                          "toolchain's env.sh")
+    if args.command == "up":  # a running site whose ports this plan would move is refused before any stack runs
+        moved = [why for why in (moved_ports(s, args.work_dir) for s in stacks) if why]
+        if moved:
+            for why in moved:
+                print(f"error: {args.topology}: {why}", file=sys.stderr)
+            return 2
     results = run(args.command, stacks, args.work_dir, verify=not args.no_verify)
     if any(r.result in ("error", "failed") for r in results):
         return 1

@@ -604,3 +604,46 @@ def test_a_verified_pair_is_not_run_again_and_a_new_one_waits_for_the_verificati
     [party] = [s for s in plan(given) if s.party_id == 9999]
     assert party.first_pass({})["verify"] == {"timeout": 900}
     assert party.verified()["verify"] == {"timeout": 900, "toy": [10000, 10001]}
+
+
+class _Output:
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class _DeployedStack:
+    """What pulumi.automation.select_stack answers for a deployed stack (its outputs only)."""
+
+    def __init__(self, node_ports: dict[str, dict[str, int]]):
+        self._outputs = {"connect": _Output({"partyId": 10000, "nodePorts": node_ports})}
+
+    def outputs(self) -> dict[str, _Output]:
+        return self._outputs
+
+
+def test_a_running_stack_without_its_stack_file_is_not_moved(tmp_path, monkeypatch):
+    from pulumi import automation as auto
+
+    _project(tmp_path)
+    [party] = [s for s in plan(_topology(EGGROLL_STAR)) if s.name == "star-party-10000"]
+    planned = sorted(federation.node_ports(party.config).values())
+    monkeypatch.setattr(auto, "select_stack", lambda **_: _DeployedStack({"rollsite": {"tcp-rollsite": 30021}}))
+    why = federation.moved_ports(party, tmp_path)
+    assert why is not None and "runs with NodePorts 30021" in why and "Pulumi.star-party-10000.yaml" in why
+    # the same ports as planned, or the stack file in the project (its ports were kept): nothing to refuse
+    monkeypatch.setattr(auto, "select_stack", lambda **_: _DeployedStack({"rollsite": {"tcp-rollsite": planned[0]}}))
+    assert federation.moved_ports(party, tmp_path) is None
+    (tmp_path / "Pulumi.star-party-10000.yaml").write_text("config: {}\n")
+    monkeypatch.setattr(auto, "select_stack", lambda **_: _DeployedStack({"rollsite": {"tcp-rollsite": 30021}}))
+    assert federation.moved_ports(party, tmp_path) is None
+
+
+def test_a_stack_not_deployed_yet_is_not_refused(tmp_path, monkeypatch):
+    from pulumi import automation as auto
+
+    def missing(**_: Any) -> None:
+        raise auto.StackNotFoundError(Exception("no stack named 'star-party-10000' found"))
+
+    monkeypatch.setattr(auto, "select_stack", missing)
+    [party] = [s for s in plan(_topology(EGGROLL_STAR)) if s.name == "star-party-10000"]
+    assert federation.moved_ports(party, tmp_path) is None

@@ -384,3 +384,26 @@ def test_federation_driver_reordered_and_grown_topology_changes_no_running_party
     assert "update" in ops["fed-exchange"] and "create" in ops["fed-party-9998"], res.stdout
     exchange = _rollsite_node_port(cluster, "fed-exchange")
     assert _route(cluster, "fed-9999", "default") == ("127.0.0.1", exchange)  # (preview touched nothing)
+
+
+def test_federation_up_refuses_to_move_a_running_partys_node_ports_when_its_stack_file_is_missing(cluster, kube,
+                                                                                                    tmp_path):
+    """Run from a project without party 10000's stack file (which keeps its ports) and a plan that gives it other
+    NodePorts: `up` refuses before any stack is touched, naming the ports it runs with."""
+    stack_file = kube.project / "Pulumi.fed-party-10000.yaml"
+    aside = tmp_path / stack_file.name
+    running = _rollsite_node_port(cluster, "fed-10000")
+    moved = {**TOPOLOGY, "parties": [TOPOLOGY["parties"][0], {**TOPOLOGY["parties"][1], "nodePortBase": 30500}]}
+    topology = tmp_path / "federation.yaml"
+    topology.write_text(yaml.safe_dump(moved))
+    stack_file.rename(aside)
+    try:
+        res = _federation(kube, "up", topology)
+    finally:
+        aside.rename(stack_file)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "the stack runs with NodePorts" in res.stderr and str(running) in res.stderr, res.stderr
+    assert "Pulumi.fed-party-10000.yaml, which keeps them" in res.stderr, res.stderr
+    assert res.stdout == ""  # no stack ran
+    assert _rollsite_node_port(cluster, "fed-10000") == running
+    assert not (kube.project / "Pulumi.fed-party-10000.yaml").read_text().count("30500")
