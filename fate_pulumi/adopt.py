@@ -762,12 +762,11 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> i
     args = parser.parse_args(argv)
     kubectl = Kubectl(args.kubeconfig, args.context)
     if args.command == "take-over":
+        if args.mysql_backup is not None and not args.mysql_backup.exists():
+            output_file(args.mysql_backup)
         plan = stack_plan(args.stack_file, require_adopt=True)
-        if args.mysql_backup is not None:
-            if args.mysql_backup.exists():
-                reusable_dump(args.mysql_backup, plan.namespace)
-            else:
-                output_file(args.mysql_backup)
+        if args.mysql_backup is not None and args.mysql_backup.exists():
+            reusable_dump(args.mysql_backup, plan.namespace)
     else:
         backup = Backup.load(args.backup)
     try:

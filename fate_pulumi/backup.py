@@ -130,24 +130,27 @@ USE = re.compile(rb"^USE " + _NAME + rb";")
 CREATE_DATABASE = re.compile(rb"^CREATE DATABASE (?:/\*!\d+ IF NOT EXISTS\*/ )?" + _NAME)
 CREATE_TABLE = re.compile(rb"^CREATE TABLE " + _NAME + rb" \(")
 # MySQL 8.0's mysqldump names the columns when a table has generated or invisible ones
-INSERT = re.compile(rb"^INSERT INTO " + _NAME + rb"(?: \((?:`(?:[^`]|``)*`,?)*\))? VALUES ")
+INSERT = re.compile(rb"^INSERT INTO " + _NAME + rb"(?: \((?:`(?:[^`]|``)*`,?)*\))? VALUES")
 STRING = re.compile(rb"'[^'\\]*(?:\\.[^'\\]*)*'", re.S)  # mysqldump escapes ' and \ with a backslash
+ROWS = re.compile(rb"\([^()]*\)(?:,\([^()]*\))*")
 
 
 def _name(raw: bytes) -> str:
     return raw.decode().replace("``", "`")
 
 
-def count_rows(values: bytes) -> int:
-    """Rows of one extended INSERT's `(...),(...);` (string literals may hold anything, parentheses included)."""
-    body = STRING.sub(b"''", values).strip()
-    if not body.endswith(b";"):
-        raise ValueError("does not end with ;")
-    body = body[:-1].rstrip()
-    rows = body.count(b"),(") + 1
-    if not (body.startswith(b"(") and body.endswith(b")")) or body.count(b"(") != rows or body.count(b")") != rows:
-        raise ValueError("not a list of rows")
-    return rows
+def count_rows(fragment: bytes) -> tuple[int, bool]:
+    """The rows in one line of an INSERT's VALUES list, and whether the statement ends there. MySQL's mysqldump
+    writes `(...),(...);` on the INSERT's line, MariaDB's one row a line after it; either escapes a line break inside
+    a string, and a string (removed first) is the only place a parenthesis can be in but as a row's bounds."""
+    body = STRING.sub(b"''", fragment).strip()
+    end = body.endswith(b";")
+    body = body.removesuffix(b";").rstrip().removesuffix(b",").rstrip()
+    if not body:
+        return 0, end
+    if not ROWS.fullmatch(body):
+        raise ValueError(f"not a list of rows: {fragment[:80]!r}")
+    return body.count(b"("), end
 
 
 class DumpCounter:
@@ -156,6 +159,7 @@ class DumpCounter:
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, int]] = {}
         self.database: Optional[str] = None
+        self.inserting: Optional[str] = None  # the table of an INSERT that goes on over the next lines
         self.last_line = b""
         self._partial = b""
 
@@ -171,20 +175,25 @@ class DumpCounter:
             self._partial = b""
             self.last_line = b""  # no newline after it: cut short
 
+    def _rows(self, table: str, fragment: bytes) -> None:
+        assert self.database is not None
+        try:
+            rows, end = count_rows(fragment)
+        except ValueError as err:
+            raise BackupError(f"cannot count the rows of table {self.database}.{table} in the dump: {err}") from None
+        self.tables[self.database][table] = self.tables[self.database].get(table, 0) + rows
+        self.inserting = None if end else table
+
     def line(self, line: bytes) -> None:
         if line.strip():
             self.last_line = line
-        if line.startswith(b"INSERT INTO "):
+        if self.inserting is not None:
+            self._rows(self.inserting, line)
+        elif line.startswith(b"INSERT INTO "):
             match = INSERT.match(line)
             if match is None or self.database is None:
                 raise BackupError(f"cannot read this INSERT of the dump: {line[:120]!r}")
-            table = _name(match.group(1))
-            try:
-                rows = count_rows(line[match.end():])
-            except ValueError as err:
-                raise BackupError(
-                    f"cannot count the rows of table {self.database}.{table} in the dump: {err}") from None
-            self.tables[self.database][table] = self.tables[self.database].get(table, 0) + rows
+            self._rows(_name(match.group(1)), line[match.end():])
         elif match := CREATE_TABLE.match(line):
             if self.database is None:
                 raise BackupError("the dump creates a table before it names a database (USE)")
@@ -195,7 +204,7 @@ class DumpCounter:
 
     @property
     def completed(self) -> bool:
-        return self.last_line.startswith(DUMP_COMPLETED)
+        return self.inserting is None and self.last_line.startswith(DUMP_COMPLETED)
 
 
 def trailer_line(meta: dict) -> bytes:
