@@ -225,6 +225,15 @@ INSERT INTO session_main (session_id, name, status, tag) VALUES ('20240501120000
             f"('loss_{i}', REPEAT('x(\\'),', 100), {blob})" for i in range(first, min(rows, first + 500))), db=db)
 
 
+def fate_flow_first_start(mariadb: MariaDB, db: str) -> None:
+    """What FATE Flow and the clustermanager leave in a new, empty database when they first start: tables and rows
+    of their own (their shape, not their code), which a restore must replace."""
+    mariadb.sql("CREATE TABLE t_engine_registry (f_engine_type VARCHAR(10), f_engine_name VARCHAR(50), f_cores INT); "
+                "INSERT INTO t_engine_registry VALUES ('computing', 'EGGROLL', 4), ('storage', 'EGGROLL', 0), "
+                "('federation', 'EGGROLL', 0); INSERT INTO server_node (host, port, node_type, status) VALUES "
+                "('clustermanager', 4670, 'CLUSTER_MANAGER', 'HEALTHY');", db=db)
+
+
 def test_mariadb_takes_the_init_sql_and_fate_flow_and_eggroll_log_in(tmp_path):
     case = "Pulumi.party-9999-eggroll.yaml"
     _, mysql = started(case, "mysql", tmp_path)
@@ -264,11 +273,7 @@ def test_mysql_backup_and_restore_carry_every_row_between_two_real_mariadbs(tmp_
         source.first_start(env, init_sql)
         seed_fate_tables(source, db)
         target.first_start(env, init_sql)
-        # FATE Flow and the clustermanager started against the new, empty database: tables and rows of their own
-        target.sql("CREATE TABLE t_engine_registry (f_engine_type VARCHAR(10), f_engine_name VARCHAR(50), f_cores "
-                   "INT); INSERT INTO t_engine_registry VALUES ('computing', 'EGGROLL', 4), ('storage', 'EGGROLL', 0), "
-                   "('federation', 'EGGROLL', 0); INSERT INTO server_node (host, port, node_type, status) VALUES "
-                   "('clustermanager', 4670, 'CLUSTER_MANAGER', 'HEALTHY');", db=db)
+        fate_flow_first_start(target, db)
         expected = source.tables(db)
 
         path = tmp_path / "mysql-fate-9999.sql"
