@@ -398,8 +398,8 @@ def _wait(what: str, done, timeout: float) -> None:
         time.sleep(1)
 
 
-def stop_writers(kubectl: Kubectl, namespace: str, timeout: float, out: IO[str] = sys.stdout) -> list[Writer]:
-    """Scale the programs that write FATE's database to 0 and wait until their pods are gone."""
+def find_writers(kubectl: Kubectl, namespace: str) -> list[Writer]:
+    """The workloads of the programs that write FATE's database, with their replicas now."""
     writers = []
     for name in CLIENTS:
         for resource in ("statefulset", "deployment"):
@@ -407,8 +407,14 @@ def stop_writers(kubectl: Kubectl, namespace: str, timeout: float, out: IO[str] 
             if live is not None:
                 writers.append(Writer(resource, name, int(live["spec"].get("replicas", 1)), _selector(live)))
                 break
+    return writers
+
+
+def stop_writers(kubectl: Kubectl, namespace: str, writers: list[Writer], timeout: float,
+                 out: IO[str] = sys.stdout) -> None:
+    """Scale the programs that write FATE's database to 0 and wait until their pods are gone."""
     if not writers:
-        return []
+        return
     print(f"stopping {', '.join(f'{w.resource}/{w.name}' for w in writers)} (they write the database) until the "
           "restore is done; if this command is interrupted, `pulumi up --refresh` starts them again", file=out)
     for w in writers:
@@ -417,7 +423,6 @@ def stop_writers(kubectl: Kubectl, namespace: str, timeout: float, out: IO[str] 
     for w in writers:
         _wait(f"pods of {w.resource}/{w.name} still run",
               lambda selector=w.selector: not kubectl.list("pods", namespace, selector), timeout)
-    return writers
 
 
 def start_writers(kubectl: Kubectl, namespace: str, writers: Iterable[Writer], timeout: float,
@@ -443,8 +448,9 @@ def restore(kubectl: Kubectl, plan: StackPlan, path: Path, meta: dict, wait: flo
           file=out)
     keep = path.with_name(
         f"{path.name}.before-restore-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.sql")
-    writers = stop_writers(kubectl, ns, wait, out)
+    writers = find_writers(kubectl, ns)
     try:
+        stop_writers(kubectl, ns, writers, wait, out)
         differ = restore_into(mysql, path, meta, keep, {"namespace": ns, "pod": pod}, out)
     finally:
         start_writers(kubectl, ns, writers, wait, out)

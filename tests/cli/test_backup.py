@@ -292,7 +292,8 @@ def test_the_writers_are_stopped_then_started_with_their_replicas():
     python = {"spec": {"replicas": 1, "selector": {"matchLabels": {"fateMoudle": "python", "name": "fate-9999"}}}}
     cm = {"spec": {"replicas": 2, "selector": {"matchLabels": {"fateMoudle": "clustermanager"}}}}
     kubectl = Scaling({("statefulset", "python"): python, ("deployment", "clustermanager"): cm})
-    writers = backup.stop_writers(kubectl, "fate-9999", 5)
+    writers = backup.find_writers(kubectl, "fate-9999")
+    backup.stop_writers(kubectl, "fate-9999", writers, 5)
     assert [c for c in kubectl.calls if c[0] != "get"] == [
         ("scale", "statefulset", "python", "-n", "fate-9999", "--replicas=0"),
         ("scale", "deployment", "clustermanager", "-n", "fate-9999", "--replicas=0"),
@@ -304,3 +305,25 @@ def test_the_writers_are_stopped_then_started_with_their_replicas():
         ("scale", "deployment", "clustermanager", "-n", "fate-9999", "--replicas=2"),
         ("rollout", "status", "statefulset/python", "-n", "fate-9999", "--timeout=5s"),
         ("rollout", "status", "deployment/clustermanager", "-n", "fate-9999", "--timeout=5s")]
+
+
+def test_a_failed_load_still_starts_the_writers_again(tmp_path, monkeypatch):
+    class Scaling(FakeKubectl):
+        def run(self, *args, stdin=None, check=True):
+            self.calls.append(args)
+
+    def failing_load(*args, **kwargs):
+        kubectl.calls.append(("load",))
+        raise BackupError("ERROR 1044 at line 12")
+
+    out = _written(tmp_path)
+    python = {"spec": {"replicas": 1, "selector": {"matchLabels": {"fateMoudle": "python"}}}}
+    kubectl = Scaling({("statefulset", "python"): python})
+    monkeypatch.setattr(backup, "mysql_pod", lambda kubectl, ns: ({}, "mysql-0"))
+    monkeypatch.setattr(backup.MysqlExec, "databases", lambda self: ["eggroll_meta"])
+    monkeypatch.setattr(backup, "restore_into", failing_load)
+    with pytest.raises(BackupError, match="ERROR 1044"):
+        backup.restore(kubectl, _plan(tmp_path, True), out, backup.read_trailer(out), wait=5, out=io.StringIO())
+    assert [c[:2] for c in kubectl.calls if c[0] not in ("get", "list")] == [
+        ("scale", "statefulset"), ("load",), ("scale", "statefulset"), ("rollout", "status")]
+    assert kubectl.calls[-2][-1] == "--replicas=1"
