@@ -5,6 +5,10 @@
 
 `take-over` runs once, before the first `pulumi preview` of a stack imported with `fate-pulumi import --adopt`:
 
+0. a release whose MySQL keeps its data in the pod (KubeFATE's `persistence: false`: an emptyDir, which `pulumi up`
+   empties when it restarts mysql-0) is dumped first with `--mysql-backup FILE` (fate_pulumi/backup.py; restored
+   after `pulumi up` with `fate-pulumi restore`), or refused unless `--accept-data-loss`; a stack that keeps MySQL
+   in an emptyDir again is refused unless `--accept-data-loss`;
 1. it saves every object of the Helm release as it runs now (with its `managedFields`), the release records Helm
    keeps in the namespace and the namespace's labels, to the backup file (mode 0600: KubeFATE's ConfigMaps hold
    passwords). An existing backup file is never overwritten: a second run continues from it;
@@ -28,7 +32,7 @@ its labels back, and Helm's release records are restored last. Run it after `pul
 the stack without touching the cluster; never `pulumi destroy`).
 
 Both talk to the cluster through `kubectl` (`$KUBECTL`, default `kubectl` on PATH), with `--kubeconfig`/`--context`.
-Exit status: 0 done, 1 refused or failed (nothing changed when refused before step 2).
+Exit status: 0 done, 1 refused or failed (nothing changed when refused before step 2), 2 bad input.
 """
 
 from __future__ import annotations
