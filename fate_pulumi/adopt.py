@@ -679,9 +679,24 @@ def _restore_order(obj: dict) -> int:
     return RESTORE_ORDER.index(obj["kind"]) if obj["kind"] in RESTORE_ORDER else len(RESTORE_ORDER)
 
 
+def emptied_by_rollback(kubectl: Kubectl, backup: Backup) -> Optional[str]:
+    """Where the release's MySQL keeps its data when that is in the pod (an emptyDir) and the rollback changes the pod
+    template, so MySQL restarts empty; None otherwise."""
+    from fate_pulumi.backup import ephemeral_data
+
+    saved = next((o for o in backup.objects
+                  if o["kind"] in ("StatefulSet", "Deployment") and o["metadata"]["name"] == MYSQL_WORKLOAD), None)
+    where = ephemeral_data(saved) if saved is not None else None
+    if where is None or saved is None:
+        return None
+    live = kubectl.obj(saved)
+    return where if live is None or live["spec"]["template"] != saved["spec"]["template"] else None
+
+
 def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) -> int:
     ns = backup.namespace
     saved_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
+    emptied = emptied_by_rollback(kubectl, backup)
     # 1. every object of the release: spec/data, labels and annotations, then its field ownership
     for saved in sorted(backup.objects, key=_restore_order):
         live = kubectl.obj(saved)
@@ -732,6 +747,9 @@ def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) 
                             f"--timeout={wait}s")
         print("every workload of the release has rolled back", file=out)
     print(f"release {backup.release} is Helm's again (helm -n {ns} status {backup.release})", file=out)
+    if emptied:
+        print(f"note: MySQL keeps its data in {emptied} and its pod restarted: it is empty now. Load the newest backup "
+              "of it: fate-pulumi restore STACK_FILE --from FILE (README: Handing the party back to Helm)", file=out)
     return 0
 
 

@@ -327,3 +327,20 @@ def test_a_failed_load_still_starts_the_writers_again(tmp_path, monkeypatch):
     assert [c[:2] for c in kubectl.calls if c[0] not in ("get", "list")] == [
         ("scale", "statefulset"), ("load",), ("scale", "statefulset"), ("rollout", "status")]
     assert kubectl.calls[-2][-1] == "--replicas=1"
+
+
+def test_the_rollback_says_when_mysql_restarts_empty():
+    saved = _mysql({"name": "data", "emptyDir": {}})
+    release = adopt.Backup("fate-9999", "fate-9999", [], [{**saved, "apiVersion": "apps/v1"}], None)
+    changed = json.loads(json.dumps(saved))
+    changed["spec"]["template"]["metadata"] = {"labels": {"app.kubernetes.io/managed-by": "pulumi"}}
+
+    class Live(FakeKubectl):
+        def obj(self, obj):
+            return self.objects.get(("live", obj["metadata"]["name"]))
+
+    assert adopt.emptied_by_rollback(Live({("live", "mysql"): changed}), release) == "an emptyDir"
+    assert adopt.emptied_by_rollback(Live({("live", "mysql"): saved}), release) is None  # pod not restarted
+    persistent = adopt.Backup("fate-9999", "fate-9999", [], [{**_mysql(None, claim=True), "apiVersion": "apps/v1"}],
+                              None)
+    assert adopt.emptied_by_rollback(Live({("live", "mysql"): changed}), persistent) is None

@@ -727,3 +727,22 @@ def test_readme_steps_take_over_a_persistence_off_party_and_its_mysql_keeps_ever
         assert wait_ready(cluster, ns) == []
         assert {w["metadata"]["name"]: w["spec"]["replicas"] for w in cluster.workloads(ns)
                 if w["metadata"]["name"] in ("python", "clustermanager")} == {"python": 1, "clustermanager": 1}
+
+        # handed back to Helm by the README's lines for such a party: KubeFATE's template restarts mysql-0 on a new,
+        # empty emptyDir; the backup taken before the rollback brings every row back
+        known = {old_pod["metadata"]["uid"]: str(old.dir), new_pod["metadata"]["uid"]: str(new.dir)}
+        with MariaDB(tmp_path, "kubefate-mysql-again").running() as again:
+            for line in for_case(readme_block("before-rollback.sql"), case):
+                if line.startswith("fate-pulumi restore"):
+                    pod = cluster.get(f"/api/v1/namespaces/{ns}/pods/mysql-0")
+                    assert pod["metadata"]["uid"] not in known
+                    again.first_start(_pod_env(cluster, ns, pod), _init_sql(cluster, ns))
+                    fate_flow_first_start(again, db)
+                    servers.write_text(json.dumps({**known, pod["metadata"]["uid"]: str(again.dir)}))
+                proc = site.ok(as_test(line))
+                if "adopt rollback" in line:
+                    assert "it is empty now" in proc.stdout, proc.stdout
+            restored = again.tables(db)
+            assert {t: restored.get(t) for t in before} == before
+        assert "STATUS: deployed" in site.ok(f"helm -n {ns} status {ns}").stdout
+        assert wait_ready(cluster, ns) == []
