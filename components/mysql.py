@@ -57,6 +57,9 @@ SECRET = "mysql-secret"
 PASSWORD_KEY = "mysql-password"
 DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}}
 INIT_SCRIPT = "create-eggroll-meta-tables.sql"
+# the programs that open the metadata database: FATE Flow (`python`) and eggroll's clustermanager (KubeFATE's
+# python-config service_conf.yaml `database`, eggroll-config `jdbc.*`); the workloads and apps carry these names
+CLIENTS = ("python", "clustermanager")
 
 
 class Mysql(Module):
@@ -103,7 +106,7 @@ class Mysql(Module):
                           claim_templates=[claim] if claim else [], protect=site.protect)
         self.endpoint = f"{endpoints.MYSQL.name}:{port}"
         # only FATE Flow and the clustermanager talk to the metadata database
-        self.done({"endpoint": self.endpoint}, clients={"mysql": ("python", "clustermanager")})
+        self.done({"endpoint": self.endpoint}, clients={"mysql": CLIENTS})
 
 
 def build(ctx: Context) -> Mysql:

@@ -5,6 +5,10 @@
 
 `take-over` runs once, before the first `pulumi preview` of a stack imported with `fate-pulumi import --adopt`:
 
+0. a release whose MySQL keeps its data in the pod (KubeFATE's `persistence: false`: an emptyDir, which `pulumi up`
+   empties when it restarts mysql-0) is dumped first with `--mysql-backup FILE` (fate_pulumi/backup.py; restored
+   after `pulumi up` with `fate-pulumi restore`), or refused unless `--accept-data-loss`; a stack that keeps MySQL
+   in an emptyDir again is refused unless `--accept-data-loss`;
 1. it saves every object of the Helm release as it runs now (with its `managedFields`), the release records Helm
    keeps in the namespace and the namespace's labels, to the backup file (mode 0600: KubeFATE's ConfigMaps hold
    passwords). An existing backup file is never overwritten: a second run continues from it;
@@ -28,7 +32,7 @@ its labels back, and Helm's release records are restored last. Run it after `pul
 the stack without touching the cluster; never `pulumi destroy`).
 
 Both talk to the cluster through `kubectl` (`$KUBECTL`, default `kubectl` on PATH), with `--kubeconfig`/`--context`.
-Exit status: 0 done, 1 refused or failed (nothing changed when refused before step 2).
+Exit status: 0 done, 1 refused or failed (nothing changed when refused before step 2), 2 bad input.
 """
 
 from __future__ import annotations
@@ -49,8 +53,11 @@ from typing import Any, Optional
 
 import yaml
 
+from components.endpoints import MYSQL
 from components.kube import ADOPT_FIELD_MANAGER
+from fate_pulumi.inputs import InputError, output_file, read_text
 
+MYSQL_WORKLOAD = MYSQL.name
 HELM_MANAGER = "helm"  # the helm CLI's field manager; KubeFATE's service links Helm and writes as its own binary
 HELM_ANNOTATION = "meta.helm.sh/release-name"  # Helm sets it on every object it installs
 FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
@@ -286,19 +293,23 @@ class StackPlan:
     namespace: str
     objects: set[tuple[str, str]]  # (kind, name) in the stack's namespace
     adopt: bool
+    path: Path = Path("Pulumi.yaml")
+    mysql: Optional[dict] = None  # the MySQL workload the stack deploys (None: no mysql module, or an external one)
 
 
-def stack_plan(stack_file: Path) -> StackPlan:
+def stack_plan(stack_file: Path, require_adopt: bool = False) -> StackPlan:
     """The objects a stack file manages, from the offline render (passwords need not be set yet)."""
     from fate_pulumi.mocks import close_event_loop, run_program
     from fate_pulumi.render import config_problems, stack_file_config
 
     config, secret_keys = stack_file_config(stack_file)
-    adopt = json.loads(config.get("fate:adoptKubefate", "false")) is True
+    adopt = config.get("fate:adoptKubefate") == "true"  # as the engine hands a boolean to the program
+    if require_adopt and not adopt:
+        raise not_adoptable(stack_file)
     config["fate:development"] = "true"
     problems = config_problems(config, secret_keys)
     if problems:
-        raise AdoptError(f"{stack_file}: {problems[0]}")
+        raise InputError(f"{stack_file}: {problems[0]}")
     try:
         rendered = run_program(config, secret_keys, stack=stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
     finally:
@@ -306,7 +317,9 @@ def stack_plan(stack_file: Path) -> StackPlan:
     ns = rendered.outputs["namespace"]
     objects = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects
                if o["kind"] != "Namespace" and o["metadata"].get("namespace", ns) == ns}
-    return StackPlan(rendered.outputs["name"], ns, objects, adopt)
+    mysql = next((o for o in rendered.objects if o["kind"] in ("StatefulSet", "Deployment")
+                  and o["metadata"]["name"] == MYSQL_WORKLOAD and o["metadata"].get("namespace", ns) == ns), None)
+    return StackPlan(rendered.outputs["name"], ns, objects, adopt, stack_file, mysql)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -331,9 +344,19 @@ class Backup:
 
     @classmethod
     def load(cls, path: Path) -> Backup:
-        doc = json.loads(path.read_text())
+        """A backup file take-over wrote; anything else is bad input, in one line."""
+        what = "backup take-over wrote (--backup)"
+        try:
+            doc = json.loads(read_text(path, what))
+        except ValueError:
+            doc = None
+        keys = ("namespace", "release", "releaseRecords", "objects")
+        if not isinstance(doc, dict) or not all(k in doc for k in keys):
+            raise InputError(f"{path}: not a backup written by fate-pulumi adopt take-over (JSON with "
+                             f"{', '.join(keys)}) — give the file its --backup wrote")
         if doc.get("version") != BACKUP_VERSION:
-            raise AdoptError(f"{path}: not a backup of this tool (version {doc.get('version')!r})")
+            raise InputError(f"{path}: backup version {doc.get('version')!r}, this fate-pulumi reads "
+                             f"{BACKUP_VERSION} — roll back with the fate-pulumi release that wrote it")
         return cls(doc["namespace"], doc["release"], doc["releaseRecords"], doc["objects"], doc.get("namespaceObject"),
                    doc.get("taken", ""))
 
@@ -461,12 +484,76 @@ def live_passwords(kubectl: Kubectl, namespace: str, keys: Iterable[str]) -> dic
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
-              extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout) -> int:
-    if not plan.adopt:
+def not_adoptable(path: Path) -> InputError:
+    return InputError(f"{path}: fate:adoptKubefate: not set — take-over is for a stack imported with fate-pulumi "
+                      "import --adopt (it sets fate:adoptKubefate: true)")
+
+
+def mysql_data_check(kubectl: Kubectl, plan: StackPlan, mysql_backup: Optional[Path], accept_data_loss: bool,
+                     out=sys.stdout) -> tuple[bool, Optional[str]]:
+    """Refuse to take over a release whose MySQL keeps its data in the pod (KubeFATE's `persistence: false`: an
+    emptyDir, core/mysql/statefulSet.yaml) unless it is backed up first or its loss accepted, and a stack that would
+    keep it there again unless that is accepted. Returns whether the release runs a MySQL, and where its data is
+    lost (None: on a claim)."""
+    from fate_pulumi.backup import ephemeral_data, mysql_workload
+
+    live = mysql_workload(kubectl, plan.namespace)
+    if live is None:
+        if mysql_backup is not None:
+            print(f"note: no MySQL in namespace {plan.namespace}: nothing to back up to {mysql_backup}", file=out)
+        return False, None
+    old = ephemeral_data(live)
+    new = ephemeral_data(plan.mysql) if plan.mysql is not None else None
+    if old and mysql_backup is None and not accept_data_loss:
         raise AdoptError(
-            "the stack file does not set fate:adoptKubefate: true (import it with fate-pulumi import --adopt)"
-        )
+            f"{live['kind']}/{MYSQL_WORKLOAD} in {plan.namespace} keeps FATE Flow's jobs and eggroll's metadata in "
+            f"{old}, which is emptied when pulumi up restarts its pod: pass --mysql-backup FILE (dumped now, restored "
+            "after pulumi up with fate-pulumi restore) or --accept-data-loss")
+    if new and not accept_data_loss:
+        raise AdoptError(
+            f"{plan.path}: fate:persistence.enabled is false, so the stack keeps MySQL in {new} too and its data is "
+            "lost whenever its pod restarts: pass --accept-data-loss to take over anyway"
+            + (" (--mysql-backup carries the data over this take-over)" if mysql_backup else ""))
+    if old and mysql_backup is None:
+        print(f"warning: MySQL is not backed up (--accept-data-loss): FATE Flow's jobs and eggroll's metadata in {old} "
+              "are lost when pulumi up restarts its pod", file=out)
+    return True, old
+
+
+def reusable_dump(path: Path, namespace: str) -> dict:
+    """An existing --mysql-backup file: a dump of this namespace (bad input otherwise)."""
+    from fate_pulumi.backup import read_trailer
+
+    meta = read_trailer(path)
+    if meta.get("namespace") != namespace:
+        raise InputError(f"{path}: a MySQL backup of namespace {meta.get('namespace')}, not {namespace} — "
+                         "name a new file for --mysql-backup")
+    return meta
+
+
+def mysql_dump(kubectl: Kubectl, plan: StackPlan, path: Path, dry_run: bool, out=sys.stdout) -> None:
+    """Dump the running MySQL to `path` before anything changes; an existing dump of this namespace is kept (a second
+    run continues with it: by then the pod may already run empty)."""
+    from fate_pulumi.backup import MysqlExec, dump, mysql_pod, verify
+
+    if path.exists():
+        meta = reusable_dump(path, plan.namespace)
+        verify(path, meta)
+        print(f"continuing with MySQL backup {path} (taken {meta.get('taken')}; move it away for a new one)", file=out)
+        return
+    _, pod = mysql_pod(kubectl, plan.namespace)
+    if dry_run:
+        print(f"would back up MySQL (pod {plan.namespace}/{pod}) to {path}", file=out)
+        return
+    dump(MysqlExec.kubectl(kubectl, plan.namespace, pod), path, {"namespace": plan.namespace, "pod": pod}, out)
+
+
+def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
+              extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout,
+              mysql_backup: Optional[Path] = None, accept_data_loss: bool = False) -> int:
+    if not plan.adopt:
+        raise not_adoptable(plan.path)
+    has_mysql, lost = mysql_data_check(kubectl, plan, mysql_backup, accept_data_loss, out)
     release = release or plan.name
     if backup_path.exists():
         backup = Backup.load(backup_path)
@@ -518,6 +605,8 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
         print("warning: these objects exist but are not part of the release; `pulumi up` takes them over as they "
               "are declared in the stack: " + ", ".join(foreign), file=out)
 
+    if mysql_backup is not None and has_mysql:
+        mysql_dump(kubectl, plan, mysql_backup, dry_run, out)
     print(
         f"{'would hand' if dry_run else 'handing'} Helm's fields to field manager {ADOPT_FIELD_MANAGER!r} on "
         f"{len(taken)} objects; {'would delete' if dry_run else 'deleting'} {len(leftovers)} the stack does not manage"
@@ -564,7 +653,11 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
         print("note: fields some objects got from other client-side writers stay theirs (kubectl edit/patch/scale; "
               "pass --manager NAME to hand them over too): "
               + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(left_behind.items())), file=out)
-    print("next: pulumi preview, pulumi up, then pulumi refresh --yes once (README)", file=out)
+    if lost and mysql_backup is not None:
+        print(f"next: pulumi preview, pulumi up (MySQL starts empty), fate-pulumi restore {plan.path} --from "
+              f"{mysql_backup}, then pulumi refresh --yes once (README)", file=out)
+    else:
+        print("next: pulumi preview, pulumi up, then pulumi refresh --yes once (README)", file=out)
     return 0
 
 
@@ -586,9 +679,24 @@ def _restore_order(obj: dict) -> int:
     return RESTORE_ORDER.index(obj["kind"]) if obj["kind"] in RESTORE_ORDER else len(RESTORE_ORDER)
 
 
+def emptied_by_rollback(kubectl: Kubectl, backup: Backup) -> Optional[str]:
+    """Where the release's MySQL keeps its data when that is in the pod (an emptyDir) and the rollback changes the pod
+    template, so MySQL restarts empty; None otherwise."""
+    from fate_pulumi.backup import ephemeral_data
+
+    saved = next((o for o in backup.objects
+                  if o["kind"] in ("StatefulSet", "Deployment") and o["metadata"]["name"] == MYSQL_WORKLOAD), None)
+    where = ephemeral_data(saved) if saved is not None else None
+    if where is None or saved is None:
+        return None
+    live = kubectl.obj(saved)
+    return where if live is None or live["spec"]["template"] != saved["spec"]["template"] else None
+
+
 def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) -> int:
     ns = backup.namespace
     saved_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
+    emptied = emptied_by_rollback(kubectl, backup)
     # 1. every object of the release: spec/data, labels and annotations, then its field ownership
     for saved in sorted(backup.objects, key=_restore_order):
         live = kubectl.obj(saved)
@@ -639,6 +747,9 @@ def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) 
                             f"--timeout={wait}s")
         print("every workload of the release has rolled back", file=out)
     print(f"release {backup.release} is Helm's again (helm -n {ns} status {backup.release})", file=out)
+    if emptied:
+        print(f"note: MySQL keeps its data in {emptied} and its pod restarted: it is empty now. Load the newest backup "
+              "of it: fate-pulumi restore STACK_FILE --from FILE (README: Handing the party back to Helm)", file=out)
     return 0
 
 
@@ -657,6 +768,13 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> i
     take.add_argument("--manager", action="append", default=[],
                       help="another client-side field manager whose fields the stack takes over (e.g. kubectl-edit)")
     take.add_argument("--dry-run", action="store_true", help="say what would be done; change and write nothing")
+    take.add_argument("--mysql-backup", type=Path, metavar="FILE",
+                      help="dump the release's MySQL to FILE first (mode 0600; needed when it keeps its data in an "
+                           "emptyDir, KubeFATE's persistence: false): restore it after pulumi up with "
+                           "fate-pulumi restore STACK_FILE --from FILE")
+    take.add_argument("--accept-data-loss", action="store_true",
+                      help="take over although MySQL's data is lost when its pod restarts (not backed up, or the "
+                           "stack keeps persistence off)")
     back = sub.add_parser("rollback", help="hand the deployment back to Helm as the backup saved it")
     back.add_argument("--backup", type=Path, required=True)
     back.add_argument("--wait", type=int, default=600, help="seconds to wait for each workload's rollout (0: no wait)")
@@ -665,12 +783,19 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> i
         p.add_argument("--context")
     args = parser.parse_args(argv)
     kubectl = Kubectl(args.kubeconfig, args.context)
+    if args.command == "take-over":
+        if args.mysql_backup is not None and not args.mysql_backup.exists():
+            output_file(args.mysql_backup)
+        plan = stack_plan(args.stack_file, require_adopt=True)
+        if args.mysql_backup is not None and args.mysql_backup.exists():
+            reusable_dump(args.mysql_backup, plan.namespace)
+    else:
+        backup = Backup.load(args.backup)
     try:
         if args.command == "take-over":
-            return take_over(
-                kubectl, stack_plan(args.stack_file), args.backup, args.release, args.manager, args.dry_run
-            )
-        return rollback(kubectl, Backup.load(args.backup), args.wait)
+            return take_over(kubectl, plan, args.backup, args.release, args.manager, args.dry_run,
+                             mysql_backup=args.mysql_backup, accept_data_loss=args.accept_data_loss)
+        return rollback(kubectl, backup, args.wait)
     except AdoptError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preflight": ("fate_pulumi.preflight", "check a federation's addresses, routes and certificates before any up"),
     "picture": ("fate_pulumi.picture", "draw a federation (stack files or a topology) with Graphviz"),
     "adopt": ("fate_pulumi.adopt", "take over a KubeFATE party Helm installed (take-over), or hand it back (rollback)"),
+    "backup": ("fate_pulumi.backup", "dump a party's MySQL (FATE Flow's jobs, eggroll's metadata) to a file (-o)"),
+    "restore": ("fate_pulumi.restore", "load such a file into a party's MySQL and compare every table's rows"),
     "ca": ("fate_pulumi.ca", "create the CA a stack issues its TLS certificates from"),
     "password": ("fate_pulumi.password", "hash a notebook password for fate:notebookHashedPassword"),
 }

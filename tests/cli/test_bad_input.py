@@ -495,6 +495,84 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "Pulumi.x.yaml: no such file",
         2,
     ),
+    # adopt rollback / take-over's other inputs, MySQL backup and restore (issue 23)
+    "adopt-rollback-missing-backup": (
+        lambda t: ["adopt", "rollback", "--backup", str(t / "kubefate-fate-9999.json")],
+        "kubefate-fate-9999.json: no such file",
+        2,
+    ),
+    "adopt-rollback-backup-is-a-stack-file": (
+        lambda t: ["adopt", "rollback", "--backup", str(EXAMPLE)],
+        "not a backup written by fate-pulumi adopt take-over",
+        2,
+    ),
+    "adopt-rollback-binary-backup": (
+        lambda t: ["adopt", "rollback", "--backup", str(_bytes(t, "b.json", b"\x89PNG\r\n\x1a\n\x00\xff"))],
+        "b.json: not UTF-8 text",
+        2,
+    ),
+    "adopt-take-over-not-adoptable": (
+        lambda t: ["adopt", "take-over", str(_stack(t)), "--backup", str(t / "b.json")],
+        "Pulumi.x.yaml: fate:adoptKubefate: not set",
+        2,
+    ),
+    "adopt-take-over-mysql-backup-dir-missing": (
+        lambda t: ["adopt", "take-over", str(_adoptable(t)), "--backup", str(t / "b.json"),
+                   "--mysql-backup", str(t / "no" / "m.sql")],
+        "no such directory",
+        2,
+    ),
+    "adopt-take-over-mysql-backup-not-a-backup": (
+        lambda t: ["adopt", "take-over", str(_adoptable(t)), "--backup", str(t / "b.json"),
+                   "--mysql-backup", str(_write(t, "m.sql", "SELECT 1;\n"))],
+        "m.sql: no `-- fate-pulumi backup:` line at its end",
+        2,
+    ),
+    "backup-missing-stack-file": (
+        lambda t: ["backup", str(t / "Pulumi.x.yaml"), "-o", str(t / "m.sql")],
+        "Pulumi.x.yaml: no such file",
+        2,
+    ),
+    "backup-output-exists": (
+        lambda t: ["backup", str(EXAMPLE), "-o", str(_write(t, "m.sql", "x"))],
+        "m.sql: exists — a backup is never overwritten",
+        2,
+    ),
+    "backup-output-dir-missing": (
+        lambda t: ["backup", str(EXAMPLE), "-o", str(t / "no" / "m.sql")],
+        "no such directory",
+        2,
+    ),
+    "backup-no-mysql": (
+        lambda t: ["backup", str(ROOT / "examples" / "Pulumi.exchange-rollsite.yaml"), "-o", str(t / "m.sql")],
+        "the stack deploys no MySQL",
+        2,
+    ),
+    "restore-missing-backup": (
+        lambda t: ["restore", str(EXAMPLE), "--from", str(t / "m.sql")],
+        "m.sql: no such file",
+        2,
+    ),
+    "restore-from-a-stack-file": (
+        lambda t: ["restore", str(EXAMPLE), "--from", str(EXAMPLE)],
+        "not a MySQL backup fate-pulumi wrote",
+        2,
+    ),
+    "restore-from-a-binary-file": (
+        lambda t: ["restore", str(EXAMPLE), "--from", str(_bytes(t, "m.sql", b"\x00\xff\xfe" * 100))],
+        "not a MySQL backup fate-pulumi wrote",
+        2,
+    ),
+    "restore-missing-stack-file": (
+        lambda t: ["restore", str(t / "Pulumi.x.yaml"), "--from", str(_mysql_backup(t))],
+        "Pulumi.x.yaml: no such file",
+        2,
+    ),
+    "restore-corrupt-backup": (  # a failure, not bad input: checked before the cluster is touched
+        lambda t: ["restore", str(EXAMPLE), "--from", str(_mysql_backup(t, corrupt=True))],
+        "its sha256 is not the one recorded when it was taken",
+        1,
+    ),
     # preflight
     "preflight-nothing-given": (lambda t: ["preflight"], "give stack files or --topology FILE", 2),
     "preflight-bad-external": (lambda t: ["preflight", "--external", "db", str(EXAMPLE)], "'db' is not host:port", 2),
@@ -552,6 +630,25 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     "unknown-command-empty": (lambda t: [""], "unknown command ''", 2),
     "option-before-command": (lambda t: ["--stack", "x", "drift"], "unknown command '--stack'", 2),
 }
+
+
+def _adoptable(tmp: Path) -> Path:
+    """The example party as fate-pulumi import --adopt leaves it (passwords set, fate:adoptKubefate)."""
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["config"]["fate:adoptKubefate"] = True
+    return _write(tmp, "Pulumi.party-9999.yaml", doc)
+
+
+def _mysql_backup(tmp: Path, corrupt: bool = False) -> Path:
+    """A backup file as fate-pulumi backup writes it (its trailer line over mysqldump's output)."""
+    import hashlib
+    import json
+
+    body = b"CREATE DATABASE `eggroll_meta`;\nUSE `eggroll_meta`;\n-- Dump completed on 2024-05-01 10:00:00\n"
+    meta = {"version": 1, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body), "namespace": "fate-9999",
+            "pod": "mysql-0", "databases": ["eggroll_meta"], "tables": {"eggroll_meta": {}}}
+    return _bytes(tmp, "m.sql", (body.replace(b"CREATE", b"create") if corrupt else body) +
+                  b"-- fate-pulumi backup: " + json.dumps(meta).encode() + b"\n")
 
 
 def _bytes(tmp: Path, name: str, data: bytes) -> Path:

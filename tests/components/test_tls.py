@@ -38,7 +38,9 @@ def test_certificate_chains_to_the_ca():
     issued = issue(ca(), "9999.fate.org", ["9999.fate.org", "pulsar", "192.0.2.1"], True, True, dt.date(2026, 1, 1), 30)
     cert = x509.load_pem_x509_certificate(issued.certificate.encode())
     ca_cert = ca().cert
-    ca_cert.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+    ca_key, algorithm = ca_cert.public_key(), cert.signature_hash_algorithm
+    assert isinstance(ca_key, ec.EllipticCurvePublicKey) and algorithm is not None
+    ca_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
     assert cert.issuer == ca_cert.subject
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["9999.fate.org", "pulsar"]
@@ -47,8 +49,9 @@ def test_certificate_chains_to_the_ca():
     assert set(usages) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
     assert cert.not_valid_after_utc - cert.not_valid_before_utc == dt.timedelta(days=30)
     assert issued.private_key.startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8, as eggroll and Pulsar read it
-    key = serialization.load_pem_private_key(issued.private_key.encode(), password=None)
-    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    key, public = serialization.load_pem_private_key(issued.private_key.encode(), password=None), cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(public, ec.EllipticCurvePublicKey)
+    assert key.public_key().public_numbers() == public.public_numbers()
 
 
 def test_authority_refuses_a_foreign_key():
@@ -181,9 +184,10 @@ def test_default_certificates_renew_and_a_fixed_validity_near_its_end_is_warned_
     cfg = load_config(base, ["tlsCaKey"])
     for today in (dt.date(2026, 12, 1), dt.date(2031, 6, 15)):  # whenever it runs, today's certificates are valid
         plan = tls_plan(cfg, today)
-        assert plan.valid_from <= today and (plan.expires - today).days > 30
+        assert plan is not None and plan.valid_from <= today and (plan.expires - today).days > 30
         assert expiry_warnings(cfg, today) == []
-    fixed = load_config({**base, "tls": {**base["tls"], "validFrom": "2026-01-01"}}, ["tlsCaKey"])
+    fixed = load_config({**base, "tls": {"generate": True, "caCertificate": ca().certificate_pem,
+                                         "validFrom": "2026-01-01"}}, ["tlsCaKey"])
     assert expiry_warnings(fixed, dt.date(2026, 6, 1)) == []
     warning, = expiry_warnings(fixed, dt.date(2026, 12, 20))
     assert warning.startswith("the certificates this stack issues expire on 2027-01-01 (12 days)")

@@ -272,8 +272,9 @@ class Pod:
         for tar in (out / "capture").glob("*.tar"):
             with tarfile.open(tar) as t:
                 for member in t.getmembers():
-                    if member.isfile():
-                        run.files["/" + member.name] = t.extractfile(member).read()
+                    content = t.extractfile(member) if member.isfile() else None
+                    if content is not None:
+                        run.files["/" + member.name] = content.read()
         if (out / "writable").exists():
             run.writable = set((out / "writable").read_text().split())
         return run

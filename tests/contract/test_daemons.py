@@ -15,21 +15,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import pytest
 import yaml
 
 from components.fatejob import toy_job
+from fate_pulumi import backup
 from stacks.config import SECRET_KEYS, load_config
 from tests.conftest import party, render
 from tests.contract.contract import Stack
@@ -131,8 +134,107 @@ def _sql_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+class MariaDB:
+    """A MariaDB server on loopback with its own data directory, empty as the mysql image's before the entrypoint's
+    first start (`first_start` does that start's steps). Clients find its socket through `<dir>/.my.cnf` (HOME=dir:
+    read after Debian's /etc/mysql, whose socket would win over MYSQL_UNIX_PORT)."""
+
+    def __init__(self, tmp: Path, name: str = "mariadb"):
+        self.name, self.dir = name, tmp / name
+        self.dir.mkdir()
+        self.data, self.sock, self.port = self.dir / "data", self.dir / "mysql.sock", free_port()
+        (self.dir / ".my.cnf").write_text(f"[client]\nsocket={self.sock}\n")
+
+    @contextmanager
+    def running(self) -> Iterator[MariaDB]:
+        need("mariadbd", "mariadb-install-db", "mariadb", "mysqldump")
+        subprocess.run(["mariadb-install-db", f"--datadir={self.data}", "--user=root",
+                        "--auth-root-authentication-method=socket", "--skip-test-db"], check=True, capture_output=True)
+        with daemon(["mariadbd", f"--datadir={self.data}", f"--socket={self.sock}", f"--port={self.port}",
+                     "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin"], self.port, self.dir / "mariadb.log"):
+            yield self
+
+    def sql(self, statement: str, *args: str, user: str = "root", password: Optional[str] = None, db: str = "") -> str:
+        cmd = ["mariadb", "--batch", "--skip-column-names", "--default-character-set=utf8mb4", *args]
+        cmd += [f"--socket={self.sock}", "-uroot"] if user == "root" else ["-h127.0.0.1", f"-P{self.port}", f"-u{user}"]
+        result = subprocess.run([*cmd, *([db] if db else [])], input=statement, capture_output=True, text=True,
+                                env={**os.environ, **({"MYSQL_PWD": password} if password is not None else {})})
+        assert result.returncode == 0, f"{statement[:80]}: {result.stderr}"
+        return result.stdout
+
+    def first_start(self, env: dict[str, str], init_sql: list[str]) -> None:
+        """The mysql image's first start from a container's env: the database, the user with its password and every
+        privilege on the database (docker-entrypoint.sh docker_setup_db, `_` escaped as it does), the init scripts."""
+        db, user = env["MYSQL_DATABASE"], env["MYSQL_USER"]
+        self.sql(f"CREATE DATABASE IF NOT EXISTS `{db}`; CREATE USER {_sql_literal(user)}@'%' IDENTIFIED BY "
+                 f"{_sql_literal(env['MYSQL_PASSWORD'])}; GRANT ALL ON `{db.replace('_', chr(92) + '_')}`.* TO "
+                 f"{_sql_literal(user)}@'%';")
+        for script in init_sql:
+            self.sql(script, db=db)
+
+    def container_env(self, env: dict[str, str]) -> dict[str, str]:
+        """What a command run in the mysql container has: its env (the user, password and database) — plus where
+        this server's socket is."""
+        return {"PATH": os.environ["PATH"], "HOME": str(self.dir),
+                **{k: env[k] for k in ("MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD")}}
+
+    def tables(self, db: str) -> dict[str, tuple[int, str]]:
+        """table -> (COUNT(*), CHECKSUM TABLE) of every table of a database, read as root."""
+        names = self.sql(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}'").split()
+        out = {}
+        for t in names:
+            count = int(self.sql(f"SELECT COUNT(*) FROM `{db}`.`{t}`"))
+            out[t] = (count, self.sql(f"CHECKSUM TABLE `{db}`.`{t}`").split("\t")[-1].strip())
+        return out
+
+
+def seed_fate_tables(mariadb: MariaDB, db: str, rows: int = 2500) -> None:
+    """Rows like a party's after some jobs: FATE Flow's tables (a subset, their shape) and eggroll's (created by the
+    init SQL), with the values a dump must carry exactly — quotes, parentheses, backslashes, line breaks, tabs,
+    non-ASCII text, NULLs, binary — and one table large enough for mysqldump to split its INSERTs."""
+    tricky = ["it's", "a'),('b", "back\\slash\\", "line\nbreak\r\n", "tab\there", "中文 ✓ 🚀", "", "(;)", "--", "/*x*/"]
+    values = ", ".join(f"({i}, '{_sql_literal(v)[1:-1]}', {'NULL' if i % 3 == 0 else i * 7})" for i, v in
+                       enumerate(tricky))
+    mariadb.sql(f"""
+CREATE TABLE t_job (f_id INT PRIMARY KEY, f_job_id VARCHAR(25), f_status VARCHAR(50), f_dsl LONGTEXT,
+                    f_create_time BIGINT, f_update_date DATETIME);
+CREATE TABLE t_task (f_id INT PRIMARY KEY, f_task_id VARCHAR(100), f_party_status VARCHAR(50), f_run_ip VARCHAR(50));
+CREATE TABLE t_tracking_metric (f_id BIGINT PRIMARY KEY AUTO_INCREMENT, f_metric_key VARCHAR(200),
+                                f_value LONGTEXT, f_blob LONGBLOB);
+CREATE TABLE t_engine_registry (f_engine_type VARCHAR(10), f_engine_name VARCHAR(50), f_cores INT,
+                                PRIMARY KEY (f_engine_type, f_engine_name));
+CREATE TABLE t_model_version (f_id INT PRIMARY KEY, f_note VARCHAR(100), f_size INT);
+CREATE TABLE t_empty (f_id INT PRIMARY KEY);
+INSERT INTO t_model_version VALUES {values};
+INSERT INTO t_job VALUES (1, '202405011200000000001', 'success', '{{"components": {{"reader_0": ["a", "(b)"]}}}}',
+                          1714564800000, '2024-05-01 12:00:00'),
+                         (2, '202405011300000000002', 'failed', NULL, 1714568400000, NULL);
+INSERT INTO t_task VALUES (1, '202405011200000000001_reader_0', 'success', '10.0.0.5'),
+                          (2, '202405011300000000002_reader_0', 'failed', NULL);
+INSERT INTO t_engine_registry VALUES ('computing', 'EGGROLL', 16), ('storage', 'EGGROLL', 0);
+INSERT INTO server_node (name, host, port, node_type, status) VALUES ('', 'nodemanager-0', 4671, 'NODE_MANAGER',
+  'HEALTHY'), ('', 'nodemanager-1', 4671, 'NODE_MANAGER', 'LOSS');
+INSERT INTO store_locator (store_type, namespace, name, total_partitions, status)
+  VALUES ('ROLLPAIR_LMDB', 'experiment', 'breast_hetero_guest', 4, 'NORMAL');
+INSERT INTO session_main (session_id, name, status, tag) VALUES ('202405011200000000001_reader_0', '', 'CLOSED',
+  NULL);
+""", db=db)
+    blob = "0x" + bytes(range(256)).hex()
+    for first in range(0, rows, 500):
+        mariadb.sql("INSERT INTO t_tracking_metric (f_metric_key, f_value, f_blob) VALUES " + ", ".join(
+            f"('loss_{i}', REPEAT('x(\\'),', 100), {blob})" for i in range(first, min(rows, first + 500))), db=db)
+
+
+def fate_flow_first_start(mariadb: MariaDB, db: str) -> None:
+    """What FATE Flow and the clustermanager leave in a new, empty database when they first start: tables and rows
+    of their own (their shape, not their code), which a restore must replace."""
+    mariadb.sql("CREATE TABLE t_engine_registry (f_engine_type VARCHAR(10), f_engine_name VARCHAR(50), f_cores INT); "
+                "INSERT INTO t_engine_registry VALUES ('computing', 'EGGROLL', 4), ('storage', 'EGGROLL', 0), "
+                "('federation', 'EGGROLL', 0); INSERT INTO server_node (host, port, node_type, status) VALUES "
+                "('clustermanager', 4670, 'CLUSTER_MANAGER', 'HEALTHY');", db=db)
+
+
 def test_mariadb_takes_the_init_sql_and_fate_flow_and_eggroll_log_in(tmp_path):
-    need("mariadbd", "mariadb-install-db", "mariadb")
     case = "Pulumi.party-9999-eggroll.yaml"
     _, mysql = started(case, "mysql", tmp_path)
     _, flow = started(case, "python", tmp_path)
@@ -141,34 +243,11 @@ def test_mariadb_takes_the_init_sql_and_fate_flow_and_eggroll_log_in(tmp_path):
     init_sql = [p for p in mysql["mysql"].files if p.startswith("/docker-entrypoint-initdb.d/")]
     assert init_sql, "no init SQL at /docker-entrypoint-initdb.d"
 
-    data, sock, port = tmp_path / "mysql-data", tmp_path / "mysql.sock", free_port()
-    subprocess.run(
-        [
-            "mariadb-install-db",
-            f"--datadir={data}",
-            "--user=root",
-            "--auth-root-authentication-method=socket",
-            "--skip-test-db",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with daemon(["mariadbd", f"--datadir={data}", f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1",
-                 "--user=root", "--skip-log-bin"], port, tmp_path / "mariadb.log"):
-        def sql(statement: str, *args: str, user: str = "root", password: Optional[str] = None, db: str = "") -> str:
-            cmd = ["mariadb", "--batch", "--skip-column-names", *args]
-            cmd += [f"--socket={sock}", "-uroot"] if user == "root" else ["-h127.0.0.1", f"-P{port}", f"-u{user}"]
-            result = subprocess.run([*cmd, *([db] if db else [])], input=statement, capture_output=True, text=True,
-                                    env={**os.environ, **({"MYSQL_PWD": password} if password is not None else {})})
-            assert result.returncode == 0, f"{statement[:80]}: {result.stderr}"
-            return result.stdout
-
+    with MariaDB(tmp_path).running() as server:
+        sql = server.sql
         # the mysql image's first start: database, user with its password, grants, then the init scripts
-        db, user = env["MYSQL_DATABASE"], env["MYSQL_USER"]
-        sql(f"CREATE DATABASE IF NOT EXISTS `{db}`; CREATE USER {_sql_literal(user)}@'%' IDENTIFIED BY "
-            f"{_sql_literal(env['MYSQL_PASSWORD'])}; GRANT ALL ON `{db}`.* TO {_sql_literal(user)}@'%';")
-        for path in sorted(init_sql):
-            sql(mysql["mysql"].files[path].decode(), db=db)
+        db = env["MYSQL_DATABASE"]
+        server.first_start(env, [mysql["mysql"].files[path].decode() for path in sorted(init_sql)])
 
         # FATE Flow: user and password of the final service_conf.yaml
         conf = yaml.safe_load(flow["fateflow"].read("/data/projects/fate/conf/service_conf.yaml"))["database"]
@@ -179,6 +258,53 @@ def test_mariadb_takes_the_init_sql_and_fate_flow_and_eggroll_log_in(tmp_path):
         tables = sql("SHOW TABLES", user=props["eggroll.resourcemanager.clustermanager.jdbc.username"],
                      password=props["eggroll.resourcemanager.clustermanager.jdbc.password"], db=jdbc_db).split()
         assert {"session_main", "server_node", "processor_resource"} <= set(tables), tables
+
+
+def test_mysql_backup_and_restore_carry_every_row_between_two_real_mariadbs(tmp_path):
+    """fate-pulumi backup's dump and restore's load and row counts, through the same code as in a cluster; the
+    `kubectl exec` in front of `sh -c` is left out (the commands run as local processes with the container's env)."""
+    case = "Pulumi.party-9999-eggroll.yaml"
+    _, mysql = started(case, "mysql", tmp_path)
+    env = mysql["mysql"].call.env
+    db = env["MYSQL_DATABASE"]
+    init_sql = [mysql["mysql"].files[p].decode() for p in sorted(mysql["mysql"].files)
+                if p.startswith("/docker-entrypoint-initdb.d/")]
+    with MariaDB(tmp_path, "source").running() as source, MariaDB(tmp_path, "target").running() as target:
+        source.first_start(env, init_sql)
+        seed_fate_tables(source, db)
+        target.first_start(env, init_sql)
+        fate_flow_first_start(target, db)
+        expected = source.tables(db)
+
+        path = tmp_path / "mysql-fate-9999.sql"
+        meta = backup.dump(backup.MysqlExec([], "source", source.container_env(env)), path,
+                           {"namespace": "fate-9999", "pod": "mysql-0"})
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert meta["databases"] == [db]
+        assert meta["tables"] == {db: {t: n for t, (n, _) in expected.items()}}  # counted from the dump = COUNT(*)
+        assert len(re.findall(rb"^INSERT INTO `t_tracking_metric`", path.read_bytes(), re.M)) > 1
+        assert env["MYSQL_PASSWORD"].encode() not in path.read_bytes()
+
+        # a copy changed in one byte is refused, before anything is loaded
+        changed = tmp_path / "changed.sql"
+        changed.write_bytes(path.read_bytes().replace(b"nodemanager-1", b"nodemanager-2"))
+        with pytest.raises(backup.BackupError, match="sha256"):
+            backup.verify(changed, backup.read_trailer(changed))
+
+        read = backup.read_trailer(path)
+        backup.verify(path, read)
+        target_exec = backup.MysqlExec([], "target", target.container_env(env))
+        keep = tmp_path / "before-restore.sql"
+        assert backup.restore_into(target_exec, path, read, keep, {"namespace": "fate-9999", "pod": "mysql-0"}) == []
+        restored = target.tables(db)
+        assert {t: restored.get(t) for t in expected} == expected  # every row, byte for byte (CHECKSUM TABLE)
+        # what FATE Flow's start had written is in the save taken before the load
+        assert b"'federation','EGGROLL',0" in keep.read_bytes() and stat.S_IMODE(keep.stat().st_mode) == 0o600
+
+        # a table that lost a row is named
+        target.sql("DELETE FROM t_task WHERE f_id = 2", db=db)
+        assert backup.differences(read["tables"], backup.table_rows(target_exec, read["tables"])) == [
+            f"{db}.t_task: 1 rows, the backup has 2"]
 
 
 # ------------------------------------------------------------------------------------------------------ Redis
@@ -326,6 +452,14 @@ def world_readable_tmp() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _common_name(tls: ssl.SSLSocket) -> str:
+    """The commonName of the peer's certificate."""
+    cert = tls.getpeercert()
+    assert cert, "the peer sent no certificate"
+    subject = cast(tuple[tuple[tuple[str, str], ...], ...], cert["subject"])  # ssl's relative distinguished names
+    return next(value for rdn in subject for key, value in rdn if key == "commonName")
+
+
 def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
     """A Pulsar client connects to the exchange's proxy with SNI <party>.fate.org; Traffic Server, on the rendered
     records.config / sni.yaml / ssl_multicert.config, tunnels the TLS session to that party's broker, whose issued
@@ -398,12 +532,12 @@ def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
     with daemon(args, port, tmp_path / "ats.log", env=env):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
                 client.wrap_socket(raw, server_hostname="9999.fate.org") as tls:
-            assert dict(x[0] for x in tls.getpeercert()["subject"])["commonName"] == "9999.fate.org"
+            assert _common_name(tls) == "9999.fate.org"
             tls.sendall(b"hello")
             assert tls.recv(64) == b"broker:hello"
         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
                 client.wrap_socket(raw, server_hostname="proxy.fate.org") as tls:
-            assert dict(x[0] for x in tls.getpeercert()["subject"])["commonName"] == "proxy.fate.org"
+            assert _common_name(tls) == "proxy.fate.org"
     diags = (var / "log" / "diags.log").read_text()
     assert "ERROR" not in diags, diags[-3000:]
 
@@ -533,7 +667,7 @@ def test_rollsite_certificates_verify_and_do_mutual_tls_for_the_hosts_peers_dial
             conn, _ = listener.accept()
             try:
                 with server.wrap_socket(conn, server_side=True) as tls:
-                    seen.append(dict(x[0] for x in tls.getpeercert()["subject"])["commonName"])
+                    seen.append(_common_name(tls))
                     tls.sendall(b"ok")
             except ssl.SSLError as err:
                 seen.append(f"refused: {err.reason}")

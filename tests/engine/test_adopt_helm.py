@@ -581,3 +581,168 @@ def test_failed_adoption_is_handed_back_to_helm_by_the_rollback(cluster, tools, 
     assert {w["metadata"]["name"]: w["metadata"]["generation"] for w in cluster.workloads(ns)} == generations
     assert wait_ready(cluster, ns) == []
     print(f"\n[timing] rollback {rolled_back - started:.1f}s")
+
+
+# ------------------------------------------------------------------- a party with persistence off: MySQL carried over
+
+# `kubectl` as fate-pulumi runs it in the next test: every command goes to the real kubectl but `exec`, which runs here
+EXEC_SHIM = '''#!{python}
+"""kubectl for one test. kwok's pods run nothing, so `exec` cannot reach a container: this runs the command on the
+test machine instead, with the pod's container env as the API server has it (secrets resolved), against the real
+MariaDB registered for that pod's UID (a recreated pod has a new UID: a new, empty MySQL, as an emptyDir). Each exec
+is logged with the pods of the namespace at that moment."""
+import base64, json, os, subprocess, sys
+
+REAL, SERVERS, LOG = {real!r}, {servers!r}, {log!r}
+args = sys.argv[1:]
+if "exec" not in args:
+    os.execv(REAL, [REAL, *args])
+cut = args.index("exec")
+flags, rest = args[:cut], args[cut + 1:]
+opts, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
+ns, container = opts[opts.index("-n") + 1], opts[opts.index("-c") + 1]
+name = next(o for i, o in enumerate(opts) if not o.startswith("-") and opts[i - 1] not in ("-n", "-c"))
+
+
+def get(*what):
+    return json.loads(subprocess.run([REAL, *flags, "get", *what, "-n", ns, "-o", "json"], check=True,
+                                     capture_output=True, text=True).stdout)
+
+
+pod = get("pod", name)
+home = json.load(open(SERVERS)).get(pod["metadata"]["uid"])
+if home is None:
+    sys.exit(f"error: unable to upgrade connection: no MySQL stands in for pod {{name}} ({{pod['metadata']['uid']}})")
+env = {{"PATH": os.environ["PATH"], "HOME": home}}
+for e in next(c for c in pod["spec"]["containers"] if c["name"] == container).get("env") or []:
+    if "value" in e:
+        env[e["name"]] = e["value"]
+    elif "secretKeyRef" in e.get("valueFrom", {{}}):
+        ref = e["valueFrom"]["secretKeyRef"]
+        env[e["name"]] = base64.b64decode(get("secret", ref["name"])["data"][ref["key"]]).decode()
+with open(LOG, "a") as log:
+    log.write(json.dumps({{"uid": pod["metadata"]["uid"], "argv": sys.argv[1:],
+                          "pods": [p["metadata"]["name"] for p in get("pods")["items"]]}}) + "\\n")
+os.execvpe(command[0], command, env)
+'''
+
+
+def _pod_env(cluster: LocalCluster, ns: str, pod: dict) -> dict[str, str]:
+    """The mysql container's env of a pod, secrets resolved (what the kubelet gives the container)."""
+    env = {}
+    for e in next(c for c in pod["spec"]["containers"] if c["name"] == "mysql").get("env") or []:
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["secretKeyRef"]
+            secret = cluster.get(f"/api/v1/namespaces/{ns}/secrets/{ref['name']}")
+            env[e["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+    return env
+
+
+def _init_sql(cluster: LocalCluster, ns: str) -> list[str]:
+    """The scripts the mysql image runs on its first start: ConfigMap mysql-config at /docker-entrypoint-initdb.d/."""
+    data = cluster.get(f"/api/v1/namespaces/{ns}/configmaps/mysql-config").get("data") or {}
+    return [data[k] for k in sorted(data) if k.endswith(".sql")]
+
+
+def test_readme_steps_take_over_a_persistence_off_party_and_its_mysql_keeps_every_row(cluster, tools, tmp_path):
+    """A KubeFATE party installed with `persistence: false` (MySQL in an emptyDir) taken over by the README's steps
+    for it: the take-over dumps MySQL, `pulumi up` restarts mysql-0 empty, `fate-pulumi restore` loads the dump; every
+    FATE table ends with the rows it had. Stand-in: `kubectl exec` cannot reach a container on the local control
+    plane, so fate-pulumi's $KUBECTL is EXEC_SHIM, which runs the exec'd command locally against a real MariaDB per
+    pod (the dump, the load and the counts are real mysqldump and mysql against real MariaDB)."""
+    from tests.contract.test_daemons import MariaDB, fate_flow_first_start, seed_fate_tables
+
+    case = Case("FATE", cluster_file(9997, 30060).replace("persistence: true", "persistence: false"),
+                "party-9997", "fate-9997", 0, (MYSQL_PASSWORD, BOARD_PASSWORD, NOTEBOOK_PASSWORD))
+    ns = case.release
+    site = Site(tmp_path / "site", cluster, tools)
+    site.helm_install(case)
+    assert wait_ready(cluster, ns) == []
+    kubefate_mysql = cluster.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/mysql")
+    assert {"name": "data", "emptyDir": {}} in kubefate_mysql["spec"]["template"]["spec"]["volumes"]
+    old_pod = cluster.get(f"/api/v1/namespaces/{ns}/pods/mysql-0")
+
+    servers, log = tmp_path / "servers.json", tmp_path / "exec.log"
+    shim = tmp_path / "kubectl"
+    shim.write_text(EXEC_SHIM.format(python=sys.executable, real=str(tools / "kubectl"), servers=str(servers),
+                                     log=str(log)))
+    shim.chmod(0o755)
+    site.env["KUBECTL"] = str(shim)
+
+    with MariaDB(tmp_path, "kubefate-mysql").running() as old, MariaDB(tmp_path, "new-mysql").running() as new:
+        # KubeFATE's mysql-0, first started from its pod's env and KubeFATE's init SQL, with a party's rows
+        env = _pod_env(cluster, ns, old_pod)
+        db = env["MYSQL_DATABASE"]
+        old.first_start(env, _init_sql(cluster, ns))
+        seed_fate_tables(old, db)
+        before = old.tables(db)
+        servers.write_text(json.dumps({old_pod["metadata"]["uid"]: str(old.dir)}))
+
+        lines = for_case(readme_block("fate-pulumi restore"), case)
+        take = next(line for line in lines if line.startswith("fate-pulumi adopt take-over"))
+        assert "--mysql-backup mysql-fate-9997.sql" in take and take.endswith("--accept-data-loss")
+        for line in lines:
+            if line == take:
+                # without the dump, and with it but keeping persistence off unaccepted: refused, nothing changed
+                for refused, why in ((take.split(" --mysql-backup")[0], "pass --mysql-backup FILE"),
+                                     (take.removesuffix(" --accept-data-loss"), "fate:persistence.enabled is false")):
+                    proc = site.sh(refused)
+                    assert proc.returncode == 1 and why in proc.stderr, proc.stdout + proc.stderr
+                    assert not (site.project / "kubefate-fate-9997.json").exists()
+                    assert not (site.project / "mysql-fate-9997.sql").exists()
+                    assert site.sh(f"helm -n {ns} status {ns}").returncode == 0
+            if line.startswith("fate-pulumi restore"):
+                # pulumi up recreated mysql-0: a new, empty MySQL, first started from the new pod's env and the
+                # stack's init SQL; FATE Flow and the clustermanager started against it
+                new_pod = cluster.get(f"/api/v1/namespaces/{ns}/pods/mysql-0")
+                assert new_pod["metadata"]["uid"] != old_pod["metadata"]["uid"]
+                new_env = _pod_env(cluster, ns, new_pod)
+                assert "valueFrom" in json.dumps(new_pod["spec"]["containers"][0]["env"])  # the stack's Secret
+                new.first_start(new_env, _init_sql(cluster, ns))
+                fate_flow_first_start(new, db)
+                servers.write_text(json.dumps({old_pod["metadata"]["uid"]: str(old.dir),
+                                               new_pod["metadata"]["uid"]: str(new.dir)}))
+            if line.startswith("pulumi preview") and "--expect-no-changes" not in line:
+                steps = json.loads(site.ok(as_test(line) + " --json").stdout)["steps"]
+                assert not {s["op"] for s in steps} & REPLACE_OPS, [(s["op"], s["urn"]) for s in steps]
+                continue
+            site.ok(as_test(line))
+
+        # every FATE table of the party has its rows again, byte for byte
+        after = new.tables(db)
+        assert {t: after.get(t) for t in before} == before
+        dump = site.project / "mysql-fate-9997.sql"
+        assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+        assert len(list(site.project.glob("mysql-fate-9997.sql.before-restore-*.sql"))) == 1
+        # the load ran while FATE Flow and the clustermanager were stopped; no password on any command line
+        execs = [json.loads(x) for x in log.read_text().splitlines()]
+        loads = [e for e in execs if "exec mysql -u" in e["argv"][-1] and "-N" not in e["argv"][-1]]
+        assert len(loads) == 1 and not [p for p in loads[0]["pods"] if p.startswith(("python-", "clustermanager-"))]
+        assert {e["uid"] for e in execs if "mysqldump" in e["argv"][-1]} == {old_pod["metadata"]["uid"],
+                                                                              new_pod["metadata"]["uid"]}
+        assert not [e for e in execs if any(p in json.dumps(e["argv"]) for p in case.passwords)]
+        # ... and are back, ready
+        assert wait_ready(cluster, ns) == []
+        assert {w["metadata"]["name"]: w["spec"]["replicas"] for w in cluster.workloads(ns)
+                if w["metadata"]["name"] in ("python", "clustermanager")} == {"python": 1, "clustermanager": 1}
+
+        # handed back to Helm by the README's lines for such a party: KubeFATE's template restarts mysql-0 on a new,
+        # empty emptyDir; the backup taken before the rollback brings every row back
+        known = {old_pod["metadata"]["uid"]: str(old.dir), new_pod["metadata"]["uid"]: str(new.dir)}
+        with MariaDB(tmp_path, "kubefate-mysql-again").running() as again:
+            for line in for_case(readme_block("before-rollback.sql"), case):
+                if line.startswith("fate-pulumi restore"):
+                    pod = cluster.get(f"/api/v1/namespaces/{ns}/pods/mysql-0")
+                    assert pod["metadata"]["uid"] not in known
+                    again.first_start(_pod_env(cluster, ns, pod), _init_sql(cluster, ns))
+                    fate_flow_first_start(again, db)
+                    servers.write_text(json.dumps({**known, pod["metadata"]["uid"]: str(again.dir)}))
+                proc = site.ok(as_test(line))
+                if "adopt rollback" in line:
+                    assert "it is empty now" in proc.stdout, proc.stdout
+            restored = again.tables(db)
+            assert {t: restored.get(t) for t in before} == before
+        assert "STATUS: deployed" in site.ok(f"helm -n {ns} status {ns}").stdout
+        assert wait_ready(cluster, ns) == []
