@@ -453,10 +453,11 @@ end
 def test_nginx_routes_fate_flow_messages_by_the_resolved_route_table(tmp_path):
     """The rendered nginx.conf and the route table the pod's start resolved, through Debian's nginx with the Lua
     module and OUR STAND-IN for FATE's Lua (router, route_table reader, balancer — see STAND_IN_ROUTE_TABLE): a
-    request as FATE Flow sends it (DEST-PARTY-ID, SERVICE headers, fate_flow/utils/requests_utils.py L36 at v1.11.2)
-    reaches the party's own FATE Flow, a peer named by DNS, and the exchange (the default route); the one peer whose
-    name resolves nowhere fails alone with "no host allowed" and 502 — not handed to the upstream's placeholder
-    server, where lua-nginx-module falls back when the balancer sets no peer."""
+    request as FATE Flow sends it (headers DEST-PARTY-ID, SERVICE: FATE-Flow v1.11.2
+    python/fate_flow/utils/requests_utils.py L37) reaches the party's own FATE Flow, a peer named by DNS, and the
+    exchange (the default route); the one peer whose name resolves nowhere fails alone with "no host allowed" and
+    502 — not handed to the upstream's placeholder server, where lua-nginx-module falls back when the balancer sets
+    no peer."""
     need("nginx", "bwrap", *(f"/usr/lib/nginx/modules/{m}" for m in NGINX_MODULES))
     stack, pods = started(NAMED_PEERS, "nginx", tmp_path)
     run = pods["nginx"]
@@ -464,7 +465,7 @@ def test_nginx_routes_fate_flow_messages_by_the_resolved_route_table(tmp_path):
     conf = run.read("conf/nginx.conf", NGINX_PREFIX).decode()
     assert "listen 9128;" in conf
     prefix = _nginx_prefix(tmp_path, conf.replace("listen 9128;", f"listen 127.0.0.1:{stream_port};"))  # loopback
-    # FATE's coordination_http_proxy.conf (the image's vhost/) on a free loopback port
+    # the location of FATE's coordination_http_proxy.conf (the image's vhost/), on a free loopback port
     (prefix / "conf" / "vhost" / "coordination_http_proxy.conf").write_text(
         f"server {{ listen 127.0.0.1:{http_port}; location / {{ access_by_lua_file 'lua/router.lua'; "
         "proxy_set_header Connection \"\"; proxy_next_upstream off; proxy_pass http://http_cluster; } }\n")
