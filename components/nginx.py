@@ -117,14 +117,14 @@ def start_command(own_services: Sequence[str]) -> str:
     """The nginx container's start: resolve the route table's host names to IPv4 addresses, then start OpenResty.
 
     FATE's balancer.lua hands "<host>:<port>" from route_table.yaml to ngx.balancer.set_current_peer, which parses
-    it with no_resolve (lua-nginx-module v0.10.17 src/ngx_http_lua_balancer.c L519-536, bundled with OpenResty
+    it with no_resolve (lua-nginx-module v0.10.17 src/ngx_http_lua_balancer.c L519, L535, bundled with OpenResty
     1.17.8.2): a name fails with "no host allowed", so the table FATE's Lua reads must hold addresses. The source is
     the ConfigMap; the resolved copy goes to an emptyDir, renamed into place (route_table.lua re-reads it every 5 s).
     The party's own Services (`own_services`) are waited for — they belong to this deployment, and a name that
     does not resolve yet (pods can start before their Services) would otherwise stay broken until a restart —
     then the container fails and the kubelet restarts it. A peer's name that does not resolve is logged and kept:
-    that route fails as before, the party's other routes work (a peer's DNS outage must not take the whole
-    control plane down)."""
+    that route alone answers 502 (PLACEHOLDERS), the party's other routes work (a peer's DNS outage must not take
+    the whole control plane down)."""
     own = " ".join(own_services)
     return "\n".join([
         "set -e",
@@ -236,7 +236,7 @@ class Nginx(Module):
             "nginx", args.image, section, DEFAULT_RESOURCES,
             # the party's own entries name this namespace's Services
             command=["/bin/bash", "-c", start_command(sorted({
-                hop["host"] for hops in args.route_table[site.party_id].values() for hop in hops}))],
+                h["host"] for hops in args.route_table[site.party_id].values() for h in hops}))],
             ports=[{"name": "http-port", "containerPort": http}, {"name": "grpc-port", "containerPort": grpc},
                    {"name": "health", "containerPort": endpoints.NGINX_HEALTH_PORT}],
             volumeMounts=[
