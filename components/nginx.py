@@ -41,6 +41,9 @@ class NginxConfig(ExposedModule):
 
 CONFIG_MAP = "nginx-config"
 NGINX_HOME = "/data/projects/fate/proxy/nginx"
+CONFIGURED_ROUTES = f"{NGINX_HOME}/conf/configmap"  # the ConfigMap, read-only: route_table.yaml as configured
+RESOLVED_ROUTES = f"{NGINX_HOME}/conf/modifiable"  # emptyDir: the route table FATE's route_table.lua reads
+OWN_SERVICE_WAIT_SECONDS = 60  # above CoreDNS's 30 s negative cache (Kubernetes' default Corefile: `cache 30`)
 DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}}
 
 Directive = tuple[str, Union[str, "Block"]]
@@ -60,9 +63,16 @@ def render_nginx(block: Block, indent: int = 0) -> str:
     return "\n".join(out)
 
 
-def nginx_conf(upstream_placeholder_host: str, http_port: int, grpc_port: int) -> Block:
-    """nginx.conf: OpenResty whose lua balancer picks the upstream from route_table.yaml per request.
-    The upstream servers are placeholders (the lua balancer replaces them) but must resolve at start."""
+# The upstreams' placeholder servers: FATE's (c/proxy/conf/nginx.conf L41-49 at v1.11.2), marked down. When
+# balancer.lua cannot set a peer, its `return ngx.ERROR` is lost (lua-nginx-module v0.10.17 ignores the value of the
+# balancer_by_lua chunk, only ngx.exit counts: src/ngx_http_lua_balancer.c L302-343, L374-397) and nginx falls back
+# to these servers: a live one (KubeFATE's fateflow:9380, or the exchange's own 127.0.0.1:9300) would receive the
+# messages meant for another party; a down one answers 502 at once.
+PLACEHOLDERS = {"http_cluster": "0.0.0.1 down", "grpc_cluster": "0.0.0.2 down"}
+
+
+def nginx_conf() -> Block:
+    """nginx.conf: OpenResty whose lua balancer picks the upstream from route_table.yaml per request."""
     log_format = ("'$remote_addr - $remote_user [$time_local] \"$request\" \"$http_host\" '\n"
                   "                      '$status $body_bytes_sent \"$http_referer\" '\n"
                   "                      '\"$http_user_agent\" \"$http_x_forwarded_for\" '\n"
@@ -83,10 +93,8 @@ def nginx_conf(upstream_placeholder_host: str, http_port: int, grpc_port: int) -
             ("underscores_in_headers", "on"),
             ("lua_package_path", '"$prefix/lua/?.lua;;"'),
             ("init_worker_by_lua_file", "'lua/initialize.lua'"),
-            ("upstream http_cluster", [("server", f"{upstream_placeholder_host}:{http_port}"),
-                                       ("balancer_by_lua_file", "'lua/balancer.lua'")]),
-            ("upstream grpc_cluster", [("server", f"{upstream_placeholder_host}:{grpc_port}"),
-                                       ("balancer_by_lua_file", "'lua/balancer.lua'")]),
+            *((f"upstream {cluster}", [("server", server), ("balancer_by_lua_file", "'lua/balancer.lua'")])
+              for cluster, server in PLACEHOLDERS.items()),
             # the image's vhost/ holds the 9300 (http), 9310 (grpc) and 9302 (/test health) servers
             ("include", "vhost/*.conf"),
         ]),
@@ -105,11 +113,69 @@ def hop(host: str, http_port: int, grpc_port: int) -> dict[str, Any]:
     return {"host": host, "http_port": http_port, "grpc_port": grpc_port}
 
 
+def start_command(own_services: Sequence[str]) -> str:
+    """The nginx container's start: resolve the route table's host names to IPv4 addresses, then start OpenResty.
+
+    FATE's balancer.lua hands "<host>:<port>" from route_table.yaml to ngx.balancer.set_current_peer, which parses
+    it with no_resolve (lua-nginx-module v0.10.17 src/ngx_http_lua_balancer.c L519, L535, bundled with OpenResty
+    1.17.8.2): a name fails with "no host allowed", so the table FATE's Lua reads must hold addresses. The source is
+    the ConfigMap; the resolved copy goes to an emptyDir, renamed into place (route_table.lua re-reads it every 5 s).
+    The party's own Services (`own_services`) are waited for — they belong to this deployment, and a name that
+    does not resolve yet (pods can start before their Services) would otherwise stay broken until a restart —
+    then the container fails and the kubelet restarts it. A peer's name that does not resolve is logged and kept:
+    that route alone answers 502 (PLACEHOLDERS), the party's other routes work (a peer's DNS outage must not take
+    the whole control plane down)."""
+    own = " ".join(own_services)
+    return "\n".join([
+        "set -e",
+        # FATE v1.11.2 c/proxy/lua/route_table.lua L38-39 opens conf/route_table.yaml (the image's example table)
+        f'sed -i "s#conf/route_table.yaml#conf/modifiable/route_table.yaml#g" {NGINX_HOME}/lua/route_table.lua',
+        f"src={CONFIGURED_ROUTES}/route_table.yaml dst={RESOLVED_ROUTES}/route_table.yaml own=' {own} '",
+        # a `host:` line whose value is a name (it has a letter; IPv4 and IPv6 literals stay as they are)
+        "host_re=\"^([[:space:]-]*host:[[:space:]]*)[\\\"']?([A-Za-z0-9.-]*[A-Za-z][A-Za-z0-9.-]*)[\\\"']?"
+        "[[:space:]]*\\$\"",
+        "declare -A addr=()",
+        "while IFS= read -r line || [ -n \"$line\" ]; do",
+        "  if [[ $line =~ $host_re ]]; then addr[${BASH_REMATCH[2]}]=''; fi",
+        "done < \"$src\"",
+        "while :; do",
+        "  pending='' waiting=''",
+        "  for name in \"${!addr[@]}\"; do",
+        "    if [ -n \"${addr[$name]}\" ]; then continue; fi",
+        "    found=$(getent ahostsv4 \"$name\" | head -n 1) || true",
+        "    addr[$name]=${found%%[[:space:]]*}",
+        "    if [ -n \"${addr[$name]}\" ]; then echo \"route table: $name is ${addr[$name]}\"; continue; fi",
+        "    pending=\"$pending $name\"",
+        "    case $own in *\" $name \"*) waiting=\"$waiting $name\";; esac",
+        "  done",
+        "  if [ -z \"$waiting\" ]; then break; fi",
+        f"  if [ $SECONDS -ge {OWN_SERVICE_WAIT_SECONDS} ]; then",
+        "    echo \"route table: this deployment's Service(s)$waiting do not resolve after $SECONDS s: exiting, the"
+        " kubelet restarts the container\" >&2",
+        "    exit 1",
+        "  fi",
+        "  echo \"route table: waiting for this deployment's Service(s)$waiting to resolve\" >&2",
+        "  sleep 2",
+        "done",
+        "for name in $pending; do",
+        "  echo \"route table: $name does not resolve to an IPv4 address: the routes to it keep the name and fail"
+        " ('no host allowed': OpenResty's balancer takes addresses only) until nginx restarts\" >&2",
+        "done",
+        "while IFS= read -r line || [ -n \"$line\" ]; do",
+        "  if [[ $line =~ $host_re ]] && [ -n \"${addr[${BASH_REMATCH[2]}]}\" ]; then",
+        "    line=${BASH_REMATCH[1]}${addr[${BASH_REMATCH[2]}]}",
+        "  fi",
+        "  printf '%s\\n' \"$line\"",
+        "done < \"$src\" > \"$dst.tmp\"",
+        "mv -f \"$dst.tmp\" \"$dst\"",  # a rename: the Lua reads the old table or the new, never half a file
+        "exec openresty -g 'daemon off;'",
+    ])
+
+
 @dataclass(frozen=True)
 class NginxArgs:
     image: str
     route_table: dict[Any, Any]  # route_table.yaml as data (see party_route_table / exchange_route_table)
-    upstream_placeholder: str = endpoints.FATEFLOW.name
 
 
 def local_nginx() -> dict:
@@ -161,28 +227,28 @@ class Nginx(Module):
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         http, grpc = endpoints.NGINX.port("http"), endpoints.NGINX.port("grpc")
-        upstream_ports = (endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")) \
-            if args.upstream_placeholder == endpoints.FATEFLOW.name else (http, grpc)
         self.route_table = args.route_table
         self.config_map(CONFIG_MAP, {
             "route_table.yaml": to_yaml(args.route_table),
-            "nginx.conf": render_nginx(nginx_conf(args.upstream_placeholder, *upstream_ports)) + "\n",
+            "nginx.conf": render_nginx(nginx_conf()) + "\n",
         })
         container = self.container(
             "nginx", args.image, section, DEFAULT_RESOURCES,
-            command=["/bin/bash", "-c",
-                     # the lua route table reader looks in conf/; the ConfigMap is mounted at conf/modifiable/
-                     'sed -i "s#conf/route_table.yaml#conf/modifiable/route_table.yaml#g" nginx/lua/route_table.lua\n'
-                     "exec openresty -g 'daemon off;'"],
+            # the party's own entries name this namespace's Services
+            command=["/bin/bash", "-c", start_command(sorted({
+                h["host"] for hops in args.route_table[site.party_id].values() for h in hops}))],
             ports=[{"name": "http-port", "containerPort": http}, {"name": "grpc-port", "containerPort": grpc},
                    {"name": "health", "containerPort": endpoints.NGINX_HEALTH_PORT}],
             volumeMounts=[
                 {"name": "nginx-confs", "mountPath": f"{NGINX_HOME}/conf/nginx.conf", "subPath": "nginx.conf"},
-                {"name": "nginx-confs", "mountPath": f"{NGINX_HOME}/conf/modifiable/", "readOnly": True},
+                {"name": "nginx-confs", "mountPath": f"{CONFIGURED_ROUTES}/", "readOnly": True},
+                {"name": "route-table", "mountPath": f"{RESOLVED_ROUTES}/"},
             ],
             **http_probes(endpoints.NGINX_HEALTH_PORT, path="/test"),
         )
-        pod = self.pod_spec([container], section, [{"name": "nginx-confs", "configMap": {"name": CONFIG_MAP}}])
+        pod = self.pod_spec([container], section, [{"name": "nginx-confs", "configMap": {"name": CONFIG_MAP}},
+                                                   {"name": "route-table",
+                                                    "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}])
         self.service_obj = self.service(endpoints.NGINX.name, endpoints.NGINX.ports, section.service)
         self.deployment("nginx", section.replicas, pod)
         self.node_ports = node_port_outputs(self.service_obj)
@@ -194,9 +260,8 @@ def build(ctx: Context) -> Nginx:
     section = ctx.section(NginxConfig)
     image = ctx.site.images.fate("nginx")
     if ctx.site.kind == "exchange":
-        # no fateflow on an exchange: the placeholder upstream must still resolve at start
-        return Nginx("nginx", ctx.site, section, NginxArgs(
-            image, exchange_route_table(ctx.site.party_id, peers(section)), upstream_placeholder="127.0.0.1"), ctx.opts)
+        return Nginx("nginx", ctx.site, section,
+                     NginxArgs(image, exchange_route_table(ctx.site.party_id, peers(section))), ctx.opts)
     ex = section.exchange
     table = party_route_table(
         ctx.site.party_id, peers(section), hop(ex.host, ex.http_port, ex.grpc_port) if ex else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from components.fatejob import RUNNER
+from components.settings import _is_ip
 from stacks.config import DeploymentConfig
 
 
@@ -87,6 +88,7 @@ class Entry:
     env: Expect = lambda s: {}  # environment the program reads -> value
     check: Optional[Callable[[Stack, Any], None]] = None  # assertions on the run (arguments of the program ...)
     capture: tuple[str, ...] = ()  # directories copied out after the start
+    resolves: Optional[Callable[[Stack], dict[str, str]]] = None  # names the pod's DNS answers; None: the host's
     waits: bool = False  # only waits for another Service (never reaches a program that reads config)
 
 
@@ -284,23 +286,62 @@ def _rabbitmq_routes(s: Stack) -> dict[str, Any]:
     return out
 
 
+# The addresses the nginx pod's DNS gives (the sandbox's /etc/hosts): its own Services, then every peer name of the
+# configuration — except names under .invalid (RFC 6761), which resolve nowhere: their routes must keep the name.
+NGINX_SERVICE_IPS = {"nginx": "127.0.40.1", "fateflow": "127.0.40.2"}
+
+
+def _nginx_hosts(s: Stack) -> list[str]:
+    """Every peer host of the stack's nginx section, as configured."""
+    hops = [h for route in s.cfg.nginx.route_table.values() for h in (*route.proxy, *route.fateflow)]
+    exchange = s.cfg.nginx.exchange if s.cfg.kind == "party" else None
+    return [h.host for h in ([exchange] if exchange else []) + hops]
+
+
+def nginx_dns(s: Stack) -> dict[str, str]:
+    names = sorted({h for h in _nginx_hosts(s) if not _is_ip(h) and not h.endswith(".invalid")})
+    return {**NGINX_SERVICE_IPS, **{name: f"127.0.41.{i + 1}" for i, name in enumerate(names)}}
+
+
+def _nginx_unresolvable(s: Stack) -> list[str]:
+    return sorted({h for h in _nginx_hosts(s) if h.endswith(".invalid")})
+
+
+def _resolved(s: Stack, host: str) -> str:
+    """What the route table FATE's Lua reads holds for a configured host: ngx.balancer.set_current_peer takes
+    addresses only (docs/config-contract.md, federatedai/nginx), so a name is there as its address."""
+    return host if _is_ip(host) else nginx_dns(s).get(host, host)
+
+
 def _nginx_routes(s: Stack) -> dict[str, Any]:
     """route_table.yaml as FATE's lua/route_table.lua reads it: <party>.<proxy|fateflow>[0].{host, http_port,
-    grpc_port}."""
+    grpc_port}, every host an address where its name resolves."""
     out: dict[str, Any] = {}
     if s.cfg.kind == "party":
-        out.update({f"{s.cfg.party_id}.proxy.0.host": "nginx", f"{s.cfg.party_id}.fateflow.0.host": "fateflow",
+        out.update({f"{s.cfg.party_id}.proxy.0.host": NGINX_SERVICE_IPS["nginx"],
+                    f"{s.cfg.party_id}.fateflow.0.host": NGINX_SERVICE_IPS["fateflow"],
                     f"{s.cfg.party_id}.fateflow.0.http_port": 9380, f"{s.cfg.party_id}.fateflow.0.grpc_port": 9360})
+    else:
+        out.update({f"{s.cfg.party_id}.proxy.0.host": NGINX_SERVICE_IPS["nginx"],
+                    "default.proxy.0.host": NGINX_SERVICE_IPS["nginx"]})
     for pid, route in s.cfg.nginx.route_table.items():
         for role in ("proxy", "fateflow"):
             for i, h in enumerate(getattr(route, role)):
-                out.update({f"{pid}.{role}.{i}.host": h.host, f"{pid}.{role}.{i}.http_port": h.http_port,
+                out.update({f"{pid}.{role}.{i}.host": _resolved(s, h.host), f"{pid}.{role}.{i}.http_port": h.http_port,
                             f"{pid}.{role}.{i}.grpc_port": h.grpc_port})
-    ex = s.cfg.nginx.exchange
+    ex = s.cfg.nginx.exchange if s.cfg.kind == "party" else None
     if ex is not None:
-        out.update({"default.proxy.0.host": ex.host, "default.proxy.0.http_port": ex.http_port,
+        out.update({"default.proxy.0.host": _resolved(s, ex.host), "default.proxy.0.http_port": ex.http_port,
                     "default.proxy.0.grpc_port": ex.grpc_port})
     return out
+
+
+def _nginx_check(s: Stack, run: Any) -> None:
+    """A name that resolves nowhere is said in the log; the table is renamed into place (no temporary left)."""
+    for name in _nginx_unresolvable(s):
+        assert f"route table: {name} does not resolve to an IPv4 address" in run.stderr, run.stderr
+    assert not run.exists("conf/modifiable/route_table.yaml.tmp", NGINX_PREFIX)
+    assert run.call.argv == ["-g", "daemon off;"], run.call.argv
 
 
 def _serving_routes(s: Stack) -> dict[str, Any]:
@@ -500,6 +541,8 @@ ENTRIES: dict[tuple[str, str], Entry] = {
         NGINX,
         program=("openresty",),
         capture=(NGINX_PREFIX,),
+        resolves=nginx_dns,
+        check=_nginx_check,
         reads=(
             Read(
                 f"{NGINX_PREFIX}/lua/route_table.lua", "text", lambda s: {'"conf/modifiable/route_table.yaml"': PRESENT}

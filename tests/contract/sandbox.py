@@ -139,6 +139,19 @@ def expand(text: str, env: dict[str, str]) -> str:
     return "".join(out)
 
 
+def _etc(work: Path, hosts: Optional[dict[str, str]]) -> list[str]:
+    """bwrap arguments for the host's /etc files a start command needs; /etc/hosts from `hosts` when given (the
+    sandbox has no resolv.conf: beyond those names, only a DNS server on loopback could answer, as glibc's default)."""
+    args = []
+    for name in HOST_ETC:
+        if Path("/etc", name).exists() and not (name == "hosts" and hosts is not None):
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    if hosts is not None:
+        (work / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"{ip} {n}\n" for n, ip in hosts.items()))
+        args += ["--ro-bind", str(work / "hosts"), "/etc/hosts"]
+    return args
+
+
 class Pod:
     """One workload's pod template, with the rendered objects its volumes and env refer to."""
 
@@ -185,8 +198,10 @@ class Pod:
     # ---------------------------------------------------------------- containers
 
     def run(
-        self, container: dict, image: Image, program: list[str], capture: list[str], writable: list[str]
+        self, container: dict, image: Image, program: list[str], capture: list[str], writable: list[str],
+        hosts: Optional[dict[str, str]] = None,
     ) -> ContainerRun:
+        """`hosts`: the names the pod's DNS answers (name -> IPv4 address), as its /etc/hosts; None: the host's."""
         work = self.root / "run" / container["name"]
         (work / "out" / "calls").mkdir(parents=True)
         (work / "out" / "capture").mkdir()
@@ -224,9 +239,7 @@ class Pod:
         for d in HOST_DIRS:
             if Path(d).exists():
                 args += ["--ro-bind", d, d]
-        for name in HOST_ETC:
-            if Path("/etc", name).exists():
-                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        args += _etc(work, hosts)
         for top in sorted({Path(p).parts[1] for p in (*image.dirs, *image.files, *program) if p.startswith("/")}):
             args += ["--bind", str(image_root / top), f"/{top}"]
         args += ["--ro-bind", str(stubs), "/contract/stubs", "--ro-bind", str(wrapper), "/contract/run",

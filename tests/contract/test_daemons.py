@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, cast
+from typing import Any, Optional, Union, cast
 
 import pytest
 import yaml
@@ -35,7 +35,7 @@ from components.fatejob import toy_job
 from fate_pulumi import backup
 from stacks.config import SECRET_KEYS, load_config
 from tests.conftest import party, render
-from tests.contract.contract import Stack
+from tests.contract.contract import Stack, nginx_dns
 from tests.contract.sandbox import HOST_DIRS
 from tests.contract.test_start import HARD_SECRETS, _java_properties, _redis_directives, _rendered, start
 from tests.fakeflow import FakeFlow
@@ -354,10 +354,12 @@ def test_redis_requires_the_password_serving_server_sends(tmp_path):
 NGINX_MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so", "ngx_stream_module.so")
 
 
-def _bwrap_hosts(tmp: Path, names: list[str]) -> list[str]:
-    """A sandbox seeing the host read-only and the pod's Service names resolving to loopback."""
+def _bwrap_hosts(tmp: Path, names: Union[list[str], dict[str, str]]) -> list[str]:
+    """A sandbox seeing the host read-only and the pod's Service names resolving to loopback (a list), or each name
+    to its loopback address (a dict: name -> 127.x.y.z)."""
     hosts = tmp / "hosts"
-    hosts.write_text("127.0.0.1 localhost " + " ".join(names) + "\n")
+    mapping = names if isinstance(names, dict) else dict.fromkeys(names, "127.0.0.1")
+    hosts.write_text("127.0.0.1 localhost\n" + "".join(f"{ip} {name}\n" for name, ip in mapping.items()))
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(tmp), str(tmp),
             "--ro-bind", str(hosts), "/etc/hosts"]
 
@@ -385,6 +387,249 @@ def test_nginx_loads_fates_openresty_config(case, tmp_path):
         text=True,
     )
     assert res.returncode == 0 and "syntax is ok" in res.stderr, res.stderr
+
+
+NGINX_PREFIX = "/data/projects/fate/proxy/nginx"
+NAMED_PEERS = "nginx-peer-names-party"  # tests/contract/test_start.py: peers by DNS name, by address, unresolvable
+
+
+@contextmanager
+def http_upstream(host: str, port: int, label: str) -> Iterator[list[dict[str, str]]]:
+    """An HTTP server on host:port answering `<label> <path>`; yields the headers of each request it got."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = f"{label} {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _post(port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path, body=b"{}", headers={"Content-Type": "application/json", **headers})
+        res = conn.getresponse()
+        return res.status, res.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def _in_prefix(prefix: Path) -> list[str]:
+    """bwrap arguments, then nginx with `prefix` as its prefix where its workers (user nobody, as in the image) can
+    read the Lua files: under a fresh tmpfs, not below pytest's private temporary directory."""
+    return ["--tmpfs", "/mnt", "--bind", str(prefix), "/mnt/nginx", "nginx", "-p", "/mnt/nginx/"]
+
+
+def _nginx_prefix(tmp: Path, conf: str) -> Path:
+    """An nginx prefix (conf/, logs/, mime.types) whose nginx.conf loads Debian's Lua and stream modules first."""
+    prefix = tmp / "prefix"
+    (prefix / "conf" / "vhost").mkdir(parents=True)
+    (prefix / "logs").mkdir()
+    shutil.copy("/etc/nginx/mime.types", prefix / "conf")  # part of OpenResty's own install
+    modules = "".join(f"load_module /usr/lib/nginx/modules/{m};\n" for m in NGINX_MODULES)
+    (prefix / "conf" / "nginx.conf").write_text(modules + conf)
+    return prefix
+
+
+def _configured_route_table(case: str) -> dict:
+    """route_table.yaml as the stack configures it: the ConfigMap's, names as written."""
+    _, rendered = _rendered(case)
+    cm = next(o for o in rendered.raw_objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "nginx-config")
+    return yaml.safe_load(cm["data"]["route_table.yaml"])
+
+
+def test_openresty_balancer_takes_the_route_tables_addresses_not_its_names(tmp_path):
+    """OpenResty's balancer constraint, which FATE's balancer.lua runs into (FATE v1.11.2 c/proxy/lua/balancer.lua
+    L25 hands route_table.lua's "<host>:<port>" to ngx.balancer.set_current_peer; lua-nginx-module parses it with
+    no_resolve): shown with Debian's lua-nginx-module and a balancer block of ours — not FATE's Lua file, which this
+    repository cannot ship. The party's own FATE Flow route as the stack configures it (the Service name, which does
+    resolve here) is refused with "no host allowed"; as the nginx pod's start writes it into the table FATE's Lua
+    reads (its address), the same balancer proxies the request to that FATE Flow."""
+    need("nginx", "bwrap", *(f"/usr/lib/nginx/modules/{m}" for m in NGINX_MODULES))
+    stack, pods = started(NAMED_PEERS, "nginx", tmp_path)
+    pid = stack.cfg.party_id
+    named = _configured_route_table(NAMED_PEERS)[pid]["fateflow"][0]
+    resolved = yaml.safe_load(pods["nginx"].read("conf/modifiable/route_table.yaml", NGINX_PREFIX))[pid]["fateflow"][0]
+    assert named["host"] == "fateflow" and resolved["http_port"] == named["http_port"]
+    port = free_port()
+    prefix = _nginx_prefix(tmp_path, f"""
+error_log {tmp_path}/error.log info;
+events {{}}
+http {{
+    access_log off;
+    underscores_in_headers on;
+    upstream fate {{
+        server 0.0.0.1 down;  # a placeholder, as in the rendered nginx.conf: the balancer picks the peer
+        balancer_by_lua_block {{
+            local ok, err = require("ngx.balancer").set_current_peer(ngx.ctx.dest_cluster)
+            if not ok then
+                ngx.log(ngx.ERR, "failed to set current peer: ", err)
+                return ngx.ERROR
+            end
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            access_by_lua_block {{ ngx.ctx.dest_cluster = ngx.req.get_headers()["x-dest"] }}
+            proxy_pass http://fate;
+        }}
+    }}
+}}
+""")
+    # the nginx pod's DNS: the Service names resolve (to loopback addresses here)
+    sandbox = _bwrap_hosts(tmp_path, nginx_dns(stack))
+    getent = subprocess.run([*sandbox, "getent", "ahostsv4", named["host"]], capture_output=True, text=True)
+    assert getent.stdout.split()[:1] == [resolved["host"]], getent  # the name resolves: that is not the problem
+    with (
+        http_upstream(resolved["host"], resolved["http_port"], "fateflow") as got,
+        daemon([*sandbox, *_in_prefix(prefix), "-c", "conf/nginx.conf", "-g", f"pid {tmp_path}/n.pid; daemon off;"],
+               port, tmp_path / "nginx.log"),
+    ):
+        by_name = _post(port, "/v1/party/9999/ping", {"x-dest": f"{named['host']}:{named['http_port']}"})
+        by_address = _post(port, "/v1/party/9999/ping", {"x-dest": f"{resolved['host']}:{resolved['http_port']}"})
+    log = (tmp_path / "error.log").read_text()
+    assert by_name[0] != 200 and "failed to set current peer: no host allowed" in log, (by_name, log[-2000:])
+    assert by_address == (200, "fateflow /v1/party/9999/ping"), (by_address, log[-2000:])
+    assert len(got) == 1
+
+
+# Our stand-ins for FATE's Lua (FATE v1.11.2 c/proxy/lua/*.lua, which this repository cannot ship): the same file
+# path (route_table.lua's line as the start command edits it), the same periodic re-read, the same lookup
+# (<dest party>.<service header>[random], else default.proxy; grpc_port for HTTP/2, else http_port), the same
+# headers (router.lua: dest-party-id or dest-env, service) and the same balancer call (balancer.lua).
+STAND_IN_ROUTE_TABLE = """
+local _M = {}
+local routes = {}
+
+local function parse(text)  -- route_table.yaml as fate-pulumi writes it: party -> service -> [{host, ports}]
+    local out, party, service, hop = {}, nil, nil, nil
+    for line in text:gmatch("[^\\n]+") do
+        local top = line:match("^([%w_]+):%s*$")
+        local svc = line:match("^%s+([%w_]+):%s*$")
+        local dash, key, value = line:match("^%s+(%-?)%s*([%w_]+):%s*(%S+)%s*$")
+        if top then party = {}; out[top] = party
+        elseif svc then service = {}; party[svc] = service
+        elseif key then
+            if dash == "-" then hop = {}; table.insert(service, hop) end
+            hop[key] = value:gsub("^['\\"](.*)['\\"]$", "%1")
+        end
+    end
+    return out
+end
+
+local function reload()
+    local file = assert(io.open(route_table_path, "r"))
+    local content = file:read("*a")
+    file:close()
+    routes = parse(content)
+    ngx.log(ngx.INFO, "stand-in route table loaded from ", route_table_path)
+    ngx.timer.at(5, reload)
+end
+
+function _M.start() reload() end
+
+function _M.get_dest_server(dest_env, dest_service)
+    if dest_env == nil then return nil end
+    local services = routes[tostring(dest_env)]
+    local servers = services ~= nil and services[dest_service] or routes["default"]["proxy"]
+    local server = servers[math.random(1, #servers)]
+    local port = ngx.req.http_version() == 2 and server["grpc_port"] or server["http_port"]
+    return string.format("%s:%s", server["host"], port)
+end
+
+return _M
+"""
+STAND_IN_LUA = {
+    "initialize.lua": 'require("route_table").start()\n',
+    "router.lua": """local headers = ngx.req.get_headers()
+local dest_env = headers["dest-party-id"]
+if dest_env == nil then dest_env = headers["dest-env"] end
+ngx.ctx.dest_cluster = require("route_table").get_dest_server(dest_env, headers["service"])
+""",
+    "balancer.lua": """local ok, err = require("ngx.balancer").set_current_peer(ngx.ctx.dest_cluster)
+if not ok then
+    ngx.log(ngx.INFO, "failed to set current peer: " .. err)
+    return ngx.ERROR
+end
+""",
+}
+
+
+def test_nginx_routes_fate_flow_messages_by_the_resolved_route_table(tmp_path):
+    """The rendered nginx.conf and the route table the pod's start resolved, through Debian's nginx with the Lua
+    module and OUR STAND-IN for FATE's Lua (router, route_table reader, balancer — see STAND_IN_ROUTE_TABLE): a
+    request as FATE Flow sends it (headers DEST-PARTY-ID, SERVICE: FATE-Flow v1.11.2
+    python/fate_flow/utils/requests_utils.py L37) reaches the party's own FATE Flow, a peer named by DNS, and the
+    exchange (the default route); the one peer whose name resolves nowhere fails alone with "no host allowed" and
+    502 — not handed to the upstream's placeholder server, where lua-nginx-module falls back when the balancer sets
+    no peer."""
+    need("nginx", "bwrap", *(f"/usr/lib/nginx/modules/{m}" for m in NGINX_MODULES))
+    stack, pods = started(NAMED_PEERS, "nginx", tmp_path)
+    run = pods["nginx"]
+    stream_port, http_port = free_port(), free_port()
+    conf = run.read("conf/nginx.conf", NGINX_PREFIX).decode()
+    assert "listen 9128;" in conf
+    prefix = _nginx_prefix(tmp_path, conf.replace("listen 9128;", f"listen 127.0.0.1:{stream_port};"))  # loopback
+    # the location of FATE's coordination_http_proxy.conf (the image's vhost/), on a free loopback port
+    (prefix / "conf" / "vhost" / "coordination_http_proxy.conf").write_text(
+        f"server {{ listen 127.0.0.1:{http_port}; location / {{ access_by_lua_file 'lua/router.lua'; "
+        "proxy_set_header Connection \"\"; proxy_next_upstream off; proxy_pass http://http_cluster; } }\n")
+    (prefix / "conf" / "modifiable").mkdir()
+    (prefix / "conf" / "modifiable" / "route_table.yaml").write_bytes(
+        run.read("conf/modifiable/route_table.yaml", NGINX_PREFIX))
+    (prefix / "lua").mkdir()
+    path_line = run.read("lua/route_table.lua", NGINX_PREFIX).decode()  # as the start command left it
+    assert '"conf/modifiable/route_table.yaml"' in path_line
+    (prefix / "lua" / "route_table.lua").write_text(path_line + STAND_IN_ROUTE_TABLE)
+    for name, text in STAND_IN_LUA.items():
+        (prefix / "lua" / name).write_text(text)
+    configured = _configured_route_table(NAMED_PEERS)
+    dns = nginx_dns(stack)
+    own, peer, exchange = (configured[stack.cfg.party_id]["fateflow"][0], configured[10000]["proxy"][0],
+                           configured["default"]["proxy"][0])
+    unresolvable = configured[10001]["proxy"][0]["host"]
+    assert unresolvable not in dns and all(h["host"] in dns for h in (own, peer, exchange))
+    with (
+        http_upstream(dns[own["host"]], own["http_port"], "own fateflow") as at_own,
+        http_upstream(dns[peer["host"]], peer["http_port"], "party 10000") as at_peer,
+        http_upstream(dns[exchange["host"]], exchange["http_port"], "exchange") as at_exchange,
+        daemon([*_bwrap_hosts(tmp_path, dns), *_in_prefix(prefix), "-c", "conf/nginx.conf",
+                "-g", f"pid {tmp_path}/n.pid; daemon off;"], http_port, tmp_path / "nginx.log"),
+    ):
+        def send(dest: int) -> tuple[int, str]:
+            return _post(http_port, "/v1/party/x/y", {"SERVICE": "fateflow" if dest == stack.cfg.party_id else
+                                                      "proxy", "DEST-PARTY-ID": str(dest)})
+
+        assert send(stack.cfg.party_id) == (200, "own fateflow /v1/party/x/y")
+        assert send(10000) == (200, "party 10000 /v1/party/x/y")
+        assert send(20000) == (200, "exchange /v1/party/x/y")  # no route of its own: the default
+        failed = send(10001)
+    log = (tmp_path / "nginx.log").read_text()
+    # refused alone, and not handed to the upstream's placeholder (which would be a misroute to a live server)
+    assert failed[0] == 502 and "failed to set current peer: no host allowed" in log, (failed, log[-3000:])
+    assert "stand-in route table loaded from" in log and len(at_own) == len(at_peer) == len(at_exchange) == 1
+    assert at_own[0]["dest-party-id"] == str(stack.cfg.party_id)
 
 
 def test_lbrollsite_balancer_routes_grpc_to_an_exchange(tmp_path):

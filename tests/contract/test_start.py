@@ -24,8 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from stacks.config import SECRET_KEYS, load_config, required_secrets
-from tests.conftest import STACK_FILES, render, stack_config
-from tests.contract.contract import ABSENT, ENTRIES, PRESENT, Entry, Prefix, Read, Stack
+from tests.conftest import STACK_FILES, party, render, stack_config
+from tests.contract.contract import ABSENT, ENTRIES, PRESENT, Entry, Prefix, Read, Stack, nginx_dns
 from tests.contract.sandbox import ContainerRun, Pod, available
 from tests.stacks.variants import VARIANTS
 
@@ -73,6 +73,24 @@ def _cases() -> dict[str, dict[str, Any]]:
     for name in ("Pulumi.party-9999-spark-local-pulsar.yaml", "Pulumi.exchange-pulsar.yaml"):
         cases[f"issued-{name}"] = _issuing(stack_config(examples / name))
     cases["issued-eggroll-tls"] = _issuing(VARIANTS["eggroll-persistence-tls-polling-server"])
+    # nginx routes to peers by DNS name (a publicHost name), by address, and to a name that resolves nowhere
+    cases["nginx-peer-names-party"] = party(
+        backend="spark_rabbitmq",
+        nginx={"exchange": {"host": "exchange.fate.example", "httpPort": 30003, "grpcPort": 30008},
+               "routeTable": {10000: {"proxy": [{"host": "party10000.fate.example", "httpPort": 30103,
+                                                 "grpcPort": 30108}],
+                                      "fateflow": [{"host": "10.10.0.1", "httpPort": 30107, "grpcPort": 30102}]},
+                              10001: {"proxy": [{"host": "party10001.fate.invalid", "httpPort": 30203,
+                                                 "grpcPort": 30208}]}}},
+    )
+    cases["nginx-peer-names-exchange"] = {
+        "kind": "exchange", "partyId": 1, "modules": ["nginx"],
+        "nginx": {"routeTable": {9999: {"proxy": [{"host": "party9999.fate.example", "httpPort": 30093,
+                                                   "grpcPort": 30098}]},
+                                 10000: {"proxy": [{"host": "192.168.10.1", "httpPort": 30103, "grpcPort": 30108}],
+                                         "fateflow": [{"host": "party10000.fate.example", "httpPort": 30107,
+                                                       "grpcPort": 30102}]}}},
+    }
     return cases
 
 
@@ -292,7 +310,8 @@ def start(stack: Stack, rendered, workload: str, root: Path) -> dict[str, tuple[
         if entry.waits:
             continue
         writable = [os.path.normpath(os.path.join(entry.image.workdir, r.path)) for r in entry.reads if r.writable]
-        run = pod.run(container, entry.image, list(entry.program), list(entry.capture), writable)
+        run = pod.run(container, entry.image, list(entry.program), list(entry.capture), writable,
+                      entry.resolves(stack) if entry.resolves else None)
         assert run.rc == 0, f"{workload}/{container['name']}: the start command failed (exit {run.rc}): {run.stderr}"
         if entry.program:
             assert run.calls, f"{workload}/{container['name']}: the start command never started {entry.program}"
@@ -309,3 +328,41 @@ def test_pod_starts_with_the_configured_values_where_its_programs_read_them(case
     key = _workload(obj)
     assert checked or all(ENTRIES[(key, c["name"])].waits or not ENTRIES[(key, c["name"])].reads
                           for c in obj["spec"]["template"]["spec"]["containers"])
+
+
+def test_nginx_waits_for_its_own_services_to_resolve(tmp_path):
+    """A pod can start before its namespace's Services resolve: the nginx start command waits for its own nginx and
+    fateflow (it would otherwise keep their names, and those routes would fail until a restart), then writes their
+    addresses. The sandbox's DNS learns them only a few seconds after the start."""
+    import threading
+    import time
+
+    stack, rendered = _rendered("nginx-peer-names-party")
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in rendered.raw_objects}
+    workload = objects[("Deployment", "nginx")]
+    [container] = workload["spec"]["template"]["spec"]["containers"]
+    entry = ENTRIES[("nginx", "nginx")]
+    dns = nginx_dns(stack)
+    own = {"nginx", "fateflow"}
+    hosts = tmp_path / "run" / "nginx" / "hosts"
+
+    def services_appear() -> None:
+        deadline = time.time() + 30
+        while not hosts.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)
+        with open(hosts, "a") as f:  # in place: the sandbox has this very file as /etc/hosts
+            f.write("".join(f"{dns[name]} {name}\n" for name in sorted(own)))
+
+    thread = threading.Thread(target=services_appear, daemon=True)
+    thread.start()
+    run = Pod(workload, objects, tmp_path).run(container, entry.image, list(entry.program), list(entry.capture), [],
+                                               {k: v for k, v in dns.items() if k not in own})
+    thread.join()
+    assert run.rc == 0 and run.calls, run.stderr
+    assert "route table: waiting for this deployment's Service(s)" in run.stderr, run.stderr
+    table = yaml.safe_load(run.read("conf/modifiable/route_table.yaml", "/data/projects/fate/proxy/nginx"))
+    assert table[stack.cfg.party_id] == {
+        "proxy": [{"host": dns["nginx"], "http_port": 9300, "grpc_port": 9310}],
+        "fateflow": [{"host": dns["fateflow"], "http_port": 9380, "grpc_port": 9360}],
+    }

@@ -164,6 +164,7 @@ def test_exchange_with_all_modules():
     props = parse_properties(r.get("ConfigMap", "rollsite-config")["data"]["rollsite.properties"])
     assert props["eggroll.core.security.key.path"] == "/data/projects/fate/eggroll/conf/cert/server.key"
     assert r.get("Deployment", "nginx")["spec"]["replicas"] == 2
-    assert "server 127.0.0.1:9300;" in r.get("ConfigMap", "nginx-config")["data"]["nginx.conf"]
+    # no fateflow on an exchange, and no live placeholder to fall back to (the exchange itself, under KubeFATE)
+    assert "server 0.0.0.1 down;" in r.get("ConfigMap", "nginx-config")["data"]["nginx.conf"]
     assert r.get("Service", "traffic-server")["spec"]["type"] == "LoadBalancer"
     assert not objects_by(r, "Secret")  # an exchange holds no password
