@@ -647,3 +647,67 @@ def test_a_stack_not_deployed_yet_is_not_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(auto, "select_stack", missing)
     [party] = [s for s in plan(_topology(EGGROLL_STAR)) if s.name == "star-party-10000"]
     assert federation.moved_ports(party, tmp_path) is None
+
+
+# KubeFATE's example plan for a party, `30<party><slot>` (kubefate-examples party-9999-cluster / party-10000-cluster)
+KUBEFATE_PARTY = """\
+name: fate-{pid}
+namespace: fate-{pid}
+chartName: fate
+chartVersion: v1.11.2
+partyId: {pid}
+persistence: false
+modules: [rollsite, clustermanager, nodemanager, mysql, python, fateboard, client]
+computing: Eggroll
+federation: Eggroll
+storage: Eggroll
+rollsite:
+  type: NodePort
+  nodePort: {base1}
+  partyList:
+    - partyId: {peer}
+      partyIp: {peer_ip}
+      partyPort: {peer_port}
+python:
+  type: NodePort
+  httpNodePort: {base7}
+  grpcNodePort: {base2}
+"""
+
+
+def _kubefate_party(pid: int, base: int, peer: int, peer_ip: str, peer_base: int) -> dict[str, Any]:
+    from fate_pulumi.importer import import_cluster
+
+    text = KUBEFATE_PARTY.format(pid=pid, base1=base + 1, base2=base + 2, base7=base + 7, peer=peer, peer_ip=peer_ip,
+                                 peer_port=peer_base + 1)
+    return import_cluster(yaml.safe_load(text)).config
+
+
+def test_a_taken_over_federation_keeps_kubefates_node_ports_in_a_topology(tmp_path):
+    """The runbook's whole federation: parties imported from KubeFATE's 30<party><slot> plan, then one topology whose
+    entries give each its KubeFATE block as nodePortBase — or whose stacks' files (named as the driver names them)
+    hold those ports: the plan gives every party exactly the NodePorts it runs with, and routes to them."""
+    imported = {9999: _kubefate_party(9999, 30090, 10000, "192.0.2.20", 30100),
+                10000: _kubefate_party(10000, 30100, 9999, "192.0.2.10", 30090)}
+    address = {9999: "192.0.2.10", 10000: "192.0.2.20"}
+    topology = {"name": "demo", "development": True, "parties": [
+        {"partyId": pid, "address": address[pid], "nodePortBase": base}
+        for pid, base in ((9999, 30090), (10000, 30100))]}
+    for recorded in (False, True):
+        doc = topology
+        if recorded:  # no nodePortBase: the stacks' own files keep the ports
+            doc = {**topology, "parties": [{k: v for k, v in p.items() if k != "nodePortBase"}
+                                           for p in topology["parties"]]}
+            _project(tmp_path)
+            for pid, config in imported.items():
+                (tmp_path / f"Pulumi.demo-party-{pid}.yaml").write_text(
+                    yaml.safe_dump({"config": {f"fate:{k}": v for k, v in config.items()}}))
+        topo = _topology(doc)
+        stacks = {s.party_id: s for s in plan(topo, federation.recorded_node_ports(topo, tmp_path))}
+        for pid, config in imported.items():
+            ours = stacks[pid].config
+            assert ours["rollsite"]["service"]["nodePorts"] == config["rollsite"]["service"]["nodePorts"], recorded
+            assert ours["python"]["service"]["nodePorts"] == config["python"]["service"]["nodePorts"], recorded
+            [peer] = ours["rollsite"]["partyList"]
+            [theirs] = config["rollsite"]["partyList"]
+            assert (peer["host"], peer["port"]) == (theirs["host"], theirs["port"]), recorded
