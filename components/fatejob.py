@@ -2,8 +2,12 @@
 until it ends and fails with FATE Flow's message when it fails; an unchanged job does not run again.
 
 The job runs as a Kubernetes Job in the party's namespace, with the party's client image and the program in
-components/fatejob_runner.py (mounted from a ConfigMap). The Job's name carries a digest of everything it runs, so a
-changed definition makes a new Job (Pulumi replaces it: a new FATE job) and an unchanged one is left alone. The
+components/fatejob_runner.py. The Job's name carries a digest of what it runs (DSL and conf or pipeline script, image,
+the FATE Flow address and timeout the runner is given), so a changed definition makes a new Job (Pulumi replaces it: a
+new FATE job) and an unchanged one is left alone. The runner is not part of that digest: it comes from a ConfigMap of
+a stable name, which a release that edits the runner updates in place. A Job's pod template is immutable (the
+provider replaces a Job whose template changes, and a replaced Job runs again), so the template names only that
+ConfigMap, never the runner's text or its digest: every user's finished jobs stay finished. The
 Kubernetes provider awaits a Job until it completes, and fails with its pods' termination message when it does not;
 the runner writes that message and records job id, status and model in a ConfigMap of its own, which the component
 reads back (after the Job, on every `up`) into its outputs. The Job keeps no TTL: a Job deleted behind Pulumi's back
@@ -32,7 +36,8 @@ from .kube import Module, Site, env
 from .settings import K8sName, Model, PartyId
 
 RUNNER = Path(__file__).with_name("fatejob_runner.py")
-RUNNER_DIR = "/fate-job"
+JOB_DIR = "/fate-job"  # the job: job.json (DSL and conf) or pipeline.py
+RUNNER_DIR = "/fate-job-runner"  # runner.py
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 # on top of the job's own time: the pod's start (image pull) and the runner's stop of an overdue job
 GRACE_SECONDS = 300
@@ -193,9 +198,9 @@ RESULT_KEYS = ("jobId", "status", "modelId", "modelVersion", "boardUrl", "messag
 
 
 class FateJob(Module):
-    """A FATE job run to its end by `pulumi up`: ConfigMap `fate-job-<name>-<digest>` (the job and the runner), Job of
-    the same name, ServiceAccount/Role/RoleBinding `fate-job-<name>` (may write one ConfigMap:
-    `fate-job-<name>-result`, read back into the outputs)."""
+    """A FATE job run to its end by `pulumi up`: ConfigMap `fate-job-<name>-<digest>` (the job), Job of the same name,
+    ConfigMap `fate-job-<name>-runner` (the runner), ServiceAccount/Role/RoleBinding `fate-job-<name>` (may write one
+    ConfigMap: `fate-job-<name>-result`, read back into the outputs)."""
 
     TYPE = "fate:index:FateJob"
     APP = "fate-job"
@@ -208,7 +213,8 @@ class FateJob(Module):
         super().__init__(name, site, opts)
         job = args.job
         base = f"fate-job-{job.name}"
-        files = {"runner.py": RUNNER.read_text()}
+        runner_name = f"{base}-runner"
+        files: dict[str, str] = {}
         if job.pipeline is not None:
             files["pipeline.py"] = job.pipeline
         else:
@@ -217,7 +223,7 @@ class FateJob(Module):
         environment = [
             env("FATE_FLOW_HOST", args.flow_host),
             env("FATE_FLOW_PORT", args.flow_port),
-            env("FATE_JOB_DIR", RUNNER_DIR),
+            env("FATE_JOB_DIR", JOB_DIR),
             env("FATE_JOB_TIMEOUT", job.timeout),
             env("FATE_JOB_RESULT", f"{site.namespace}/{result_name}"),
         ]
@@ -239,17 +245,23 @@ class FateJob(Module):
             subjects=[{"kind": "ServiceAccount", "name": base, "namespace": site.namespace}])
         k8s.core.v1.ConfigMap(*self.child(run_name), metadata=self.meta(run_name, app=self.APP), data=files,
                               immutable=True)
+        # updated in place by a release that changes the runner; the Job depends on it, so a job that does run again
+        # (a changed definition) starts with the new runner
+        runner = k8s.core.v1.ConfigMap(*self.child(runner_name), metadata=self.meta(runner_name, app=self.APP),
+                                       data={"runner.py": RUNNER.read_text()})
         container = self.container(
             "fate-job", args.image, None, DEFAULT_RESOURCES,
             command=["python", f"{RUNNER_DIR}/runner.py"], env=environment,
-            volumeMounts=[{"name": "job", "mountPath": RUNNER_DIR, "readOnly": True}],
+            volumeMounts=[{"name": "job", "mountPath": JOB_DIR, "readOnly": True},
+                          {"name": "runner", "mountPath": RUNNER_DIR, "readOnly": True}],
             terminationMessagePolicy="FallbackToLogsOnError",
         )
-        pod = self.pod_spec([container], volumes=[{"name": "job", "configMap": {"name": run_name}}],
+        pod = self.pod_spec([container], volumes=[{"name": "job", "configMap": {"name": run_name}},
+                                                  {"name": "runner", "configMap": {"name": runner_name}}],
                             service_account=base, automountServiceAccountToken=True)
         pod["restartPolicy"] = "Never"  # a FATE job is submitted once: a retry would be a second job
         run = k8s.batch.v1.Job(
-            *self.child(run_name, depends_on=[result, account, role, binding],
+            *self.child(run_name, depends_on=[result, account, role, binding, runner],
                         custom_timeouts=pulumi.CustomTimeouts(create=f"{job.timeout + GRACE_SECONDS}s")),
             metadata=self.meta(run_name, app=self.APP),
             spec={"backoffLimit": 0, "activeDeadlineSeconds": job.timeout + GRACE_SECONDS,

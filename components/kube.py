@@ -38,6 +38,10 @@ ADOPT_ANNOTATIONS = {"pulumi.com/patchFieldManager": ADOPT_FIELD_MANAGER}
 # Deployment or StatefulSet; a ClusterIP or NodePort Service is usable once created (its NodePorts are in the
 # create response). A LoadBalancer keeps its await: it waits for the cloud's address, as `helm --wait` does.
 SKIP_AWAIT_ANNOTATIONS = {"pulumi.com/skipAwait": "true"}
+# An Ingress is awaited until its controller publishes an address in .status.loadBalancer.ingress (10 min by default,
+# provider/pkg/await/ingress.go); bare-metal controllers behind NodePorts, or none yet, never do, and `helm install`
+# never waits for it. The web UIs' pods are awaited by their workloads: the same annotation unless the stack asks
+# for the address (`fate:ingress.awaitAddress`).
 
 # Third-party images, by role: (Docker Hub name, pinned tag). FATE-built ones live under the FATE registry.
 MYSQL_IMAGE = ("mysql", "8.0.28")
@@ -101,6 +105,7 @@ class Site:
     hardened: bool = True  # pod/container securityContext with least privilege
     network: Optional[NetworkSettings] = None  # None = no NetworkPolicies
     ingress_class: Optional[str] = None  # ingressClassName of the web UIs' Ingresses
+    ingress_await_address: bool = False  # `pulumi up` waits for each Ingress's load-balancer address
     # Pulumi names of the deployment's resources start with this (the Party/Exchange/Serving component's name and a
     # dash), so that several deployments live in one program; Kubernetes names never change
     prefix: str = ""
@@ -611,7 +616,8 @@ class Module(pulumi.ComponentResource):
                 {"secretName": t.secret_name, "hosts": list(t.hosts)} if t.hosts else {"secretName": t.secret_name}
                 for t in route.tls
             ]
-        return k8s.networking.v1.Ingress(*self.child(name), metadata=self.meta(name, route.annotations), spec=spec)
+        annotations = {**({} if self.site.ingress_await_address else SKIP_AWAIT_ANNOTATIONS), **route.annotations}
+        return k8s.networking.v1.Ingress(*self.child(name), metadata=self.meta(name, annotations), spec=spec)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
         adopt_kubefate=cfg.adopt_kubefate,
         hardened=cfg.pod_security.enabled,
         ingress_class=cfg.ingress.class_name,
+        ingress_await_address=cfg.ingress.await_address,
         network=kube.NetworkSettings(
             # with Istio the UIs are reached from its ingress gateway
             ingress_namespaces=tuple(cfg.network_policy.ingress_namespaces or ())

@@ -277,6 +277,9 @@ class _IngressBase(Model):
     """Ingresses are created for a module only when it has hosts (KubeFATE always rendered example.com hosts)."""
 
     class_name: Optional[str] = Field(default=None, description="default: the cloud profile's ingress class")
+    await_address: bool = Field(
+        default=False, description="`pulumi up` waits (10 min at most) until the ingress controller publishes each "
+                                   "Ingress's address; off: an Ingress is done once created, as with Helm")
 
 
 M = TypeVar("M", bound=BaseModel)

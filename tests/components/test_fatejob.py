@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from components import fatejob
 from components.fatejob import RUNNER, FateJobConfig, toy_job
 from stacks.config import SECRET_KEYS, ConfigError, DeploymentConfig
 from stacks.config import load_config as _load_config
@@ -229,9 +230,52 @@ def test_a_changed_job_is_a_new_kubernetes_job_an_unchanged_one_the_same():
     jobs = [sorted(k for k in objs if k.startswith("Job/")) for objs in (first, again, changed)]
     assert jobs[0] == jobs[1] and len(jobs[0]) == 1
     assert jobs[2] != jobs[0] and jobs[2][0].startswith("Job/fate-job-lr-")
-    # the result ConfigMap and the runner's rights keep their names: they follow the job by its name
-    stable = {k for k in first if not k.startswith(("Job/", "ConfigMap/fate-job-lr-")) or k.endswith("-result")}
-    assert stable <= set(changed)
+    # the result ConfigMap, the runner and the runner's rights keep their names: they follow the job by its name
+    stable = {k for k in first if not k.startswith(("Job/", "ConfigMap/fate-job-lr-")) or k.endswith(("-result",
+                                                                                                   "-runner"))}
+    assert {"ConfigMap/fate-job-lr-result", "ConfigMap/fate-job-lr-runner"} <= stable <= set(changed)
+
+
+def _job(objs: dict[str, dict]) -> dict:
+    return next(o for k, o in objs.items() if k.startswith("Job/"))
+
+
+def test_a_changed_runner_reruns_no_job(tmp_path, monkeypatch):
+    """A release that edits the runner updates the runner's ConfigMap in place: the Job keeps its name and its spec
+    (a Job's pod template is immutable; the provider would replace the Job, which runs the FATE job again)."""
+    lr = {"name": "lr", "dsl": DSL, "conf": CONF}
+    toy_pipeline = tmp_path / "pipeline.py"
+    toy_pipeline.write_text("print('Job id is 202612010000000000042')\n")
+    values = party(jobs=[lr, {"name": "pipe", "pipeline": str(toy_pipeline)}], verify={"toy": [10000]}, **PEERS)
+    before = _job_objects(values)
+    edited = tmp_path / "fatejob_runner.py"
+    edited.write_text(RUNNER.read_text() + "\n# a later release's runner\n")
+    monkeypatch.setattr(fatejob, "RUNNER", edited)
+    after = _job_objects(values)
+
+    jobs = {k: o for k, o in before.items() if k.startswith("Job/")}
+    assert len(jobs) == 3
+    assert {k: o for k, o in after.items() if k.startswith("Job/")} == jobs
+    assert set(after) == set(before)  # every ConfigMap too: the job's own (named with the Job) kept its name
+    changed = sorted(k for k in before if before[k] != after[k])
+    assert changed == ["ConfigMap/fate-job-lr-runner", "ConfigMap/fate-job-pipe-runner",
+                       "ConfigMap/fate-job-toy-10000-runner"]
+    assert after["ConfigMap/fate-job-lr-runner"]["data"] == {"runner.py": edited.read_text()}
+
+
+@pytest.mark.parametrize("change", [
+    {"jobs": [{"name": "lr", "dsl": {"components": {"reader_1": {"module": "Reader"}}}, "conf": CONF}]},
+    {"jobs": [{"name": "lr", "dsl": DSL, "conf": {**CONF, "job_parameters": {"common": {"task_cores": 1}}}}]},
+    {"jobs": [{"name": "lr", "dsl": DSL, "conf": CONF, "timeout": 7200}]},
+    {"imageTag": "1.11.1-release"},
+    {"registry": "registry.example.com/federatedai"},
+])
+def test_what_the_job_runs_reruns_it(change):
+    """DSL, conf, timeout and the client image each make a new Kubernetes Job (a new FATE job)."""
+    base = party(jobs=[{"name": "lr", "dsl": DSL, "conf": CONF}], **PEERS)
+    before, after = _job(_job_objects(base)), _job(_job_objects({**base, **change}))
+    names = before["metadata"]["name"], after["metadata"]["name"]
+    assert all(n.startswith("fate-job-lr-") for n in names) and names[0] != names[1], names
 
 
 def test_the_runner_may_write_its_result_and_nothing_else():
@@ -250,8 +294,15 @@ def test_the_runner_may_write_its_result_and_nothing_else():
     assert env["FATE_JOB_RESULT"] == "fate-9999/fate-job-lr-result"
     assert (env["FATE_FLOW_HOST"], env["FATE_FLOW_PORT"]) == ("fateflow", "9380")
     files = objs[f"ConfigMap/{job['metadata']['name']}"]["data"]
-    assert json.loads(files["job.json"]) == {"dsl": DSL, "conf": CONF}
-    assert files["runner.py"] == RUNNER.read_text()
+    assert files.keys() == {"job.json"} and json.loads(files["job.json"]) == {"dsl": DSL, "conf": CONF}
+    assert objs["ConfigMap/fate-job-lr-runner"]["data"] == {"runner.py": RUNNER.read_text()}
+    # what the container runs: the runner from its ConfigMap, over the job's files in FATE_JOB_DIR
+    container = pod["containers"][0]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+    assert container["command"] == ["python", "/fate-job-runner/runner.py"]
+    assert volumes[mounts["/fate-job-runner"]] == "fate-job-lr-runner"
+    assert volumes[mounts[env["FATE_JOB_DIR"]]] == job["metadata"]["name"]
 
 
 def test_job_outputs_and_no_jobs_without_config():

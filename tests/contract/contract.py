@@ -367,14 +367,15 @@ def _client_check(s: Stack, run: Any) -> None:
 
 
 def _fate_job_check(s: Stack, run: Any) -> None:
-    """`python /fate-job/runner.py` in the client image's working directory, over the job it was given: one of the
-    stack's jobs, its result ConfigMap named after it (the Role lets the runner write that one only)."""
-    assert run.call.argv == ["/fate-job/runner.py"], run.call.argv
+    """`python /fate-job-runner/runner.py` in the client image's working directory, over the job it was given in
+    /fate-job: one of the stack's jobs, its result ConfigMap named after it (the Role lets the runner write that one
+    only)."""
+    assert run.call.argv == ["/fate-job-runner/runner.py"], run.call.argv
     job = json.loads(run.read("/fate-job/job.json"))
     name = next((j.name for j in s.cfg.fate_jobs if {"dsl": j.dsl, "conf": j.conf} == job), None)
     assert name is not None, f"/fate-job/job.json is none of the stack's jobs: {job}"
     assert run.call.env["FATE_JOB_RESULT"] == f"{s.cfg.target_namespace}/fate-job-{name}-result"
-    assert run.read("/fate-job/runner.py").decode() == RUNNER.read_text()
+    assert run.read("/fate-job-runner/runner.py").decode() == RUNNER.read_text()
 
 
 def _redis_check(s: Stack, run: Any) -> None:
@@ -535,7 +536,7 @@ ENTRIES: dict[tuple[str, str], Entry] = {
     ("client", "client"): Entry(CLIENT, program=("pipeline", "flow", "jupyter"), check=_client_check),
     # FateJob: the runner submits to FATE Flow's HTTP API (docs/config-contract.md, "FATE jobs")
     ("fate-job", "fate-job"): Entry(
-        CLIENT, program=("python",), check=_fate_job_check, capture=("/fate-job",),
+        CLIENT, program=("python",), check=_fate_job_check, capture=("/fate-job", "/fate-job-runner"),
         env=lambda s: {"FATE_FLOW_HOST": "fateflow", "FATE_FLOW_PORT": "9380", "FATE_JOB_DIR": "/fate-job"}),
     ("nginx", "nginx"): Entry(
         NGINX,

@@ -51,7 +51,8 @@ NOTEBOOK_PASSWORD = "argon2:$argon2id$v=19$m=10240,t=10,p=8$Notebook-Live-4"
 
 
 def cluster_file(party: int, base: int) -> str:
-    """A KubeFATE cluster.yaml for an eggroll party with persistence (five PVCs), NodePorts from `base`."""
+    """A KubeFATE cluster.yaml for an eggroll party with persistence (five PVCs), NodePorts from `base`, and the web
+    UIs' Ingresses for real hosts (no ingress controller runs here: none gets an address, as on bare metal)."""
     return f"""\
 name: fate-{party}
 namespace: fate-{party}
@@ -78,6 +79,13 @@ federation: Eggroll
 storage: Eggroll
 algorithm: Basic
 device: CPU
+ingress:
+  fateboard:
+    hosts:
+      - name: fateboard.{party}.fate.example
+  client:
+    hosts:
+      - name: notebook.{party}.fate.example
 rollsite:
   type: NodePort
   nodePort: {base + 1}
@@ -460,6 +468,7 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
     assert len(claims) == case.claims and all(c["status"]["phase"] == "Bound" for c in claims)
     assert wait_ready(cluster, ns) == []
     before = uids(cluster, ns)
+    ingresses = {o["metadata"]["name"]: o["metadata"]["uid"] for o in _items(cluster, ns, "ingresses")}
     installed = time.time()
 
     lines = for_case(readme_block("fate-pulumi adopt take-over"), case)
@@ -485,6 +494,12 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
 
     after = uids(cluster, ns)
     assert {k: after.get(k) for k in before} == before, "an adopted object was recreated"
+    # the Ingresses for the cluster file's hosts are taken over in place (KubeFATE's example.com ones are deleted),
+    # and `pulumi up` did not wait for an address no controller publishes
+    kept = {o["metadata"]["name"]: o["metadata"]["uid"] for o in _items(cluster, ns, "ingresses")}
+    assert {k: ingresses.get(k) for k in kept} == kept
+    if "ingress:" in case.cluster_yaml:
+        assert set(kept) == {"fateboard", "client"}, kept
     assert wait_ready(cluster, ns) == []
     owners = managers(cluster, ns)
     assert not {k for k, m in owners.items() if "helm" in m}, owners

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stacks.program import INTERRUPTED
 from tests.conftest import ROOT, STACK_FILES, TEST_SECRETS, render_file
 from tests.engine.conftest import UNREACHABLE_KUBECONFIG, Engine
 
@@ -122,3 +123,17 @@ def test_policy_pack_passes_on_examples_and_stops_a_violation(engine: Engine):
     res = engine.run("preview", "--stack", bad, "--policy-pack", str(engine.project / "policy"))
     assert res.rc != 0
     assert "fate-persistent-data-retained" in res.output and "deletes its PVCs" in res.output
+
+
+def test_a_failed_up_says_so_in_one_line_without_a_traceback(engine: Engine):
+    """The cluster is unreachable: the first object fails, the engine ends the update and closes the language host
+    with SIGINT to its process group while the program still waits for the engine (stacks/program.py
+    stop_quietly_on_interrupt). Python's default printed two KeyboardInterrupt tracebacks of the SDK's internals."""
+    values = {"partyId": 9999, "persistence": {"enabled": False}}
+    secrets = {k: TEST_SECRETS[k] for k in ("mysqlPassword", "fateboardPassword", "notebookHashedPassword")}
+    name = engine.stack("unreachable-up", values, secrets)
+    res = engine.run("up", "--yes", "--skip-preview", "--stack", name)
+    assert res.rc != 0
+    assert "cluster is unreachable" in res.output, res.output[-4000:]
+    assert "Traceback" not in res.output and "KeyboardInterrupt" not in res.output, res.output[-4000:]
+    assert res.output.count(INTERRUPTED) == 2, res.output[-4000:]  # the Stack's line, and the summary's

@@ -167,6 +167,32 @@ def test_the_outcome_the_runner_records_reaches_the_outputs_and_the_job_is_not_r
     assert res.rc == 0, res.output
 
 
+def test_a_new_runner_updates_its_configmap_and_runs_no_job_again(cluster, kube):
+    """A release that edits the runner (here: the project's copy of it) changes ConfigMap fate-job-<name>-runner in
+    place; the Kubernetes Jobs stay the same objects (a changed pod template would make the provider replace them)."""
+    before = {name: j["metadata"]["uid"] for name, j in _jobs(cluster).items()}
+    assert before
+    runner = kube.project / "components" / "fatejob_runner.py"
+    original = runner.read_text()
+    runner.write_text(original + "\n# the next release's runner\n")
+    try:
+        res = kube.run("preview", "--json", "--stack", STACK, timeout=600)
+        assert res.rc == 0, res.output
+        changed = sorted((s["op"], s["urn"].rsplit("::", 1)[-1]) for s in res.json()["steps"]
+                         if s["op"] not in ("same", "read"))  # read: the result ConfigMap, read back on every up
+        assert changed == [("update", "fate-9999-fate-job-toy-10000-runner")], changed
+        res = kube.run("up", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
+        assert res.rc == 0, res.output
+        live = cluster.get(f"/api/v1/namespaces/{NS}/configmaps/fate-job-toy-10000-runner")
+        assert live["data"]["runner.py"] == runner.read_text()
+        assert {name: j["metadata"]["uid"] for name, j in _jobs(cluster).items()} == before
+    finally:
+        runner.write_text(original)
+    res = kube.run("up", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
+    assert res.rc == 0, res.output
+    assert {name: j["metadata"]["uid"] for name, j in _jobs(cluster).items()} == before
+
+
 def test_destroy_takes_the_jobs_with_the_namespace(cluster, kube):
     res = kube.run("destroy", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
     assert res.rc == 0, res.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pytest
 
 from tests.conftest import container, objects_by, party, render, render_file
@@ -247,3 +249,18 @@ def test_only_load_balancers_keep_the_providers_service_await():
     assert awaited["rollsite"] is True
     assert {name for name, waits in awaited.items() if waits} == {"rollsite"}, awaited
     assert {"fateboard", "mysql", "fateflow", "notebook"} <= set(awaited)
+
+
+def test_ingresses_are_not_awaited_unless_the_stack_asks_for_their_address():
+    """The provider awaits an Ingress until its controller publishes an address (10 min), which bare-metal
+    controllers never do; `ingress.awaitAddress` brings that await back, and a UI's own annotations still win."""
+    board = {"hosts": [{"name": "board.fate.example"}]}
+    notebook = {"hosts": [{"name": "notebook.fate.example"}], "annotations": {"pulumi.com/skipAwait": "true"}}
+
+    def skipped(values: dict) -> dict[str, Optional[str]]:
+        return {o["metadata"]["name"]: o["metadata"]["annotations"].get("pulumi.com/skipAwait")
+                for o in render(values).objects if o["kind"] == "Ingress"}
+
+    assert skipped(party(ingress={"fateboard": board})) == {"fateboard": "true"}
+    assert skipped(party(ingress={"awaitAddress": True, "fateboard": board, "client": notebook})) == {
+        "fateboard": None, "client": "true"}
