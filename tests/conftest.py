@@ -106,7 +106,7 @@ def pytest_terminal_summary(terminalreporter):
 
 # Tiers that run only when asked for (.ci/run does, after installing what they need); deselected, not skipped,
 # otherwise: option -> the tests it selects
-TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py"}
+TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py", "--real-node": "tests/node/"}
 
 
 def pytest_addoption(parser):
@@ -115,6 +115,9 @@ def pytest_addoption(parser):
     )
     parser.addoption("--daemons", action="store_true",
                      help="run the real-software tier (tests/contract/test_daemons.py); needs Debian's daemons")
+    parser.addoption("--real-node", action="store_true",
+                     help="run the real-node tier (tests/node): pods on a real kubelet; needs root, the toolchain "
+                          "and the node's Debian packages (docs/node.md)")
 
 
 def pytest_collection_modifyitems(config, items):
