@@ -406,13 +406,19 @@ class LocalCluster:
 
 
 def main() -> None:
-    """Start a cluster by hand: python -m tests.cluster.controlplane DIR (Ctrl-C stops it)."""
+    """Start a cluster by hand: python -m tests.cluster.controlplane DIR [--real-node] (Ctrl-C stops it)."""
     import sys
 
-    workdir = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/fate-local-cluster")
+    args = [a for a in sys.argv[1:] if a != "--real-node"]
+    workdir = Path(args[0] if args else "/tmp/fate-local-cluster")
     if workdir.exists():
         shutil.rmtree(workdir)
-    cluster = LocalCluster(workdir).start()
+    cluster = LocalCluster(workdir, real_node="--real-node" in sys.argv[1:])
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
     print(f"export KUBECONFIG={cluster.kubeconfig}")
     try:
         while True:

@@ -54,6 +54,7 @@ HOST_PATHS = ("/var/lib/kubelet", "/var/log/containers", "/var/lib/cni", "/run/c
 VOLATILE_SYSCTLS = re.compile(r"^/proc/sys/(kernel/ns_last_pid|kernel/random/|fs/|net/netfilter/nf_conntrack_count|"
                               r"vm/drop_caches|kernel/hung_task_|net/ipv4/tcp_fastopen_key)")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+BRIDGE_NETFILTER = "/proc/sys/net/bridge/bridge-nf-call-iptables"
 
 
 def cni_dir() -> Optional[Path]:
@@ -66,7 +67,10 @@ def cni_dir() -> Optional[Path]:
 
 def missing_tools() -> list[str]:
     """What the real node needs that this host lacks (.ci/run installs it: docs/node.md)."""
-    missing = [t for t in TOOLS if shutil.which(t) is None]
+    missing = [] if os.geteuid() == 0 else ["root (containerd, the kubelet and the CNI plugins change the host)"]
+    missing += [t for t in TOOLS if shutil.which(t) is None]
+    if not Path(BRIDGE_NETFILTER).exists():
+        missing.append("the br_netfilter kernel module (modprobe br_netfilter)")
     if cni_dir() is None:
         missing.append(f"CNI plugins ({', '.join(CNI_PLUGINS)}: containernetworking-plugins)")
     return missing
@@ -108,14 +112,11 @@ def _nft_tables() -> dict[str, str]:
 
 
 def _cgroups() -> list[str]:
-    """The kubelet's cgroups (cgroupfs driver: /kubepods under every v1 hierarchy) that exist."""
-    found = []
-    if CGROUP_ROOT.is_dir():
-        for hierarchy in sorted(CGROUP_ROOT.iterdir()):
-            for d in (hierarchy / "kubepods", hierarchy / "kubepods.slice"):
-                if d.is_dir():
-                    found.append(str(d))
-    return found
+    """The kubelet's cgroups (cgroupfs driver: /kubepods under every v1 hierarchy, or at the root of a v2 host)."""
+    if not CGROUP_ROOT.is_dir():
+        return []
+    roots = [CGROUP_ROOT, *sorted(d for d in CGROUP_ROOT.iterdir() if d.is_dir())]
+    return [str(r / "kubepods") for r in roots if (r / "kubepods").is_dir()]
 
 
 def _mounts() -> list[str]:
@@ -207,9 +208,13 @@ def restore_host(before: dict[str, Any], under: tuple[str, ...]) -> None:
                     shutil.rmtree(target, ignore_errors=True)
                 else:
                     os.unlink(target)
-    for key, value in before["sysctls"].items():
-        if now["sysctls"].get(key, value) != value:
-            _write_sysctl(key, value)
+    # net.ipv4.ip_forward also sets every interface's forwarding and conf.all.accept_redirects (the kernel's
+    # inet_forward_change): write what differs, then what differs after that
+    for _ in range(2):
+        now_sysctls = _sysctls()
+        for key, value in before["sysctls"].items():
+            if now_sysctls.get(key, value) != value:
+                _write_sysctl(key, value)
 
 
 # ---------------------------------------------------------------------------------------------------------- node
@@ -252,7 +257,7 @@ class RealNode:
         self.before = host_state()
         # pods reach each other across the bridge through iptables (kube-proxy's Service NAT, kube-router's
         # NetworkPolicy filter) only with bridge netfilter on; recorded above and put back by stop()
-        _write_sysctl("/proc/sys/net/bridge/bridge-nf-call-iptables", "1")
+        _write_sysctl(BRIDGE_NETFILTER, "1")
         self._containerd()
         from tests.node import images  # the sandbox image is the node's own
 
@@ -294,7 +299,8 @@ class RealNode:
 
     def stop(self) -> None:
         """Delete every pod of the node, stop its programs, put the host back; differences left in `residue`."""
-        if self.before is None:
+        if self.before is None:  # never started, or stopped already
+            shutil.rmtree(self.run_dir, ignore_errors=True)
             return
         start = time.time()
         try:

@@ -209,7 +209,7 @@ IMAGES: dict[str, Image] = {i.name: i for i in (
     Image(local_name(BUSYBOX_IMAGE), f"busybox:{BUSYBOX_IMAGE[1]} (Docker Hub; init containers: wait-*, assemble-*)",
           "Debian's busybox 1.35 (dynamically linked: busybox-static's shell runs its own applets before any "
           "program on PATH) with every applet linked, but `nc` is netcat-openbsd's: Debian builds busybox without "
-          "nc's netcat-1.10 options (-z), which the wait-* init containers use (`nc -z -w 2`); its `wget` segfaults",
+          "nc's netcat-1.10 options (-z), which the wait-* init containers use (`nc -z -w 2`)",
           packages=("busybox", "netcat-openbsd"), config=oci.ImageConfig(cmd=("sh",)),
           dirs=(("/tmp", 0o1777, 0),), links=(("/usr/bin/nc", "nc.openbsd"),), extra=_busybox_links),
     Image(local_name(MYSQL_IMAGE), f"mysql:{MYSQL_IMAGE[1]} (Docker Hub; the mysql module)",
@@ -280,3 +280,8 @@ def build(image: Image) -> tuple[Path, str]:
         digest = oci.archive(image.name, [_layer(image).tar()], image.config, out)
         stamp.write_text(key)
     return out, digest
+
+
+def readme_line(image: Image) -> str:
+    """The image's line in tests/node/README.md."""
+    return f"| `{image.name}` | {image.stands_in_for} | {image.differs} |"
