@@ -60,9 +60,11 @@ def _pem(obj) -> bytes:
                              serialization.NoEncryption())
 
 
-def _cert(subject: str, key, issuer_key=None, issuer=None, ca: bool = False, sans=()) -> x509.Certificate:
+def _cert(subject: str, key, issuer_key=None, issuer=None, ca: bool = False, sans=(),
+          organization: Optional[str] = None) -> x509.Certificate:
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    name = x509.Name(([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []) +
+                     [x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer.subject if issuer else name)
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now).not_valid_after(now + dt.timedelta(days=2))
@@ -367,14 +369,7 @@ class LocalCluster:
         `organization`."""
         ca, ca_key = self._ca
         key = _key()
-        now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-                                         x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-                .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now).not_valid_after(now + dt.timedelta(days=2))
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .sign(ca_key, hashes.SHA256()))
+        cert = _cert(common_name, key, ca_key, ca, organization=organization)
         crt, pem_key = stem.with_suffix(".crt"), stem.with_suffix(".key")
         crt.write_bytes(_pem(cert))
         pem_key.write_bytes(_pem(key))
