@@ -45,6 +45,8 @@ class Deployment(pulumi.ComponentResource):
 
     connect: pulumi.Output[dict[str, Any]]
     """What peers need to reach this deployment: party id, public host, NodePorts of its entry points."""
+    summary: pulumi.Output[str]
+    """One line: what the deployment is, its namespace and its modules (the stack output `summary`)."""
 
     def __init__(self, name: str, args: Union[DeploymentConfig, Mapping[str, Any]],
                  opts: Optional[pulumi.ResourceOptions] = None):
