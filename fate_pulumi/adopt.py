@@ -49,7 +49,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import IO, Any, Optional
 
 import yaml
 
@@ -490,7 +490,7 @@ def not_adoptable(path: Path) -> InputError:
 
 
 def mysql_data_check(kubectl: Kubectl, plan: StackPlan, mysql_backup: Optional[Path], accept_data_loss: bool,
-                     out=sys.stdout) -> tuple[bool, Optional[str]]:
+                     out: IO[str] = sys.stdout) -> tuple[bool, Optional[str]]:
     """Refuse to take over a release whose MySQL keeps its data in the pod (KubeFATE's `persistence: false`: an
     emptyDir, core/mysql/statefulSet.yaml) unless it is backed up first or its loss accepted, and a stack that would
     keep it there again unless that is accepted. Returns whether the release runs a MySQL, and where its data is
@@ -531,7 +531,7 @@ def reusable_dump(path: Path, namespace: str) -> dict:
     return meta
 
 
-def mysql_dump(kubectl: Kubectl, plan: StackPlan, path: Path, dry_run: bool, out=sys.stdout) -> None:
+def mysql_dump(kubectl: Kubectl, plan: StackPlan, path: Path, dry_run: bool, out: IO[str] = sys.stdout) -> None:
     """Dump the running MySQL to `path` before anything changes; an existing dump of this namespace is kept (a second
     run continues with it: by then the pod may already run empty)."""
     from fate_pulumi.backup import MysqlExec, dump, mysql_pod, verify
@@ -549,7 +549,7 @@ def mysql_dump(kubectl: Kubectl, plan: StackPlan, path: Path, dry_run: bool, out
 
 
 def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
-              extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout,
+              extra_managers: Sequence[str] = (), dry_run: bool = False, out: IO[str] = sys.stdout,
               mysql_backup: Optional[Path] = None, accept_data_loss: bool = False) -> int:
     if not plan.adopt:
         raise not_adoptable(plan.path)
@@ -693,7 +693,7 @@ def emptied_by_rollback(kubectl: Kubectl, backup: Backup) -> Optional[str]:
     return where if live is None or live["spec"]["template"] != saved["spec"]["template"] else None
 
 
-def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) -> int:
+def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out: IO[str] = sys.stdout) -> int:
     ns = backup.namespace
     saved_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
     emptied = emptied_by_rollback(kubectl, backup)

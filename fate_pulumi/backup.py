@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Optional
@@ -390,7 +390,7 @@ def _selector(workload: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(workload["spec"]["selector"]["matchLabels"].items()))
 
 
-def _wait(what: str, done, timeout: float) -> None:
+def _wait(what: str, done: Callable[[], bool], timeout: float) -> None:
     deadline = time.time() + timeout
     while not done():
         if time.time() > deadline:
@@ -421,8 +421,10 @@ def stop_writers(kubectl: Kubectl, namespace: str, writers: list[Writer], timeou
         if w.replicas:
             kubectl.run("scale", w.resource, w.name, "-n", namespace, "--replicas=0")
     for w in writers:
-        _wait(f"pods of {w.resource}/{w.name} still run",
-              lambda selector=w.selector: not kubectl.list("pods", namespace, selector), timeout)
+        def gone(selector: str = w.selector) -> bool:
+            return not kubectl.list("pods", namespace, selector)
+
+        _wait(f"pods of {w.resource}/{w.name} still run", gone, timeout)
 
 
 def start_writers(kubectl: Kubectl, namespace: str, writers: Iterable[Writer], timeout: float,

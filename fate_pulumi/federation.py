@@ -44,7 +44,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import IO, TYPE_CHECKING, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -59,6 +59,9 @@ from stacks.config import (
     PartyId,
     load_config,
 )
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
 
 # what the topology itself decides for every stack; a site's `config:` may set anything else
 _TOPOLOGY_KEYS = ("kind", "partyId", "backend", "publicHost", "development", "kubernetes", "namespace")
@@ -540,7 +543,7 @@ class Status:
     seconds: Optional[float] = None  # how long its preview / up / drift check / toy test took
 
 
-def _workspace_stack(plan_: StackPlan, work_dir: Path):
+def _workspace_stack(plan_: StackPlan, work_dir: Path) -> auto.Stack:
     """The stack, its `fate:` config made equal to what the topology derives: keys the driver wrote before and no
     longer derives are removed first, then every derived key is written with the record of them (one write)."""
     from pulumi import automation as auto
@@ -588,7 +591,8 @@ def moved_ports(p: StackPlan, work_dir: Path) -> Optional[str]:
             f"is not in {work_dir} — run in the project that deployed it (or restore the file); nothing was touched")
 
 
-def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout, verify: bool = True) -> list[Status]:
+def run(command: str, stacks: list[StackPlan], work_dir: Path, out: IO[str] = sys.stdout,
+        verify: bool = True) -> list[Status]:
     """Preview, bring up or check for drift every planned stack in order (the exchange first); after `up`, verify
     every derived route with FATE's toy test."""
     from fate_pulumi import drift
@@ -605,12 +609,12 @@ def run(command: str, stacks: list[StackPlan], work_dir: Path, out=sys.stdout, v
                     Status(p.name, p.kind, p.party_id, "ok", ", ".join(f"{v} {k}" for k, v in sorted(changes.items())))
                 )
             elif command == "up":
-                res = stack.up()
-                ports = res.outputs.get("connect").value.get("nodePorts", {}) if "connect" in res.outputs else {}
+                up = stack.up()
+                ports = up.outputs["connect"].value.get("nodePorts", {}) if "connect" in up.outputs else {}
                 flat = ", ".join(
                     f"{m}:{'/'.join(str(v) for v in ps.values())}" for m, ps in sorted(ports.items()) if ps
                 )
-                results.append(Status(p.name, p.kind, p.party_id, res.summary.result, flat))
+                results.append(Status(p.name, p.kind, p.party_id, up.summary.result, flat))
             elif command == "drift":
                 found = drift.check(p.name, work_dir)
                 results.append(Status(p.name, p.kind, p.party_id, "drift" if found else "clean",
@@ -666,7 +670,7 @@ def _verify_pairs(p: StackPlan, work_dir: Path) -> list[Status]:
     return rows
 
 
-def _print_table(results: list[Status], out) -> None:
+def _print_table(results: list[Status], out: IO[str]) -> None:
     rows = [("stack", "kind", "party", "result", "time", "detail")] + [
         (r.stack, r.kind, str(r.party_id), r.result, "-" if r.seconds is None else f"{r.seconds:.1f}s", r.detail)
         for r in results]

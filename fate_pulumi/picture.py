@@ -19,15 +19,19 @@ import html
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 from components import registry
 from fate_pulumi.inputs import OneLineParser
 from fate_pulumi.render import stack_file_config
 from stacks.common import routes
 from stacks.config import ConfigError, DeploymentConfig, load_config, section_at
+
+if TYPE_CHECKING:
+    import graphviz
 
 # the order of the boxes, and their columns in the picture from left to right: exchanges, parties, serving clusters
 _KIND_ORDER = {"exchange": 0, "party": 1, "serving": 2}
@@ -129,7 +133,7 @@ def federation(stacks: dict[str, DeploymentConfig]) -> Federation:
     return fed
 
 
-def _dot_ids(node_ids) -> dict[str, str]:
+def _dot_ids(node_ids: Iterable[str]) -> dict[str, str]:
     """A plain DOT identifier for every node: letters, digits and `_` only. A name with a colon
     (`external/203.0.113.5:30091`) would otherwise be read as node `external/203.0.113.5`, port 30091, on edges."""
     out: dict[str, str] = {}
@@ -213,7 +217,7 @@ def _box_html(box: Box) -> str:
     return "<" + "<BR/>".join(lines) + ">"
 
 
-def to_graphviz(fed: Federation):
+def to_graphviz(fed: Federation) -> graphviz.Digraph:
     """The picture, left to right: exchanges, parties, serving clusters (each column in the order of fed.stacks),
     external endpoints after their callers; the legend below. Each box is a column of its own: a title, then its
     modules one above the other. An arrow from right to left is laid out left to right and drawn backwards
@@ -380,7 +384,7 @@ def _format(out: Path) -> str:
     return fmt
 
 
-def _write(graph, out: Path) -> None:
+def _write(graph: graphviz.Digraph, out: Path) -> None:
     """The picture in the format of the output file's extension; raises InputError (one line)."""
     import graphviz
 

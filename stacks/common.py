@@ -11,8 +11,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import endpoints, kube, registry
+from components.registry import snake as _snake
 from components.settings import IngressRoute
-from stacks.config import SECRET_KEYS, DeploymentConfig, S, _snake
+from stacks.config import SECRET_KEYS, DeploymentConfig, S
 
 if TYPE_CHECKING:
     from components.tls import TlsPlan

@@ -1,7 +1,7 @@
 """The three kinds of FATE deployment as components: `fate:index:Party`, `fate:index:Exchange`, `fate:index:Serving`.
 
 Each takes the settings a stack of that kind takes as `fate:*` config (the same keys, the same checks:
-stacks/config.py) and creates its Kubernetes provider (or uses the one it is given), its namespace and its modules.
+stacks/config/) and creates its Kubernetes provider (or uses the one it is given), its namespace and its modules.
 The stack program is one of them; another Pulumi program (Python, or any language through the package in
 provider/) may hold several. Pulumi names of everything inside start with the component's name.
 """
@@ -45,6 +45,8 @@ class Deployment(pulumi.ComponentResource):
 
     connect: pulumi.Output[dict[str, Any]]
     """What peers need to reach this deployment: party id, public host, NodePorts of its entry points."""
+    summary: pulumi.Output[str]
+    """One line: what the deployment is, its namespace and its modules (the stack output `summary`)."""
 
     def __init__(self, name: str, args: Union[DeploymentConfig, Mapping[str, Any]],
                  opts: Optional[pulumi.ResourceOptions] = None):

@@ -93,7 +93,7 @@ def container(obj: dict, name: str) -> dict:
     raise KeyError(name)
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many generated configs the property tests checked (tests/config/test_fuzz.py)."""
     import sys
 
@@ -109,7 +109,7 @@ def pytest_terminal_summary(terminalreporter):
 TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py"}
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain"
     )
@@ -117,8 +117,8 @@ def pytest_addoption(parser):
                      help="run the real-software tier (tests/contract/test_daemons.py); needs Debian's daemons")
 
 
-def pytest_collection_modifyitems(config, items):
-    def tier(item) -> Optional[str]:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def tier(item: pytest.Item) -> Optional[str]:
         path = str(item.fspath).replace("\\", "/")
         return next((opt for opt, where in TIERS.items() if where in path), None)
 
@@ -131,5 +131,5 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(params=STACK_FILES, ids=lambda p: p.name)
-def stack_file(request) -> Path:
+def stack_file(request: pytest.FixtureRequest) -> Path:
     return request.param

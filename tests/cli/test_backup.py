@@ -12,7 +12,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -202,7 +202,7 @@ def test_restored_rows_that_differ_are_named():
 
 def _mysql(volume: Optional[dict], claim: bool = False) -> dict:
     """MySQL's StatefulSet as KubeFATE v1.11.2's core/mysql/statefulSet.yaml renders it."""
-    sts = {"kind": "StatefulSet", "metadata": {"name": "mysql"}, "spec": {"template": {"spec": {
+    sts: dict[str, Any] = {"kind": "StatefulSet", "metadata": {"name": "mysql"}, "spec": {"template": {"spec": {
         "containers": [{"name": "mysql", "volumeMounts": [
             {"name": "mysql-confs", "mountPath": "/docker-entrypoint-initdb.d/"},
             {"name": "data", "mountPath": "/var/lib/mysql", "subPath": "mysql"}]}],
@@ -229,7 +229,8 @@ class FakeKubectl(Kubectl):
 
     def __init__(self, objects: dict[tuple[str, str], dict]):
         super().__init__(binary="false")
-        self.objects, self.calls = objects, []
+        self.objects = objects
+        self.calls: list[tuple[str, ...]] = []
 
     def get(self, resource, name, namespace):
         self.calls.append(("get", resource, name))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,7 +27,8 @@ CLUSTER = {"name": "fate-9999", "namespace": "fate-9999", "chartName": "fate", "
 HELM_VALUES = {"image": {"registry": "federatedai", "isThridParty": None, "tag": "1.11.2-release"}, "partyId": 9999,
                "partyName": "fate-9999", "computing": "Eggroll", "federation": "Eggroll", "storage": "Eggroll",
                "modules": {"rollsite": {"include": True, "type": "ClusterIP"}}}
-TOPOLOGY = {"name": "demo", "development": True, "parties": [{"partyId": 9999, "address": "198.51.100.10"}]}
+TOPOLOGY: dict[str, Any] = {"name": "demo", "development": True,
+                            "parties": [{"partyId": 9999, "address": "198.51.100.10"}]}
 
 
 def _write(tmp: Path, name: str, content) -> Path:
@@ -885,6 +887,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     """`fate-pulumi preflight ... | head -1`: the pipe closes under the table, and no traceback follows."""
     proc = subprocess.Popen([_console_script(), "preflight", str(EXAMPLE)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    assert proc.stdout is not None
     proc.stdout.close()  # before the command has written anything (it is still importing)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141 and err == b"", err

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -124,11 +125,11 @@ FREE_KEYS = {"name", "namespace", "partyIp", "partyPort", "nodePort", "httpNodeP
              "AdapterURL", "username", "password"}
 
 
-def _leaves(node, path=()) -> dict[tuple, object]:
+def _leaves(node, path=()) -> dict[tuple, Any]:
     """Every key path of a cluster file -> its value; sections and lists of sections are walked (list items by
     index), lists of plain values are kept whole."""
     if isinstance(node, dict):
-        out: dict[tuple, object] = {path: "section"} if path else {}
+        out: dict[tuple, Any] = {path: "section"} if path else {}
         for key, value in node.items():
             out.update(_leaves(value, (*path, str(key))))
         return out
@@ -262,8 +263,8 @@ def _kubefate_images(data: dict) -> set[str]:
         if "nginx" in modules:
             images.add(f"{registry}/nginx:{tag}")
         return images
-    flavour = {"NN": "-nn", "ALL": "-all"}.get(data.get("algorithm"), "") + \
-        {"IPCL": "-ipcl", "GPU": "-gpu"}.get(data.get("device"), "")
+    flavour = {"NN": "-nn", "ALL": "-all"}.get(data.get("algorithm", ""), "") + \
+        {"IPCL": "-ipcl", "GPU": "-gpu"}.get(data.get("device", ""), "")
     spark = "-spark" if data["computing"] in ("Spark", "Spark_local") else ""
     images = {f"{registry}/fateflow{spark}{flavour}:{tag}"}
     if "rollsite" in modules:
@@ -326,7 +327,8 @@ def test_imported_pulsar_route_table(path):
     _res, r = _rendered(path)
     table = _config_file(r, "pulsar-route-table", "pulsar_route_table.yaml")
     pulsar = data.get("pulsar") or {}
-    expected = {int(k): {**v, "proxy": v.get("proxy", "")} for k, v in (pulsar.get("route_table") or {}).items()}
+    expected: dict[int | str, Any] = {
+        int(k): {**v, "proxy": v.get("proxy", "")} for k, v in (pulsar.get("route_table") or {}).items()}
     expected.setdefault(_own(data), {"host": "pulsar", "port": 6650, "sslPort": 6651, "proxy": ""})
     if pulsar.get("exchange"):
         ex = pulsar["exchange"]
@@ -350,7 +352,7 @@ def test_imported_nginx_route_table(path):
     res, r = _rendered(path)
     table = _config_file(r, "nginx-config", "route_table.yaml")
     nginx = data.get("nginx") or {}
-    expected = {
+    expected: dict[int | str, Any] = {
         int(k): {
             kk: [{"host": str(h["host"]).strip(), "http_port": h["http_port"], "grpc_port": h["grpc_port"]} for h in vv]
             for kk, vv in v.items()
@@ -534,7 +536,7 @@ def test_imported_external_mysql_and_spark():
     assert ("mysqlPassword", "externalMysqlPassword") in res.secrets
 
 
-LB_PARTY = {  # an eggroll party with lbrollsite and a rollsite section, as KubeFATE's docs pair them
+LB_PARTY: dict[str, Any] = {  # an eggroll party with lbrollsite and a rollsite section, as KubeFATE's docs pair them
     "name": "fate-9999",
     "namespace": "fate-9999",
     "chartName": "fate",

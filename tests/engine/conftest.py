@@ -109,7 +109,7 @@ class Engine:
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory) -> Engine:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     if shutil.which("pulumi", path=toolchain_env().get("PATH")) is None:
         raise RuntimeError("the pulumi CLI is not built: run tools/build-toolchain.sh")
     return Engine(tmp_path_factory.mktemp("engine"))

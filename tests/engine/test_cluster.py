@@ -230,7 +230,7 @@ def test_destroy_is_refused_while_protected_then_keeps_persistent_volume_claims(
 
 # ---------------------------------------------------------------------------------------------- federation driver
 
-TOPOLOGY = {
+TOPOLOGY: dict[str, Any] = {
     "name": "fed",
     "exchange": {"backend": "eggroll", "address": "127.0.0.1", "namespace": "fed-exchange"},
     "parties": [

@@ -31,7 +31,7 @@ VALUES: dict[str, Any] = {
     "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.20", "port": 30091}]},
     "verify": {"toy": [10000]},
 }
-FAILING = {"name": "hetero-lr", "dsl": DSL, "conf": CONF, "timeout": 120}
+FAILING: dict[str, Any] = {"name": "hetero-lr", "dsl": DSL, "conf": CONF, "timeout": 120}
 FAILURE = "FATE job 202612011200000000007 failed (failed reader_0: ValueError: no data in table experiment.t1)"
 
 # a kwok Stage for the pods of Jobs: `match` picks them by the Job's name label, the containers end as `terminated`
