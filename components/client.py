@@ -11,6 +11,7 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .fateflow import ServingLink
+from .inputs import OrOutput
 from .istio import virtual_service
 from .kube import Module, Site, env, env_from_secret, http_probes
 from .settings import IngressRoute, ModuleBase, StorageSettings
@@ -31,7 +32,7 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}}
 @dataclass(frozen=True)
 class ClientArgs:
     image: str
-    hashed_password: str  # jupyter hashed password; '' = no password (development only)
+    hashed_password: OrOutput[str]  # jupyter hashed password; '' = no password (development only)
     serving_host: str = ""  # host:port of the party's serving-server, '' when none
     ingress: IngressRoute = IngressRoute()
 

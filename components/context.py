@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Protocol, TypeVar
 import pulumi
 from pydantic import BaseModel
 
+from .inputs import OrOutput
 from .kube import Site
 from .settings import IngressRoute
 
@@ -56,8 +57,9 @@ class Context(Protocol):
     def enabled(self, module: str) -> bool:
         """Whether a module (by its config name, e.g. 'servingZookeeper') is deployed."""
 
-    def secret(self, key: str) -> str:
-        """A password from the stack's secret config (a development stack may fall back to KubeFATE's default)."""
+    def secret(self, key: str) -> OrOutput[str]:
+        """A password from the stack's secret config (a development stack may fall back to KubeFATE's default), or
+        the Output a deployment component was given for it (components/inputs.py: `lift` makes what holds it)."""
 
     def ingress(self, module: str) -> IngressRoute:
         """The Ingress hosts of a module's web UI (`fate:ingress.<module>`)."""

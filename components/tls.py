@@ -12,6 +12,7 @@ import datetime as dt
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .inputs import OrOutput, lift
 
 _ORDER_P256 = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
@@ -52,6 +55,20 @@ class Authority:
         if not isinstance(key, ec.EllipticCurvePrivateKey):  # leaves are derived on P-256 (see _leaf_key)
             raise ValueError("the CA key must be an EC key (fate-pulumi ca makes a P-256 one)")
         return key
+
+
+def key_problem(certificate_pem: str, key_pem: str) -> Optional[str]:
+    """What keeps a private key from being the CA key of this certificate (the stack's tlsCaKey), None if nothing."""
+    try:
+        private = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError) as err:
+        return f"not a PEM private key without password ({err})"
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        # the stack signs with deterministic ECDSA (the same certificates on every run: see above)
+        return "must be an EC key (fate-pulumi ca makes a P-256 one)"
+    if not same_key(x509.load_pem_x509_certificate(certificate_pem.encode()), private):
+        return "does not belong to tls.caCertificate"
+    return None
 
 
 def same_key(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
@@ -159,7 +176,10 @@ def renewing_start(today: dt.date, days: int, renew_before: int) -> dt.date:
 class TlsPlan:
     """What the stack issues from its CA."""
 
-    ca: Authority
+    ca_certificate: str  # PEM of the CA (tls.caCertificate): public, what peers trust
+    # the CA with its key; an Output when the key is one (a secret another resource holds): the certificates are
+    # then issued in its apply, and the Secrets that hold them created now all the same (components/inputs.py)
+    ca: OrOutput[Authority]
     trusted: tuple[str, ...] = ()
     valid_from: dt.date = RENEWAL_EPOCH
     days: int = 365
@@ -170,28 +190,38 @@ class TlsPlan:
         """The day every certificate of this plan stops being valid."""
         return self.valid_from + dt.timedelta(days=self.days)
 
-    def eggroll_certs(self, hosts: Sequence[str]) -> dict[str, str]:
+    def eggroll_certs(self, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret eggroll-certs: ca.pem, server.crt/.key, client.crt/.key (rollsite mutual TLS). `hosts`: every
         address a peer dials (grpc-java checks the server certificate against the route's host)."""
-        server = issue(self.ca, "rollsite", ["rollsite", *hosts], True, False, self.valid_from, self.days)
-        client = issue(self.ca, "rollsite-client", ["rollsite"], False, True, self.valid_from, self.days)
-        return {
-            "ca.pem": bundle(self.ca, self.trusted),
-            "server.crt": server.certificate,
-            "server.key": server.private_key,
-            "client.crt": client.certificate,
-            "client.key": client.private_key,
-        }
+        def material(ca: Authority) -> dict[str, str]:
+            server = issue(ca, "rollsite", ["rollsite", *hosts], True, False, self.valid_from, self.days)
+            client = issue(ca, "rollsite-client", ["rollsite"], False, True, self.valid_from, self.days)
+            return {
+                "ca.pem": bundle(ca, self.trusted),
+                "server.crt": server.certificate,
+                "server.key": server.private_key,
+                "client.crt": client.certificate,
+                "client.key": client.private_key,
+            }
 
-    def pulsar_cert(self, party_id: int, domain: str, hosts: Sequence[str]) -> dict[str, str]:
+        return lift(material, self.ca)
+
+    def pulsar_cert(self, party_id: int, domain: str, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret pulsar-cert: the broker's certificate for <partyId>.<domain> (the exchange routes by SNI)."""
-        broker = issue(self.ca, f"{party_id}.{domain}", [f"{party_id}.{domain}", "pulsar", *hosts], True, True,
-                       self.valid_from, self.days)
-        return {"broker.cert.pem": broker.certificate, "broker.key-pk8.pem": broker.private_key,
-                "ca.cert.pem": bundle(self.ca, self.trusted)}
+        def material(ca: Authority) -> dict[str, str]:
+            broker = issue(ca, f"{party_id}.{domain}", [f"{party_id}.{domain}", "pulsar", *hosts], True, True,
+                           self.valid_from, self.days)
+            return {"broker.cert.pem": broker.certificate, "broker.key-pk8.pem": broker.private_key,
+                    "ca.cert.pem": bundle(ca, self.trusted)}
 
-    def traffic_server_cert(self, domain: str, hosts: Sequence[str]) -> dict[str, str]:
+        return lift(material, self.ca)
+
+    def traffic_server_cert(self, domain: str, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret traffic-server-cert: the exchange proxy's certificate for proxy.<domain>."""
-        proxy = issue(self.ca, f"proxy.{domain}", [f"proxy.{domain}", *hosts], True, True, self.valid_from, self.days)
-        return {"proxy.cert.pem": proxy.certificate, "proxy.key.pem": proxy.private_key,
-                "ca.cert.pem": bundle(self.ca, self.trusted)}
+        def material(ca: Authority) -> dict[str, str]:
+            proxy = issue(ca, f"proxy.{domain}", [f"proxy.{domain}", *hosts], True, True, self.valid_from,
+                          self.days)
+            return {"proxy.cert.pem": proxy.certificate, "proxy.key.pem": proxy.private_key,
+                    "ca.cert.pem": bundle(ca, self.trusted)}
+
+        return lift(material, self.ca)

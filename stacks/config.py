@@ -18,8 +18,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar, Union
 
+import pulumi
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -34,6 +35,7 @@ from pydantic import (
 from components import registry
 from components.fateflow import ServingLink
 from components.fatejob import FateJobConfig, VerifyConfig, toy_job
+from components.inputs import OrOutput, output_path
 from components.registry import BACKEND_ENGINES
 from components.security import beyond_baseline
 from components.settings import (
@@ -427,18 +429,20 @@ class CloudConfig(Model):
 
 class _SecretsBase(Model):
     """Passwords, from `pulumi config set --secret fate:<key>`; never written to a ConfigMap. Kept exactly as set:
-    a blank at either end is part of the password (MySQL's data keeps the password it was created with)."""
+    a blank at either end is part of the password (MySQL's data keeps the password it was created with). A
+    component's password may be an Output another resource computes (`password`): set, its text unknown here."""
 
-    model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False})
+    model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False,
+                                 "arbitrary_types_allowed": True})
 
 
 if TYPE_CHECKING:
     class Secrets(_SecretsBase):
-        def __getattr__(self, name: str) -> Optional[SecretStr]: ...
+        def __getattr__(self, name: str) -> Optional[Union[SecretStr, pulumi.Output[str]]]: ...
 else:
     # one optional secret per password key
     Secrets = _extend("Secrets", _SecretsBase,
-                      {registry.snake(key): (Optional[SecretStr], None) for key in SECRET_KEYS})
+                      {registry.snake(key): (Optional[Union[SecretStr, pulumi.Output]], None) for key in SECRET_KEYS})
 
 
 _snake = registry.snake
@@ -1394,27 +1398,16 @@ def _check_tls(cfg: DeploymentConfig) -> list[Problem]:
                 "`fate-pulumi ca --cn '<name>' --out <dir>`",
             )
         ]
-    key = cfg.secrets.tls_ca_key
+    key = password(cfg, "tlsCaKey")
     if key is None:  # also in development: there is no fallback for a CA key
         return [Problem(f"{NAMESPACE}:tlsCaKey", f"tls.generate needs the CA's private key; run: pulumi config set "
                                                  f"--secret {NAMESPACE}:tlsCaKey -- \"$(cat ca.key)\"")]
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    if isinstance(key, pulumi.Output):  # checked once known, where the certificates are issued (stacks/common.py)
+        return []
+    from components.tls import key_problem
 
-    from components.tls import same_key
-
-    try:
-        private = serialization.load_pem_private_key(key.get_secret_value().encode(), password=None)
-    except (ValueError, TypeError) as err:
-        return [Problem(f"{NAMESPACE}:tlsCaKey", f"not a PEM private key without password ({err})")]
-    if not isinstance(private, ec.EllipticCurvePrivateKey):
-        # the stack signs with deterministic ECDSA (the same certificates on every run: components/tls.py)
-        return [Problem(f"{NAMESPACE}:tlsCaKey", "must be an EC key (fate-pulumi ca makes a P-256 one)")]
-    cert = x509.load_pem_x509_certificate(t.ca_certificate.encode())
-    if not same_key(cert, private):
-        return [Problem(f"{NAMESPACE}:tlsCaKey", "does not belong to tls.caCertificate")]
-    return []
+    problem = key_problem(t.ca_certificate, key)
+    return [Problem(f"{NAMESPACE}:tlsCaKey", problem)] if problem else []
 
 
 def _check_target(cfg: DeploymentConfig) -> list[Problem]:
@@ -1463,6 +1456,13 @@ def required_secrets(cfg: DeploymentConfig) -> list[str]:
     return needed
 
 
+def password(cfg: DeploymentConfig, key: str) -> Optional[OrOutput[str]]:
+    """A password as the deployment was given it: its text, or the Output another resource computes it as (a
+    component's input: components/inputs.py); None when unset."""
+    value = getattr(cfg.secrets, _snake(key))
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 def _check_secrets(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
     p: list[Problem] = []
     if cfg.development:
@@ -1487,11 +1487,31 @@ def _check_secrets(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _computed(plain: dict[str, Any]) -> list[Problem]:
+    """Settings other than passwords given as Outputs (a component's inputs that other resources compute): they
+    decide which objects the deployment has and what they hold, so they must be known when the program runs."""
+    problems = []
+    for key, value in plain.items():
+        path = output_path(value)
+        if path is None:
+            continue
+        fix = "give it as a plain value (only the passwords may be Outputs)"
+        if key == "kubernetes":
+            fix = ("give the component a Kubernetes provider made from it instead (opts: providers: {kubernetes: "
+                   "...}); only the passwords may be Outputs")
+        problems.append(Problem(_key([key, *path]), "is a value another resource computes (a Pulumi Output): the "
+                                "settings decide which objects the deployment creates, and are read when the "
+                                f"program runs, before such a value is known; {fix}"))
+    return problems
+
+
 def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> DeploymentConfig:
     """Validate the ``fate:*`` config of a stack.
 
     `values` maps keys without the namespace (``partyId``) to already-parsed values. `secret_keys` are the keys the
-    stack stores encrypted; a password given in plain text is rejected (it would sit in Pulumi.<stack>.yaml).
+    stack stores encrypted; a password given in plain text is rejected (it would sit in Pulumi.<stack>.yaml). A
+    password may be a Pulumi Output (a component's input): it counts as set, and is checked once known where it is
+    read; any other setting that is one is refused.
     """
     secret_keys = set(secret_keys)
     problems: list[Problem] = []
@@ -1525,6 +1545,9 @@ def load_config(values: dict[str, Any], secret_keys: Iterable[str] = ()) -> Depl
             )
         else:
             plain[key] = value
+    computed = _computed(plain)
+    if computed:  # the rest cannot be checked without those values
+        raise ConfigError(problems + computed)
     try:
         secrets = Secrets.model_validate(secret_values)
         cfg = DeploymentConfig.model_validate({**plain, "secrets": secrets})
@@ -1545,7 +1568,7 @@ def model_keys() -> list[str]:
 
 
 __all__ = [
-    "ConfigError", "DeploymentConfig", "Problem", "load_config", "required_secrets",
+    "ConfigError", "DeploymentConfig", "Problem", "load_config", "password", "required_secrets",
     "SECRET_KEYS", "NAMESPACE", "BACKEND_MODULES", "PARTY_MODULES", "EXCHANGE_MODULES", "SERVING_MODULES",
     "model_keys",
 ]
