@@ -11,9 +11,9 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .fateflow import ServingLink
-from .inputs import OrOutput
 from .istio import virtual_service
 from .kube import Module, Site, env, env_from_secret, http_probes
+from .outputs import OrOutput
 from .settings import IngressRoute, ModuleBase, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------

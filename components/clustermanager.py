@@ -11,9 +11,9 @@ from . import eggroll, endpoints
 from .context import Context
 from .eggroll import ClusterManagerConfig
 from .files import password_properties
-from .inputs import OrOutput
 from .kube import Module, Site, tcp_probes
 from .mysql import Database, database
+from .outputs import OrOutput
 
 SECRET = "clustermanager-secret"
 JDBC_PART = "jdbc.properties"

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Optional, Protocol, TypeVar
 import pulumi
 from pydantic import BaseModel
 
-from .inputs import OrOutput
 from .kube import Site
+from .outputs import OrOutput
 from .settings import IngressRoute
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Context(Protocol):
 
     def secret(self, key: str) -> OrOutput[str]:
         """A password from the stack's secret config (a development stack may fall back to KubeFATE's default), or
-        the Output a deployment component was given for it (components/inputs.py: `lift` makes what holds it)."""
+        the Output a deployment component was given for it (components/outputs.py: `lift` makes what holds it)."""
 
     def ingress(self, module: str) -> IngressRoute:
         """The Ingress hosts of a module's web UI (`fate:ingress.<module>`)."""

@@ -12,9 +12,9 @@ from . import endpoints
 from .context import Context
 from .fateflow import PythonConfig
 from .files import password_properties, properties
-from .inputs import OrOutput
 from .istio import virtual_service
 from .kube import Module, Site, http_probes
+from .outputs import OrOutput
 from .settings import ExposedModule, IngressRoute
 
 # --------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from pydantic import Field
 from . import eggroll, endpoints
 from .context import Context
 from .files import to_yaml
-from .inputs import OrOutput, lift
 from .kube import (
     MYSQL_IMAGE,
     Images,
@@ -27,6 +26,7 @@ from .kube import (
     tcp_probes,
 )
 from .mysql import Database, database
+from .outputs import OrOutput, lift
 from .pulsar import PulsarConfig
 from .rabbitmq import RabbitmqConfig
 from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings

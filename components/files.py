@@ -9,7 +9,7 @@ from typing import Any, Union
 
 import yaml
 
-from .inputs import OrOutput, lift
+from .outputs import OrOutput, lift
 
 Properties = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
 

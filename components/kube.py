@@ -16,7 +16,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .inputs import OrOutput, lift
+from .outputs import OrOutput, lift
 from .settings import IngressRoute, ModuleBase, ServiceSettings, StorageSettings
 
 PART_OF = "fate"
@@ -253,7 +253,7 @@ class Module(pulumi.ComponentResource):
         whole `data`) may be Outputs, a password another resource computes: the Secret is created now all the same.
 
         Its change rolls the pods too; the checksum is a slow salted hash so it reveals nothing usable (of Outputs:
-        computed in their apply, components/inputs.py).
+        computed in their apply, components/outputs.py).
         """
         salt = f"{self.site.namespace}/{name}"
         self._checksums.append(lift(lambda values: _digest(name, values, secret_salt=salt), data))

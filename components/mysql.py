@@ -11,8 +11,8 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .eggroll_meta import create_tables_sql
-from .inputs import OrOutput
 from .kube import MYSQL_IMAGE, Module, Site, env, env_from_secret, exec_probes
+from .outputs import OrOutput
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, Model, Port, StorageSettings
 

@@ -12,8 +12,8 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .files import properties
-from .inputs import OrOutput
 from .kube import Module, Site, node_port_outputs, tcp_probes
+from .outputs import OrOutput
 from .pulsar_standalone import CERT_DIR, standalone_conf
 from .settings import ExposedModule, Host, IngressRoute, K8sName, Model, PartyId, Port, ServiceSettings, StorageSettings
 

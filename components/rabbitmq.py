@@ -10,8 +10,8 @@ from pydantic import Field
 
 from . import endpoints
 from .context import Context
-from .inputs import OrOutput
 from .kube import Module, Site, env, env_from_secret, http_probes, node_port_outputs
+from .outputs import OrOutput
 from .settings import ExposedModule, Host, IngressRoute, Model, PartyId, Port
 
 # --------------------------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from pydantic import Field
 from . import eggroll, endpoints
 from .context import Context
 from .files import properties, to_json
-from .inputs import OrOutput
 from .kube import NGINX_IMAGE, Module, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
+from .outputs import OrOutput
 from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
 
 # --------------------------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .files import password_properties, properties, to_json
-from .inputs import OrOutput, lift
 from .kube import REDIS_IMAGE, ZOOKEEPER_IMAGE, Module, Site, env, exec_probes, node_port_outputs, tcp_probes
+from .outputs import OrOutput, lift
 from .settings import Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
+import pulumi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .inputs import OrOutput, lift
+from .outputs import OrOutput, lift
 
 _ORDER_P256 = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
@@ -177,9 +178,10 @@ class TlsPlan:
     """What the stack issues from its CA."""
 
     ca_certificate: str  # PEM of the CA (tls.caCertificate): public, what peers trust
-    # the CA with its key; an Output when the key is one (a secret another resource holds): the certificates are
-    # then issued in its apply, and the Secrets that hold them created now all the same (components/inputs.py)
-    ca: OrOutput[Authority]
+    # its private key (tlsCaKey); an Output when a deployment component was given one (a secret another resource
+    # holds): the certificates are then issued in its apply, and the Secrets that hold them created now all the same
+    # (components/outputs.py)
+    ca_key: OrOutput[str]
     trusted: tuple[str, ...] = ()
     valid_from: dt.date = RENEWAL_EPOCH
     days: int = 365
@@ -189,6 +191,17 @@ class TlsPlan:
     def expires(self) -> dt.date:
         """The day every certificate of this plan stops being valid."""
         return self.valid_from + dt.timedelta(days=self.days)
+
+    def _issued(self, material: Callable[[Authority], dict[str, str]]) -> OrOutput[dict[str, str]]:
+        """A Secret's certificates from the CA, once its key is known. The config checks read a key given as text
+        (stacks/config.py); one given as an Output that does not fit fails here, under the same key."""
+        def issued(key_pem: str) -> dict[str, str]:
+            problem = key_problem(self.ca_certificate, key_pem)
+            if problem:
+                raise pulumi.RunError(f"fate:tlsCaKey: {problem}")
+            return material(Authority(self.ca_certificate, key_pem))
+
+        return lift(issued, self.ca_key)
 
     def eggroll_certs(self, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret eggroll-certs: ca.pem, server.crt/.key, client.crt/.key (rollsite mutual TLS). `hosts`: every
@@ -204,7 +217,7 @@ class TlsPlan:
                 "client.key": client.private_key,
             }
 
-        return lift(material, self.ca)
+        return self._issued(material)
 
     def pulsar_cert(self, party_id: int, domain: str, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret pulsar-cert: the broker's certificate for <partyId>.<domain> (the exchange routes by SNI)."""
@@ -214,7 +227,7 @@ class TlsPlan:
             return {"broker.cert.pem": broker.certificate, "broker.key-pk8.pem": broker.private_key,
                     "ca.cert.pem": bundle(ca, self.trusted)}
 
-        return lift(material, self.ca)
+        return self._issued(material)
 
     def traffic_server_cert(self, domain: str, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret traffic-server-cert: the exchange proxy's certificate for proxy.<domain>."""
@@ -224,4 +237,4 @@ class TlsPlan:
             return {"proxy.cert.pem": proxy.certificate, "proxy.key.pem": proxy.private_key,
                     "ca.cert.pem": bundle(ca, self.trusted)}
 
-        return lift(material, self.ca)
+        return self._issued(material)

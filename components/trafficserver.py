@@ -11,8 +11,8 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .files import to_yaml
-from .inputs import OrOutput
 from .kube import Module, Site, node_port_outputs, tcp_probes
+from .outputs import OrOutput
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, HostPort, K8sName, Model
 

@@ -4,7 +4,6 @@ settings components take."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -12,12 +11,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import endpoints, kube, registry
-from components.inputs import OrOutput, lift
+from components.outputs import OrOutput
 from components.settings import IngressRoute
-from stacks.config import NAMESPACE, SECRET_KEYS, DeploymentConfig, S, _snake, password
+from stacks.config import SECRET_KEYS, DeploymentConfig, S, _snake, password
 
 if TYPE_CHECKING:
-    from components.tls import Authority, TlsPlan
+    from components.tls import TlsPlan
 
 
 def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
@@ -185,19 +184,8 @@ def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional
     from components.tls import TlsPlan, renewing_start
 
     start = t.valid_from or renewing_start(today or dt.date.today(), t.valid_days, t.renew_before_days)
-    return TlsPlan(ca_certificate=t.ca_certificate, ca=lift(functools.partial(authority, t.ca_certificate), key),
+    return TlsPlan(ca_certificate=t.ca_certificate, ca_key=key,
                    trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days, domain=t.domain)
-
-
-def authority(certificate_pem: str, key_pem: str) -> Authority:
-    """The stack's CA. A key the config checks could not read (an Output, known only now) and that does not fit
-    fails here, keyed like them."""
-    from components.tls import Authority, key_problem
-
-    problem = key_problem(certificate_pem, key_pem)
-    if problem:
-        raise pulumi.RunError(f"{NAMESPACE}:tlsCaKey: {problem}")
-    return Authority(certificate_pem, key_pem)
 
 
 EXPIRY_WARNING_DAYS = 30

@@ -35,7 +35,7 @@ from pydantic import (
 from components import registry
 from components.fateflow import ServingLink
 from components.fatejob import FateJobConfig, VerifyConfig, toy_job
-from components.inputs import OrOutput, output_path
+from components.outputs import OrOutput, output_path
 from components.registry import BACKEND_ENGINES
 from components.security import beyond_baseline
 from components.settings import (
@@ -1458,7 +1458,7 @@ def required_secrets(cfg: DeploymentConfig) -> list[str]:
 
 def password(cfg: DeploymentConfig, key: str) -> Optional[OrOutput[str]]:
     """A password as the deployment was given it: its text, or the Output another resource computes it as (a
-    component's input: components/inputs.py); None when unset."""
+    component's input: components/outputs.py); None when unset."""
     value = getattr(cfg.secrets, _snake(key))
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 

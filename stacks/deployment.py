@@ -51,7 +51,7 @@ class Deployment(pulumi.ComponentResource):
         self._name = name
         self._given_provider = _kubernetes_provider(opts)
         # every object is created now, also when passwords are Outputs other resources compute (unknown in a
-        # preview): they reach the Secrets and files that hold them as Outputs (components/inputs.py)
+        # preview): they reach the Secrets and files that hold them as Outputs (components/outputs.py)
         outputs = self._build(self.config(args))
         for key, value in outputs.items():
             setattr(self, key, value)

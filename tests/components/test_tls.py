@@ -62,7 +62,7 @@ def test_authority_refuses_a_foreign_key():
 def test_secret_contents_and_trust_bundle():
     peer = ca("peer CA").certificate_pem
     authority = ca()
-    plan = TlsPlan(authority.certificate_pem, authority, trusted=(peer,))
+    plan = TlsPlan(authority.certificate_pem, authority.key_pem, trusted=(peer,))
     certs = plan.eggroll_certs(["203.0.113.10"])
     assert set(certs) == {"ca.pem", "server.crt", "server.key", "client.crt", "client.key"}
     assert certs["ca.pem"].count("BEGIN CERTIFICATE") == 2

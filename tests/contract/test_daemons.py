@@ -761,7 +761,7 @@ def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
     }
 
     authority = ca()
-    issued = TlsPlan(authority.certificate_pem, authority).pulsar_cert(9999, "fate.org", ["127.0.0.1"])
+    issued = TlsPlan(authority.certificate_pem, authority.key_pem).pulsar_cert(9999, "fate.org", ["127.0.0.1"])
     for name, text in issued.items():
         (tmp_path / f"broker-{name}").write_text(text)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
