@@ -114,7 +114,7 @@ def test_passwords_given_as_outputs_render_exactly_what_the_stack_renders(case):
 def _unknown_in_a_preview(key: str, value: str) -> pulumi.Output[str]:
     """A password another resource returns once created: unknown in a preview (mocks return no `result`)."""
     source = pulumi.CustomResource("test:index:PasswordSource", f"{key}-source", {"result": None})
-    return pulumi.Output.secret(source.result)  # type: ignore[attr-defined]
+    return pulumi.Output.secret(source.result)
 
 
 _TLS = {"generate": True, "caCertificate": (FIXED_CA / "ca.pem").read_text(), "validFrom": "2026-06-01"}
