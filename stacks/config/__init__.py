@@ -23,7 +23,7 @@ from stacks.config.checks import reachable_parties
 from stacks.config.errors import ConfigError, Problem, shape_message
 from stacks.config.load import load_config, model_keys
 from stacks.config.model import STATIC_VIEWS, DeploymentBase, DeploymentConfig, ModuleSections, S, section_at
-from stacks.config.secrets import required_secrets
+from stacks.config.secrets import password, required_secrets
 from stacks.config.sections import DRIFT_IGNORE_PATTERN, IngressConfig, IngressRoutes, Secrets, SecretValues
 from stacks.config.tables import (
     BACKEND_MODULES,
@@ -45,5 +45,5 @@ __all__ = [
     "SERVING_IMAGE_TAG", "SERVING_MODULES", "STATIC_VIEWS",
     "ConfigError", "DeploymentBase", "DeploymentConfig", "Host", "IngressConfig", "IngressRoutes", "ModuleSections",
     "PartyId", "Problem", "S", "SecretValues", "Secrets",
-    "load_config", "model_keys", "reachable_parties", "required_secrets", "section_at", "shape_message",
+    "load_config", "model_keys", "password", "reachable_parties", "required_secrets", "section_at", "shape_message",
 ]

@@ -3,7 +3,13 @@ tls.generate signs with."""
 
 from __future__ import annotations
 
+from typing import Optional
+
+import pulumi
+from pydantic import SecretStr
+
 from components import registry
+from components.outputs import OrOutput
 from stacks.config.errors import Problem, config_key
 from stacks.config.model import DeploymentConfig
 from stacks.config.tables import NAMESPACE, SECRET_KEYS
@@ -69,25 +75,21 @@ def check_tls(cfg: DeploymentConfig) -> list[Problem]:
                 "`fate-pulumi ca --cn '<name>' --out <dir>`",
             )
         ]
-    key = cfg.secrets.tls_ca_key
+    key = password(cfg, "tlsCaKey")
     if key is None:  # also in development: there is no fallback for a CA key
         return [Problem(f"{NAMESPACE}:tlsCaKey", f"tls.generate needs the CA's private key; run: pulumi config set "
                                                  f"--secret {NAMESPACE}:tlsCaKey -- \"$(cat ca.key)\"")]
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    if isinstance(key, pulumi.Output):  # checked once known, where the certificates are issued (stacks/common.py)
+        return []
+    from components.tls import key_problem
 
-    from components.tls import same_key
+    problem = key_problem(t.ca_certificate, key)
+    return [Problem(f"{NAMESPACE}:tlsCaKey", problem)] if problem else []
 
-    try:
-        private = serialization.load_pem_private_key(key.get_secret_value().encode(), password=None)
-    except (ValueError, TypeError) as err:
-        return [Problem(f"{NAMESPACE}:tlsCaKey", f"not a PEM private key without password ({err})")]
-    if not isinstance(private, ec.EllipticCurvePrivateKey):
-        # the stack signs with deterministic ECDSA (the same certificates on every run: components/tls.py)
-        return [Problem(f"{NAMESPACE}:tlsCaKey", "must be an EC key (fate-pulumi ca makes a P-256 one)")]
-    cert = x509.load_pem_x509_certificate(t.ca_certificate.encode())
-    if not same_key(cert, private):
-        return [Problem(f"{NAMESPACE}:tlsCaKey", "does not belong to tls.caCertificate")]
-    return []
+
+def password(cfg: DeploymentConfig, key: str) -> Optional[OrOutput[str]]:
+    """A password as the deployment was given it: its text, or the Output another resource computes it as (a
+    component's input: components/outputs.py); None when unset."""
+    value = getattr(cfg.secrets, registry.snake(key))
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar, Union
 
+import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
 
 from components import registry
@@ -193,24 +194,26 @@ class CloudConfig(Model):
 
 class _SecretsBase(Model):
     """Passwords, from `pulumi config set --secret fate:<key>`; never written to a ConfigMap. Kept exactly as set:
-    a blank at either end is part of the password (MySQL's data keeps the password it was created with)."""
+    a blank at either end is part of the password (MySQL's data keeps the password it was created with). A
+    component's password may be an Output another resource computes (`password`): set, its text unknown here."""
 
-    model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False})
+    model_config = ConfigDict(**{**Model.model_config, "str_strip_whitespace": False,
+                                 "arbitrary_types_allowed": True})
 
 
 class SecretValues:
     """The passwords of Secrets as the type checker sees them: at run time Secrets has one per key of SECRET_KEYS (the
     registry's passwords and three more); tests/config/test_static_types.py fails when the two differ."""
 
-    mysql_password: Optional[SecretStr]
-    fateboard_password: Optional[SecretStr]
-    notebook_hashed_password: Optional[SecretStr]
-    rabbitmq_password: Optional[SecretStr]
-    serving_redis_password: Optional[SecretStr]
-    serving_admin_password: Optional[SecretStr]
-    hive_password: Optional[SecretStr]
-    zookeeper_password: Optional[SecretStr]
-    tls_ca_key: Optional[SecretStr]
+    mysql_password: Optional[Union[SecretStr, pulumi.Output]]
+    fateboard_password: Optional[Union[SecretStr, pulumi.Output]]
+    notebook_hashed_password: Optional[Union[SecretStr, pulumi.Output]]
+    rabbitmq_password: Optional[Union[SecretStr, pulumi.Output]]
+    serving_redis_password: Optional[Union[SecretStr, pulumi.Output]]
+    serving_admin_password: Optional[Union[SecretStr, pulumi.Output]]
+    hive_password: Optional[Union[SecretStr, pulumi.Output]]
+    zookeeper_password: Optional[Union[SecretStr, pulumi.Output]]
+    tls_ca_key: Optional[Union[SecretStr, pulumi.Output]]
 
 
 if TYPE_CHECKING:
@@ -218,4 +221,5 @@ if TYPE_CHECKING:
         pass
 else:
     Secrets = extend("Secrets", _SecretsBase,
-                     {registry.snake(key): (Optional[SecretStr], None) for key in SECRET_KEYS}, __name__)
+                     {registry.snake(key): (Optional[Union[SecretStr, pulumi.Output]], None) for key in SECRET_KEYS},
+                     __name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fate_pulumi.mocks import to_manifest
+from fate_pulumi.mocks import Rendered, to_manifest
 from fate_pulumi.render import dump
 from tests.conftest import STACK_FILES, render, stack_config
 from tests.stacks.variants import VARIANTS
@@ -41,12 +41,18 @@ def _cases() -> dict[str, dict[str, Any]]:
 def fingerprint(values: dict[str, Any]) -> dict[str, str]:
     """`<type> <name>` of every resource -> digest of its Kubernetes object (or of its inputs for others)."""
     rendered = render(values)
+    out = digests(rendered)
+    out["outputs"] = hashlib.sha256(json.dumps(rendered.outputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return out
+
+
+def digests(rendered: Rendered) -> dict[str, str]:
+    """`<type> <name>` of every resource -> digest of its Kubernetes object (or of its inputs for others)."""
     out = {}
     for r in rendered.resources:
         body = dump(to_manifest(r.inputs, keep_secrets=True)) if r.type.startswith("kubernetes:") else \
             json.dumps(to_manifest(r.inputs, keep_secrets=True), sort_keys=True, default=str)
         out[f"{r.type} {r.name}"] = hashlib.sha256(body.encode()).hexdigest()[:16]
-    out["outputs"] = hashlib.sha256(json.dumps(rendered.outputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return out
 
 
