@@ -49,11 +49,11 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi import") -> 
         return 2
     live = None
     if args.compare_live or args.kubeconfig or args.context:
-        from fate_pulumi.adopt import AdoptError
+        from fate_pulumi.kubectl import ClusterError
 
         try:
             live = _live_passwords(args, res, data)
-        except AdoptError as err:
+        except ClusterError as err:
             print(f"error: reading the running party's passwords: {err}", file=sys.stderr)
             return 1
     carried = passwords(res, data, args.adopt, live) if args.secrets_script or live is not None else []
@@ -169,8 +169,9 @@ def _contradicted(merged: Merged, output: Path) -> bool:
 
 
 def _live_passwords(args: argparse.Namespace, res: Result, data: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
-    """The passwords the running party's objects hold (--compare-live); raises AdoptError when kubectl fails."""
-    from fate_pulumi.adopt import Kubectl, live_passwords
+    """The passwords the running party's objects hold (--compare-live); raises ClusterError when kubectl fails."""
+    from fate_pulumi.adopt import live_passwords
+    from fate_pulumi.kubectl import Kubectl
 
     namespace = res.config.get("namespace") or res.config.get("name") or data.get("namespace")
     return live_passwords(Kubectl(args.kubeconfig, args.context), str(namespace), [k for k, _ in res.secrets])
