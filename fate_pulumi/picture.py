@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn, Optional
 
 from components import registry
+from fate_pulumi import topology as fed_topology
 from fate_pulumi.inputs import OneLineParser
 from fate_pulumi.render import stack_file_config
 from stacks.common import routes
@@ -319,8 +320,6 @@ def _load(args: argparse.Namespace, prog: str) -> dict[str, DeploymentConfig]:
 
     stacks: dict[str, DeploymentConfig] = {}
     if args.topology:
-        from fate_pulumi import federation as fed_topology
-
         topology = fed_topology.load(args.topology)  # InputError: the file, its YAML, its keys
         try:
             stacks = fed_topology.configs(fed_topology.plan(topology), need_secrets=False)
