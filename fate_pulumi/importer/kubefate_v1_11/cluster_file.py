@@ -82,11 +82,9 @@ def _top_level(src: Section, res: Result) -> None:
             )
 
 
-# Service sections get the type KubeFATE gives them when the cluster file says nothing (ClusterIP; fate-pulumi's
-# cloud profiles would otherwise pick NodePort for entry points); web UIs get no Ingress without hosts.
-
-
 def kubefate_service_types(data: dict, res: Result) -> None:
+    """Service sections get the type KubeFATE gives them when the cluster file says nothing (ClusterIP; fate-pulumi's
+    cloud profiles would otherwise pick NodePort for entry points); web UIs get no Ingress without hosts."""
     modules = res.config.get("modules", [])
     for module, path, _service in registry.EXPOSED:
         key = ".".join(path)
