@@ -48,8 +48,9 @@ from typing import IO, Any, Optional
 
 from components import endpoints
 from components.mysql import CLIENTS
-from fate_pulumi.adopt import AdoptError, Kubectl, StackPlan, stack_plan
 from fate_pulumi.inputs import InputError, OneLineParser, output_file
+from fate_pulumi.kubectl import ClusterError, Kubectl
+from fate_pulumi.managed import ManagedStack, managed_stack
 
 FORMAT_VERSION = 1
 TRAILER = b"-- fate-pulumi backup: "
@@ -67,7 +68,7 @@ DUMP_OPTIONS = ("--single-transaction", "--no-tablespaces", "--hex-blob", "--tri
 LOGIN = 'MYSQL_PWD="$MYSQL_PASSWORD" exec {program} -u"$MYSQL_USER" {args}'
 
 
-class BackupError(AdoptError):
+class BackupError(ClusterError):
     """The operation failed (exit 1)."""
 
 
@@ -438,7 +439,7 @@ def start_writers(kubectl: Kubectl, namespace: str, writers: Iterable[Writer], t
         print(f"started {', '.join(f'{w.resource}/{w.name} ({w.replicas})' for w in writers)} again", file=out)
 
 
-def restore(kubectl: Kubectl, plan: StackPlan, path: Path, meta: dict, wait: float = 300,
+def restore(kubectl: Kubectl, plan: ManagedStack, path: Path, meta: dict, wait: float = 300,
             out: IO[str] = sys.stdout) -> int:
     """Check the file, stop the writers, save and replace the database, compare the rows, start the writers."""
     verify(path, meta)
@@ -513,7 +514,7 @@ def ephemeral_data(workload: dict) -> Optional[str]:
     return None
 
 
-def party_mysql(plan: StackPlan) -> None:
+def party_mysql(plan: ManagedStack) -> None:
     if plan.mysql is None:
         raise InputError(f"{plan.path}: fate:modules / fate:mysql.external: the stack deploys no MySQL (an exchange, "
                          "FATE-Serving, or an external MySQL) — back up an external MySQL with its own tools")
@@ -538,13 +539,13 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi backup") -> 
     if args.output.exists():
         raise InputError(f"{args.output}: exists — a backup is never overwritten: name a new file")
     output_file(args.output)
-    plan = stack_plan(args.stack_file)
+    plan = managed_stack(args.stack_file)
     party_mysql(plan)
     kubectl = Kubectl(args.kubeconfig, args.context)
     try:
         _, pod = mysql_pod(kubectl, plan.namespace)
         dump(MysqlExec.kubectl(kubectl, plan.namespace, pod), args.output, {"namespace": plan.namespace, "pod": pod})
-    except AdoptError as err:
+    except ClusterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
@@ -558,11 +559,11 @@ def restore_main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi rest
                         help="seconds to wait for FATE Flow and the clustermanager to stop, and to start again")
     args = parser.parse_args(argv)
     meta = read_trailer(args.source)
-    plan = stack_plan(args.stack_file)
+    plan = managed_stack(args.stack_file)
     party_mysql(plan)
     try:
         return restore(Kubectl(args.kubeconfig, args.context), plan, args.source, meta, args.wait)
-    except AdoptError as err:
+    except ClusterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -18,6 +18,7 @@ import yaml
 from components.kube import ADOPT_FIELD_MANAGER
 from fate_pulumi import adopt
 from fate_pulumi.importer import import_cluster, passwords, secrets_script, to_stack_file, write_private
+from fate_pulumi.managed import managed_stack
 from tests.conftest import render
 
 HELM_FIELDS = {"f:metadata": {"f:annotations": {".": {}, "f:meta.helm.sh/release-name": {}}},
@@ -109,7 +110,7 @@ def test_stack_plan_lists_what_the_stack_manages(tmp_path):
     res.set("adoptKubefate", True)
     path = tmp_path / "Pulumi.party-9999.yaml"
     path.write_text(to_stack_file(res, "cluster.yaml"))
-    plan = adopt.stack_plan(path)
+    plan = managed_stack(path)
     assert (plan.name, plan.namespace, plan.adopt) == ("fate-9999", "fate-9999", True)
     assert {("StatefulSet", "mysql"), ("ConfigMap", "python-config"), ("Service", "fateflow-client")} <= plan.objects
     assert not {k for k, _ in plan.objects} & {"Namespace", "Ingress"}

@@ -17,9 +17,11 @@ from typing import Any, Optional
 import pytest
 
 from fate_pulumi import adopt, backup
-from fate_pulumi.adopt import AdoptError, Kubectl, StackPlan
+from fate_pulumi.adopt import AdoptError
 from fate_pulumi.backup import BackupError, DumpCounter, MysqlExec, count_rows
 from fate_pulumi.inputs import InputError
+from fate_pulumi.kubectl import Kubectl
+from fate_pulumi.managed import ManagedStack
 from tests.conftest import party, render
 
 # mysqldump 8.0.28 (MySQL): a table's rows on the INSERT's line
@@ -245,9 +247,10 @@ class FakeKubectl(Kubectl):
         raise AdoptError(f"not in this test: {args}")
 
 
-def _plan(tmp: Path, persistence: bool) -> StackPlan:
+def _plan(tmp: Path, persistence: bool) -> ManagedStack:
     ours = render(party(persistence={"enabled": persistence}, adoptKubefate=True)).get("StatefulSet", "mysql")
-    return StackPlan("fate-9999", "fate-9999", {("StatefulSet", "mysql")}, True, tmp / "Pulumi.party-9999.yaml", ours)
+    return ManagedStack("fate-9999", "fate-9999", {("StatefulSet", "mysql")}, True, tmp / "Pulumi.party-9999.yaml",
+                        ours)
 
 
 def test_take_over_of_a_mysql_in_an_empty_dir_needs_a_backup_or_the_loss_accepted(tmp_path):

@@ -13,8 +13,9 @@ import yaml
 from pydantic import ValidationError
 
 from fate_pulumi import cli, federation
-from fate_pulumi.federation import Status, Topology, configs, plan
+from fate_pulumi.federation import Status
 from fate_pulumi.picture import federation as picture_of
+from fate_pulumi.topology import PlannedStack, Topology, configs, plan
 from tests.conftest import ROOT, TEST_SECRETS, render
 
 EGGROLL_STAR: dict[str, Any] = {
@@ -319,8 +320,8 @@ def test_every_route_is_verified_once_from_the_party_with_the_lower_id():
     assert pairs == {9999: [10000], 10000: [], 10001: [10002], 10002: []}
     # the toy tests are valid settings of the party that runs them (its routes reach the peers)
     for s in plan(_topology(PEER_TO_PEER)):
-        cfg = configs([federation.StackPlan(s.name, s.kind, s.party_id, {**s.config, "verify": {"toy": s.toy}},
-                                            where=s.where)], need_secrets=False)[s.name]
+        cfg = configs([PlannedStack(s.name, s.kind, s.party_id, {**s.config, "verify": {"toy": s.toy}},
+                                    where=s.where)], need_secrets=False)[s.name]
         assert [j.name for j in cfg.fate_jobs] == [f"toy-{peer}" for peer in s.toy]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fate_pulumi.importer import ImportError_, import_cluster, main, to_stack_file
+from fate_pulumi.importer import ClusterFileRefused, import_cluster, main, to_stack_file
 from stacks.config import load_config, required_secrets
 from tests.conftest import ROOT, TEST_SECRETS, render
 from tests.stacks import kubefate_reference as ref
@@ -457,7 +457,7 @@ def test_quirks_are_noted_not_hidden():
 def test_refused_keys_are_named(change, key):
     data = _load(fixture_file("party-9999-eggroll"))
     change(data)
-    with pytest.raises(ImportError_) as err:
+    with pytest.raises(ClusterFileRefused) as err:
         import_cluster(data)
     assert any(p.startswith(key) for p in err.value.problems), err.value.problems
 
@@ -585,7 +585,7 @@ def test_lbrollsite_with_a_rollsite_section_keeps_peers_and_polling():
 
 
 def test_lbrollsite_and_rollsite_both_listed_is_refused_with_the_reason():
-    with pytest.raises(ImportError_) as err:
+    with pytest.raises(ClusterFileRefused) as err:
         import_cluster({**LB_PARTY, "modules": ["rollsite", *LB_PARTY["modules"]]})
     assert any("two Deployments named rollsite" in p for p in err.value.problems), err.value.problems
 
@@ -698,7 +698,8 @@ def test_import_over_a_freshly_initialised_stack_file(tmp_path, capsys):
 def test_a_failed_write_leaves_the_stack_file_as_it_was_and_no_script(tmp_path, monkeypatch, capsys):
     """The script is written after the stack file's text is staged and before it replaces the file: when the script
     cannot be written, the old stack file stays and nothing new is left behind."""
-    from fate_pulumi import cli, importer
+    from fate_pulumi import cli
+    from fate_pulumi.importer import command
 
     out = tmp_path / "Pulumi.party-9999.yaml"
     out.write_text(SALTED)
@@ -706,7 +707,7 @@ def test_a_failed_write_leaves_the_stack_file_as_it_was_and_no_script(tmp_path, 
     def full(path, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer, "write_private", full)
+    monkeypatch.setattr(command, "write_private", full)
     script = tmp_path / "secrets.sh"
     assert cli.main(["import", str(fixture_file("party-9999-eggroll")), "-o", str(out),
                      "--secrets-script", str(script)]) == 2
