@@ -30,8 +30,8 @@ _TOPOLOGY_KEYS = ("kind", "partyId", "backend", "publicHost", "development", "ku
 # NodePorts: every site holds a block of 10, base + slot. The exchange's block is 30000-30009; a party's comes from
 # its party id alone, 30000 + 10 * (1 + id % 275) (30010-32759), so adding, removing or reordering parties moves no
 # other party's ports. A site whose stack already has NodePorts keeps them (stacks planned before by file order do),
-# and a topology entry's nodePortBase overrides both. Low ports on purpose: Kubernetes hands out automatic NodePorts
-# from the top of the range first.
+# and a topology entry's nodePortBase overrides both. A planned port Kubernetes already gave a Service of its own
+# choosing makes `up` fail on that Service (nothing else changes); nodePortBase then moves the site (README).
 BLOCK = 10
 EXCHANGE_BASE = 30000
 PARTY_BLOCKS = (32767 + 1 - EXCHANGE_BASE - BLOCK) // BLOCK  # 275 blocks of 10 between 30010 and 32759
