@@ -418,7 +418,7 @@ def as_test(line: str) -> str:
 
 def for_case(lines: list[str], case: Case) -> list[str]:
     """The README's lines for another stack and release than its party-9999 / fate-9999."""
-    party = case.stack.rsplit("-", 1)[1]
+    party = case.stack.rpartition("-")[2]  # the party id of party-<id>; the exchange's stack has none
     return [line.replace("party-9999", case.stack).replace("fate-9999", case.release)
             .replace(" -p 9999 ", f" -p {party} ") for line in lines]
 
