@@ -87,6 +87,9 @@ class Section:
 
     def sub(self, name: str) -> Section:
         value = self.data.pop(name, None)
+        if value not in (None, "") and not isinstance(value, dict):  # read as absent, it would be dropped unsaid
+            self.result.problems.append(f"{self.key(name)}: expects a mapping of {name}'s settings (`{name}: "
+                                        f"{{key: value, ...}}`), not {value!r}")
         sec = Section(value, self.key(name), self.result)
         self._children.append(sec)
         return sec

@@ -201,6 +201,22 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     ),
     # import
     "import-missing-file": (lambda t: ["import", str(t / "cluster.yaml")], "cluster.yaml: no such file", 2),
+    # a key of the wrong shape: its key, what it must be and an example (they were tracebacks)
+    "import-chart-name-a-list": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "chartName": ["fate"]}))],
+                                 "chartName: ['fate'] is not text; e.g. chartName: fate", 2),
+    "import-computing-a-number": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "computing": 5}))],
+                                  "computing: 5 is not text; e.g. computing: Eggroll", 2),
+    "import-modules-a-boolean": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "modules": True}))],
+                                 "modules: True is not a list of module names", 2),
+    "import-pull-secrets-a-number": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "imagePullSecrets": 3}))],
+                                     "imagePullSecrets: 3 is not a list of {name: <Secret>}", 2),
+    "import-ingress-class-a-list": (
+        lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "ingressClassName": ["nginx"]}))],
+        "ingressClassName: ['nginx'] is not text; e.g. ingressClassName: nginx", 2),
+    "import-persistence-a-word": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "persistence": "yes"}))],
+                                  "persistence: 'yes' is not true or false", 2),
+    "import-section-a-number": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "rollsite": 5}))],
+                                "rollsite: expects a mapping of rollsite's settings", 2),
     "import-bad-yaml": (
         lambda t: ["import", str(_write(t, "cluster.yaml", "partyId: 9999\n  modules: x\n"))],
         "cluster.yaml:2:",

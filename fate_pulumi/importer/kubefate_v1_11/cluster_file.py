@@ -3,6 +3,9 @@ and the Service types KubeFATE gives what the file leaves out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from components import registry
 from fate_pulumi.importer.kubefate_v1_11.fate import import_party
 from fate_pulumi.importer.kubefate_v1_11.fate_exchange import import_exchange
@@ -15,8 +18,40 @@ RELEASE = "v1.11.2"  # the KubeFATE release whose charts these are
 CHARTS = {"fate": ("party", "v1.11.2"), "fate-exchange": ("exchange", "v1.11.2"), "fate-serving": ("serving", "v2.1.6")}
 
 
+# the shape of each top-level key that is not a section: (what it must be, a check, an example)
+_SHAPES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
+    **{key: ("text", lambda v: isinstance(v, str), example) for key, example in (
+        ("name", "fate-9999"), ("namespace", "fate-9999"), ("chartName", "fate"), ("chartVersion", "v1.11.2"),
+        ("registry", "harbor.example.com/federatedai"), ("pullPolicy", "IfNotPresent"), ("ingressClassName", "nginx"),
+        ("computing", "Eggroll"), ("federation", "Eggroll"), ("storage", "Eggroll"), ("algorithm", "Basic"),
+        ("device", "CPU"))},
+    "persistence": ("true or false", lambda v: isinstance(v, bool), "false"),
+    "modules": ("a list of module names", lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
+                "[rollsite, clustermanager, nodemanager, mysql, python, fateboard, client]"),
+    "imagePullSecrets": ("a list of {name: <Secret>}", lambda v: isinstance(v, list) and all(
+        isinstance(s, str) or (isinstance(s, dict) and isinstance(s.get("name"), str)) for s in v),
+        "[{name: myregistrykey}]"),
+    "skippedKeys": ("a list of keys", lambda v: isinstance(v, list), "[]"),
+}
+
+
+def shape_problems(data: dict[str, Any]) -> list[str]:
+    """Top-level keys of the wrong shape (a list where KubeFATE reads a name, a number where it reads a list ...),
+    each with what it must be: refused before any mapping reads them."""
+    out = []
+    for key, value in data.items():
+        if key in _SHAPES and value not in (None, ""):
+            what, ok, example = _SHAPES[key]
+            if not ok(value):
+                out.append(f"{key}: {value!r} is not {what}; e.g. {key}: {example}")
+    return out
+
+
 def import_file(root: Section, res: Result) -> None:
     """The top-level keys, then the sections of the file's chart."""
+    res.problems += shape_problems(root.data)
+    if res.problems:
+        raise ClusterFileRefused(res.problems)
     _top_level(root, res)
     {"party": import_party, "exchange": import_exchange, "serving": import_serving}[res.kind](root, res)
 
