@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -107,6 +108,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # Tiers that run only when asked for (.ci/run does, after installing what they need); deselected, not skipped,
 # otherwise: option -> the tests it selects
 TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The everyday run (no tier asked for) spreads over the machine's cores, up to four, with pytest-xdist; a tier runs
+    in one process (one local cluster, one set of daemons). `-n N` on the command line wins."""
+    if not hasattr(config.option, "numprocesses") or config.option.numprocesses is not None \
+            or hasattr(config, "workerinput"):  # no xdist; -n given; or a worker itself
+        return
+    tier = any(config.getoption(opt) for opt in TIERS)
+    config.option.numprocesses = 0 if tier else min(4, os.cpu_count() or 1)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
