@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.cluster.controlplane import LocalCluster
 from tests.conftest import TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

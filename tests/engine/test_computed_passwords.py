@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT, TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 CA = ROOT / "tests" / "fixtures" / "golden-ca"
 TLS = {"generate": True, "caCertificate": (CA / "ca.pem").read_text(), "validFrom": "2026-06-01"}

@@ -16,7 +16,7 @@ import yaml
 from fate_pulumi.package import schema
 from stacks.config import SECRET_KEYS
 from tests.conftest import ROOT, TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 
 def test_the_engine_reads_the_packages_schema(engine: Engine):
