@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.measure import measure, measure_pair
+from bench.measure import Measurement, measure, measure_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -48,7 +48,7 @@ def party(nodemanagers: int = 2, workers: int = 2, backend: str = "eggroll") -> 
         {"partyId": 9999, "development": True, "nodemanager": {"replicas": nodemanagers}}
 
 
-def row(label: str, m) -> None:
+def row(label: str, m: Measurement) -> None:
     print(f"{label:<52} {m.wall_s:8.3f} s {m.peak_rss_mb:9.1f} MB")
 
 

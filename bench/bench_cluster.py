@@ -15,18 +15,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.cluster.controlplane import LocalCluster
 from tests.conftest import TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
 STACK = "bench-party"
 
 
-def _timed(what: str, fn) -> float:
+def _timed(what: str, fn: Callable[[], bool]) -> float:
     start = time.perf_counter()
     ok = fn()
     if not ok:

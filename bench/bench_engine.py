@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from bench.measure import measure
-from tests.engine.conftest import Engine
-from tests.engine.test_engine import _split
+from tests.engine.harness import Engine, stack_file_values
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +27,7 @@ def main() -> int:
     engine = Engine(Path(tempfile.mkdtemp(prefix="fate-bench-engine-")))
     print(f"{'stack':<44} {'pulumi preview':>15} {'offline render':>15}   (median of {args.runs})")
     for path in [ROOT / "Pulumi.dev.yaml", *sorted((ROOT / "examples").glob("Pulumi.*.yaml"))]:
-        values, secrets = _split(path)
+        values, secrets = stack_file_values(path)
         if "stackReference" in values.get("kubernetes", {}):
             values["kubernetes"] = {}
         name = engine.stack(path.stem.removeprefix("Pulumi."), values, secrets)

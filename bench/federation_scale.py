@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -52,6 +52,9 @@ def program(objects: list[dict]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0].startswith("-"):
+        print(__doc__)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     source, out = Path(argv[0]), Path(argv[1])
     objects = [o for o in yaml.load_all((source / "manifests.yaml").read_text(), Loader=yaml.CSafeLoader) if o]
     rendered = run_under_mocks(lambda: program(objects))

@@ -15,7 +15,7 @@ For each party (a KubeFATE cluster file, persistence off), three tools deploy it
 "up until ready" ends when every Deployment and StatefulSet in the namespace is ready, whichever tool awaited it.
 Medians, spread (min-max) and the largest process's peak memory per step, then the ratios the performance goals
 name. Needs `tools/build-toolchain.sh everything`; helm and kubectl from --helm DIR, or fetched as the engine tests
-fetch them (tests/engine/test_adopt_helm.py). kwok makes pods Ready at once: the figures are what the tools, the
+fetch them (tests/engine/kubefate.py). kwok makes pods Ready at once: the figures are what the tools, the
 engine, the provider and the API server cost, not image pulls or JVM start-up.
 """
 
@@ -36,8 +36,8 @@ from pathlib import Path
 import yaml
 
 from tests.cluster.controlplane import LocalCluster
-from tests.engine.conftest import Engine
-from tests.engine.test_adopt_helm import SPARK_PULSAR, _helm_tools, cluster_file
+from tests.engine.harness import Engine
+from tests.engine.kubefate import SPARK_PULSAR, cluster_file, helm_tools, kubefate_values
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = {"eggroll": cluster_file(9999, 30090), "spark_pulsar": SPARK_PULSAR}
@@ -102,7 +102,7 @@ class Party:
         self.samples = {(tool, step): Samples() for tool in TOOLS for step in STEPS}
         self.cluster_yaml = self.work / "cluster.yaml"
         self.cluster_yaml.write_text(yaml.safe_dump(self.doc))
-        self.values = self._kubefate_values()
+        self.values = kubefate_values(self.chart, self.cluster_yaml, self.work, self.sh)
         self.stack = f"bench-{backend.replace('_', '-')}"
         self._import()
         self.chart_project = self._chart_program()
@@ -113,18 +113,6 @@ class Party:
         if proc.returncode != 0:
             raise SystemExit(f"$ {line}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return proc.stdout
-
-    def _kubefate_values(self) -> Path:
-        """What `kubefate cluster install` hands Helm: the cluster file through the chart's values-template."""
-        vt = self.work / "vt"
-        (vt / "templates").mkdir(parents=True)
-        (vt / "Chart.yaml").write_text("apiVersion: v2\nname: vt\nversion: 0.1.0\n")
-        (vt / "templates" / "values.yaml").write_text(
-            "{{- with .Values }}\n" + (self.chart / "values-template.yaml").read_text() + "\n{{- end }}\n")
-        rendered = self.sh(f"helm template vt {vt} -f {self.cluster_yaml}")
-        values = self.work / "values.yaml"
-        values.write_text(rendered[rendered.index("\n", rendered.index("# Source:")) + 1:])
-        return values
 
     def _import(self) -> None:
         """The migration path the README gives: the cluster file imported into a stack, its passwords set."""
@@ -243,7 +231,7 @@ def main() -> int:
         print(f"error: --kubefate-charts {args.kubefate_charts}: no FATE/values-template.yaml; give the directory "
               f"of KubeFATE v1.11.2's charts", file=sys.stderr)
         return 2
-    tools = args.helm or _helm_tools()
+    tools = args.helm or helm_tools()
     work = Path(tempfile.mkdtemp(prefix="fate-bench-side-"))
     cluster = LocalCluster(work / "cluster").start()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; local control "

@@ -13,6 +13,7 @@ from .context import Context
 from .fateflow import ServingLink
 from .istio import virtual_service
 from .kube import Module, Site, env, env_from_secret, http_probes
+from .outputs import OrOutput
 from .settings import IngressRoute, ModuleBase, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -31,7 +32,7 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "250m", "memory": "1Gi"}}
 @dataclass(frozen=True)
 class ClientArgs:
     image: str
-    hashed_password: str  # jupyter hashed password; '' = no password (development only)
+    hashed_password: OrOutput[str]  # jupyter hashed password; '' = no password (development only)
     serving_host: str = ""  # host:port of the party's serving-server, '' when none
     ingress: IngressRoute = IngressRoute()
 

@@ -10,9 +10,10 @@ import pulumi
 from . import eggroll, endpoints
 from .context import Context
 from .eggroll import ClusterManagerConfig
-from .files import properties
+from .files import password_properties
 from .kube import Module, Site, tcp_probes
 from .mysql import Database, database
+from .outputs import OrOutput
 
 SECRET = "clustermanager-secret"
 JDBC_PART = "jdbc.properties"
@@ -28,13 +29,13 @@ class ClusterManager(Module):
     COMPONENT = "computing"
 
     def __init__(self, name: str, site: Site, section: ClusterManagerConfig, image: str,
-                 eggroll_config: dict[str, str], mysql: Database, mysql_password: str,
+                 eggroll_config: dict[str, str], mysql: Database, mysql_password: OrOutput[str],
                  opts: Optional[pulumi.ResourceOptions] = None):
         """`eggroll_config`: the eggroll-config data (eggroll.eggroll_config), shared with the other eggroll modules."""
         super().__init__(name, site, opts)
         self.config_map(eggroll.EGGROLL_CONFIG_MAP, eggroll_config)
         # the JDBC password is the clustermanager's alone
-        self.secret(SECRET, {JDBC_PART: properties([(eggroll.JDBC_PASSWORD_KEY, mysql_password)])})
+        self.secret(SECRET, {JDBC_PART: password_properties(eggroll.JDBC_PASSWORD_KEY, mysql_password)})
 
         parts = eggroll.EGGROLL_CONF_PARTS
         port = endpoints.CLUSTERMANAGER.port("clustermanager")

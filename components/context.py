@@ -13,6 +13,7 @@ import pulumi
 from pydantic import BaseModel
 
 from .kube import Site
+from .outputs import OrOutput
 from .settings import IngressRoute
 
 if TYPE_CHECKING:
@@ -56,8 +57,9 @@ class Context(Protocol):
     def enabled(self, module: str) -> bool:
         """Whether a module (by its config name, e.g. 'servingZookeeper') is deployed."""
 
-    def secret(self, key: str) -> str:
-        """A password from the stack's secret config (a development stack may fall back to KubeFATE's default)."""
+    def secret(self, key: str) -> OrOutput[str]:
+        """A password from the stack's secret config (a development stack may fall back to KubeFATE's default), or
+        the Output a deployment component was given for it (components/outputs.py: `lift` makes what holds it)."""
 
     def ingress(self, module: str) -> IngressRoute:
         """The Ingress hosts of a module's web UI (`fate:ingress.<module>`)."""

@@ -11,9 +11,10 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .fateflow import PythonConfig
-from .files import properties
+from .files import password_properties, properties
 from .istio import virtual_service
 from .kube import Module, Site, http_probes
+from .outputs import OrOutput
 from .settings import ExposedModule, IngressRoute
 
 # --------------------------------------------------------------------------------------------------------------
@@ -75,7 +76,7 @@ class FateboardArgs:
     """What FATE-Board takes besides its section: its image, the login password, where FATE Flow runs."""
 
     image: str
-    password: str
+    password: OrOutput[str]
     fateflow_replicas: int = 1
     ingress: IngressRoute = IngressRoute()
 
@@ -93,7 +94,7 @@ class Fateboard(Module):
         super().__init__(name, site, opts)
         self.config_map(CONFIG_MAP, {"application.properties": properties(
             application_properties(section.username, args.fateflow_replicas))})
-        self.secret(SECRET, {LOGIN_PART: properties([(PASSWORD_KEY, args.password)])})
+        self.secret(SECRET, {LOGIN_PART: password_properties(PASSWORD_KEY, args.password)})
         conf = self.assembled_file("fateboard-conf", CONF_PATH, [("configMap", CONFIG_MAP, "application.properties"),
                                                                  ("secret", SECRET, LOGIN_PART)])
         port = endpoints.FATEBOARD.port("http")

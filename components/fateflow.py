@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
@@ -27,6 +26,7 @@ from .kube import (
     tcp_probes,
 )
 from .mysql import Database, database
+from .outputs import OrOutput, lift
 from .pulsar import PulsarConfig
 from .rabbitmq import RabbitmqConfig
 from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
@@ -153,56 +153,15 @@ SECRET_FIELDS = (
 
 
 def service_conf(ctx: Context) -> dict[str, Any]:
-    """FATE Flow's service_conf.yaml as data, passwords included (`redacted` blanks them for ConfigMaps)."""
+    """FATE Flow's service_conf.yaml as data, passwords included (`redacted` blanks them for ConfigMaps). A password
+    given as an Output (a deployment component's input) stays one here: the Secret's copy is made in its apply."""
     computing, federation, storage = ctx.engines
     py = ctx.section(PythonConfig)
     serving = ctx.section(ServingLink)
-    db = database(ctx)
-    hive: dict[str, Any] = {}
-    if py.hive is not None:
-        hive = {"host": py.hive.host, "port": py.hive.port, "auth_mechanism": py.hive.auth_mechanism,
-                "username": py.hive.username, "password": ctx.secret("hivePassword")}
-    zk = serving.zookeeper
-    proxy = "rollsite" if computing == "Eggroll" else "nginx"
-    conf: dict[str, Any] = {
-        "use_registry": serving.use_registry,
-        "use_deserialize_safe_module": False,
-        "dependent_distribution": py.dependent_distribution,
-        "encrypt_password": False,
-        "encrypt_module": "fate_arch.common.encrypt_utils#pwdecrypt",
-        "private_key": None,
-        "private_key_file": None,
-        "party_id": ctx.site.party_id,
-        "hook_module": {
-            "client_authentication": "fate_flow.hook.flow.client_authentication",
-            "site_authentication": "fate_flow.hook.flow.site_authentication",
-            "permission": "fate_flow.hook.flow.permission",
-        },
-        "hook_server_name": None,
-        "authentication": {"client": {"switch": False, "http_app_key": None, "http_secret_key": None},
-                           "site": {"switch": False}},
-        "permission": {"switch": False, "component": False, "dataset": False},
-        "fateflow": {
-            "host": POD_IP_PLACEHOLDER,
-            "http_port": endpoints.FATEFLOW.port("http"),
-            "grpc_port": endpoints.FATEFLOW.port("grpc"),
-            # other fateflow instances of this party are reached through the fateflow Service
-            "nginx": {"host": endpoints.FATEFLOW.name, "http_port": endpoints.FATEFLOW.port("http"),
-                      "grpc_port": endpoints.FATEFLOW.port("grpc")},
-            "random_instance_id": False,
-            "proxy": proxy,
-            "protocol": "default",
-            "default_federated_status_collect_type": "PULL",
-        },
-        "database": {
-            "name": db.name,
-            "user": db.user,
-            "passwd": ctx.secret("mysqlPassword"),
-            "host": db.host,
-            "port": db.port,
-            "max_connections": 100,
-            "stale_timeout": 30,
-        },
+    return {
+        **_switches(ctx.site.party_id, py, serving),
+        "fateflow": _fateflow_address(computing),
+        "database": _database(database(ctx), ctx.secret("mysqlPassword")),
         "default_engines": {
             "computing": "spark" if computing == "Spark_local" else computing.lower(),
             "federation": federation.lower(),
@@ -213,61 +172,129 @@ def service_conf(ctx: Context) -> dict[str, Any]:
             "clustermanager": {"cores_per_node": py.clustermanager.cores_per_node, "nodes": py.clustermanager.nodes},
             "rollsite": {"host": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")},
         },
-        "fate_on_spark": {
-            "spark": {"home": f"{SPARK_HOME}/", "cores_per_node": py.spark.cores_per_node, "nodes": py.spark.nodes},
-            "linkis_spark": {"cores_per_node": 20, "nodes": 2, "host": "127.0.0.1", "port": 9001, "token_code": "MLSS",
-                             "python_path": f"{FATE_HOME}/python"},
-            "hive": {k: hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
-            "linkis_hive": {"host": "127.0.0.1", "port": 9001},
-            "hdfs": {"name_node": py.hdfs.name_node or endpoints.NAMENODE_URL, "path_prefix": py.hdfs.path_prefix},
-            "rabbitmq": {
-                "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
-                "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
-                "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
-                "user": ctx.section(RabbitmqConfig).user,
-                "password": ctx.secret("rabbitmqPassword") if federation == "RabbitMQ" else None,
-                "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
-                "mode": "replication",
-                "max_message_size": 1048576,
-            },
-            "pulsar": {
-                "host": py.pulsar.host or endpoints.PULSAR.name,
-                "port": py.pulsar.port or endpoints.PULSAR.port("broker"),
-                "mng_port": py.pulsar.mng_port or endpoints.PULSAR.port("web"),
-                "topic_ttl": py.pulsar.topic_ttl,
-                "cluster": py.pulsar.cluster,
-                "tenant": py.pulsar.tenant,
-                "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
-                "mode": "replication",
-                "max_message_size": 1048576,
-            },
-            "nginx": {
-                "host": py.nginx.host or endpoints.NGINX.name,
-                "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
-                "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
-            },
-        },
+        "fate_on_spark": _fate_on_spark(ctx, py),
         "fateboard": {"host": endpoints.FATEBOARD.name, "port": endpoints.FATEBOARD.port("http")},
         "enable_model_store": False,
         "model_store_address": {"storage": "tencent_cos", "Region": None, "SecretId": None, "SecretKey": None,
                                 "Bucket": None},
         "servings": {"hosts": [f"{serving.host}:{serving.port}"] if serving.host else []},
-        "zookeeper": {
-            "hosts": list(zk.hosts) if zk else [],
-            "use_acl": zk.use_acl if zk else False,
-            "user": zk.user if zk else None,
-            "password": ctx.secret("zookeeperPassword") if zk and zk.use_acl else None,
+        "zookeeper": _zookeeper(ctx, serving.zookeeper),
+    }
+
+
+def _switches(party_id: int, py: PythonConfig, serving: ServingLink) -> dict[str, Any]:
+    """The head of service_conf.yaml: the party, the registry, and FATE's hooks and switches as the release ships
+    them (no encrypted passwords, no authentication or permission checks)."""
+    return {
+        "use_registry": serving.use_registry,
+        "use_deserialize_safe_module": False,
+        "dependent_distribution": py.dependent_distribution,
+        "encrypt_password": False,
+        "encrypt_module": "fate_arch.common.encrypt_utils#pwdecrypt",
+        "private_key": None,
+        "private_key_file": None,
+        "party_id": party_id,
+        "hook_module": {
+            "client_authentication": "fate_flow.hook.flow.client_authentication",
+            "site_authentication": "fate_flow.hook.flow.site_authentication",
+            "permission": "fate_flow.hook.flow.permission",
+        },
+        "hook_server_name": None,
+        "authentication": {"client": {"switch": False, "http_app_key": None, "http_secret_key": None},
+                           "site": {"switch": False}},
+        "permission": {"switch": False, "component": False, "dataset": False},
+    }
+
+
+def _fateflow_address(computing: str) -> dict[str, Any]:
+    """`fateflow`: where this instance listens (the pod IP, filled in at start) and how it reaches the others."""
+    return {
+        "host": POD_IP_PLACEHOLDER,
+        "http_port": endpoints.FATEFLOW.port("http"),
+        "grpc_port": endpoints.FATEFLOW.port("grpc"),
+        # other fateflow instances of this party are reached through the fateflow Service
+        "nginx": {"host": endpoints.FATEFLOW.name, "http_port": endpoints.FATEFLOW.port("http"),
+                  "grpc_port": endpoints.FATEFLOW.port("grpc")},
+        "random_instance_id": False,
+        "proxy": "rollsite" if computing == "Eggroll" else "nginx",
+        "protocol": "default",
+        "default_federated_status_collect_type": "PULL",
+    }
+
+
+def _database(db: Database, password: OrOutput[str]) -> dict[str, Any]:
+    return {
+        "name": db.name,
+        "user": db.user,
+        "passwd": password,
+        "host": db.host,
+        "port": db.port,
+        "max_connections": 100,
+        "stale_timeout": 30,
+    }
+
+
+def _fate_on_spark(ctx: Context, py: PythonConfig) -> dict[str, Any]:
+    """`fate_on_spark`: the Spark, HDFS and Hive FATE Flow submits to and the queues it federates through (the
+    party's own modules unless python.* names external ones)."""
+    hive: dict[str, Any] = {}
+    if py.hive is not None:
+        hive = {"host": py.hive.host, "port": py.hive.port, "auth_mechanism": py.hive.auth_mechanism,
+                "username": py.hive.username, "password": ctx.secret("hivePassword")}
+    return {
+        "spark": {"home": f"{SPARK_HOME}/", "cores_per_node": py.spark.cores_per_node, "nodes": py.spark.nodes},
+        "linkis_spark": {"cores_per_node": 20, "nodes": 2, "host": "127.0.0.1", "port": 9001, "token_code": "MLSS",
+                         "python_path": f"{FATE_HOME}/python"},
+        "hive": {k: hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
+        "linkis_hive": {"host": "127.0.0.1", "port": 9001},
+        "hdfs": {"name_node": py.hdfs.name_node or endpoints.NAMENODE_URL, "path_prefix": py.hdfs.path_prefix},
+        "rabbitmq": {
+            "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
+            "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
+            "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
+            "user": ctx.section(RabbitmqConfig).user,
+            "password": ctx.secret("rabbitmqPassword") if ctx.engines[1] == "RabbitMQ" else None,
+            "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
+            "mode": "replication",
+            "max_message_size": 1048576,
+        },
+        "pulsar": {
+            "host": py.pulsar.host or endpoints.PULSAR.name,
+            "port": py.pulsar.port or endpoints.PULSAR.port("broker"),
+            "mng_port": py.pulsar.mng_port or endpoints.PULSAR.port("web"),
+            "topic_ttl": py.pulsar.topic_ttl,
+            "cluster": py.pulsar.cluster,
+            "tenant": py.pulsar.tenant,
+            "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
+            "mode": "replication",
+            "max_message_size": 1048576,
+        },
+        "nginx": {
+            "host": py.nginx.host or endpoints.NGINX.name,
+            "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
+            "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
         },
     }
-    return conf
+
+
+def _zookeeper(ctx: Context, zk: Optional[ZookeeperLink]) -> dict[str, Any]:
+    """`zookeeper`: the FATE-Serving registry FATE Flow publishes models through (serving.zookeeper)."""
+    return {
+        "hosts": list(zk.hosts) if zk else [],
+        "use_acl": zk.use_acl if zk else False,
+        "user": zk.user if zk else None,
+        "password": ctx.secret("zookeeperPassword") if zk and zk.use_acl else None,
+    }
 
 
 def redacted(conf: dict[str, Any]) -> dict[str, Any]:
-    """service_conf.yaml with every password emptied (the readable copy in ConfigMaps)."""
-    out = copy.deepcopy(conf)
+    """service_conf.yaml with every password emptied (the readable copy in ConfigMaps). Copies the sections on the
+    way to a password only (a password may be an Output, which cannot be copied)."""
+    out = dict(conf)
     for path in SECRET_FIELDS:
         node = out
         for part in path[:-1]:
+            node[part] = dict(node[part])
             node = node[part]
         node[path[-1]] = ""
     return out
@@ -341,10 +368,10 @@ class FateFlowArgs:
 
     image: str
     engines: tuple[str, str, str]  # computing, federation, storage
-    service_conf: dict[str, Any]  # with passwords (the Secret's copy)
+    service_conf: dict[str, Any]  # with passwords (the Secret's copy; a password may be an Output)
     python_config: dict[str, str]  # the python-config ConfigMap (python_config)
     database: Database
-    mysql_password: str
+    mysql_password: OrOutput[str]
     pulsar_routes: dict[Any, Any] = field(default_factory=dict)
     rabbitmq_routes: dict[Any, Any] = field(default_factory=dict)
     gpu_count: int = 0
@@ -364,21 +391,47 @@ class FateFlow(Module):
     def __init__(self, name: str, site: Site, section: PythonConfig, args: FateFlowArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
-        computing, federation, _storage = args.engines
-        db = args.database
         self.service_conf = args.service_conf
         self.pulsar_routes = args.pulsar_routes
         self.rabbitmq_routes = args.rabbitmq_routes
+        self._config_objects(args)
+        data_volume, claim = self.data_volume("python-data", section.storage)
+        mounts, volumes = self._volumes(args.engines, data_volume)
+        container = self._container(section, args, mounts)
+        # with Istio an init container has no network before the sidecar starts
+        init = [] if site.istio else [self._wait_for_mysql(args.database)]
+        pod = self.pod_spec(
+            [container], section, volumes, init_containers=init, service_account=section.service_account_name
+        )
+        annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
+
+        self.service(endpoints.FATEFLOW.name, endpoints.FATEFLOW.ports, headless=True)
+        self.client_service = self.service(
+            endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, section.service
+        )
+        self.node_ports = node_port_outputs(self.client_service)
+        if section.spark.port_max_retries and section.spark.driver_host:
+            self._spark_driver_service(section.spark)
+        self.stateful_set("python", endpoints.FATEFLOW.name, section.replicas, pod,
+                          claim_templates=[claim] if claim else [], pod_annotations=annotations)
+        self.done({"endpoint": endpoints.FATEFLOW_CLIENT.address("http")})
+
+    def _config_objects(self, args: FateFlowArgs) -> None:
+        """python-config, the route tables, and python-secret: service_conf.yaml with its passwords (written in the
+        passwords' apply when one is an Output) and the MySQL password the start waits with."""
         self.config_map(CONFIG_MAP, args.python_config)
         self.config_map(PULSAR_ROUTE_TABLE, {"pulsar_route_table.yaml": to_yaml(self.pulsar_routes)})
         self.config_map(RABBITMQ_ROUTE_TABLE, {"rabbitmq_route_table.yaml": to_yaml(self.rabbitmq_routes)})
-        self.secret(SECRET, {"service_conf.yaml": to_yaml(self.service_conf), "mysql-password": args.mysql_password})
+        self.secret(SECRET, {"service_conf.yaml": lift(to_yaml, self.service_conf),
+                             "mysql-password": args.mysql_password})
         if args.eggroll_config_checksum:
             self.uses_config(args.eggroll_config_checksum)
 
-        http, grpc = endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")
-        data_volume, claim = self.data_volume("python-data", section.storage)
-        mounts = [
+    def _volumes(self, engines: tuple[str, str, str], data_volume: Optional[dict]) -> tuple[list[dict], list[dict]]:
+        """The container's mounts and the pod's volumes: service_conf.yaml, spark-defaults, the data volume's
+        logs, jobs, model cache and LLM cache; eggroll.properties or the route table of the party's engines."""
+        computing, federation, _storage = engines
+        mounts: list[dict[str, Any]] = [
             {"name": "python-secret", "mountPath": f"{FATE_HOME}/conf-tmp", "readOnly": True},
             {
                 "name": "python-confs",
@@ -394,7 +447,7 @@ class FateFlow(Module):
             },
             {"name": "python-data", "mountPath": f"{FATE_HOME}/llm", "subPath": "llm"},
         ]
-        volumes = [
+        volumes: list[dict[str, Any]] = [
             {
                 "name": "python-secret",
                 "secret": {"secretName": SECRET, "items": [{"key": "service_conf.yaml", "path": "service_conf.yaml"}]},
@@ -414,14 +467,19 @@ class FateFlow(Module):
             volumes.append({"name": "rabbitmq-route-table", "configMap": {"name": RABBITMQ_ROUTE_TABLE}})
         if data_volume:
             volumes.append(data_volume)
+        return mounts, volumes
 
+    def _container(self, section: PythonConfig, args: FateFlowArgs, mounts: list[dict]) -> dict:
+        """The fateflow container: it puts the pod IP into its copies of service_conf.yaml and spark-defaults, then
+        runs FATE Flow's server."""
+        http, grpc = endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")
         env_vars = [
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             env("FATE_LOG_LEVEL", section.log_level),
             env("FATE_PROJECT_BASE", FATE_HOME),
             env("HUGGINGFACE_HUB_CACHE", f"{FATE_HOME}/llm"),
         ]
-        if computing == "Spark":
+        if args.engines[0] == "Spark":
             env_vars += [env("FATE_FLOW_UPLOAD_MAX_NUM", 1000000), env("FATE_FLOW_UPLOAD_MAX_BYTES", 104868093952)]
         resources = resources_of(section)
         if resources is None:
@@ -440,7 +498,7 @@ class FateFlow(Module):
             f'sed -i "s/{POD_IP_PLACEHOLDER}/${{POD_IP}}/g" {SPARK_HOME}/conf/spark-defaults.conf',
             "exec python fateflow/python/fate_flow/fate_flow_server.py",
         ])
-        container = self.container(
+        return self.container(
             "fateflow", args.image, None, resources,
             command=["/bin/bash", "-c", command],
             env=env_vars,
@@ -448,45 +506,29 @@ class FateFlow(Module):
             volumeMounts=mounts,
             **tcp_probes(http, liveness_delay=30, readiness_delay=5, timeout=5),
         )
-        init = []
-        if not site.istio:  # with Istio an init container has no network before the sidecar starts
-            # FATE Flow exits when MySQL is not up yet (KubeFATE #13, #247): wait for it instead of crash-looping.
-            init.append(
-                self.container(
-                    "ping-mysql",
-                    site.images.third_party(MYSQL_IMAGE),
-                    None,
-                    WAIT_RESOURCES,
-                    command=[
-                        "/bin/bash",
-                        "-c",
-                        'until mysqladmin ping -h "$MYSQL_HOST" --port="$MYSQL_PORT" -u"$MYSQL_USER" '
-                        '--password="$MYSQL_PASSWORD" --silent; do echo "waiting for mysql at $MYSQL_HOST"; '
-                        'sleep 2; done',
-                    ],
-                    env=[
-                        env("MYSQL_HOST", db.host),
-                        env("MYSQL_PORT", db.port),
-                        env("MYSQL_USER", db.user),
-                        env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password"),
-                    ],
-                )
-            )
-        pod = self.pod_spec(
-            [container], section, volumes, init_containers=init, service_account=section.service_account_name
-        )
-        annotations = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"} if site.istio else None
 
-        self.service(endpoints.FATEFLOW.name, endpoints.FATEFLOW.ports, headless=True)
-        self.client_service = self.service(
-            endpoints.FATEFLOW_CLIENT.name, endpoints.FATEFLOW_CLIENT.ports, section.service
+    def _wait_for_mysql(self, db: Database) -> dict:
+        """FATE Flow exits when MySQL is not up yet (KubeFATE #13, #247): an init container waits for it instead of
+        crash-looping."""
+        return self.container(
+            "ping-mysql",
+            self.site.images.third_party(MYSQL_IMAGE),
+            None,
+            WAIT_RESOURCES,
+            command=[
+                "/bin/bash",
+                "-c",
+                'until mysqladmin ping -h "$MYSQL_HOST" --port="$MYSQL_PORT" -u"$MYSQL_USER" '
+                '--password="$MYSQL_PASSWORD" --silent; do echo "waiting for mysql at $MYSQL_HOST"; '
+                'sleep 2; done',
+            ],
+            env=[
+                env("MYSQL_HOST", db.host),
+                env("MYSQL_PORT", db.port),
+                env("MYSQL_USER", db.user),
+                env_from_secret("MYSQL_PASSWORD", SECRET, "mysql-password"),
+            ],
         )
-        self.node_ports = node_port_outputs(self.client_service)
-        if section.spark.port_max_retries and section.spark.driver_host:
-            self._spark_driver_service(section.spark)
-        self.stateful_set("python", endpoints.FATEFLOW.name, section.replicas, pod,
-                          claim_templates=[claim] if claim else [], pod_annotations=annotations)
-        self.done({"endpoint": endpoints.FATEFLOW_CLIENT.address("http")})
 
     def _spark_driver_service(self, spark: SparkCores) -> None:
         """Ports an external Spark cluster uses to reach the driver inside FATE Flow (same number as NodePort)."""

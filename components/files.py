@@ -9,6 +9,8 @@ from typing import Any, Union
 
 import yaml
 
+from .outputs import OrOutput, lift
+
 Properties = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
 
 
@@ -52,6 +54,12 @@ def properties(entries: Properties, header: str = "") -> str:
             value = "true" if value else "false"
         lines.append(f"{_escape_properties(str(key), True)}={_escape_properties(str(value), False)}")
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def password_properties(key: str, password: OrOutput[str]) -> OrOutput[str]:
+    """`key=password` as a .properties file, the part of a config file a Secret holds (made in the password's apply
+    when it is an Output)."""
+    return lift(lambda value: properties([(key, value)]), password)
 
 
 def parse_properties(text: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .outputs import OrOutput, lift
 from .settings import IngressRoute, ModuleBase, ServiceSettings, StorageSettings
 
 PART_OF = "fate"
@@ -221,8 +222,10 @@ class Module(pulumi.ComponentResource):
         self._old_urn = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{self.TYPE}::{name}"
         # children die with the namespace when the deployment deletes it (one delete instead of one per object)
         self._deleted_with = opts.deleted_with if opts is not None else None
-        self._checksums: list[str] = []  # digests of the config objects the pods mount, in declaration order
-        self._workloads: list[Callable[[dict[str, str]], Any]] = []  # created in done(), given the pod annotations
+        # digests of the config objects the pods mount, in declaration order (of a Secret holding an Output: one)
+        self._checksums: list[OrOutput[str]] = []
+        # created in done(), given the pod annotations
+        self._workloads: list[Callable[[dict[str, OrOutput[str]]], Any]] = []
         # per app: ports reachable from outside (exposed Services), from ingress controllers (UIs), all Service ports
         self._public_ports: dict[str, set[int]] = {}
         self._ui_ports: dict[str, set[int]] = {}
@@ -245,14 +248,18 @@ class Module(pulumi.ComponentResource):
         self._checksums.append(_digest(name, data))
         return k8s.core.v1.ConfigMap(*self.child(name), metadata=self.meta(name), data=dict(data))
 
-    def secret(self, name: str, data: Mapping[str, str]) -> k8s.core.v1.Secret:
-        """A Secret from plain values; the values are Pulumi secrets (encrypted in state, masked in output).
+    def secret(self, name: str, data: OrOutput[Mapping[str, OrOutput[str]]]) -> k8s.core.v1.Secret:
+        """A Secret from values that are Pulumi secrets (encrypted in state, masked in output). Its values (or the
+        whole `data`) may be Outputs, a password another resource computes: the Secret is created now all the same.
 
-        Its change rolls the pods too; the checksum is a slow salted hash so it reveals nothing usable.
+        Its change rolls the pods too; the checksum is a slow salted hash so it reveals nothing usable (of Outputs:
+        computed in their apply, components/outputs.py).
         """
-        self._checksums.append(_digest(name, data, secret_salt=f"{self.site.namespace}/{name}"))
-        return k8s.core.v1.Secret(*self.child(name), metadata=self.meta(name), type="Opaque",
-                                  string_data={k: pulumi.Output.secret(v) for k, v in data.items()})
+        salt = f"{self.site.namespace}/{name}"
+        self._checksums.append(lift(lambda values: _digest(name, values, secret_salt=salt), data))
+        string_data: OrOutput[Mapping[str, OrOutput[str]]] = pulumi.Output.secret(data) \
+            if isinstance(data, pulumi.Output) else {k: pulumi.Output.secret(v) for k, v in data.items()}
+        return k8s.core.v1.Secret(*self.child(name), metadata=self.meta(name), type="Opaque", string_data=string_data)
 
     def uses_config(self, checksum: str) -> None:
         """Roll this module's pods also when another module's config object it mounts changes
@@ -411,7 +418,7 @@ class Module(pulumi.ComponentResource):
         """A Deployment, created in done() (its pods' checksum covers every config object of the module)."""
         app = app or self.APP
 
-        def create(checksums: dict[str, str]) -> k8s.apps.v1.Deployment:
+        def create(checksums: dict[str, OrOutput[str]]) -> k8s.apps.v1.Deployment:
             self.disruption_budget(name, replicas, app)
             return k8s.apps.v1.Deployment(
                 *self.child(name),
@@ -446,7 +453,7 @@ class Module(pulumi.ComponentResource):
         `protect`: Pulumi refuses to delete or replace it (the deployment's protect setting decides)."""
         app = app or self.APP
 
-        def create(checksums: dict[str, str]) -> k8s.apps.v1.StatefulSet:
+        def create(checksums: dict[str, OrOutput[str]]) -> k8s.apps.v1.StatefulSet:
             self.disruption_budget(name, replicas, app)
             spec: dict[str, Any] = {
                 "serviceName": service_name,
@@ -475,7 +482,7 @@ class Module(pulumi.ComponentResource):
             *self.child(name), metadata=self.meta(name, app=app),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": selector(self.site, app or self.APP)}})
 
-    def _template_meta(self, app: str, annotations: Mapping[str, str]) -> dict:
+    def _template_meta(self, app: str, annotations: Mapping[str, OrOutput[str]]) -> dict:
         m: dict[str, Any] = {"labels": labels(self.site, app, self.COMPONENT)}
         if annotations:
             m["annotations"] = dict(annotations)
@@ -486,8 +493,7 @@ class Module(pulumi.ComponentResource):
         """Finish the module from everything it declared: its workloads (pods annotated with the checksum of every
         config object, so a changed one rolls them), a NetworkPolicy per app, then its outputs.
         `clients` limits who inside the deployment may connect to an app (e.g. MySQL)."""
-        checksums = {CHECKSUM_ANNOTATION: hashlib.sha256("".join(self._checksums).encode()).hexdigest()} \
-            if self._checksums else {}
+        checksums = {CHECKSUM_ANNOTATION: self._checksum()} if self._checksums else {}
         for create in self._workloads:
             create(checksums)
         for app in dict.fromkeys([*apps, *self._public_ports, *self._ui_ports, self.APP]):
@@ -495,6 +501,12 @@ class Module(pulumi.ComponentResource):
                                 (clients or {}).get(app), app=app,
                                 peer_ports=self._service_ports.get(app, ()) if self.PEER_FACING else ())
         self.register_outputs(dict(outputs))
+
+    def _checksum(self) -> OrOutput[str]:
+        """The pods' checksum annotation: of every config object they mount; an Output when a password is one (not
+        secret: the Secrets' digests in it are salted and slow)."""
+        value = lift(lambda digests: hashlib.sha256("".join(digests).encode()).hexdigest(), self._checksums)
+        return pulumi.Output.unsecret(value) if isinstance(value, pulumi.Output) else value
 
     def network_policy(self, name: str, public_ports: Collection[int] = (), ui_ports: Collection[int] = (),
                        clients: Optional[Sequence[str]] = None, app: Optional[str] = None,

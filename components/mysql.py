@@ -12,6 +12,7 @@ from . import endpoints
 from .context import Context
 from .eggroll_meta import create_tables_sql
 from .kube import MYSQL_IMAGE, Module, Site, env, env_from_secret, exec_probes
+from .outputs import OrOutput
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, Model, Port, StorageSettings
 
@@ -70,7 +71,7 @@ class Mysql(Module):
     APP = "mysql"
     COMPONENT = "database"
 
-    def __init__(self, name: str, site: Site, section: MysqlConfig, password: str, eggroll_tables: bool,
+    def __init__(self, name: str, site: Site, section: MysqlConfig, password: OrOutput[str], eggroll_tables: bool,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """`eggroll_tables`: eggroll computing keeps its metadata in this database (its tables are created)."""
         super().__init__(name, site, opts)

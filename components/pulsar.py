@@ -13,6 +13,7 @@ from . import endpoints
 from .context import Context
 from .files import properties
 from .kube import Module, Site, node_port_outputs, tcp_probes
+from .outputs import OrOutput
 from .pulsar_standalone import CERT_DIR, standalone_conf
 from .settings import ExposedModule, Host, IngressRoute, K8sName, Model, PartyId, Port, ServiceSettings, StorageSettings
 
@@ -71,7 +72,7 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}}
 class PulsarArgs:
     # the broker's certificate when the party federates through an ATS exchange and the stack issues it (else the
     # Secret tls.secretName is the user's)
-    tls_material: Optional[Mapping[str, str]] = None
+    tls_material: Optional[OrOutput[Mapping[str, str]]] = None
     ingress: IngressRoute = IngressRoute()
 
 

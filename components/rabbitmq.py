@@ -11,6 +11,7 @@ from pydantic import Field
 from . import endpoints
 from .context import Context
 from .kube import Module, Site, env, env_from_secret, http_probes, node_port_outputs
+from .outputs import OrOutput
 from .settings import ExposedModule, Host, IngressRoute, Model, PartyId, Port
 
 # --------------------------------------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ MAX_MESSAGE_SIZE = 536870912
 
 @dataclass(frozen=True)
 class RabbitmqArgs:
-    password: str
+    password: OrOutput[str]
     ingress: IngressRoute = IngressRoute()
 
 

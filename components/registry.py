@@ -1,7 +1,7 @@
 """The FATE modules this program deploys: one entry per module, and every table the program needs derived from them.
 
 A module is its file (config section, component, `build`) plus one `ModuleSpec` here. The config schema
-(stacks/config.py), the compositions (stacks/), the cloud profiles, the KubeFATE importer and the federation picture
+(stacks/config/), the compositions (stacks/), the cloud profiles, the KubeFATE importer and the federation picture
 read these entries; a fact an entry forgets or contradicts fails at import time (`_check`), not at deploy time.
 """
 

@@ -14,6 +14,7 @@ from .context import Context
 from .files import properties, to_json
 from .kube import NGINX_IMAGE, Module, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
+from .outputs import OrOutput
 from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
 
 # --------------------------------------------------------------------------------------------------------------
@@ -167,7 +168,8 @@ def rollsite_extra_properties(section: RollsiteConfig, exchange: bool = False) -
 @dataclass(frozen=True)
 class RollsiteArgs:
     image: str
-    tls_material: Optional[Mapping[str, str]] = None  # issued by the stack: rollsite creates tls.secretName from it
+    # issued by the stack: rollsite creates tls.secretName from it
+    tls_material: Optional[OrOutput[Mapping[str, str]]] = None
     # the shared eggroll-config (its checksum) of a party; an exchange (site.kind) writes its own eggroll.properties
     eggroll_config_checksum: Optional[str] = None
 

@@ -11,8 +11,9 @@ from pydantic import Field
 
 from . import endpoints
 from .context import Context
-from .files import properties, to_json
+from .files import password_properties, properties, to_json
 from .kube import REDIS_IMAGE, ZOOKEEPER_IMAGE, Module, Site, env, exec_probes, node_port_outputs, tcp_probes
+from .outputs import OrOutput, lift
 from .settings import Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -213,12 +214,13 @@ class ServingServer(ServingModule):
     CONFIG_MAP = "serving-server-config"
     SECRET = "serving-server-secret"
 
-    def __init__(self, name: str, site: Site, section: ServingServerConfig, args: ServingArgs, redis_password: str,
-                 cache_type: str = "local", opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, site: Site, section: ServingServerConfig, args: ServingArgs,
+                 redis_password: OrOutput[str], cache_type: str = "local",
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         self.properties = server_properties(section, cache_type)
         self.config_map(self.CONFIG_MAP, {"serving-server.properties": properties(self.properties)})
-        self.secret(self.SECRET, {REDIS_PART: properties([("redis.password", redis_password)])})
+        self.secret(self.SECRET, {REDIS_PART: password_properties("redis.password", redis_password)})
         conf = self.assembled_file(
             "serving-server-conf",
             f"{SERVING_HOME}/serving-server/conf/serving-server.properties",
@@ -267,7 +269,7 @@ class ServingRedis(Module):
     CONFIG_MAP = "serving-redis-config"
     SECRET = "serving-redis-secret"
 
-    def __init__(self, name: str, site: Site, section: ServingRedisConfig, password: str,
+    def __init__(self, name: str, site: Site, section: ServingRedisConfig, password: OrOutput[str],
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         # `dir /data`: the image's WORKDIR, where redis writes its dump (KubeFATE mounted the volume at
@@ -276,7 +278,8 @@ class ServingRedis(Module):
             self.CONFIG_MAP, {"redis.conf": "bind 0.0.0.0\ndatabases 50\nalways-show-logo yes\ndir /data\n"}
         )
         # the password is a directive of the config file redis reads, not a command-line argument
-        self.secret(self.SECRET, {REQUIREPASS_PART: f"requirepass {redis_quote(password)}\n"})
+        requirepass = lift(lambda value: f"requirepass {redis_quote(value)}\n", password)
+        self.secret(self.SECRET, {REQUIREPASS_PART: requirepass})
         conf = self.assembled_file("serving-redis-conf", REDIS_CONF, [("configMap", self.CONFIG_MAP, "redis.conf"),
                                                                       ("secret", self.SECRET, REQUIREPASS_PART)])
         data = _standalone_volume(self, "serving-redis-data", section.storage)
@@ -392,7 +395,7 @@ class ServingAdmin(ServingModule):
     CONFIG_MAP = "serving-admin-config"
     SECRET = "serving-admin-secret"
 
-    def __init__(self, name: str, site: Site, section: ServingAdminConfig, args: ServingArgs, password: str,
+    def __init__(self, name: str, site: Site, section: ServingAdminConfig, args: ServingArgs, password: OrOutput[str],
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(name, site, opts)
         port = endpoints.SERVING_ADMIN.port("http")
@@ -404,7 +407,7 @@ class ServingAdmin(ServingModule):
         ])})
         # LoginController binds ${admin.password} from Spring's environment, which holds this file
         # (-Dspring.config.location=conf/application.properties in the image's CMD); one mechanism for every password
-        self.secret(self.SECRET, {LOGIN_PART: properties([("admin.password", password)])})
+        self.secret(self.SECRET, {LOGIN_PART: password_properties("admin.password", password)})
         conf = self.assembled_file("serving-admin-conf", f"{SERVING_HOME}/serving-admin/conf/application.properties",
                                    [("configMap", self.CONFIG_MAP, "application.properties"),
                                     ("secret", self.SECRET, LOGIN_PART)])

@@ -1,6 +1,6 @@
 """The building blocks of every config section: field types with their checks, the base model (camelCase keys,
 unknown keys refused, immutable), and the settings every module takes (scheduling, resources, Service, storage,
-Ingress). Pure pydantic, no Pulumi: the stack config (stacks/config.py) and the components share them.
+Ingress). Pure pydantic, no Pulumi: the stack config (stacks/config/) and the components share them.
 """
 
 from __future__ import annotations

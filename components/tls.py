@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Optional
 
+import pulumi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .outputs import OrOutput, lift
 
 _ORDER_P256 = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
@@ -52,6 +56,20 @@ class Authority:
         if not isinstance(key, ec.EllipticCurvePrivateKey):  # leaves are derived on P-256 (see _leaf_key)
             raise ValueError("the CA key must be an EC key (fate-pulumi ca makes a P-256 one)")
         return key
+
+
+def key_problem(certificate_pem: str, key_pem: str) -> Optional[str]:
+    """What keeps a private key from being the CA key of this certificate (the stack's tlsCaKey), None if nothing."""
+    try:
+        private = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError) as err:
+        return f"not a PEM private key without password ({err})"
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        # the stack signs with deterministic ECDSA (the same certificates on every run: see above)
+        return "must be an EC key (fate-pulumi ca makes a P-256 one)"
+    if not same_key(x509.load_pem_x509_certificate(certificate_pem.encode()), private):
+        return "does not belong to tls.caCertificate"
+    return None
 
 
 def same_key(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
@@ -159,7 +177,11 @@ def renewing_start(today: dt.date, days: int, renew_before: int) -> dt.date:
 class TlsPlan:
     """What the stack issues from its CA."""
 
-    ca: Authority
+    ca_certificate: str  # PEM of the CA (tls.caCertificate): public, what peers trust
+    # its private key (tlsCaKey); an Output when a deployment component was given one (a secret another resource
+    # holds): the certificates are then issued in its apply, and the Secrets that hold them created now all the same
+    # (components/outputs.py)
+    ca_key: OrOutput[str]
     trusted: tuple[str, ...] = ()
     valid_from: dt.date = RENEWAL_EPOCH
     days: int = 365
@@ -170,28 +192,49 @@ class TlsPlan:
         """The day every certificate of this plan stops being valid."""
         return self.valid_from + dt.timedelta(days=self.days)
 
-    def eggroll_certs(self, hosts: Sequence[str]) -> dict[str, str]:
+    def _issued(self, material: Callable[[Authority], dict[str, str]]) -> OrOutput[dict[str, str]]:
+        """A Secret's certificates from the CA, once its key is known. The config checks read a key given as text
+        (stacks/config.py); one given as an Output that does not fit fails here, under the same key."""
+        def issued(key_pem: str) -> dict[str, str]:
+            problem = key_problem(self.ca_certificate, key_pem)
+            if problem:
+                raise pulumi.RunError(f"fate:tlsCaKey: {problem}")
+            return material(Authority(self.ca_certificate, key_pem))
+
+        return lift(issued, self.ca_key)
+
+    def eggroll_certs(self, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret eggroll-certs: ca.pem, server.crt/.key, client.crt/.key (rollsite mutual TLS). `hosts`: every
         address a peer dials (grpc-java checks the server certificate against the route's host)."""
-        server = issue(self.ca, "rollsite", ["rollsite", *hosts], True, False, self.valid_from, self.days)
-        client = issue(self.ca, "rollsite-client", ["rollsite"], False, True, self.valid_from, self.days)
-        return {
-            "ca.pem": bundle(self.ca, self.trusted),
-            "server.crt": server.certificate,
-            "server.key": server.private_key,
-            "client.crt": client.certificate,
-            "client.key": client.private_key,
-        }
+        def material(ca: Authority) -> dict[str, str]:
+            server = issue(ca, "rollsite", ["rollsite", *hosts], True, False, self.valid_from, self.days)
+            client = issue(ca, "rollsite-client", ["rollsite"], False, True, self.valid_from, self.days)
+            return {
+                "ca.pem": bundle(ca, self.trusted),
+                "server.crt": server.certificate,
+                "server.key": server.private_key,
+                "client.crt": client.certificate,
+                "client.key": client.private_key,
+            }
 
-    def pulsar_cert(self, party_id: int, domain: str, hosts: Sequence[str]) -> dict[str, str]:
+        return self._issued(material)
+
+    def pulsar_cert(self, party_id: int, domain: str, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret pulsar-cert: the broker's certificate for <partyId>.<domain> (the exchange routes by SNI)."""
-        broker = issue(self.ca, f"{party_id}.{domain}", [f"{party_id}.{domain}", "pulsar", *hosts], True, True,
-                       self.valid_from, self.days)
-        return {"broker.cert.pem": broker.certificate, "broker.key-pk8.pem": broker.private_key,
-                "ca.cert.pem": bundle(self.ca, self.trusted)}
+        def material(ca: Authority) -> dict[str, str]:
+            broker = issue(ca, f"{party_id}.{domain}", [f"{party_id}.{domain}", "pulsar", *hosts], True, True,
+                           self.valid_from, self.days)
+            return {"broker.cert.pem": broker.certificate, "broker.key-pk8.pem": broker.private_key,
+                    "ca.cert.pem": bundle(ca, self.trusted)}
 
-    def traffic_server_cert(self, domain: str, hosts: Sequence[str]) -> dict[str, str]:
+        return self._issued(material)
+
+    def traffic_server_cert(self, domain: str, hosts: Sequence[str]) -> OrOutput[dict[str, str]]:
         """Secret traffic-server-cert: the exchange proxy's certificate for proxy.<domain>."""
-        proxy = issue(self.ca, f"proxy.{domain}", [f"proxy.{domain}", *hosts], True, True, self.valid_from, self.days)
-        return {"proxy.cert.pem": proxy.certificate, "proxy.key.pem": proxy.private_key,
-                "ca.cert.pem": bundle(self.ca, self.trusted)}
+        def material(ca: Authority) -> dict[str, str]:
+            proxy = issue(ca, f"proxy.{domain}", [f"proxy.{domain}", *hosts], True, True, self.valid_from,
+                          self.days)
+            return {"proxy.cert.pem": proxy.certificate, "proxy.key.pem": proxy.private_key,
+                    "ca.cert.pem": bundle(ca, self.trusted)}
+
+        return self._issued(material)

@@ -12,6 +12,7 @@ from . import endpoints
 from .context import Context
 from .files import to_yaml
 from .kube import Module, Site, node_port_outputs, tcp_probes
+from .outputs import OrOutput
 from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, HostPort, K8sName, Model
 
@@ -86,7 +87,8 @@ class TrafficServer(Module):
     PEER_FACING = True
 
     def __init__(self, name: str, site: Site, section: TrafficServerConfig,
-                 cert_material: Optional[Mapping[str, str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
+                 cert_material: Optional[OrOutput[Mapping[str, str]]] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         """`cert_material`: the proxy certificate the stack issues, created as Secret certSecretName (else the
         user's Secret of that name is mounted)."""
         super().__init__(name, site, opts)

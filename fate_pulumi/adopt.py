@@ -44,18 +44,20 @@ import datetime as dt
 import gzip
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import IO, Any, Optional
 
 import yaml
 
 from components.endpoints import MYSQL
 from components.kube import ADOPT_FIELD_MANAGER
+from fate_pulumi.backup import MysqlExec, dump, ephemeral_data, mysql_pod, mysql_workload, read_trailer, verify
 from fate_pulumi.inputs import InputError, output_file, read_text
+from fate_pulumi.kubectl import ClusterError, Kubectl, resource_of
+from fate_pulumi.managed import ManagedStack, managed_stack, not_adoptable
 
 MYSQL_WORKLOAD = MYSQL.name
 HELM_MANAGER = "helm"  # the helm CLI's field manager; KubeFATE's service links Helm and writes as its own binary
@@ -86,8 +88,8 @@ SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", 
                    "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
-class AdoptError(Exception):
-    pass
+class AdoptError(ClusterError):
+    """take-over or rollback refused, or a step of it failed."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,92 +158,13 @@ def upgrade_managed_fields(
     return kept
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# kubectl
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def resource_of(api_version: str, kind: str) -> str:
-    """kubectl's fully qualified resource argument: Kind.version.group (core kinds by Kind alone)."""
-    group, _, version = api_version.rpartition("/")
-    return f"{kind}.{version}.{group}" if group else kind
-
-
 def ref(obj: dict) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
-
-
-class Kubectl:
-    def __init__(self, kubeconfig: Optional[str] = None, context: Optional[str] = None, binary: Optional[str] = None):
-        self.base = [binary or os.environ.get("KUBECTL") or "kubectl"]
-        if kubeconfig:
-            self.base.append(f"--kubeconfig={kubeconfig}")
-        if context:
-            self.base.append(f"--context={context}")
-
-    def run(self, *args: str, stdin: Optional[str] = None, check: bool = True) -> subprocess.CompletedProcess:
-        try:
-            proc = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, timeout=300)
-        except FileNotFoundError:
-            raise AdoptError(f"{self.base[0]} not found: install kubectl or set KUBECTL") from None
-        if check and proc.returncode != 0:
-            raise AdoptError(f"kubectl {' '.join(a for a in args if not a.startswith('{'))[:200]}: {_stderr(proc)}")
-        return proc
-
-    def get(self, resource: str, name: str, namespace: Optional[str]) -> Optional[dict]:
-        args = ["get", resource, name, "-o", "json", "--show-managed-fields"] + (["-n", namespace] if namespace else [])
-        proc = self.run(*args, check=False)
-        if proc.returncode != 0:
-            if "NotFound" in proc.stderr or "not found" in proc.stderr:
-                return None
-            raise AdoptError(f"kubectl get {resource} {name}: {_stderr(proc)}")
-        return json.loads(proc.stdout)
-
-    def list(self, resource: str, namespace: str, selector: Optional[str] = None) -> list[dict]:
-        args = ["get", resource, "-n", namespace, "-o", "json", "--show-managed-fields"] + (
-            ["-l", selector] if selector else []
-        )
-        return json.loads(self.run(*args).stdout).get("items", [])
-
-    def obj(self, obj: dict) -> Optional[dict]:
-        return self.get(
-            resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], obj["metadata"].get("namespace")
-        )
-
-    def json_patch(self, obj: dict, ops: Sequence[dict]) -> dict:
-        args = ["patch", resource_of(obj["apiVersion"], obj["kind"]), obj["metadata"]["name"], "--type=json",
-                "-p", json.dumps(ops), "-o", "json"]
-        if obj["metadata"].get("namespace"):
-            args += ["-n", obj["metadata"]["namespace"]]
-        return json.loads(self.run(*args).stdout)
-
-    def replace(self, obj: dict) -> dict:
-        return json.loads(self.run("replace", "-o", "json", "-f", "-", stdin=json.dumps(obj)).stdout)
-
-    def create(self, obj: dict) -> dict:
-        return json.loads(self.run("create", "-o", "json", "-f", "-", stdin=json.dumps(obj)).stdout)
-
-    def delete(self, obj: dict) -> None:
-        args = [
-            "delete",
-            resource_of(obj["apiVersion"], obj["kind"]),
-            obj["metadata"]["name"],
-            "--ignore-not-found",
-            "--wait=false",
-        ]
-        if obj["metadata"].get("namespace"):
-            args += ["-n", obj["metadata"]["namespace"]]
-        self.run(*args)
 
 
 def _controller(manager: str) -> bool:
     """Kubernetes' own writers (claims' binding, Deployments' revision): their fields are theirs to keep."""
     return manager.startswith("kube-") or manager in ("kubelet", "k3s", "kwok")
-
-
-def _stderr(proc: subprocess.CompletedProcess) -> str:
-    lines = [line for line in proc.stderr.splitlines() if not line.startswith("WARNING: Kubernetes configuration file")]
-    return " ".join(lines).strip()[:1000] or f"exit {proc.returncode}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -280,46 +203,6 @@ def manifest_objects(release: dict, namespace: str) -> list[dict]:
         out.append({"apiVersion": doc["apiVersion"], "kind": doc["kind"],
                     "metadata": {"name": meta["name"], "namespace": meta.get("namespace", namespace)}})
     return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The stack: what it will manage
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class StackPlan:
-    name: str
-    namespace: str
-    objects: set[tuple[str, str]]  # (kind, name) in the stack's namespace
-    adopt: bool
-    path: Path = Path("Pulumi.yaml")
-    mysql: Optional[dict] = None  # the MySQL workload the stack deploys (None: no mysql module, or an external one)
-
-
-def stack_plan(stack_file: Path, require_adopt: bool = False) -> StackPlan:
-    """The objects a stack file manages, from the offline render (passwords need not be set yet)."""
-    from fate_pulumi.mocks import close_event_loop, run_program
-    from fate_pulumi.render import config_problems, stack_file_config
-
-    config, secret_keys = stack_file_config(stack_file)
-    adopt = config.get("fate:adoptKubefate") == "true"  # as the engine hands a boolean to the program
-    if require_adopt and not adopt:
-        raise not_adoptable(stack_file)
-    config["fate:development"] = "true"
-    problems = config_problems(config, secret_keys)
-    if problems:
-        raise InputError(f"{stack_file}: {problems[0]}")
-    try:
-        rendered = run_program(config, secret_keys, stack=stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml"))
-    finally:
-        close_event_loop()
-    ns = rendered.outputs["namespace"]
-    objects = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects
-               if o["kind"] != "Namespace" and o["metadata"].get("namespace", ns) == ns}
-    mysql = next((o for o in rendered.objects if o["kind"] in ("StatefulSet", "Deployment")
-                  and o["metadata"]["name"] == MYSQL_WORKLOAD and o["metadata"].get("namespace", ns) == ns), None)
-    return StackPlan(rendered.outputs["name"], ns, objects, adopt, stack_file, mysql)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -484,19 +367,12 @@ def live_passwords(kubectl: Kubectl, namespace: str, keys: Iterable[str]) -> dic
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def not_adoptable(path: Path) -> InputError:
-    return InputError(f"{path}: fate:adoptKubefate: not set — take-over is for a stack imported with fate-pulumi "
-                      "import --adopt (it sets fate:adoptKubefate: true)")
-
-
-def mysql_data_check(kubectl: Kubectl, plan: StackPlan, mysql_backup: Optional[Path], accept_data_loss: bool,
-                     out=sys.stdout) -> tuple[bool, Optional[str]]:
+def mysql_data_check(kubectl: Kubectl, plan: ManagedStack, mysql_backup: Optional[Path], accept_data_loss: bool,
+                     out: IO[str] = sys.stdout) -> tuple[bool, Optional[str]]:
     """Refuse to take over a release whose MySQL keeps its data in the pod (KubeFATE's `persistence: false`: an
     emptyDir, core/mysql/statefulSet.yaml) unless it is backed up first or its loss accepted, and a stack that would
     keep it there again unless that is accepted. Returns whether the release runs a MySQL, and where its data is
     lost (None: on a claim)."""
-    from fate_pulumi.backup import ephemeral_data, mysql_workload
-
     live = mysql_workload(kubectl, plan.namespace)
     if live is None:
         if mysql_backup is not None:
@@ -522,8 +398,6 @@ def mysql_data_check(kubectl: Kubectl, plan: StackPlan, mysql_backup: Optional[P
 
 def reusable_dump(path: Path, namespace: str) -> dict:
     """An existing --mysql-backup file: a dump of this namespace (bad input otherwise)."""
-    from fate_pulumi.backup import read_trailer
-
     meta = read_trailer(path)
     if meta.get("namespace") != namespace:
         raise InputError(f"{path}: a MySQL backup of namespace {meta.get('namespace')}, not {namespace} — "
@@ -531,11 +405,9 @@ def reusable_dump(path: Path, namespace: str) -> dict:
     return meta
 
 
-def mysql_dump(kubectl: Kubectl, plan: StackPlan, path: Path, dry_run: bool, out=sys.stdout) -> None:
+def mysql_dump(kubectl: Kubectl, plan: ManagedStack, path: Path, dry_run: bool, out: IO[str] = sys.stdout) -> None:
     """Dump the running MySQL to `path` before anything changes; an existing dump of this namespace is kept (a second
     run continues with it: by then the pod may already run empty)."""
-    from fate_pulumi.backup import MysqlExec, dump, mysql_pod, verify
-
     if path.exists():
         meta = reusable_dump(path, plan.namespace)
         verify(path, meta)
@@ -548,13 +420,61 @@ def mysql_dump(kubectl: Kubectl, plan: StackPlan, path: Path, dry_run: bool, out
     dump(MysqlExec.kubectl(kubectl, plan.namespace, pod), path, {"namespace": plan.namespace, "pod": pod}, out)
 
 
-def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Optional[str] = None,
-              extra_managers: Sequence[str] = (), dry_run: bool = False, out=sys.stdout,
+def take_over(kubectl: Kubectl, plan: ManagedStack, backup_path: Path, release: Optional[str] = None,
+              extra_managers: Sequence[str] = (), dry_run: bool = False, out: IO[str] = sys.stdout,
               mysql_backup: Optional[Path] = None, accept_data_loss: bool = False) -> int:
+    """Steps 0-4 of the module's docstring: MySQL's data checked (and dumped), the release saved, Helm's fields handed
+    to the stack's field manager, what the stack does not manage deleted, Helm detached."""
     if not plan.adopt:
         raise not_adoptable(plan.path)
     has_mysql, lost = mysql_data_check(kubectl, plan, mysql_backup, accept_data_loss, out)
     release = release or plan.name
+    backup = _saved_release(kubectl, plan, backup_path, release, dry_run, out)
+    taken, leftovers = _release_objects(backup, plan)
+    foreign = _foreign_objects(kubectl, plan, backup)
+    if foreign:
+        print("warning: these objects exist but are not part of the release; `pulumi up` takes them over as they "
+              "are declared in the stack: " + ", ".join(foreign), file=out)
+
+    if mysql_backup is not None and has_mysql:
+        mysql_dump(kubectl, plan, mysql_backup, dry_run, out)
+    print(
+        f"{'would hand' if dry_run else 'handing'} Helm's fields to field manager {ADOPT_FIELD_MANAGER!r} on "
+        f"{len(taken)} objects; {'would delete' if dry_run else 'deleting'} {len(leftovers)} the stack does not manage"
+        + (": " + ", ".join(ref(o) for o in leftovers) if leftovers else ""),
+        file=out,
+    )
+    if dry_run:
+        return 0
+
+    left_behind: dict[str, set[str]] = {}
+    for saved in taken:
+        others = _hand_over(kubectl, saved, extra_managers)
+        if others:
+            left_behind[ref(saved)] = others
+    for obj in leftovers:
+        kubectl.delete(obj)
+    for record in backup.records:
+        kubectl.delete(record)
+    print(
+        f"detached Helm: deleted {len(backup.records)} release record(s) of {release} (restored by rollback)", file=out
+    )
+    if left_behind:
+        print("note: fields some objects got from other client-side writers stay theirs (kubectl edit/patch/scale; "
+              "pass --manager NAME to hand them over too): "
+              + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(left_behind.items())), file=out)
+    if lost and mysql_backup is not None:
+        print(f"next: pulumi preview, pulumi up (MySQL starts empty), fate-pulumi restore {plan.path} --from "
+              f"{mysql_backup}, then pulumi refresh --yes once (README)", file=out)
+    else:
+        print("next: pulumi preview, pulumi up, then pulumi refresh --yes once (README)", file=out)
+    return 0
+
+
+def _saved_release(kubectl: Kubectl, plan: ManagedStack, backup_path: Path, release: str, dry_run: bool,
+                   out: IO[str] = sys.stdout) -> Backup:
+    """The release as it runs now, saved to `backup_path` (not with dry_run); a backup already there is continued
+    from, if it is this release's and the release has not changed since."""
     if backup_path.exists():
         backup = Backup.load(backup_path)
         if (backup.namespace, backup.release) != (plan.namespace, release):
@@ -575,7 +495,12 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
             backup.write(backup_path)
             print(f"saved release {release}: {len(backup.objects)} objects, {len(backup.records)} release record(s) "
                   f"-> {backup_path} (mode 0600)", file=out)
+    return backup
 
+
+def _release_objects(backup: Backup, plan: ManagedStack) -> tuple[list[dict], list[dict]]:
+    """The release's objects the stack takes over, and those it does not manage (deleted); refused when one of the
+    latter is a workload or a claim (PROTECTED_KINDS), which would be left without an owner."""
     taken = [o for o in backup.objects if (o["kind"], o["metadata"]["name"]) in plan.objects]
     leftovers = [o for o in backup.objects if (o["kind"], o["metadata"]["name"]) not in plan.objects]
     protected = [ref(o) for o in leftovers if o["kind"] in PROTECTED_KINDS]
@@ -586,6 +511,11 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
             + " (is the stack file imported from the cluster.yaml this release was "
             "installed with?)"
         )
+    return taken, leftovers
+
+
+def _foreign_objects(kubectl: Kubectl, plan: ManagedStack, backup: Backup) -> list[str]:
+    """Objects the stack manages that exist outside the release and were not applied by the stack's field manager."""
     release_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
     foreign = []
     for kind, name in sorted(plan.objects - release_names):
@@ -601,64 +531,35 @@ def take_over(kubectl: Kubectl, plan: StackPlan, backup_path: Path, release: Opt
             m.get("manager") for m in live["metadata"].get("managedFields") or []
         }:
             foreign.append(f"{kind}/{name}")
-    if foreign:
-        print("warning: these objects exist but are not part of the release; `pulumi up` takes them over as they "
-              "are declared in the stack: " + ", ".join(foreign), file=out)
+    return foreign
 
-    if mysql_backup is not None and has_mysql:
-        mysql_dump(kubectl, plan, mysql_backup, dry_run, out)
-    print(
-        f"{'would hand' if dry_run else 'handing'} Helm's fields to field manager {ADOPT_FIELD_MANAGER!r} on "
-        f"{len(taken)} objects; {'would delete' if dry_run else 'deleting'} {len(leftovers)} the stack does not manage"
-        + (": " + ", ".join(ref(o) for o in leftovers) if leftovers else ""),
-        file=out,
-    )
-    if dry_run:
-        return 0
 
-    left_behind: dict[str, set[str]] = {}
-    for saved in taken:
-        for attempt in range(5):
-            live = kubectl.obj(saved)
-            if live is None:
-                break
-            if live["metadata"]["uid"] != saved["metadata"]["uid"]:
-                raise AdoptError(f"{ref(saved)} was recreated since the backup (uid changed); not touching it")
-            managers = helm_managers(saved, extra_managers) | helm_managers(live, extra_managers)
-            upgraded = upgrade_managed_fields(live["metadata"].get("managedFields") or [], managers)
-            if upgraded is None:
-                break
-            try:
-                kubectl.json_patch(live, [
-                    {"op": "test", "path": "/metadata/resourceVersion", "value": live["metadata"]["resourceVersion"]},
-                    {"op": "replace", "path": "/metadata/managedFields", "value": upgraded}])
-                break
-            except AdoptError as err:  # changed meanwhile (a controller wrote status): read it again
-                if attempt == 4:
-                    raise err
+def _hand_over(kubectl: Kubectl, saved: dict, extra_managers: Sequence[str]) -> set[str]:
+    """Hand Helm's fields on one object of the release to the stack's field manager (read again and retried when a
+    controller wrote it meanwhile); the other client-side writers whose fields stay theirs."""
+    for attempt in range(5):
         live = kubectl.obj(saved)
-        if live is not None:
-            others = {m["manager"] for m in live["metadata"].get("managedFields") or []
-                      if m.get("operation") == "Update" and not m.get("subresource") and not _controller(m["manager"])}
-            if others:
-                left_behind[ref(live)] = others
-    for obj in leftovers:
-        kubectl.delete(obj)
-    for record in backup.records:
-        kubectl.delete(record)
-    print(
-        f"detached Helm: deleted {len(backup.records)} release record(s) of {release} (restored by rollback)", file=out
-    )
-    if left_behind:
-        print("note: fields some objects got from other client-side writers stay theirs (kubectl edit/patch/scale; "
-              "pass --manager NAME to hand them over too): "
-              + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(left_behind.items())), file=out)
-    if lost and mysql_backup is not None:
-        print(f"next: pulumi preview, pulumi up (MySQL starts empty), fate-pulumi restore {plan.path} --from "
-              f"{mysql_backup}, then pulumi refresh --yes once (README)", file=out)
-    else:
-        print("next: pulumi preview, pulumi up, then pulumi refresh --yes once (README)", file=out)
-    return 0
+        if live is None:
+            break
+        if live["metadata"]["uid"] != saved["metadata"]["uid"]:
+            raise AdoptError(f"{ref(saved)} was recreated since the backup (uid changed); not touching it")
+        managers = helm_managers(saved, extra_managers) | helm_managers(live, extra_managers)
+        upgraded = upgrade_managed_fields(live["metadata"].get("managedFields") or [], managers)
+        if upgraded is None:
+            break
+        try:
+            kubectl.json_patch(live, [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": live["metadata"]["resourceVersion"]},
+                {"op": "replace", "path": "/metadata/managedFields", "value": upgraded}])
+            break
+        except ClusterError as err:  # changed meanwhile (a controller wrote status): read it again
+            if attempt == 4:
+                raise err
+    live = kubectl.obj(saved)
+    if live is None:
+        return set()
+    return {m["manager"] for m in live["metadata"].get("managedFields") or []
+            if m.get("operation") == "Update" and not m.get("subresource") and not _controller(m["manager"])}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -682,8 +583,6 @@ def _restore_order(obj: dict) -> int:
 def emptied_by_rollback(kubectl: Kubectl, backup: Backup) -> Optional[str]:
     """Where the release's MySQL keeps its data when that is in the pod (an emptyDir) and the rollback changes the pod
     template, so MySQL restarts empty; None otherwise."""
-    from fate_pulumi.backup import ephemeral_data
-
     saved = next((o for o in backup.objects
                   if o["kind"] in ("StatefulSet", "Deployment") and o["metadata"]["name"] == MYSQL_WORKLOAD), None)
     where = ephemeral_data(saved) if saved is not None else None
@@ -693,7 +592,7 @@ def emptied_by_rollback(kubectl: Kubectl, backup: Backup) -> Optional[str]:
     return where if live is None or live["spec"]["template"] != saved["spec"]["template"] else None
 
 
-def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out=sys.stdout) -> int:
+def rollback(kubectl: Kubectl, backup: Backup, wait: int = 600, out: IO[str] = sys.stdout) -> int:
     ns = backup.namespace
     saved_names = {(o["kind"], o["metadata"]["name"]) for o in backup.objects}
     emptied = emptied_by_rollback(kubectl, backup)
@@ -786,7 +685,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> i
     if args.command == "take-over":
         if args.mysql_backup is not None and not args.mysql_backup.exists():
             output_file(args.mysql_backup)
-        plan = stack_plan(args.stack_file, require_adopt=True)
+        plan = managed_stack(args.stack_file, require_adopt=True)
         if args.mysql_backup is not None and args.mysql_backup.exists():
             reusable_dump(args.mysql_backup, plan.namespace)
     else:
@@ -796,7 +695,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi adopt") -> i
             return take_over(kubectl, plan, args.backup, args.release, args.manager, args.dry_run,
                              mysql_backup=args.mysql_backup, accept_data_loss=args.accept_data_loss)
         return rollback(kubectl, backup, args.wait)
-    except AdoptError as err:
+    except ClusterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -41,15 +41,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Optional
 
 from components import endpoints
 from components.mysql import CLIENTS
-from fate_pulumi.adopt import AdoptError, Kubectl, StackPlan, stack_plan
 from fate_pulumi.inputs import InputError, OneLineParser, output_file
+from fate_pulumi.kubectl import ClusterError, Kubectl
+from fate_pulumi.managed import ManagedStack, managed_stack
 
 FORMAT_VERSION = 1
 TRAILER = b"-- fate-pulumi backup: "
@@ -67,7 +68,7 @@ DUMP_OPTIONS = ("--single-transaction", "--no-tablespaces", "--hex-blob", "--tri
 LOGIN = 'MYSQL_PWD="$MYSQL_PASSWORD" exec {program} -u"$MYSQL_USER" {args}'
 
 
-class BackupError(AdoptError):
+class BackupError(ClusterError):
     """The operation failed (exit 1)."""
 
 
@@ -390,7 +391,7 @@ def _selector(workload: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(workload["spec"]["selector"]["matchLabels"].items()))
 
 
-def _wait(what: str, done, timeout: float) -> None:
+def _wait(what: str, done: Callable[[], bool], timeout: float) -> None:
     deadline = time.time() + timeout
     while not done():
         if time.time() > deadline:
@@ -421,8 +422,10 @@ def stop_writers(kubectl: Kubectl, namespace: str, writers: list[Writer], timeou
         if w.replicas:
             kubectl.run("scale", w.resource, w.name, "-n", namespace, "--replicas=0")
     for w in writers:
-        _wait(f"pods of {w.resource}/{w.name} still run",
-              lambda selector=w.selector: not kubectl.list("pods", namespace, selector), timeout)
+        def gone(selector: str = w.selector) -> bool:
+            return not kubectl.list("pods", namespace, selector)
+
+        _wait(f"pods of {w.resource}/{w.name} still run", gone, timeout)
 
 
 def start_writers(kubectl: Kubectl, namespace: str, writers: Iterable[Writer], timeout: float,
@@ -436,7 +439,7 @@ def start_writers(kubectl: Kubectl, namespace: str, writers: Iterable[Writer], t
         print(f"started {', '.join(f'{w.resource}/{w.name} ({w.replicas})' for w in writers)} again", file=out)
 
 
-def restore(kubectl: Kubectl, plan: StackPlan, path: Path, meta: dict, wait: float = 300,
+def restore(kubectl: Kubectl, plan: ManagedStack, path: Path, meta: dict, wait: float = 300,
             out: IO[str] = sys.stdout) -> int:
     """Check the file, stop the writers, save and replace the database, compare the rows, start the writers."""
     verify(path, meta)
@@ -511,7 +514,7 @@ def ephemeral_data(workload: dict) -> Optional[str]:
     return None
 
 
-def party_mysql(plan: StackPlan) -> None:
+def party_mysql(plan: ManagedStack) -> None:
     if plan.mysql is None:
         raise InputError(f"{plan.path}: fate:modules / fate:mysql.external: the stack deploys no MySQL (an exchange, "
                          "FATE-Serving, or an external MySQL) — back up an external MySQL with its own tools")
@@ -536,13 +539,13 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi backup") -> 
     if args.output.exists():
         raise InputError(f"{args.output}: exists — a backup is never overwritten: name a new file")
     output_file(args.output)
-    plan = stack_plan(args.stack_file)
+    plan = managed_stack(args.stack_file)
     party_mysql(plan)
     kubectl = Kubectl(args.kubeconfig, args.context)
     try:
         _, pod = mysql_pod(kubectl, plan.namespace)
         dump(MysqlExec.kubectl(kubectl, plan.namespace, pod), args.output, {"namespace": plan.namespace, "pod": pod})
-    except AdoptError as err:
+    except ClusterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
@@ -556,11 +559,11 @@ def restore_main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi rest
                         help="seconds to wait for FATE Flow and the clustermanager to stop, and to start again")
     args = parser.parse_args(argv)
     meta = read_trailer(args.source)
-    plan = stack_plan(args.stack_file)
+    plan = managed_stack(args.stack_file)
     party_mysql(plan)
     try:
         return restore(Kubectl(args.kubeconfig, args.context), plan, args.source, meta, args.wait)
-    except AdoptError as err:
+    except ClusterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 from components.tls import new_authority
 from stacks.common import EXPIRY_WARNING_DAYS
@@ -23,7 +25,7 @@ MIN_DAYS = EXPIRY_WARNING_DAYS + 1
 MAX_CN = 64
 
 
-def main(argv=None, prog: str = "fate-pulumi ca") -> int:
+def main(argv: Optional[Sequence[str]] = None, prog: str = "fate-pulumi ca") -> int:
     from fate_pulumi.inputs import InputError, OneLineParser, output_dir, path_arg
 
     parser = OneLineParser(

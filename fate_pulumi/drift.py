@@ -20,11 +20,15 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
+    from pulumi.automation.events import EngineEvent
 
 EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 3
 _DRIFT_OPS = {"update": "changed", "delete": "deleted", "replace": "replaced", "create": "missing"}
@@ -122,12 +126,12 @@ def _kind_name(urn: str, new: object, old: object) -> tuple[str, str]:
     return kind, name
 
 
-def drift_of_events(events) -> list[Drift]:
+def drift_of_events(events: Iterable[EngineEvent]) -> list[Drift]:
     """Drifted resources from the engine events of a preview-only refresh."""
     found: dict[str, Drift] = {}
     for event in events:
         outputs_event = event.res_outputs_event is not None
-        meta = event.res_outputs_event.metadata if outputs_event else (
+        meta = event.res_outputs_event.metadata if event.res_outputs_event is not None else (
             event.resource_pre_event.metadata if event.resource_pre_event is not None else None)
         if meta is None or meta.type.startswith("pulumi:pulumi:Stack") or meta.type.startswith("pulumi:providers:"):
             continue
@@ -156,14 +160,14 @@ def drift_of_events(events) -> list[Drift]:
 
 
 @functools.cache
-def _pulumi():
+def _pulumi() -> auto.PulumiCommand:
     """One CLI handle per process: the Automation API runs `pulumi version` for every new handle (0.3 s each)."""
     from pulumi import automation as auto
 
     return auto.PulumiCommand()
 
 
-def _select(stack_name: str, work_dir: Path):
+def _select(stack_name: str, work_dir: Path) -> auto.Stack:
     from pulumi import automation as auto
 
     return auto.select_stack(stack_name=stack_name, work_dir=str(work_dir),
@@ -181,7 +185,7 @@ def check(stack_name: str, work_dir: Path) -> list[Drift]:
         return ignoring(drift_of_events(events), rules.result())
 
 
-def _rules_of(stack) -> list[Ignore]:
+def _rules_of(stack: auto.Stack) -> list[Ignore]:
     from pulumi.automation import CommandError
 
     try:

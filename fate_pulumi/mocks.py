@@ -103,9 +103,11 @@ def run_under_mocks(
     stack: str = "render",
     into: Optional[Rendered] = None,
     stack_outputs: Optional[dict[str, dict]] = None,
+    preview: bool = False,
 ) -> Rendered:
     """Run `program` under Pulumi mocks with an engine-style config; return what it registered and its outputs,
-    resolved. Pass `into` to keep what was registered even when the program raises."""
+    resolved. Pass `into` to keep what was registered even when the program raises. `preview`: as in `pulumi
+    preview`, an output a resource does not return is unknown."""
     rendered = into if into is not None else Rendered()
 
     class Mocks(pulumi.runtime.Mocks):
@@ -122,7 +124,7 @@ def run_under_mocks(
             return {}, None  # the program calls no provider functions
 
     asyncio.set_event_loop(_event_loop())
-    pulumi.runtime.set_mocks(Mocks(), project="fate", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(Mocks(), project="fate", stack=stack, preview=preview)
     # the stack's config as a language host hands it over: PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS
     saved = {k: os.environ.get(k) for k in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
     os.environ["PULUMI_CONFIG"] = json.dumps(dict(config or {}))
@@ -149,10 +151,10 @@ def run_program(config: dict[str, str], secret_keys: Sequence[str] = (), stack: 
     """Run the fate-pulumi program (what `pulumi up` runs) under mocks."""
     from stacks.program import main
 
-    return run_under_mocks(main, config, secret_keys, stack, into, stack_outputs=_referenced_outputs(config))
+    return run_under_mocks(main, config, secret_keys, stack, into, stack_outputs=referenced_outputs(config))
 
 
-def _referenced_outputs(config: dict[str, str]) -> dict[str, dict]:
+def referenced_outputs(config: dict[str, str]) -> dict[str, dict]:
     """Placeholder outputs for the cluster stack a config references (kubernetes.stackReference)."""
     try:
         ref = json.loads(config.get("fate:kubernetes", "{}")).get("stackReference") or {}

@@ -1,7 +1,7 @@
 """The `fate` Pulumi package: Party, Exchange and Serving for every Pulumi language (Pulumi YAML, TypeScript, Go ...).
 
 A component provider (provider/ runs `main`): its schema is derived from the stack config's pydantic models — the
-same keys, types, defaults' descriptions and checks as `fate:*` stack config, written once (stacks/config.py) —
+same keys, types, defaults' descriptions and checks as `fate:*` stack config, written once (stacks/config/) —
 and `construct` builds the components of stacks/deployment.py.
 """
 

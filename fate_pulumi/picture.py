@@ -19,15 +19,20 @@ import html
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 from components import registry
+from fate_pulumi import topology as fed_topology
 from fate_pulumi.inputs import OneLineParser
 from fate_pulumi.render import stack_file_config
 from stacks.common import routes
 from stacks.config import ConfigError, DeploymentConfig, load_config, section_at
+
+if TYPE_CHECKING:
+    import graphviz
 
 # the order of the boxes, and their columns in the picture from left to right: exchanges, parties, serving clusters
 _KIND_ORDER = {"exchange": 0, "party": 1, "serving": 2}
@@ -129,7 +134,7 @@ def federation(stacks: dict[str, DeploymentConfig]) -> Federation:
     return fed
 
 
-def _dot_ids(node_ids) -> dict[str, str]:
+def _dot_ids(node_ids: Iterable[str]) -> dict[str, str]:
     """A plain DOT identifier for every node: letters, digits and `_` only. A name with a colon
     (`external/203.0.113.5:30091`) would otherwise be read as node `external/203.0.113.5`, port 30091, on edges."""
     out: dict[str, str] = {}
@@ -213,7 +218,7 @@ def _box_html(box: Box) -> str:
     return "<" + "<BR/>".join(lines) + ">"
 
 
-def to_graphviz(fed: Federation):
+def to_graphviz(fed: Federation) -> graphviz.Digraph:
     """The picture, left to right: exchanges, parties, serving clusters (each column in the order of fed.stacks),
     external endpoints after their callers; the legend below. Each box is a column of its own: a title, then its
     modules one above the other. An arrow from right to left is laid out left to right and drawn backwards
@@ -222,25 +227,7 @@ def to_graphviz(fed: Federation):
     import graphviz
 
     ids = _dot_ids([*fed.nodes, *(f"{stack}/ {part}" for stack in fed.stacks for part in ("title", "internal"))])
-    order = {stack: n for n, stack in enumerate(fed.stacks)}
-
-    def place(node_id: str) -> tuple[int, int]:
-        """(column, box): arrows go from a lower place to a higher one, external endpoints come last."""
-        stack = fed.nodes[node_id].stack
-        return (len(_KIND_ORDER), 0) if stack is None else (_KIND_ORDER.get(fed.stacks[stack].kind, 0), order[stack])
-
-    def peers(edge: Edge) -> bool:
-        """Between two serving clusters (proxy to proxy): both stay in the serving column, the arrow is a flat edge."""
-        a, b = fed.nodes[edge.source].stack, fed.nodes[edge.target].stack
-        return a is not None and b is not None and a != b and fed.stacks[a].kind == fed.stacks[b].kind == "serving"
-
-    # dot puts the label of a flat edge beside it, and the second of two flat edges between the same modules (proxy to
-    # proxy and back) across the first one's label: the first arrow carries the addresses of both (each address is
-    # the publicHost of its box, which tells them apart), the second loops round on the other side without a label
-    pairs: dict[frozenset, list[str]] = {}
-    for edge in fed.edges:
-        if peers(edge):
-            pairs.setdefault(frozenset((edge.source, edge.target)), []).append(edge.label)
+    pairs = _serving_pairs(fed)
     shared = any(len(labels) > 1 for labels in pairs.values())
 
     traffic = list(dict.fromkeys(_traffic(fed, e) for e in fed.edges))
@@ -254,39 +241,77 @@ def to_graphviz(fed: Federation):
         edge_attr={"fontname": _FONT, "fontsize": "10", "arrowsize": "0.7"})
     routed = {e.source for e in fed.edges} | {e.target for e in fed.edges}
     for n, (stack, box) in enumerate(fed.stacks.items()):
-        with g.subgraph(name=f"cluster_{n}") as cluster:
-            # the box's title is a node on top of its column, not the cluster's label: arrows go round nodes, while
-            # they would cross a cluster label (label="": a cluster would show the graph's label, the legend)
-            cluster.attr(label="", tooltip=stack, style="rounded", color="gray40", margin="8")
-            title = ids[f"{stack}/ title"]
-            cluster.node(title, _box_html(box), shape="plain", style="", tooltip=stack)
-            members = [node for node in fed.nodes.values() if node.stack == stack]
-            shown = [node for node in members if node.entry_point or node.id in routed]
-            for node in shown:
-                cluster.node(ids[node.id], node.label, tooltip=node.id,
-                             fillcolor=_ENTRY_FILL if node.entry_point else "white")
-            column = [title, *(ids[node.id] for node in shown)]
-            rest = [node.label for node in members if node not in shown]
-            if rest:  # the modules no arrow touches share one node
-                column.append(ids[f"{stack}/ internal"])
-                cluster.node(column[-1], "\\n".join(_wrap(rest, 26)), fontsize="10", color="gray45",
-                             fontcolor="gray20", tooltip=", ".join(rest))
-            # one column per box, the title on top as it comes first. No invisible edges to hold that order: with
-            # them dot lays the labels of the arrows between serving clusters over the modules
-            with cluster.subgraph() as same:
-                same.attr(rank="same")
-                for dot_id in column:
-                    same.node(dot_id)
+        _draw_box(g, n, stack, box, fed, ids, routed)
     for node in fed.nodes.values():
         if node.stack is None:
             g.node(ids[node.id], node.label, style="rounded,dashed", color="gray30", fontsize="11",
                    tooltip="an address no drawn stack exposes")
+    _draw_arrows(g, fed, ids, pairs)
+    return g
+
+
+def _serving_peers(fed: Federation, edge: Edge) -> bool:
+    """Between two serving clusters (proxy to proxy): both stay in the serving column, the arrow is a flat edge."""
+    a, b = fed.nodes[edge.source].stack, fed.nodes[edge.target].stack
+    return a is not None and b is not None and a != b and fed.stacks[a].kind == fed.stacks[b].kind == "serving"
+
+
+def _serving_pairs(fed: Federation) -> dict[frozenset, list[str]]:
+    """The labels of the arrows between each pair of serving clusters' modules, both directions together.
+
+    dot puts the label of a flat edge beside it, and the second of two flat edges between the same modules (proxy to
+    proxy and back) across the first one's label: the first arrow carries the addresses of both (each address is
+    the publicHost of its box, which tells them apart), the second loops round on the other side without a label."""
+    pairs: dict[frozenset, list[str]] = {}
+    for edge in fed.edges:
+        if _serving_peers(fed, edge):
+            pairs.setdefault(frozenset((edge.source, edge.target)), []).append(edge.label)
+    return pairs
+
+
+def _draw_box(g: graphviz.Digraph, n: int, stack: str, box: Box, fed: Federation, ids: dict[str, str],
+              routed: set[str]) -> None:
+    """One stack's box: its title on top, then the modules an arrow touches (and the entry points), then one node
+    with the rest."""
+    with g.subgraph(name=f"cluster_{n}") as cluster:
+        # the box's title is a node on top of its column, not the cluster's label: arrows go round nodes, while
+        # they would cross a cluster label (label="": a cluster would show the graph's label, the legend)
+        cluster.attr(label="", tooltip=stack, style="rounded", color="gray40", margin="8")
+        title = ids[f"{stack}/ title"]
+        cluster.node(title, _box_html(box), shape="plain", style="", tooltip=stack)
+        members = [node for node in fed.nodes.values() if node.stack == stack]
+        shown = [node for node in members if node.entry_point or node.id in routed]
+        for node in shown:
+            cluster.node(ids[node.id], node.label, tooltip=node.id,
+                         fillcolor=_ENTRY_FILL if node.entry_point else "white")
+        column = [title, *(ids[node.id] for node in shown)]
+        rest = [node.label for node in members if node not in shown]
+        if rest:  # the modules no arrow touches share one node
+            column.append(ids[f"{stack}/ internal"])
+            cluster.node(column[-1], "\\n".join(_wrap(rest, 26)), fontsize="10", color="gray45",
+                         fontcolor="gray20", tooltip=", ".join(rest))
+        # one column per box, the title on top as it comes first. No invisible edges to hold that order: with
+        # them dot lays the labels of the arrows between serving clusters over the modules
+        with cluster.subgraph() as same:
+            same.attr(rank="same")
+            for dot_id in column:
+                same.node(dot_id)
+
+
+def _draw_arrows(g: graphviz.Digraph, fed: Federation, ids: dict[str, str], pairs: dict[frozenset, list[str]]) -> None:
+    """Every arrow in the colour of its traffic; one going right to left is laid out left to right, drawn backwards."""
+    order = {stack: n for n, stack in enumerate(fed.stacks)}
+
+    def place(node_id: str) -> tuple[int, int]:
+        """(column, box): arrows go from a lower place to a higher one, external endpoints come last."""
+        stack = fed.nodes[node_id].stack
+        return (len(_KIND_ORDER), 0) if stack is None else (_KIND_ORDER.get(fed.stacks[stack].kind, 0), order[stack])
 
     for edge in fed.edges:
         _, colour = _traffic(fed, edge)
         attrs = {"label": edge.label, "color": colour, "fontcolor": colour,
                  "tooltip": f"{edge.source} dials {edge.label}"}
-        if peers(edge):
+        if _serving_peers(fed, edge):
             pair = frozenset((edge.source, edge.target))
             if pair in pairs:
                 attrs["label"] = "\\n".join(pairs.pop(pair))
@@ -297,7 +322,6 @@ def to_graphviz(fed: Federation):
             g.edge(ids[edge.target], ids[edge.source], dir="back", **attrs)
         else:
             g.edge(ids[edge.source], ids[edge.target], **attrs)
-    return g
 
 
 class _Parser(OneLineParser):
@@ -319,8 +343,6 @@ def _load(args: argparse.Namespace, prog: str) -> dict[str, DeploymentConfig]:
 
     stacks: dict[str, DeploymentConfig] = {}
     if args.topology:
-        from fate_pulumi import federation as fed_topology
-
         topology = fed_topology.load(args.topology)  # InputError: the file, its YAML, its keys
         try:
             stacks = fed_topology.configs(fed_topology.plan(topology), need_secrets=False)
@@ -380,7 +402,7 @@ def _format(out: Path) -> str:
     return fmt
 
 
-def _write(graph, out: Path) -> None:
+def _write(graph: graphviz.Digraph, out: Path) -> None:
     """The picture in the format of the output file's extension; raises InputError (one line)."""
     import graphviz
 

@@ -129,9 +129,9 @@ def tls_checks(stacks: dict[str, DeploymentConfig], owner: dict[Address, str], t
                 findings.append(Finding("tls", subject, True, "the peer's own certificates (Secret): not checked"))
                 continue
             problems = []
-            if peer_plan.ca.certificate_pem.strip() not in _ca_pems(cfg):
+            if peer_plan.ca_certificate.strip() not in _ca_pems(cfg):
                 problems.append(f"{name} does not trust {peer_name}'s CA (add it to tls.trustedCaCertificates)")
-            if plan.ca.certificate_pem.strip() not in _ca_pems(peer):
+            if plan.ca_certificate.strip() not in _ca_pems(peer):
                 problems.append(f"{peer_name} does not trust {name}'s CA (mutual TLS)")
             if module == "rollsite":
                 names = _rollsite_names(peer)

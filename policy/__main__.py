@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -32,15 +34,16 @@ def _stack_registry() -> str | None:
 REGISTRY = _stack_registry()
 
 
-def _k8s(args) -> bool:
+def _k8s(args: ResourceValidationArgs) -> bool:
     return args.resource_type.startswith("kubernetes:")
 
 
-def _object(args) -> dict:
+def _object(args: ResourceValidationArgs) -> dict[str, Any]:
     return dict(args.props)
 
 
-def _resource_policy(name: str, description: str, check):
+def _resource_policy(name: str, description: str,
+                     check: Callable[[dict[str, Any]], list[str]]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not _k8s(args):
             return

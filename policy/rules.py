@@ -13,11 +13,16 @@ NODE_PORT_RANGE = (30000, 32767)
 # Docker Hub images fate-pulumi uses by default, i.e. when the stack sets no registry
 DEFAULT_HUB_IMAGES = ("mysql:", "fluent/fluent-bit:", "busybox:", "redis:", "bitnami/zookeeper:", "nginx:")
 DEFAULT_REGISTRY = "federatedai"
+# FATE images published only as :latest (federatedai/trafficserver has no versioned tag)
+UNVERSIONED_IMAGES = ("trafficserver",)
 RETAIN_ANNOTATION = "fate.federatedai.io/retain-on-destroy"
 _PASSWORD_NAME = re.compile(r"PASS(WORD|WD)?|SECRET|TOKEN", re.IGNORECASE)
 # key=value / key: value lines whose key names a password and whose value is not empty
 _PASSWORD_LINE = re.compile(r"^[ \t]*[\w.\-]*(password|passwd|secret)[\w.\-]*[ \t]*[=:][ \t]*(?P<value>\S.*)$",
                             re.IGNORECASE | re.MULTILINE)
+# Redis's password directives (redis.conf: `requirepass <password>`)
+_PASSWORD_DIRECTIVE = re.compile(r"^[ \t]*(requirepass|masterauth)[ \t]+(?P<value>\S.*)$", re.IGNORECASE | re.MULTILINE)
+_KEY_END = re.compile(r"[=:\s]")
 # values that are no password: empty, null, or a yes/no switch such as encrypt_password: false
 _NOT_A_PASSWORD = {"''", '""', "null", "~", "true", "false", "True", "False", "yes", "no", "1", "0"}
 
@@ -52,7 +57,8 @@ def image_violations(obj: Mapping[str, Any], registry: Optional[str]) -> list[st
                 f"{registry or 'federatedai or the pinned Docker Hub images'}; "
                 f"set fate:registry and mirror the image there"
             )
-        if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest") and "trafficserver" not in image:
+        name, _, tag = image.rsplit("/", 1)[-1].partition(":")
+        if not tag or tag == "latest" and name not in UNVERSIONED_IMAGES:
             out.append(f"container {c.get('name')} pulls {image!r} without a pinned tag")
     return out
 
@@ -70,17 +76,20 @@ def resource_violations(obj: Mapping[str, Any]) -> list[str]:
 
 
 def password_violations(obj: Mapping[str, Any]) -> list[str]:
-    """No password in clear: ConfigMap data and literal env values."""
+    """No password in clear: ConfigMap data (password settings, Redis's requirepass, keys named for a password) and
+    literal env values."""
     out = []
     if obj.get("kind") == "ConfigMap":
         for key, text in (obj.get("data") or {}).items():
-            for m in _PASSWORD_LINE.finditer(str(text)):
+            # a key named for a password holding one value (as a Secret's mysql-password does)
+            if _PASSWORD_NAME.search(key) and "\n" not in str(text).strip() and str(text).strip() not in \
+                    _NOT_A_PASSWORD | {""}:
+                out.append(f"ConfigMap key {key} holds a password in clear; move it to a Secret")
+                continue
+            for m in [*_PASSWORD_LINE.finditer(str(text)), *_PASSWORD_DIRECTIVE.finditer(str(text))]:
                 if m.group("value").strip() not in _NOT_A_PASSWORD:
-                    out.append(
-                        f"ConfigMap key {key} holds a password in clear "
-                        f"({m.group(0).split('=')[0].split(':')[0].strip()}); "
-                        f"move it to a Secret"
-                    )
+                    name = _KEY_END.split(m.group(0).strip(), maxsplit=1)[0]  # the setting, never its value
+                    out.append(f"ConfigMap key {key} holds a password in clear ({name}); move it to a Secret")
     for c in containers(obj):
         for env in c.get("env") or []:
             if _PASSWORD_NAME.search(env.get("name", "")) and str(

@@ -1,7 +1,7 @@
 """Cloud profiles: the defaults a party needs to fit AWS, Google Cloud, Azure or an on-premises cluster.
 
 Each default has its reason next to it. Everything here is a default: a value the stack sets explicitly wins.
-Pure data, read by stacks/config.py (checks, effective settings); no Pulumi imports.
+Pure data, read by stacks/config/ (checks, effective settings); no Pulumi imports.
 """
 
 from __future__ import annotations

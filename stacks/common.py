@@ -11,8 +11,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import endpoints, kube, registry
+from components.outputs import OrOutput
+from components.registry import snake as _snake
 from components.settings import IngressRoute
-from stacks.config import SECRET_KEYS, DeploymentConfig, S, _snake
+from stacks.config import SECRET_KEYS, DeploymentConfig, S, password
 
 if TYPE_CHECKING:
     from components.tls import TlsPlan
@@ -134,12 +136,12 @@ class Composition:
     def enabled(self, module: str) -> bool:
         return module in self._modules
 
-    def secret(self, key: str) -> str:
-        """A password from secret config; a development stack falls back to the KubeFATE default, with a warning
-        (once per key)."""
-        value = getattr(self.cfg.secrets, _snake(key))
+    def secret(self, key: str) -> OrOutput[str]:
+        """A password from secret config (or the Output a component was given); a development stack falls back to
+        the KubeFATE default, with a warning (once per key)."""
+        value = password(self.cfg, key)
         if value is not None:
-            return str(value.get_secret_value())
+            return value
         fallback = SECRET_KEYS[key][1]
         if key not in self._warned:
             self._warned.add(key)
@@ -176,14 +178,14 @@ def tls_plan(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> Optional
     """The certificates this stack issues itself (tls.generate), from its CA; without a fixed tls.validFrom they
     renew (components/tls.py renewing_start)."""
     t = cfg.tls
-    key = cfg.secrets.tls_ca_key
+    key = password(cfg, "tlsCaKey")
     if not t.generate or t.ca_certificate is None or key is None:  # without a CA the config checks refuse generate
         return None
     # cryptography is imported only by stacks that issue certificates (a tenth of a render's imports otherwise)
-    from components.tls import Authority, TlsPlan, renewing_start
+    from components.tls import TlsPlan, renewing_start
 
     start = t.valid_from or renewing_start(today or dt.date.today(), t.valid_days, t.renew_before_days)
-    return TlsPlan(ca=Authority(t.ca_certificate, key.get_secret_value()),
+    return TlsPlan(ca_certificate=t.ca_certificate, ca_key=key,
                    trusted=tuple(t.trusted_ca_certificates), valid_from=start, days=t.valid_days, domain=t.domain)
 
 
@@ -203,7 +205,7 @@ def expiry_warnings(cfg: DeploymentConfig, today: Optional[dt.date] = None) -> l
     if left <= EXPIRY_WARNING_DAYS:
         out.append(f"the certificates this stack issues expire on {plan.expires} ({left} days): set a new "
                    "fate:tls.validFrom, or remove it to let them renew, and run pulumi up")
-    for what, pem in [("tls.caCertificate", plan.ca.certificate_pem),
+    for what, pem in [("tls.caCertificate", plan.ca_certificate),
                       *((f"tls.trustedCaCertificates[{i}]", p) for i, p in enumerate(plan.trusted))]:
         not_after = x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc.date()
         if (not_after - today).days <= EXPIRY_WARNING_DAYS:

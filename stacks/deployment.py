@@ -1,14 +1,13 @@
 """The three kinds of FATE deployment as components: `fate:index:Party`, `fate:index:Exchange`, `fate:index:Serving`.
 
 Each takes the settings a stack of that kind takes as `fate:*` config (the same keys, the same checks:
-stacks/config.py) and creates its Kubernetes provider (or uses the one it is given), its namespace and its modules.
+stacks/config/) and creates its Kubernetes provider (or uses the one it is given), its namespace and its modules.
 The stack program is one of them; another Pulumi program (Python, or any language through the package in
 provider/) may hold several. Pulumi names of everything inside start with the component's name.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Optional, Union
 
@@ -45,27 +44,24 @@ class Deployment(pulumi.ComponentResource):
 
     connect: pulumi.Output[dict[str, Any]]
     """What peers need to reach this deployment: party id, public host, NodePorts of its entry points."""
+    summary: pulumi.Output[str]
+    """One line: what the deployment is, its namespace and its modules (the stack output `summary`)."""
 
     def __init__(self, name: str, args: Union[DeploymentConfig, Mapping[str, Any]],
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(self.TYPE, name, None, opts)
         self._name = name
         self._given_provider = _kubernetes_provider(opts)
-        outputs: dict[str, Any]
-        if isinstance(args, DeploymentConfig) or not _has_outputs(args):
-            outputs = self._build(args)
-        else:
-            # passwords handed over as secrets (or values other resources compute) are known once resolved: the
-            # deployment is built then, its outputs taken from the build
-            # (none of them is secret: the secrets that went in stay in the deployment's Secrets)
-            built: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(dict(args)).apply(self._build)
-            outputs = {key: pulumi.Output.unsecret(built.apply(functools.partial(_pick, key=key))) for key in OUTPUTS}
+        # every object is created now, also when passwords are Outputs other resources compute (unknown in a
+        # preview): they reach the Secrets and files that hold them as Outputs (components/outputs.py)
+        outputs = self._build(self.config(args))
         for key, value in outputs.items():
             setattr(self, key, value)
         self.register_outputs(outputs)
 
     def config(self, args: Union[DeploymentConfig, Mapping[str, Any]]) -> DeploymentConfig:
-        """The validated settings; bad ones raise pulumi.RunError naming every key (nothing is created)."""
+        """The validated settings; bad ones raise pulumi.RunError naming every key (nothing is created). Passwords
+        may be Outputs, other settings may not (stacks/config.py load_config)."""
         if isinstance(args, DeploymentConfig):
             cfg = args
         else:
@@ -83,8 +79,7 @@ class Deployment(pulumi.ComponentResource):
             raise pulumi.RunError(f"{self.TYPE} {self._name}: settings of kind {cfg.kind}, not {self.KIND}")
         return cfg
 
-    def _build(self, args: Union[DeploymentConfig, Mapping[str, Any]]) -> dict[str, Any]:
-        cfg = self.config(args)
+    def _build(self, cfg: DeploymentConfig) -> dict[str, Any]:
         for warning in expiry_warnings(cfg) + route_warnings(cfg):
             pulumi.log.warn(warning, resource=self)
         site_prefix = f"{self._name}-"
@@ -174,20 +169,6 @@ def route_warnings(cfg: DeploymentConfig) -> list[str]:
         return []
     return ["this exchange routes to no party yet: add them (rollsite.partyList, trafficServer.sniRoutes, "
             "nginx.routeTable) once the parties' addresses are known, then pulumi up again"]
-
-
-def _pick(outputs: Mapping[str, Any], key: str) -> Any:
-    return outputs.get(key)
-
-
-def _has_outputs(value: Any) -> bool:
-    if isinstance(value, pulumi.Output):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_outputs(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_outputs(v) for v in value)
-    return False
 
 
 def _kubernetes_provider(opts: Optional[pulumi.ResourceOptions]) -> Optional[k8s.Provider]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -93,7 +94,7 @@ def container(obj: dict, name: str) -> dict:
     raise KeyError(name)
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many generated configs the property tests checked (tests/config/test_fuzz.py)."""
     import sys
 
@@ -109,7 +110,18 @@ def pytest_terminal_summary(terminalreporter):
 TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py", "--real-node": "tests/node/"}
 
 
-def pytest_addoption(parser):
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The everyday run (no tier asked for) spreads over the machine's cores, up to four, with pytest-xdist; a tier runs
+    in one process (one local cluster, one set of daemons). `-n N` on the command line wins."""
+    if not hasattr(config.option, "numprocesses") or config.option.numprocesses is not None \
+            or hasattr(config, "workerinput"):  # no xdist; -n given; or a worker itself
+        return
+    tier = any(config.getoption(opt) for opt in TIERS)
+    config.option.numprocesses = 0 if tier else min(4, os.cpu_count() or 1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--engine", action="store_true", help="run the real-engine tier (tests/engine); needs the toolchain"
     )
@@ -120,8 +132,8 @@ def pytest_addoption(parser):
                           "and the node's Debian packages (docs/node.md)")
 
 
-def pytest_collection_modifyitems(config, items):
-    def tier(item) -> Optional[str]:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def tier(item: pytest.Item) -> Optional[str]:
         path = str(item.fspath).replace("\\", "/")
         return next((opt for opt, where in TIERS.items() if where in path), None)
 
@@ -134,5 +146,5 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(params=STACK_FILES, ids=lambda p: p.name)
-def stack_file(request) -> Path:
+def stack_file(request: pytest.FixtureRequest) -> Path:
     return request.param

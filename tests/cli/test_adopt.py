@@ -18,6 +18,7 @@ import yaml
 from components.kube import ADOPT_FIELD_MANAGER
 from fate_pulumi import adopt
 from fate_pulumi.importer import import_cluster, passwords, secrets_script, to_stack_file, write_private
+from fate_pulumi.managed import managed_stack
 from tests.conftest import render
 
 HELM_FIELDS = {"f:metadata": {"f:annotations": {".": {}, "f:meta.helm.sh/release-name": {}}},
@@ -35,6 +36,7 @@ def _entry(manager: str, fields: dict, operation: str = "Update", time: str = "2
 def test_helm_fields_become_the_stack_managers_apply_entry():
     entries = [_entry("helm", HELM_FIELDS), STATUS]
     out = adopt.upgrade_managed_fields(entries, {"helm"})
+    assert out is not None
     assert [(e["manager"], e["operation"], e.get("subresource")) for e in out] == [
         ("kube-controller-manager", "Update", "status"), (ADOPT_FIELD_MANAGER, "Apply", None)]
     assert out[1]["fieldsV1"] == HELM_FIELDS  # every field Helm owned, the env value included: the apply prunes it
@@ -45,7 +47,7 @@ def test_an_existing_apply_entry_gets_the_union():
     ours = _entry(ADOPT_FIELD_MANAGER, {"f:metadata": {"f:labels": {"f:app.kubernetes.io/name": {}}}}, "Apply")
     upgrade = _entry("helm", {"f:metadata": {"f:labels": {"f:fateMoudle": {}}}}, time="2024-02-01T00:00:00Z")
     out = adopt.upgrade_managed_fields([ours, _entry("helm", HELM_FIELDS), upgrade], {"helm"})
-    assert len(out) == 1 and out[0]["operation"] == "Apply"
+    assert out is not None and len(out) == 1 and out[0]["operation"] == "Apply"
     labels = out[0]["fieldsV1"]["f:metadata"]["f:labels"]
     assert set(labels) == {"f:app.kubernetes.io/name", "f:fateMoudle"}
     assert "f:meta.helm.sh/release-name" in out[0]["fieldsV1"]["f:metadata"]["f:annotations"]
@@ -81,7 +83,8 @@ def test_helm_release_records_are_read_from_secrets_and_config_maps():
     old = {**release, "version": 1, "info": {"status": "superseded"}}
     for kind in ("Secret", "ConfigMap"):
         assert adopt.decode_release(_record(kind, release)) == release
-        assert adopt.current_release([_record(kind, old), _record(kind, release)])["version"] == 2
+        current = adopt.current_release([_record(kind, old), _record(kind, release)])
+        assert current is not None and current["version"] == 2
     objects = adopt.manifest_objects(release, "fate-9999")
     assert [(o["kind"], o["metadata"]["name"], o["metadata"]["namespace"]) for o in objects] == [
         ("StatefulSet", "mysql", "fate-9999"), ("ConfigMap", "mysql-config", "other")]
@@ -107,7 +110,7 @@ def test_stack_plan_lists_what_the_stack_manages(tmp_path):
     res.set("adoptKubefate", True)
     path = tmp_path / "Pulumi.party-9999.yaml"
     path.write_text(to_stack_file(res, "cluster.yaml"))
-    plan = adopt.stack_plan(path)
+    plan = managed_stack(path)
     assert (plan.name, plan.namespace, plan.adopt) == ("fate-9999", "fate-9999", True)
     assert {("StatefulSet", "mysql"), ("ConfigMap", "python-config"), ("Service", "fateflow-client")} <= plan.objects
     assert not {k for k, _ in plan.objects} & {"Namespace", "Ingress"}

@@ -12,14 +12,16 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
 from fate_pulumi import adopt, backup
-from fate_pulumi.adopt import AdoptError, Kubectl, StackPlan
+from fate_pulumi.adopt import AdoptError
 from fate_pulumi.backup import BackupError, DumpCounter, MysqlExec, count_rows
 from fate_pulumi.inputs import InputError
+from fate_pulumi.kubectl import Kubectl
+from fate_pulumi.managed import ManagedStack
 from tests.conftest import party, render
 
 # mysqldump 8.0.28 (MySQL): a table's rows on the INSERT's line
@@ -202,7 +204,7 @@ def test_restored_rows_that_differ_are_named():
 
 def _mysql(volume: Optional[dict], claim: bool = False) -> dict:
     """MySQL's StatefulSet as KubeFATE v1.11.2's core/mysql/statefulSet.yaml renders it."""
-    sts = {"kind": "StatefulSet", "metadata": {"name": "mysql"}, "spec": {"template": {"spec": {
+    sts: dict[str, Any] = {"kind": "StatefulSet", "metadata": {"name": "mysql"}, "spec": {"template": {"spec": {
         "containers": [{"name": "mysql", "volumeMounts": [
             {"name": "mysql-confs", "mountPath": "/docker-entrypoint-initdb.d/"},
             {"name": "data", "mountPath": "/var/lib/mysql", "subPath": "mysql"}]}],
@@ -229,7 +231,8 @@ class FakeKubectl(Kubectl):
 
     def __init__(self, objects: dict[tuple[str, str], dict]):
         super().__init__(binary="false")
-        self.objects, self.calls = objects, []
+        self.objects = objects
+        self.calls: list[tuple[str, ...]] = []
 
     def get(self, resource, name, namespace):
         self.calls.append(("get", resource, name))
@@ -244,9 +247,10 @@ class FakeKubectl(Kubectl):
         raise AdoptError(f"not in this test: {args}")
 
 
-def _plan(tmp: Path, persistence: bool) -> StackPlan:
+def _plan(tmp: Path, persistence: bool) -> ManagedStack:
     ours = render(party(persistence={"enabled": persistence}, adoptKubefate=True)).get("StatefulSet", "mysql")
-    return StackPlan("fate-9999", "fate-9999", {("StatefulSet", "mysql")}, True, tmp / "Pulumi.party-9999.yaml", ours)
+    return ManagedStack("fate-9999", "fate-9999", {("StatefulSet", "mysql")}, True, tmp / "Pulumi.party-9999.yaml",
+                        ours)
 
 
 def test_take_over_of_a_mysql_in_an_empty_dir_needs_a_backup_or_the_loss_accepted(tmp_path):

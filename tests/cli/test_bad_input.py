@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -26,7 +27,8 @@ CLUSTER = {"name": "fate-9999", "namespace": "fate-9999", "chartName": "fate", "
 HELM_VALUES = {"image": {"registry": "federatedai", "isThridParty": None, "tag": "1.11.2-release"}, "partyId": 9999,
                "partyName": "fate-9999", "computing": "Eggroll", "federation": "Eggroll", "storage": "Eggroll",
                "modules": {"rollsite": {"include": True, "type": "ClusterIP"}}}
-TOPOLOGY = {"name": "demo", "development": True, "parties": [{"partyId": 9999, "address": "198.51.100.10"}]}
+TOPOLOGY: dict[str, Any] = {"name": "demo", "development": True,
+                            "parties": [{"partyId": 9999, "address": "198.51.100.10"}]}
 
 
 def _write(tmp: Path, name: str, content) -> Path:
@@ -199,6 +201,22 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
     ),
     # import
     "import-missing-file": (lambda t: ["import", str(t / "cluster.yaml")], "cluster.yaml: no such file", 2),
+    # a key of the wrong shape: its key, what it must be and an example (they were tracebacks)
+    "import-chart-name-a-list": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "chartName": ["fate"]}))],
+                                 "chartName: ['fate'] is not text; e.g. chartName: fate", 2),
+    "import-computing-a-number": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "computing": 5}))],
+                                  "computing: 5 is not text; e.g. computing: Eggroll", 2),
+    "import-modules-a-boolean": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "modules": True}))],
+                                 "modules: True is not a list of module names", 2),
+    "import-pull-secrets-a-number": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "imagePullSecrets": 3}))],
+                                     "imagePullSecrets: 3 is not a list of {name: <Secret>}", 2),
+    "import-ingress-class-a-list": (
+        lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "ingressClassName": ["nginx"]}))],
+        "ingressClassName: ['nginx'] is not text; e.g. ingressClassName: nginx", 2),
+    "import-persistence-a-word": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "persistence": "yes"}))],
+                                  "persistence: 'yes' is not true or false", 2),
+    "import-section-a-number": (lambda t: ["import", str(_write(t, "c.yaml", {**CLUSTER, "rollsite": 5}))],
+                                "rollsite: expects a mapping of rollsite's settings", 2),
     "import-bad-yaml": (
         lambda t: ["import", str(_write(t, "cluster.yaml", "partyId: 9999\n  modules: x\n"))],
         "cluster.yaml:2:",
@@ -885,6 +903,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     """`fate-pulumi preflight ... | head -1`: the pipe closes under the table, and no traceback follows."""
     proc = subprocess.Popen([_console_script(), "preflight", str(EXAMPLE)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    assert proc.stdout is not None
     proc.stdout.close()  # before the command has written anything (it is still importing)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141 and err == b"", err

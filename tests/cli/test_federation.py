@@ -13,23 +13,24 @@ import yaml
 from pydantic import ValidationError
 
 from fate_pulumi import cli, federation
-from fate_pulumi.federation import Status, Topology, configs, plan
+from fate_pulumi.federation import Status
 from fate_pulumi.picture import federation as picture_of
+from fate_pulumi.topology import PlannedStack, Topology, configs, plan
 from tests.conftest import ROOT, TEST_SECRETS, render
 
-EGGROLL_STAR = {
+EGGROLL_STAR: dict[str, Any] = {
     "name": "star",
     "exchange": {"backend": "eggroll", "address": "198.51.100.1"},
     "parties": [{"partyId": 9999, "address": "198.51.100.10"}, {"partyId": 10000, "address": "198.51.100.20"},
                 {"partyId": 10001, "address": "198.51.100.30"}],
 }
-PULSAR_STAR = {
+PULSAR_STAR: dict[str, Any] = {
     "name": "pulsar",
     "exchange": {"backend": "spark_pulsar", "address": "198.51.100.1"},
     "parties": [{"partyId": 9999, "backend": "spark_pulsar", "address": "198.51.100.10"},
                 {"partyId": 10000, "backend": "spark_local_pulsar", "address": "198.51.100.20"}],
 }
-PEER_TO_PEER = {
+PEER_TO_PEER: dict[str, Any] = {
     "name": "p2p",
     "parties": [{"partyId": 9999, "backend": "spark_rabbitmq", "address": "198.51.100.10"},
                 {"partyId": 10000, "backend": "spark_rabbitmq", "address": "198.51.100.20"},
@@ -37,15 +38,15 @@ PEER_TO_PEER = {
                 {"partyId": 10002, "backend": "eggroll", "address": "198.51.100.40"}],
 }
 TLS = {"rollsite": {"tls": {"enabled": True}}}
-EGGROLL_STAR_TLS = {  # mutual TLS between the exchange and two parties; the third stays plaintext
+EGGROLL_STAR_TLS: dict[str, Any] = {  # mutual TLS between the exchange and two parties; the third stays plaintext
     "name": "tls",
     "exchange": {"backend": "eggroll", "address": "198.51.100.1", "config": TLS},
     "parties": [{"partyId": 9999, "address": "198.51.100.10", "config": TLS},
                 {"partyId": 10000, "address": "198.51.100.20", "config": TLS},
                 {"partyId": 10001, "address": "198.51.100.30"}],
 }
-TOPOLOGIES = {"eggroll-star": EGGROLL_STAR, "pulsar-star": PULSAR_STAR, "peer-to-peer": PEER_TO_PEER,
-              "eggroll-star-tls": EGGROLL_STAR_TLS}
+TOPOLOGIES: dict[str, dict[str, Any]] = {"eggroll-star": EGGROLL_STAR, "pulsar-star": PULSAR_STAR,
+                                          "peer-to-peer": PEER_TO_PEER, "eggroll-star-tls": EGGROLL_STAR_TLS}
 
 
 def _topology(doc: dict, **changes: Any) -> Topology:
@@ -319,8 +320,8 @@ def test_every_route_is_verified_once_from_the_party_with_the_lower_id():
     assert pairs == {9999: [10000], 10000: [], 10001: [10002], 10002: []}
     # the toy tests are valid settings of the party that runs them (its routes reach the peers)
     for s in plan(_topology(PEER_TO_PEER)):
-        cfg = configs([federation.StackPlan(s.name, s.kind, s.party_id, {**s.config, "verify": {"toy": s.toy}},
-                                            where=s.where)], need_secrets=False)[s.name]
+        cfg = configs([PlannedStack(s.name, s.kind, s.party_id, {**s.config, "verify": {"toy": s.toy}},
+                                    where=s.where)], need_secrets=False)[s.name]
         assert [j.name for j in cfg.fate_jobs] == [f"toy-{peer}" for peer in s.toy]
 
 
@@ -351,7 +352,7 @@ def test_up_reports_each_pair_verified_or_failed_with_fates_reason(monkeypatch, 
             if self.plan.config.get("verify", {}).get("toy") == [10001]:
                 raise RuntimeError("error: update failed\n  kubernetes:batch/v1:Job fate-job-toy-10001-x: "
                                    "[Error] FATE Flow refused the job (retcode 103): Exception: federated error\n")
-            outputs = {"connect": {"nodePorts": {}}}
+            outputs: dict[str, Any] = {"connect": {"nodePorts": {}}}
             if self.plan.config.get("verify"):
                 outputs["jobs"] = toy
             return _UpResult(outputs)
@@ -568,7 +569,12 @@ def test_keys_not_from_the_topology_are_reported_and_up_refuses_them(tmp_path, c
                                               federation.OWNED: ["nodemanager", "partyId"]})
     before = (tmp_path / "Pulumi.star-party-9999.yaml").read_text()
     ran = []
-    monkeypatch.setattr(federation, "run", lambda command, *a, **k: ran.append(command) or [])
+
+    def run(command, *a, **k):
+        ran.append(command)
+        return []
+
+    monkeypatch.setattr(federation, "run", run)
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/" + name)
     _project(tmp_path)
     assert federation.main(["up", topology, "--work-dir", str(tmp_path)]) == 2
@@ -606,11 +612,6 @@ def test_a_verified_pair_is_not_run_again_and_a_new_one_waits_for_the_verificati
     assert party.verified()["verify"] == {"timeout": 900, "toy": [10000, 10001]}
 
 
-class _Output:
-    def __init__(self, value: Any):
-        self.value = value
-
-
 class _DeployedStack:
     """What pulumi.automation.select_stack answers for a deployed stack (its outputs only)."""
 
@@ -642,7 +643,7 @@ def test_a_stack_not_deployed_yet_is_not_refused(tmp_path, monkeypatch):
     from pulumi import automation as auto
 
     def missing(**_: Any) -> None:
-        raise auto.StackNotFoundError(Exception("no stack named 'star-party-10000' found"))
+        raise auto.StackNotFoundError(auto.CommandResult("", "no stack named 'star-party-10000' found", 255))
 
     monkeypatch.setattr(auto, "select_stack", missing)
     [party] = [s for s in plan(_topology(EGGROLL_STAR)) if s.name == "star-party-10000"]
@@ -690,7 +691,7 @@ def test_a_taken_over_federation_keeps_kubefates_node_ports_in_a_topology(tmp_pa
     imported = {9999: _kubefate_party(9999, 30090, 10000, "192.0.2.20", 30100),
                 10000: _kubefate_party(10000, 30100, 9999, "192.0.2.10", 30090)}
     address = {9999: "192.0.2.10", 10000: "192.0.2.20"}
-    topology = {"name": "demo", "development": True, "parties": [
+    topology: dict[str, Any] = {"name": "demo", "development": True, "parties": [
         {"partyId": pid, "address": address[pid], "nodePortBase": base}
         for pid, base in ((9999, 30090), (10000, 30100))]}
     for recorded in (False, True):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from fate_pulumi.importer import ImportError_, import_cluster, main, to_stack_file
+from fate_pulumi.importer import ClusterFileRefused, import_cluster, main, to_stack_file
 from stacks.config import load_config, required_secrets
 from tests.conftest import ROOT, TEST_SECRETS, render
 from tests.stacks import kubefate_reference as ref
@@ -124,11 +125,11 @@ FREE_KEYS = {"name", "namespace", "partyIp", "partyPort", "nodePort", "httpNodeP
              "AdapterURL", "username", "password"}
 
 
-def _leaves(node, path=()) -> dict[tuple, object]:
+def _leaves(node, path=()) -> dict[tuple, Any]:
     """Every key path of a cluster file -> its value; sections and lists of sections are walked (list items by
     index), lists of plain values are kept whole."""
     if isinstance(node, dict):
-        out: dict[tuple, object] = {path: "section"} if path else {}
+        out: dict[tuple, Any] = {path: "section"} if path else {}
         for key, value in node.items():
             out.update(_leaves(value, (*path, str(key))))
         return out
@@ -262,8 +263,8 @@ def _kubefate_images(data: dict) -> set[str]:
         if "nginx" in modules:
             images.add(f"{registry}/nginx:{tag}")
         return images
-    flavour = {"NN": "-nn", "ALL": "-all"}.get(data.get("algorithm"), "") + \
-        {"IPCL": "-ipcl", "GPU": "-gpu"}.get(data.get("device"), "")
+    flavour = {"NN": "-nn", "ALL": "-all"}.get(data.get("algorithm", ""), "") + \
+        {"IPCL": "-ipcl", "GPU": "-gpu"}.get(data.get("device", ""), "")
     spark = "-spark" if data["computing"] in ("Spark", "Spark_local") else ""
     images = {f"{registry}/fateflow{spark}{flavour}:{tag}"}
     if "rollsite" in modules:
@@ -326,7 +327,8 @@ def test_imported_pulsar_route_table(path):
     _res, r = _rendered(path)
     table = _config_file(r, "pulsar-route-table", "pulsar_route_table.yaml")
     pulsar = data.get("pulsar") or {}
-    expected = {int(k): {**v, "proxy": v.get("proxy", "")} for k, v in (pulsar.get("route_table") or {}).items()}
+    expected: dict[int | str, Any] = {
+        int(k): {**v, "proxy": v.get("proxy", "")} for k, v in (pulsar.get("route_table") or {}).items()}
     expected.setdefault(_own(data), {"host": "pulsar", "port": 6650, "sslPort": 6651, "proxy": ""})
     if pulsar.get("exchange"):
         ex = pulsar["exchange"]
@@ -350,7 +352,7 @@ def test_imported_nginx_route_table(path):
     res, r = _rendered(path)
     table = _config_file(r, "nginx-config", "route_table.yaml")
     nginx = data.get("nginx") or {}
-    expected = {
+    expected: dict[int | str, Any] = {
         int(k): {
             kk: [{"host": str(h["host"]).strip(), "http_port": h["http_port"], "grpc_port": h["grpc_port"]} for h in vv]
             for kk, vv in v.items()
@@ -455,7 +457,7 @@ def test_quirks_are_noted_not_hidden():
 def test_refused_keys_are_named(change, key):
     data = _load(fixture_file("party-9999-eggroll"))
     change(data)
-    with pytest.raises(ImportError_) as err:
+    with pytest.raises(ClusterFileRefused) as err:
         import_cluster(data)
     assert any(p.startswith(key) for p in err.value.problems), err.value.problems
 
@@ -534,7 +536,7 @@ def test_imported_external_mysql_and_spark():
     assert ("mysqlPassword", "externalMysqlPassword") in res.secrets
 
 
-LB_PARTY = {  # an eggroll party with lbrollsite and a rollsite section, as KubeFATE's docs pair them
+LB_PARTY: dict[str, Any] = {  # an eggroll party with lbrollsite and a rollsite section, as KubeFATE's docs pair them
     "name": "fate-9999",
     "namespace": "fate-9999",
     "chartName": "fate",
@@ -583,7 +585,7 @@ def test_lbrollsite_with_a_rollsite_section_keeps_peers_and_polling():
 
 
 def test_lbrollsite_and_rollsite_both_listed_is_refused_with_the_reason():
-    with pytest.raises(ImportError_) as err:
+    with pytest.raises(ClusterFileRefused) as err:
         import_cluster({**LB_PARTY, "modules": ["rollsite", *LB_PARTY["modules"]]})
     assert any("two Deployments named rollsite" in p for p in err.value.problems), err.value.problems
 
@@ -696,7 +698,8 @@ def test_import_over_a_freshly_initialised_stack_file(tmp_path, capsys):
 def test_a_failed_write_leaves_the_stack_file_as_it_was_and_no_script(tmp_path, monkeypatch, capsys):
     """The script is written after the stack file's text is staged and before it replaces the file: when the script
     cannot be written, the old stack file stays and nothing new is left behind."""
-    from fate_pulumi import cli, importer
+    from fate_pulumi import cli
+    from fate_pulumi.importer import command
 
     out = tmp_path / "Pulumi.party-9999.yaml"
     out.write_text(SALTED)
@@ -704,7 +707,7 @@ def test_a_failed_write_leaves_the_stack_file_as_it_was_and_no_script(tmp_path, 
     def full(path, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer, "write_private", full)
+    monkeypatch.setattr(command, "write_private", full)
     script = tmp_path / "secrets.sh"
     assert cli.main(["import", str(fixture_file("party-9999-eggroll")), "-o", str(out),
                      "--secrets-script", str(script)]) == 2

@@ -47,7 +47,9 @@ def test_every_secret_read_is_documented_in_the_readme(path):
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_the_cli_installed_is_the_pinned_one(path):
-    pinned = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    found = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert found is not None, "requirements.txt pins no pulumi"
+    pinned = found.group(1)
     actions = [s for s in _steps(yaml.safe_load(path.read_text())) if s.get("uses", "").startswith("pulumi/actions@")]
     assert actions
     for step in actions:

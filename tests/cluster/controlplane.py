@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -49,18 +49,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _key():
+def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _pem(obj) -> bytes:
+def _pem(obj: x509.Certificate | rsa.RSAPrivateKey) -> bytes:
     if isinstance(obj, x509.Certificate):
         return obj.public_bytes(serialization.Encoding.PEM)
     return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                              serialization.NoEncryption())
 
 
-def _cert(subject: str, key, issuer_key=None, issuer=None, ca: bool = False, sans=(),
+def _cert(subject: str, key: rsa.RSAPrivateKey, issuer_key: Optional[rsa.RSAPrivateKey] = None,
+          issuer: Optional[x509.Certificate] = None, ca: bool = False, sans: Sequence[str] = (),
           organization: Optional[str] = None) -> x509.Certificate:
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     name = x509.Name(([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []) +

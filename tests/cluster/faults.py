@@ -26,7 +26,7 @@ import yaml
 
 from tests.cluster.controlplane import STORAGE_CLASS, LocalCluster
 from tests.conftest import TEST_SECRETS
-from tests.engine.conftest import Engine, Result
+from tests.engine.harness import Engine, Result
 
 STACK, NS = "party-9999", "fate-9999"
 

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -284,7 +285,7 @@ class RealNode:
         ready = [c for c in node.get("status", {}).get("conditions", []) if c["type"] == "Ready"]
         return (ready[0]["status"], ready[0].get("message", "")) if ready else ("Unknown", "not registered")
 
-    def _wait(self, check, what: str, timeout: float) -> None:
+    def _wait(self, check: Callable[[], bool], what: str, timeout: float) -> None:
         """Poll `check` until it holds; a program of the node that exits fails at once, with its log."""
         deadline = time.time() + timeout
         while time.time() < deadline:

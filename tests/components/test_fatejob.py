@@ -152,7 +152,7 @@ def test_toy_is_fate_flows_toy_job():
     toy = toy_job(9999, 10000)
     assert toy.name == "toy-10000"
     assert toy.dsl == {"components": {"secure_add_example_0": {"module": "SecureAddExample"}}}
-    assert toy.conf is not None and toy.conf["initiator"] == {"role": "guest", "party_id": 9999}
+    assert isinstance(toy.conf, dict) and toy.conf["initiator"] == {"role": "guest", "party_id": 9999}
     assert toy.conf["role"] == {"guest": [9999], "host": [10000]}
 
 
@@ -182,7 +182,7 @@ def test_job_files_are_read_relative_to_the_project(tmp_path, monkeypatch):
     (tmp_path / "jobs" / "conf.yaml").write_text("dsl_version: 2\ninitiator: {role: guest, party_id: 9999}\n"
                                                  "role: {guest: [9999]}\n")
     job = FateJobConfig.model_validate({"name": "lr", "dsl": "jobs/dsl.json", "conf": "jobs/conf.yaml"})
-    assert job.dsl == DSL and job.conf is not None and job.conf["role"] == {"guest": [9999]}
+    assert job.dsl == DSL and isinstance(job.conf, dict) and job.conf["role"] == {"guest": [9999]}
     (tmp_path / "jobs" / "bad.yaml").write_text("a: [")
     with pytest.raises(ConfigError, match="the conf file 'jobs/bad.yaml' is neither JSON nor YAML"):
         load_config(party(jobs=[{"name": "lr", "dsl": DSL, "conf": "jobs/bad.yaml"}]))

@@ -61,12 +61,16 @@ def test_authority_refuses_a_foreign_key():
 
 def test_secret_contents_and_trust_bundle():
     peer = ca("peer CA").certificate_pem
-    plan = TlsPlan(ca=ca(), trusted=(peer,))
+    authority = ca()
+    plan = TlsPlan(authority.certificate_pem, authority.key_pem, trusted=(peer,))
     certs = plan.eggroll_certs(["203.0.113.10"])
+    assert isinstance(certs, dict)  # issued at once: the CA key is known
     assert set(certs) == {"ca.pem", "server.crt", "server.key", "client.crt", "client.key"}
     assert certs["ca.pem"].count("BEGIN CERTIFICATE") == 2
-    assert set(plan.pulsar_cert(9999, "fate.org", [])) == {"broker.cert.pem", "broker.key-pk8.pem", "ca.cert.pem"}
-    assert set(plan.traffic_server_cert("fate.org", [])) == {"proxy.cert.pem", "proxy.key.pem", "ca.cert.pem"}
+    pulsar, proxy = plan.pulsar_cert(9999, "fate.org", []), plan.traffic_server_cert("fate.org", [])
+    assert isinstance(pulsar, dict) and isinstance(proxy, dict)
+    assert set(pulsar) == {"broker.cert.pem", "broker.key-pk8.pem", "ca.cert.pem"}
+    assert set(proxy) == {"proxy.cert.pem", "proxy.key.pem", "ca.cert.pem"}
 
 
 def _tls_party(**tls):

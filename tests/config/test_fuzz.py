@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import os
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 from hypothesis import HealthCheck, given, settings
@@ -53,7 +55,7 @@ def expose(draw, cfg: dict, modules: list[str]) -> None:
     used = 0
     for module in modules:
         if module in ENTRY_PORTS and draw(st.booleans()):
-            svc = {"type": "NodePort", "nodePorts": {}}
+            svc: dict[str, Any] = {"type": "NodePort", "nodePorts": {}}
             for port in ENTRY_PORTS[module]:
                 if draw(st.booleans()):
                     svc["nodePorts"][port] = free[used]
@@ -144,7 +146,7 @@ def valid_config(draw) -> dict:
     return cfg
 
 
-def _mutations(cfg: dict) -> list[tuple[str, callable]]:
+def _mutations(cfg: dict) -> list[tuple[str, Callable[[dict], Any]]]:
     """Ways to break a valid config, each with the key its error must name."""
     kind = cfg["kind"]
     out = [

@@ -393,6 +393,12 @@ def _zookeeper_env(s: Stack) -> dict[str, Any]:
     }
 
 
+def _model_transfer_url(s: Stack) -> str:
+    fateflow = s.cfg.serving_server.fateflow
+    assert fateflow is not None, "a serving-server without servingServer.fateflow fails the config check"
+    return f"http://{fateflow.host}:{fateflow.port}/v1/model/transfer"
+
+
 def _serving(s: Stack) -> bool:
     return s.cfg.serving_server.cache_type == "redis" or "servingRedis" in s.cfg.enabled_modules
 
@@ -692,8 +698,7 @@ ENTRIES: dict[tuple[str, str], Entry] = {
                     "redis.port": s.cfg.serving_server.redis.port if s.cfg.serving_server.redis else 6379,
                     "port": 8000,
                     "zk.url": "serving-zookeeper:2181",
-                    "model.transfer.url": f"http://{s.cfg.serving_server.fateflow.host}:{s.cfg.serving_server.fateflow.port}"
-                    "/v1/model/transfer",
+                    "model.transfer.url": _model_transfer_url(s),
                 },
             ),
         ),

@@ -760,7 +760,9 @@ def test_traffic_server_tunnels_by_sni_to_the_party_broker(world_readable_tmp):
         "PROXY_CONFIG_ADMIN_USER_ID": "trafficserver",
     }
 
-    issued = TlsPlan(ca=ca()).pulsar_cert(9999, "fate.org", ["127.0.0.1"])
+    authority = ca()
+    issued = TlsPlan(authority.certificate_pem, authority.key_pem).pulsar_cert(9999, "fate.org", ["127.0.0.1"])
+    assert isinstance(issued, dict)  # issued at once: the CA key is known
     for name, text in issued.items():
         (tmp_path / f"broker-{name}").write_text(text)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

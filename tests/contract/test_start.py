@@ -120,7 +120,8 @@ def _pods(case: str) -> list[tuple[str, dict]]:
     return [(o["metadata"]["name"], o) for o in r.raw_objects if o["kind"] in WORKLOADS]
 
 
-PODS = [(case, name) for case in CASES for name, _ in _pods(case)]
+# in one order in every process (pytest-xdist's workers must collect the same tests)
+PODS = [(case, name) for case in CASES for name in sorted(name for name, _ in _pods(case))]
 
 
 def test_every_container_has_a_contract_entry():

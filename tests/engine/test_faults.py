@@ -12,7 +12,7 @@ import random
 import pytest
 
 from tests.cluster.faults import SCENARIOS, Party, deploy, run
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 # the faults CI can afford on every change (~2 min); the others run in bench/faults.py
 IN_CI = ("pulumi killed during up", "pulumi killed during destroy", "two pulumi up at once", "node drained",

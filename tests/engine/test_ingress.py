@@ -19,7 +19,7 @@ import pytest
 from stacks.program import INTERRUPTED
 from tests.cluster.controlplane import LocalCluster
 from tests.conftest import TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 NS = "fate-9999"
 STACK = "party-9999-ingress"
@@ -44,13 +44,6 @@ def _awaited(timeout: int | None) -> dict[str, Any]:
     """Ingress config that asks for the address, with the provider's await shortened to `timeout` seconds."""
     annotations = {"pulumi.com/timeoutSeconds": str(timeout)} if timeout else {}
     return {"awaitAddress": True, **{ui: {**route, "annotations": annotations} for ui, route in HOSTS.items()}}
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import yaml
 
 from tests.cluster.controlplane import LocalCluster
 from tests.conftest import TEST_SECRETS, render
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 NS = "fate-9999"
 STACK = "party-9999-jobs"
@@ -31,7 +31,7 @@ VALUES: dict[str, Any] = {
     "rollsite": {"partyList": [{"partyId": 10000, "host": "192.0.2.20", "port": 30091}]},
     "verify": {"toy": [10000]},
 }
-FAILING = {"name": "hetero-lr", "dsl": DSL, "conf": CONF, "timeout": 120}
+FAILING: dict[str, Any] = {"name": "hetero-lr", "dsl": DSL, "conf": CONF, "timeout": 120}
 FAILURE = "FATE job 202612011200000000007 failed (failed reader_0: ValueError: no data in table experiment.t1)"
 
 # a kwok Stage for the pods of Jobs: `match` picks them by the Job's name label, the containers end as `terminated`
@@ -93,14 +93,13 @@ def failing_job() -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, failing_job):
+def cluster_options(tmp_path_factory, failing_job) -> dict[str, Any]:
+    """The module's control plane (the `cluster` fixture, tests/engine/conftest.py) with kwok stages that complete
+    every job pod but fail `failing_job`'s."""
     where = tmp_path_factory.mktemp("kwok-stages")
     for name, text in stages(failing_job).items():
         (where / f"{name}.yaml").write_text(text)
-    local = LocalCluster(tmp_path_factory.mktemp("cluster"), stages={
-        "pod/fast/pod-complete.yaml": where / "pod-complete.yaml", "pod-fail": where / "pod-fail.yaml"}).start()
-    yield local
-    local.stop()
+    return {"stages": {"pod/fast/pod-complete.yaml": where / "pod-complete.yaml", "pod-fail": where / "pod-fail.yaml"}}
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ real Kubernetes provider)."""
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import json
 import shutil
@@ -15,7 +16,7 @@ import yaml
 from fate_pulumi.package import schema
 from stacks.config import SECRET_KEYS
 from tests.conftest import ROOT, TEST_SECRETS
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 
 def test_the_engine_reads_the_packages_schema(engine: Engine):
@@ -69,6 +70,55 @@ def test_the_yaml_example_deploys_what_the_stack_program_deploys(engine: Engine)
     different = [f for f in yaml_files if not filecmp.cmp(yaml_files[f], stack_files[f], shallow=False)]
     assert not different, different
     assert outputs["connect"] == stack_outputs["connect"] and outputs["summary"] == stack_outputs["summary"]
+
+
+def _created(preview: dict, component: str) -> set[tuple[str, str]]:
+    """(type, name without the component's name) of the Kubernetes objects a preview creates."""
+    out = set()
+    for step in preview["steps"]:
+        type_, name = step["urn"].split("::")[-2].split("$")[-1], step["urn"].split("::")[-1]
+        if step["op"] == "create" and type_.startswith("kubernetes:") and name.startswith(f"{component}-"):
+            out.add((type_, name.removeprefix(f"{component}-")))
+    return out
+
+
+def test_the_yaml_examples_preview_lists_every_object_also_while_a_password_is_unknown(engine: Engine):
+    """`pulumi preview` of the YAML example (passwords from its secret config) lists every object the stack
+    program's preview lists for the same settings; so does the example with a password another resource returns
+    once created (its id: unknown in a preview), which reaches the provider as an unknown input."""
+    if shutil.which("pulumi-language-yaml", path=engine.env.get("PATH")) is None:
+        raise RuntimeError("pulumi-language-yaml is not built: run tools/build-toolchain.sh yaml")
+    example = yaml.safe_load((ROOT / "examples" / "yaml" / "Pulumi.yaml").read_text())
+    example["packages"]["fate"] = str(ROOT / "provider")
+    settings = example["resources"]["party"]["properties"]
+    passwords = {k: TEST_SECRETS[k] for k in settings if k in SECRET_KEYS}
+    values = {k: v for k, v in settings.items() if k not in SECRET_KEYS}
+    name = engine.stack("yaml-preview-twin", values, passwords)
+    res = engine.run("preview", "--json", "--stack", name, timeout=900)
+    assert res.rc == 0, res.output[-3000:]
+    expected = _created(json.loads(res.stdout), f"fate-{settings['partyId']}")
+    assert len(expected) > 30
+
+    unknown = copy.deepcopy(example)
+    unknown["resources"]["sourceProvider"] = {"type": "pulumi:providers:kubernetes", "properties": {
+        "renderYamlToDirectory": str(engine.root / "rendered-password-source"), "kubeconfig": ""}}
+    unknown["resources"]["passwordSource"] = {
+        "type": "kubernetes:core/v1:ConfigMap", "options": {"provider": "${sourceProvider}"},
+        "properties": {"metadata": {"name": "password-source", "namespace": "default"}}}
+    unknown["resources"]["party"]["properties"]["fateboardPassword"] = "${passwordSource.id}"
+    for program, what in ((example, "yaml-preview"), (unknown, "yaml-preview-unknown")):
+        project = engine.root / what
+        project.mkdir()
+        (project / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False))
+        res = engine.run("stack", "init", what, "--secrets-provider", "passphrase", cwd=project)
+        assert res.rc == 0, res.output
+        for key, value in passwords.items():
+            res = engine.run("config", "set", "--secret", key, value, cwd=project)
+            assert res.rc == 0, res.output
+        res = engine.run("preview", "--json", cwd=project, timeout=900)
+        assert res.rc == 0, res.output[-3000:]
+        planned = _created(json.loads(res.stdout), "party")
+        assert planned == expected, (what, sorted(expected - planned))
 
 
 @pytest.fixture(autouse=True)

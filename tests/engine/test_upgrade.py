@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT, SECRET_KEYS, stack_config
-from tests.engine.conftest import Engine
+from tests.engine.harness import Engine
 
 BASELINE = "2d4b489"
 STACKS = ("Pulumi.party-9999-eggroll.yaml", "Pulumi.party-9999-spark-pulsar.yaml", "Pulumi.exchange-pulsar.yaml",

@@ -26,7 +26,7 @@ from tests.node import images
 NAME_LABEL = "app.kubernetes.io/name"
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """tests/node/test_host.py first: it starts and stops a node of its own, which cannot run beside the session's
     (one real node per host)."""
     items.sort(key=lambda item: 0 if item.fspath.basename == "test_host.py" else 1)
@@ -45,7 +45,7 @@ def archives() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def node(tmp_path_factory, archives) -> Iterator[Node]:
+def node(tmp_path_factory: pytest.TempPathFactory, archives: list[Path]) -> Iterator[Node]:
     require_node()
     cluster = LocalCluster(tmp_path_factory.mktemp("real-node"), nodes=0, volumes=12, real_node=True)
     try:

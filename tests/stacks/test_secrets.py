@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,8 @@ from fate_pulumi.render import stack_file_config, write
 from tests.conftest import EXAMPLES, TEST_SECRETS, render, render_file
 from tests.stacks.variants import VARIANTS
 
-CASES = {**{p.name: ("file", p) for p in EXAMPLES}, **{name: ("variant", cfg) for name, cfg in VARIANTS.items()}}
+CASES: dict[str, tuple[str, Any]] = {**{p.name: ("file", p) for p in EXAMPLES},
+                                     **{name: ("variant", cfg) for name, cfg in VARIANTS.items()}}
 
 
 def _rendered(case):
