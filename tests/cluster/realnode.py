@@ -253,6 +253,12 @@ class RealNode:
         except OSError:
             raise RuntimeError("another real node runs on this host (one at a time: it changes host-wide state)") \
                 from None
+        if Path(f"/sys/class/net/{BRIDGE}").exists():
+            # no node runs (the lock is free) but its bridge is there: a node was killed before its teardown, and
+            # the host's state from before it is lost; recording this one as "before" would keep its leftovers
+            self._lock.close()
+            raise RuntimeError(f"the bridge {BRIDGE} of a real node killed before its teardown is still on this host: "
+                               "remove its leftovers first (docs/node.md, 'A node killed')")
         start = time.time()
         self.dir.mkdir(parents=True)
         self.before = host_state()

@@ -26,6 +26,20 @@ from tests.node import images
 NAME_LABEL = "app.kubernetes.io/name"
 
 
+# what each node of the session took (RealNode.timings), printed at the end of the run (docs/node.md's figures)
+TIMINGS: list[tuple[str, dict[str, float]]] = []
+
+
+def record_timings(what: str, cluster: LocalCluster, started: float) -> None:
+    if cluster.node is not None and cluster.node.timings:
+        TIMINGS.append((what, {"control plane and node started": started, **cluster.node.timings}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for what, timings in TIMINGS:
+        terminalreporter.write_line(f"real node, {what}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """tests/node/test_host.py first: it starts and stops a node of its own, which cannot run beside the session's
     (one real node per host)."""
@@ -48,8 +62,11 @@ def archives() -> list[Path]:
 def node(tmp_path_factory: pytest.TempPathFactory, archives: list[Path]) -> Iterator[Node]:
     require_node()
     cluster = LocalCluster(tmp_path_factory.mktemp("real-node"), nodes=0, volumes=12, real_node=True)
+    started = 0.0
     try:
+        start = time.time()
         cluster.start()
+        started = time.time() - start
         assert cluster.node is not None
         start = time.time()
         cluster.node.load(archives)
@@ -57,6 +74,7 @@ def node(tmp_path_factory: pytest.TempPathFactory, archives: list[Path]) -> Iter
         yield Node(cluster)
     finally:
         cluster.stop()
+        record_timings("the session's", cluster, started)
     assert cluster.node is not None and not cluster.node.residue, cluster.node.residue
 
 

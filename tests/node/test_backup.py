@@ -10,6 +10,7 @@ table of our own making).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ SNAPSHOT = ("SELECT f_job_id, f_status, IFNULL(f_dsl, 'NULL') FROM t_job ORDER B
 def fate_pulumi(node: Node, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "fate_pulumi.cli", *args, f"--kubeconfig={node.cluster.kubeconfig}"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT,
-                          env={**__import__("os").environ, "KUBECTL": str(BIN / "kubectl"), "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "KUBECTL": str(BIN / "kubectl"), "PYTHONPATH": str(ROOT)})
 
 
 def test_a_persistence_off_party_keeps_its_rows_through_backup_a_new_pod_and_restore(node: Node, tmp_path):
