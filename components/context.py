@@ -17,6 +17,7 @@ from .outputs import OrOutput
 from .settings import IngressRoute
 
 if TYPE_CHECKING:
+    from .routing import FateflowLink
     from .tls import TlsPlan  # imported by stacks that issue certificates only
 
 S = TypeVar("S", bound=BaseModel)
@@ -50,6 +51,11 @@ class Context(Protocol):
     @property
     def public_hosts(self) -> tuple[str, ...]:
         """Addresses other deployments reach this one at (publicHost): names its certificates must carry."""
+
+    @property
+    def fateflow_links(self) -> tuple[FateflowLink, ...]:
+        """What FATE Flow's service_conf.yaml holds to reach each federation module (components/registry.py
+        FATEFLOW_LINKS), deployed or not."""
 
     def section(self, model: type[S]) -> S:
         """The deployment's config section of this model (e.g. `section(PythonConfig)` is `fate:python`)."""

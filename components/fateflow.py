@@ -26,9 +26,11 @@ from .kube import (
     tcp_probes,
 )
 from .mysql import Database, database
+from .nginx import NginxClient
 from .outputs import OrOutput, lift
-from .pulsar import PulsarConfig
-from .rabbitmq import RabbitmqConfig
+from .pulsar import PulsarClient, PulsarConfig
+from .rabbitmq import RabbitmqClient, RabbitmqConfig
+from .routing import Address, Sections
 from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -64,29 +66,6 @@ class HdfsClient(Model):
         default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module"
     )
     path_prefix: Optional[str] = None
-
-
-class RabbitmqClient(Model):
-    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
-    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
-    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
-
-
-class PulsarClient(Model):
-    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
-    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
-    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
-    topic_ttl: int = Field(default=3, ge=0)
-    cluster: str = "standalone"
-    tenant: str = "fl-tenant"
-
-
-class NginxClient(Model):
-    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
-
-    host: Optional[Host] = None
-    http_port: Optional[Port] = None
-    grpc_port: Optional[Port] = None
 
 
 class HiveClient(Model):
@@ -144,9 +123,8 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
 WAIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-SECRET_FIELDS = (
+SECRET_FIELDS = (  # FATE Flow's own; a link's are its `secrets`
     ("database", "passwd"),
-    ("fate_on_spark", "rabbitmq", "password"),
     ("fate_on_spark", "hive", "password"),
     ("zookeeper", "password"),
 )
@@ -158,7 +136,7 @@ def service_conf(ctx: Context) -> dict[str, Any]:
     computing, federation, storage = ctx.engines
     py = ctx.section(PythonConfig)
     serving = ctx.section(ServingLink)
-    return {
+    conf = {
         **_switches(ctx.site.party_id, py, serving),
         "fateflow": _fateflow_address(computing),
         "database": _database(database(ctx), ctx.secret("mysqlPassword")),
@@ -170,7 +148,6 @@ def service_conf(ctx: Context) -> dict[str, Any]:
         "fate_on_standalone": {"standalone": {"cores_per_node": 20, "nodes": 1}},
         "fate_on_eggroll": {
             "clustermanager": {"cores_per_node": py.clustermanager.cores_per_node, "nodes": py.clustermanager.nodes},
-            "rollsite": {"host": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")},
         },
         "fate_on_spark": _fate_on_spark(ctx, py),
         "fateboard": {"host": endpoints.FATEBOARD.name, "port": endpoints.FATEBOARD.port("http")},
@@ -180,6 +157,14 @@ def service_conf(ctx: Context) -> dict[str, Any]:
         "servings": {"hosts": [f"{serving.host}:{serving.port}"] if serving.host else []},
         "zookeeper": _zookeeper(ctx, serving.zookeeper),
     }
+    # what FATE Flow holds to reach the federation modules, after the sections they are in (components/routing.py
+    # FateflowLink; a link's `client` is the part of python's section that replaces the module by an external service)
+    for link in ctx.fateflow_links:
+        node = conf
+        for part in link.path[:-1]:
+            node = node.setdefault(part, {})
+        node[link.path[-1]] = link.value(ctx, getattr(py, link.client) if link.client else None)
+    return conf
 
 
 def _switches(party_id: int, py: PythonConfig, serving: ServingLink) -> dict[str, Any]:
@@ -235,8 +220,8 @@ def _database(db: Database, password: OrOutput[str]) -> dict[str, Any]:
 
 
 def _fate_on_spark(ctx: Context, py: PythonConfig) -> dict[str, Any]:
-    """`fate_on_spark`: the Spark, HDFS and Hive FATE Flow submits to and the queues it federates through (the
-    party's own modules unless python.* names external ones)."""
+    """`fate_on_spark`: the Spark, HDFS and Hive FATE Flow submits to (the party's own modules unless python.* names
+    external ones); the queues and the proxy it federates through are their modules' links."""
     hive: dict[str, Any] = {}
     if py.hive is not None:
         hive = {"host": py.hive.host, "port": py.hive.port, "auth_mechanism": py.hive.auth_mechanism,
@@ -248,32 +233,6 @@ def _fate_on_spark(ctx: Context, py: PythonConfig) -> dict[str, Any]:
         "hive": {k: hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
         "linkis_hive": {"host": "127.0.0.1", "port": 9001},
         "hdfs": {"name_node": py.hdfs.name_node or endpoints.NAMENODE_URL, "path_prefix": py.hdfs.path_prefix},
-        "rabbitmq": {
-            "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
-            "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
-            "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
-            "user": ctx.section(RabbitmqConfig).user,
-            "password": ctx.secret("rabbitmqPassword") if ctx.engines[1] == "RabbitMQ" else None,
-            "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
-            "mode": "replication",
-            "max_message_size": 1048576,
-        },
-        "pulsar": {
-            "host": py.pulsar.host or endpoints.PULSAR.name,
-            "port": py.pulsar.port or endpoints.PULSAR.port("broker"),
-            "mng_port": py.pulsar.mng_port or endpoints.PULSAR.port("web"),
-            "topic_ttl": py.pulsar.topic_ttl,
-            "cluster": py.pulsar.cluster,
-            "tenant": py.pulsar.tenant,
-            "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
-            "mode": "replication",
-            "max_message_size": 1048576,
-        },
-        "nginx": {
-            "host": py.nginx.host or endpoints.NGINX.name,
-            "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
-            "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
-        },
     }
 
 
@@ -287,17 +246,33 @@ def _zookeeper(ctx: Context, zk: Optional[ZookeeperLink]) -> dict[str, Any]:
     }
 
 
-def redacted(conf: dict[str, Any]) -> dict[str, Any]:
+def redacted(ctx: Context, conf: dict[str, Any]) -> dict[str, Any]:
     """service_conf.yaml with every password emptied (the readable copy in ConfigMaps). Copies the sections on the
     way to a password only (a password may be an Output, which cannot be copied)."""
     out = dict(conf)
-    for path in SECRET_FIELDS:
+    links = [(*link.path, key) for link in ctx.fateflow_links for key in link.secrets]
+    for path in (*SECRET_FIELDS, *links):
         node = out
         for part in path[:-1]:
             node[part] = dict(node[part])
             node = node[part]
         node[path[-1]] = ""
     return out
+
+
+def routes(of: Sections) -> list[Address]:
+    """Where FATE Flow dials out of the deployment: FATE-Serving (its address, its ZooKeeper), and the external
+    RabbitMQ, Pulsar and nginx python.* names instead of the party's modules."""
+    serving = of.section(ServingLink)
+    out = [(serving.host, serving.port)] if serving.host and serving.port else []
+    for hp in serving.zookeeper.hosts if serving.zookeeper else []:
+        host, _, port = hp.rpartition(":")
+        out.append((host, int(port)))
+    py = of.section(PythonConfig)
+    external = ((py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
+                (py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
+                (py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
+    return out + [(host, port) for host, port in external if host]
 
 
 def spark_master(ctx: Context) -> str:
@@ -353,7 +328,7 @@ def python_config(ctx: Context) -> dict[str, str]:
         "spark-defaults.conf": render_spark_defaults(
             spark_defaults(ctx.section(PythonConfig).spark, spark_master(ctx))
         ),
-        "service_conf.yaml": to_yaml(redacted(service_conf(ctx))),
+        "service_conf.yaml": to_yaml(redacted(ctx, service_conf(ctx))),
     }
 
 

@@ -530,7 +530,7 @@ def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
 def check_admission(cfg: DeploymentConfig) -> list[Problem]:
     if cfg.pod_security.admission != "baseline":
         return []
-    refused = beyond_baseline(set(cfg.enabled_modules))
+    refused = beyond_baseline(registry.capabilities(cfg.enabled_modules))
     if not refused:
         return []
     why = ", ".join(f"{m} ({'/'.join(caps)})" for m, caps in refused.items())
