@@ -32,11 +32,11 @@ from . import (
     spark,
     trafficserver,
 )
-from .context import Context
+from .context import Context, FateflowLink
 from .eggroll import ClusterManagerConfig, NodeManagerConfig
 from .endpoints import Svc
 from .kube import Module
-from .routing import FateflowLink, KubefateSection, Routes
+from .routing import KubefateSection, Routes
 from .settings import ExposedModule, ModuleBase, ServiceSettings, StorageSettings
 
 Kind = Literal["party", "exchange", "serving"]

@@ -1,21 +1,19 @@
 """What a module that dials other deployments tells the rest of the program, from its own file: the addresses its
 config makes it dial, what FATE Flow's service_conf.yaml needs to reach it, and how KubeFATE's section of it imports.
 
-A module's registry entry holds these (components/registry.py `ModuleSpec.routes`, `.fateflow`, `.kubefate`); the
-NetworkPolicies, `fate-pulumi preflight` and `picture`, FATE Flow's service_conf.yaml and `fate-pulumi import` read
-them there, never the module by name.
+A module's registry entry holds these (components/registry.py `ModuleSpec.routes`, `.fateflow` — a
+context.FateflowLink, which FATE Flow reads through its Context —, `.kubefate`); the NetworkPolicies,
+`fate-pulumi preflight` and `picture`, FATE Flow's service_conf.yaml and `fate-pulumi import` read them there, never
+the module by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Protocol, TypeVar
+from typing import Optional, Protocol, TypeVar
 
 from pydantic import BaseModel
-
-if TYPE_CHECKING:
-    from .context import Context
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -38,20 +36,6 @@ class Routes:
     of: Callable[[Sections], Iterable[Address]]
     peers: bool = True  # they lead to other deployments' federation modules (preflight: those must route back)
     traffic: Optional[tuple[str, str]] = None  # picture: what travels on them (legend name, arrow colour)
-
-
-@dataclass(frozen=True)
-class FateflowLink:
-    """What FATE Flow's service_conf.yaml holds to reach a module: `value(ctx, client)` at `path`, appended to the
-    section it is in (every party's FATE Flow has it, whether the module is deployed or not, as FATE's template has
-    every engine's). `client`: the key of FATE Flow's config section (`python.<client>`) whose settings replace the
-    module by an external service, handed to `value` (None without one). `secrets`: the keys of the value that hold
-    passwords (blanked in the python-config ConfigMap, kept in the python-secret Secret)."""
-
-    path: tuple[str, ...]
-    value: Callable[[Context, Any], dict[str, Any]]
-    client: Optional[str] = None
-    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
