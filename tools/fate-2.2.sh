@@ -6,7 +6,7 @@
 #   tools/fate-2.2.sh           # builds $CACHE/fate-2.2 unless it is current; prints its python
 #   tools/fate-2.2.sh --check   # exit 0 if the cached venv is current, 1 otherwise (builds nothing)
 #
-# The pins (measured: /work/shared/reference/fate-2.2.md, and docs/fate-2.2.md):
+# The pins (measured on this project's CI machine; cold install time in docs/development.md):
 # - fate_client[fate,fate_flow]==2.2.0 brings fate-flow 2.2.0 and pyfate 2.2.0 (torch 2.3.1, scikit-learn 1.4.1);
 # - pyfate[rabbitmq] for the RabbitMQ federation backend; its `pika` extra is unpinned and the extras of fate_client
 #   do not bring it: pika 1.2.1 is the version FATE's own requirements name (FATE@v2.2.0 python/requirements-rabbitmq.txt);
