@@ -27,6 +27,7 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
         namespace=cfg.target_namespace,
         party_id=cfg.party_id,
         kind=cfg.kind,
+        release=cfg.release,
         images=kube.Images(
             registry=cfg.registry,
             tag=cfg.fate_image_tag,
