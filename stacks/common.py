@@ -27,6 +27,7 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
         namespace=cfg.target_namespace,
         party_id=cfg.party_id,
         kind=cfg.kind,
+        release=cfg.release,
         images=kube.Images(
             registry=cfg.registry,
             tag=cfg.fate_image_tag,
@@ -57,58 +58,17 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
 
 def routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
     """(module, host, port) of every address the deployed modules dial, as the stack's config gives them: peers,
-    exchanges, FATE-Serving, external services. The NetworkPolicies and the federation picture read them."""
-    r: list[tuple[str, str, int]] = []
-    mods = set(cfg.enabled_modules)
-    if "rollsite" in mods:
-        rs = cfg.rollsite
-        if rs.exchange:
-            r.append(("rollsite", rs.exchange.host, rs.exchange.port))
-        r += [("rollsite", p.host, p.port) for p in rs.party_list]
-        r += [("rollsite", e.host, e.port) for e in rs.exchange_list]
-        if rs.polling.enabled and rs.polling.server:
-            r.append(("rollsite", rs.polling.server.host, rs.polling.server.port))
-    if "nginx" in mods:
-        if cfg.nginx.exchange:
-            r.append(("nginx", cfg.nginx.exchange.host, cfg.nginx.exchange.http_port))
-        for route in cfg.nginx.route_table.values():
-            r += [("nginx", h.host, h.http_port) for h in route.proxy + route.fateflow]
-    if "pulsar" in mods:
-        if cfg.pulsar.exchange:
-            r.append(("pulsar", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port))
-        r += [
-            ("pulsar", t.host, t.ssl_port if cfg.pulsar.exchange else t.port) for t in cfg.pulsar.route_table.values()
-        ]
-    if "rabbitmq" in mods:
-        r += [("rabbitmq", t.host, t.port) for t in cfg.rabbitmq.route_table.values()]
-    if "trafficServer" in mods:
-        for sni in cfg.traffic_server.sni_routes:
-            host, _, port = sni.tunnel_route.rpartition(":")
-            r.append(("trafficServer", host, int(port)))
-    if "servingProxy" in mods:
-        r += [("servingProxy", p.host, p.port) for p in cfg.serving_proxy.party_list]
-        if cfg.serving_proxy.exchange:
-            r.append(("servingProxy", cfg.serving_proxy.exchange.host, cfg.serving_proxy.exchange.port))
-    if "servingServer" in mods and cfg.serving_server.fateflow:
-        r.append(("servingServer", cfg.serving_server.fateflow.host, cfg.serving_server.fateflow.port))
-    if cfg.kind == "party" and "python" in mods:
-        if cfg.serving.host and cfg.serving.port:
-            r.append(("python", cfg.serving.host, cfg.serving.port))
-        for hp in cfg.serving.zookeeper.hosts if cfg.serving.zookeeper else []:
-            host, _, port = hp.rpartition(":")
-            r.append(("python", host, int(port)))
-        py = cfg.python
-        external = ((py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
-                    (py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
-                    (py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
-        r += [("python", host, port) for host, port in external if host]
-    return r
+    exchanges, FATE-Serving, external services (each module's `routes`, components/routing.py). The NetworkPolicies
+    and the federation picture read them."""
+    deployed = set(cfg.enabled_modules)
+    return [(m.name, host, port) for m in registry.MODULES if m.routes is not None and m.name in deployed
+            for host, port in m.routes.of(cfg)]
 
 
 def peer_namespaces(cfg: DeploymentConfig) -> tuple[str, ...]:
     """Namespaces of this cluster that the stack's routes name (`rollsite.fate-exchange`, `serving-zookeeper.fate-
     serving-9999:2181`, `x.ns.svc.cluster.local`): peers there connect back to this deployment's peer-facing modules."""
-    found = (endpoints.namespace_of(host) for _module, host, _port in routes(cfg))
+    found = (endpoints.namespace_of(host, registry.SERVICE_NAMES) for _module, host, _port in routes(cfg))
     return tuple(sorted({ns for ns in found if ns and ns != cfg.target_namespace}))
 
 
@@ -122,6 +82,7 @@ class Composition:
         self.site = site_of(cfg, prefix)
         self.opts = opts
         self.engines = cfg.engines
+        self.fateflow_links = registry.FATEFLOW_LINKS
         self.algorithm = cfg.algorithm
         self.device = cfg.device
         self.tls = tls_plan(cfg, today)
