@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from components.kube import ROOT_IMAGE_CAPABILITIES
-from components.security import EXTRA_CAPABILITIES
+from components.mysql import CAPABILITIES as MYSQL_CAPABILITIES
 from components.serving import REDIS_CONF
 from tests.cluster.controlplane import STORAGE_CLASS
 from tests.conftest import TEST_SECRETS, render
@@ -77,7 +77,7 @@ def test_mysql_initialises_over_its_init_sql_and_the_rendered_security_context(n
     pod = node.ready_pod(ns, "mysql")
     name = pod["metadata"]["name"]
     status = node.exec(ns, name, "mysql", "cat /proc/1/status").stdout
-    expected = caps([*ROOT_IMAGE_CAPABILITIES, *EXTRA_CAPABILITIES["mysql"]])
+    expected = caps([*ROOT_IMAGE_CAPABILITIES, *MYSQL_CAPABILITIES])
     assert int(status_field(status, "CapBnd"), 16) == expected, status
     assert status_field(status, "Uid").split()[0] == "999"  # mysqld runs as mysql, not root
     assert int(status_field(status, "CapEff"), 16) == 0
