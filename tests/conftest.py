@@ -107,7 +107,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 # Tiers that run only when asked for (.ci/run does, after installing what they need); deselected, not skipped,
 # otherwise: option -> the tests it selects
-TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py", "--fate": "tests/fate/"}
+TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py", "--fate": "tests/fate/",
+         "--real-node": "tests/node/"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -129,6 +130,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="run the real-software tier (tests/contract/test_daemons.py); needs Debian's daemons")
     parser.addoption("--fate", action="store_true",
                      help="run the real-FATE tier (tests/fate): FATE 2.2 itself; needs tools/fate-2.2.sh's venv")
+    parser.addoption("--real-node", action="store_true",
+                     help="run the real-node tier (tests/node): pods on a real kubelet; needs root, the toolchain "
+                          "and the node's Debian packages (docs/node.md)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

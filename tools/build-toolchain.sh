@@ -3,7 +3,8 @@
 # outside the repo. Idempotent: a tool already built at the right version is kept.
 #
 #   tools/build-toolchain.sh            # the engine (cli, langhost, provider, yaml): builds what is missing
-#   tools/build-toolchain.sh cluster    # the local control plane for tests: etcd, kube-*, kwok
+#   tools/build-toolchain.sh cluster    # the local control plane for tests: etcd, kube-*, kwok; the real node's
+#                                       # kubelet, kube-proxy, kubectl, kube-router and pause (tests/node)
 #   tools/build-toolchain.sh everything # both (what .ci/run builds)
 #   . "${FATE_PULUMI_CACHE:-$HOME/.cache/fate-pulumi}/env.sh"
 #
@@ -127,12 +128,17 @@ build_etcd() {
     go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3 )
 }
 
+# The control plane and the real node's binaries come from one `go build` of k8s.io/kubernetes: they share most of
+# their packages (client-go, apiserver, component-base ...), which are then compiled once.
+KUBE_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+
 build_kube() {
-  if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kube-scheduler" ] && [ -x "$BIN/kube-controller-manager" ] \
-     && "$BIN/kube-apiserver" --version 2>/dev/null | grep -q "v$KUBE_VERSION"; then
-    log "kubernetes v$KUBE_VERSION control plane: cached"; return
+  local cached=1 c
+  for c in "${KUBE_COMMANDS[@]}"; do [ -x "$BIN/$c" ] || cached=0; done
+  if [ "$cached" = 1 ] && [ -f "$BIN/.kube-$KUBE_VERSION" ]; then
+    log "kubernetes v$KUBE_VERSION (${KUBE_COMMANDS[*]}): cached"; return
   fi
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler v$KUBE_VERSION (k8s.io/kubernetes)"
+  log "building ${KUBE_COMMANDS[*]} v$KUBE_VERSION (k8s.io/kubernetes, one go build)"
   local dir minor patch; dir=$(wrapper kube)
   minor=$(echo "$KUBE_VERSION" | cut -d. -f2); patch=${KUBE_VERSION##*.}
   ( cd "$dir"
@@ -142,14 +148,46 @@ build_kube() {
     for m in $(awk '$2=="=>" && $3 ~ /^\.\/staging\/src\// {print $1}' "$gomod"); do
       go mod edit -replace="$m=$m@v0.$minor.$patch"
     done
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@v$KUBE_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-scheduler@v$KUBE_VERSION" >/dev/null
+    local pkgs=() c
+    for c in "${KUBE_COMMANDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    go get "${pkgs[@]/%/@v$KUBE_VERSION}" >/dev/null
     local ldf="-s -w"
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ldf="$ldf -X '$p.gitVersion=v$KUBE_VERSION' -X '$p.gitMajor=1' -X '$p.gitMinor=$minor' -X '$p.gitTreeState=clean'"
     done
-    go build -trimpath -ldflags "$ldf" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver \
-      k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler )
+    go build -trimpath -ldflags "$ldf" -o "$BIN/" "${pkgs[@]}" )
+  rm -f "$BIN"/.kube-*; touch "$BIN/.kube-$KUBE_VERSION"
+}
+
+# kube-router's firewall enforces NetworkPolicies on the real node (iptables + ipset; its router and service proxy
+# stay off). v2.1.0: the Go module proxy refuses newer v2 tags ("403 ... This module version is not available").
+KUBE_ROUTER_VERSION=2.1.0
+
+build_kube_router() {
+  local stamp="$BIN/.kube-router-$KUBE_ROUTER_VERSION"
+  if [ -x "$BIN/kube-router" ] && [ -f "$stamp" ]; then
+    log "kube-router v$KUBE_ROUTER_VERSION: cached"; return
+  fi
+  log "building kube-router v$KUBE_ROUTER_VERSION (github.com/cloudnativelabs/kube-router/v2)"
+  local dir; dir=$(wrapper kube-router)
+  ( cd "$dir"
+    go get "github.com/cloudnativelabs/kube-router/v2@v$KUBE_ROUTER_VERSION" >/dev/null
+    go build -trimpath -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v$KUBE_ROUTER_VERSION" \
+      -o "$BIN/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router )
+  rm -f "$BIN"/.kube-router-*; touch "$stamp"
+}
+
+# the pod sandbox's process (containerd's sandbox_image): tools/pause, ours, for the node's pause image
+build_pause() {
+  local stamp="$BIN/.pause-$(sha256sum "$REPO/tools/pause/main.go" | cut -c1-12)"
+  if [ -x "$BIN/pause" ] && [ -f "$stamp" ]; then
+    log "pause: cached"; return
+  fi
+  log "building pause (tools/pause)"
+  local dir; dir=$(wrapper pause)
+  cp "$REPO/tools/pause/main.go" "$dir/main.go"
+  ( cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$BIN/pause" . )
+  rm -f "$BIN"/.pause-*; touch "$stamp"
 }
 
 build_kwok() {
@@ -186,8 +224,9 @@ case "$what" in
   provider) build_provider ;;
   yaml) build_yaml ;;
   all) build_cli; build_langhost; build_provider; build_yaml ;;
-  cluster) build_etcd; build_kwok; build_kube ;;
-  everything) build_cli; build_langhost; build_provider; build_yaml; build_etcd; build_kwok; build_kube ;;
+  cluster) build_etcd; build_kwok; build_kube; build_kube_router; build_pause ;;
+  everything) build_cli; build_langhost; build_provider; build_yaml; build_etcd; build_kwok; build_kube; build_kube_router
+    build_pause ;;
 esac
 write_env
 log "done in $(( $(date +%s) - start )) s; cache $(du -sh "$CACHE" | cut -f1), Go module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"

@@ -1,5 +1,7 @@
 """A local Kubernetes control plane for tests, without Docker: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok (fake nodes whose pods become Running/Ready), from tools/build-toolchain.sh cluster.
+kube-scheduler and kwok (fake nodes whose pods become Running/Ready), from tools/build-toolchain.sh cluster; with
+`real_node=True` also a real node (tests/cluster/realnode.py: containerd, kubelet, kube-proxy, kube-router) whose
+pods really run.
 
 Everything listens on 127.0.0.1 with generated certificates and a kubeconfig; `stop()` ends the processes.
 Static hostPath PersistentVolumes (StorageClass `local-static`) let StatefulSets' claims bind.
@@ -22,13 +24,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from tests.cluster.realnode import RealNode
 
 CACHE = Path(os.environ.get("FATE_PULUMI_CACHE", Path.home() / ".cache" / "fate-pulumi"))
 BIN = CACHE / "bin"
@@ -56,9 +61,11 @@ def _pem(obj: x509.Certificate | rsa.RSAPrivateKey) -> bytes:
 
 
 def _cert(subject: str, key: rsa.RSAPrivateKey, issuer_key: Optional[rsa.RSAPrivateKey] = None,
-          issuer: Optional[x509.Certificate] = None, ca: bool = False, sans: Sequence[str] = ()) -> x509.Certificate:
+          issuer: Optional[x509.Certificate] = None, ca: bool = False, sans: Sequence[str] = (),
+          organization: Optional[str] = None) -> x509.Certificate:
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    name = x509.Name(([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []) +
+                     [x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer.subject if issuer else name)
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now).not_valid_after(now + dt.timedelta(days=2))
@@ -83,11 +90,12 @@ SUPERVISED = ("kube-controller-manager", "kube-scheduler", "kwok")
 
 class LocalCluster:
     def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40,
-                 stages: Optional[dict[str, Path]] = None, supervise: bool = False):
+                 stages: Optional[dict[str, Path]] = None, supervise: bool = False, real_node: bool = False):
         """`stages`: kwok stage files that replace the default ones by name (e.g. "pod/fast/pod-complete.yaml")
         or come in addition. `supervise`: restart a controller-manager, scheduler or kwok that exits, as the kubelet
         restarts a real control plane's static pods (kube-scheduler exits on purpose when it finds its cache
-        inconsistent, which an API server restart can cause)."""
+        inconsistent, which an API server restart can cause). `real_node`: a real node beside kwok's `nodes`
+        (`self.node`, tests/cluster/realnode.py); the PersistentVolumes are then local volumes on it."""
         self.dir = workdir
         self.stages = stages or {}
         self.nodes = nodes
@@ -101,6 +109,8 @@ class LocalCluster:
         self.port = free_port()
         self.kubeconfig = self.dir / "kubeconfig"
         self.server = f"https://127.0.0.1:{self.port}"
+        self.real_node = real_node
+        self.node: Optional[RealNode] = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -119,7 +129,7 @@ class LocalCluster:
             "--initial-cluster", f"default=http://127.0.0.1:{etcd_peer}", "--log-level", "warn"])
         self.wait(lambda: self._http_ok(self.etcd_health), "etcd")
         (self.dir / "tokens.csv").write_text(f'{TOKEN},admin,admin,"system:masters"\n')
-        self._spawn("kube-apiserver", [
+        self._spawn("kube-apiserver", self._node_apiserver_args(pki, [
             str(BIN / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_client}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
             f"--tls-cert-file={pki['server.crt']}", f"--tls-private-key-file={pki['server.key']}",
@@ -127,7 +137,7 @@ class LocalCluster:
             "--authorization-mode=RBAC", "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={pki['sa.pub']}", f"--service-account-signing-key-file={pki['sa.key']}",
             "--service-cluster-ip-range=10.96.0.0/16", "--service-node-port-range=30000-32767",
-            "--allow-privileged=true", "--enable-priority-and-fairness=false"])
+            "--allow-privileged=true", "--enable-priority-and-fairness=false"]))
         self.kubeconfig.write_text(
             yaml.safe_dump(
                 {
@@ -164,7 +174,7 @@ class LocalCluster:
         for i in range(self.nodes):
             self.apply(self._node(f"kwok-node-{i}"))
         for i in range(self.volumes):
-            self.apply(self._volume(f"local-pv-{i:02d}"))
+            self.apply(self._local_volume(f"local-pv-{i:02d}") if self.real_node else self._volume(f"local-pv-{i:02d}"))
         self.apply({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": STORAGE_CLASS},
                     "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
                     "reclaimPolicy": "Retain"})
@@ -173,6 +183,11 @@ class LocalCluster:
                   "default service account", timeout=60)
         if self._supervised:
             threading.Thread(target=self._supervisor, daemon=True).start()
+        if self.real_node:
+            from tests.cluster.realnode import RealNode
+
+            self.node = RealNode(self)
+            self.node.start()
         return self
 
     def _supervisor(self) -> None:
@@ -184,6 +199,8 @@ class LocalCluster:
                         self._spawn(name, self.args[name])
 
     def stop(self) -> None:
+        if self.node is not None:  # first: it deletes its pods through the API server
+            self.node.stop()
         with self._lock:  # the supervisor checks the flag and spawns under the lock: no replacement after this
             self._stopping.set()
         for proc in reversed(list(self.procs.values())):
@@ -324,6 +341,41 @@ class LocalCluster:
                          # the volume's backing directory: this cluster's own, so a test can leave files in it
                          "hostPath": {"path": str(self.volume_dir(name))}}}
 
+    def _local_volume(self, name: str) -> dict:
+        """A local PersistentVolume on the real node: its directory is this cluster's own, mounted into the pod by the
+        kubelet (which applies a pod's fsGroup to it, as to any local volume)."""
+        from tests.cluster.realnode import NAME
+
+        self.volume_dir(name).mkdir(parents=True, exist_ok=True)
+        return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+                "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                         "persistentVolumeReclaimPolicy": "Retain", "storageClassName": STORAGE_CLASS,
+                         "local": {"path": str(self.volume_dir(name))},
+                         "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                             {"key": "kubernetes.io/hostname", "operator": "In", "values": [NAME]}]}]}}}}
+
+    def _node_apiserver_args(self, pki: dict[str, Path], args: list[str]) -> list[str]:
+        """The API server's arguments, with what a real node needs: the kubelet's identity authorized by the Node
+        authorizer and limited by NodeRestriction, and a client certificate the kubelet accepts (exec, logs)."""
+        if not self.real_node:
+            return args
+        client = self.issue("kube-apiserver-kubelet-client", "system:masters", pki["ca.crt"].parent / "kubelet-client")
+        return [a for a in args if not a.startswith("--authorization-mode=")] + [
+                "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={client[0]}", f"--kubelet-client-key={client[1]}",
+                "--kubelet-preferred-address-types=InternalIP"]
+
+    def issue(self, common_name: str, organization: str, stem: Path) -> tuple[Path, Path]:
+        """A client certificate of the cluster's CA (`stem`.crt, `stem`.key): user `common_name`, group
+        `organization`."""
+        ca, ca_key = self._ca
+        key = _key()
+        cert = _cert(common_name, key, ca_key, ca, organization=organization)
+        crt, pem_key = stem.with_suffix(".crt"), stem.with_suffix(".key")
+        crt.write_bytes(_pem(cert))
+        pem_key.write_bytes(_pem(key))
+        return crt, pem_key
+
     def volume_dir(self, pv: str) -> Path:
         """The directory backing PersistentVolume `pv` (what a node would mount into the pod)."""
         return self.dir / "volumes" / pv
@@ -333,6 +385,7 @@ class LocalCluster:
         pki.mkdir(exist_ok=True)
         ca_key = _key()
         ca = _cert("local-ca", ca_key, ca=True)
+        self._ca = (ca, ca_key)
         server_key = _key()
         server = _cert("kube-apiserver", server_key, ca_key, ca,
                        sans=("127.0.0.1", "10.96.0.1", "localhost", "kubernetes", "kubernetes.default",
@@ -349,13 +402,19 @@ class LocalCluster:
 
 
 def main() -> None:
-    """Start a cluster by hand: python -m tests.cluster.controlplane DIR (Ctrl-C stops it)."""
+    """Start a cluster by hand: python -m tests.cluster.controlplane DIR [--real-node] (Ctrl-C stops it)."""
     import sys
 
-    workdir = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/fate-local-cluster")
+    args = [a for a in sys.argv[1:] if a != "--real-node"]
+    workdir = Path(args[0] if args else "/tmp/fate-local-cluster")
     if workdir.exists():
         shutil.rmtree(workdir)
-    cluster = LocalCluster(workdir).start()
+    cluster = LocalCluster(workdir, real_node="--real-node" in sys.argv[1:])
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
     print(f"export KUBECONFIG={cluster.kubeconfig}")
     try:
         while True:
