@@ -23,14 +23,30 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=1200)
 
 
+def _source_tree(dest: Path) -> Path:
+    """The repository's files as git sees them (tracked, and new ones it does not ignore), copied: setuptools builds
+    in the source tree (`build/`), which must not be the user's checkout — a stale build/lib there would also put
+    modules the checkout no longer has into later wheels."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
 def test_pip_install_of_the_repository_gives_a_working_command(tmp_path):
+    had_build = (ROOT / "build").exists()
+    source = _source_tree(tmp_path / "source")
     built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                 str(tmp_path / "dist"), str(ROOT), cwd=tmp_path)
+                 str(tmp_path / "dist"), str(source), cwd=tmp_path)
     assert built.returncode == 0, built.stderr[-2000:]
     [wheel] = (tmp_path / "dist").glob("fate_pulumi-*.whl")
     with zipfile.ZipFile(wheel) as whl:
         top = {name.split("/", 1)[0] for name in whl.namelist() if not name.split("/", 1)[0].endswith(".dist-info")}
     assert top == {"components", "stacks", "fate_pulumi"}, top
+    assert (ROOT / "build").exists() == had_build, "the wheel was built in the checkout (build/ written there)"
 
     venv.create(tmp_path / "venv", with_pip=True)
     pip = tmp_path / "venv" / "bin" / "pip"
