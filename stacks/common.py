@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -55,54 +56,73 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
     )
 
 
-def routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
-    """(module, host, port) of every address the deployed modules dial, as the stack's config gives them: peers,
-    exchanges, FATE-Serving, external services. The NetworkPolicies and the federation picture read them."""
-    r: list[tuple[str, str, int]] = []
+@dataclass(frozen=True)
+class Route:
+    """One address a deployed module dials, as the stack's config gives it: `peer` is what it leads to (a party id,
+    `exchange`, `default`, an SNI name, `serving`, `zookeeper` ...), `secure` whether the module dials it with TLS."""
+
+    module: str
+    peer: str
+    host: str
+    port: int
+    secure: bool = False
+
+
+def peer_routes(cfg: DeploymentConfig) -> list[Route]:
+    """Every address the deployed modules dial: peers, exchanges, FATE-Serving, external services (the stack output
+    `routes`; the NetworkPolicies and the federation picture read them through `routes`)."""
+    r: list[Route] = []
     mods = set(cfg.enabled_modules)
     if "rollsite" in mods:
         rs = cfg.rollsite
         if rs.exchange:
-            r.append(("rollsite", rs.exchange.host, rs.exchange.port))
-        r += [("rollsite", p.host, p.port) for p in rs.party_list]
-        r += [("rollsite", e.host, e.port) for e in rs.exchange_list]
+            r.append(Route("rollsite", "exchange", rs.exchange.host, rs.exchange.port, rs.exchange.secure))
+        r += [Route("rollsite", str(p.party_id), p.host, p.port, p.secure) for p in rs.party_list]
+        r += [Route("rollsite", "exchange", e.host, e.port) for e in rs.exchange_list]
         if rs.polling.enabled and rs.polling.server:
-            r.append(("rollsite", rs.polling.server.host, rs.polling.server.port))
+            r.append(Route("rollsite", "polling server", rs.polling.server.host, rs.polling.server.port))
     if "nginx" in mods:
         if cfg.nginx.exchange:
-            r.append(("nginx", cfg.nginx.exchange.host, cfg.nginx.exchange.http_port))
-        for route in cfg.nginx.route_table.values():
-            r += [("nginx", h.host, h.http_port) for h in route.proxy + route.fateflow]
+            r.append(Route("nginx", "exchange", cfg.nginx.exchange.host, cfg.nginx.exchange.http_port))
+        for party, route in cfg.nginx.route_table.items():
+            r += [Route("nginx", str(party), h.host, h.http_port) for h in route.proxy + route.fateflow]
     if "pulsar" in mods:
+        # with an exchange, pulsar reaches it and every peer through Traffic Server on their TLS ports
+        secure = cfg.pulsar.exchange is not None
         if cfg.pulsar.exchange:
-            r.append(("pulsar", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port))
-        r += [
-            ("pulsar", t.host, t.ssl_port if cfg.pulsar.exchange else t.port) for t in cfg.pulsar.route_table.values()
-        ]
+            r.append(Route("pulsar", "exchange", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port, True))
+        r += [Route("pulsar", str(party), t.host, t.ssl_port if secure else t.port, secure)
+              for party, t in cfg.pulsar.route_table.items()]
     if "rabbitmq" in mods:
-        r += [("rabbitmq", t.host, t.port) for t in cfg.rabbitmq.route_table.values()]
+        r += [Route("rabbitmq", str(party), t.host, t.port) for party, t in cfg.rabbitmq.route_table.items()]
     if "trafficServer" in mods:
         for sni in cfg.traffic_server.sni_routes:
             host, _, port = sni.tunnel_route.rpartition(":")
-            r.append(("trafficServer", host, int(port)))
+            r.append(Route("trafficServer", sni.fqdn, host, int(port), True))  # a tunnel to the party's TLS port
     if "servingProxy" in mods:
-        r += [("servingProxy", p.host, p.port) for p in cfg.serving_proxy.party_list]
+        r += [Route("servingProxy", str(p.party_id), p.host, p.port) for p in cfg.serving_proxy.party_list]
         if cfg.serving_proxy.exchange:
-            r.append(("servingProxy", cfg.serving_proxy.exchange.host, cfg.serving_proxy.exchange.port))
+            r.append(Route("servingProxy", "exchange", cfg.serving_proxy.exchange.host,
+                           cfg.serving_proxy.exchange.port))
     if "servingServer" in mods and cfg.serving_server.fateflow:
-        r.append(("servingServer", cfg.serving_server.fateflow.host, cfg.serving_server.fateflow.port))
+        r.append(Route("servingServer", "fateflow", cfg.serving_server.fateflow.host, cfg.serving_server.fateflow.port))
     if cfg.kind == "party" and "python" in mods:
         if cfg.serving.host and cfg.serving.port:
-            r.append(("python", cfg.serving.host, cfg.serving.port))
+            r.append(Route("python", "serving", cfg.serving.host, cfg.serving.port))
         for hp in cfg.serving.zookeeper.hosts if cfg.serving.zookeeper else []:
             host, _, port = hp.rpartition(":")
-            r.append(("python", host, int(port)))
+            r.append(Route("python", "zookeeper", host, int(port)))
         py = cfg.python
-        external = ((py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
-                    (py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
-                    (py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
-        r += [("python", host, port) for host, port in external if host]
+        external = (("rabbitmq", py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
+                    ("pulsar", py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
+                    ("nginx", py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
+        r += [Route("python", what, host, port) for what, host, port in external if host]
     return r
+
+
+def routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
+    """(module, host, port) of every address the deployed modules dial (peer_routes)."""
+    return [(r.module, r.host, r.port) for r in peer_routes(cfg)]
 
 
 def peer_namespaces(cfg: DeploymentConfig) -> tuple[str, ...]:
@@ -299,3 +319,8 @@ def module_opts(k8s_provider: pulumi.ProviderResource, ns: Optional[pulumi.Custo
 def connect_info(cfg: DeploymentConfig, node_ports: dict[str, pulumi.Output]) -> dict[str, Any]:
     """What another party needs to reach this deployment: party id, host and the NodePorts of its entry points."""
     return {"partyId": cfg.party_id, "host": cfg.public_host, "nodePorts": node_ports}
+
+
+def route_info(cfg: DeploymentConfig) -> list[dict[str, Any]]:
+    """The stack output `routes`: {module, peer, host, port, secure} of every address the modules dial."""
+    return [asdict(r) for r in peer_routes(cfg)]
