@@ -199,13 +199,14 @@ def certificates(outputs: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
         from cryptography import x509
 
         out["caExpires"] = x509.load_pem_x509_certificate(ca.encode()).not_valid_after_utc.date().isoformat()
-    for what, date in (("certificates", out["certificatesExpire"]), ("CA", out["caExpires"])):
+    for what, verb, date in (("the certificates", "expire", out["certificatesExpire"]),
+                             ("the CA", "expires", out["caExpires"])):
         if not date:
             continue
         left = (dt.date.fromisoformat(str(date)) - today).days
         if left <= EXPIRY_WARNING_DAYS:
             out["problems"].append(f"{what} expired on {date}" if left < 0
-                                   else f"{what} expire on {date} ({left} days)")
+                                   else f"{what} {verb} on {date} ({left} days)")
     return out
 
 
@@ -343,14 +344,12 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi status") -> 
     if any(not s.strip() for s in args.stacks):
         parser.error("an empty stack name (an unset shell variable?)")
     from fate_pulumi.drift import known_stack, project_dir
+    from fate_pulumi.topology import load, plan
 
+    # a federation's stacks: those not created yet are reported as such (degraded), not refused
+    names = [s.name for s in plan(load(args.topology))] if args.topology is not None else []
     work_dir = project_dir(args.work_dir)
-    if args.topology is not None:
-        from fate_pulumi.topology import load, plan
-
-        names = [s.name for s in plan(load(args.topology))]
-    else:
-        names = [known_stack(s, work_dir) for s in dict.fromkeys(args.stacks)]
+    names = names or [known_stack(s, work_dir) for s in dict.fromkeys(args.stacks)]
     given = Kubectl(args.kubeconfig, args.context) if (args.kubeconfig or args.context) else None
     reports = [assess(observe(name, work_dir, given)) for name in names]
     if args.json:
