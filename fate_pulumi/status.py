@@ -146,9 +146,7 @@ def containers(pod: Mapping[str, Any], now: dt.datetime) -> list[dict[str, Any]]
 def workloads(obs: Observed, now: dt.datetime) -> list[dict[str, Any]]:
     """Each Deployment and StatefulSet of the deployment, with its pods' containers."""
     pods: dict[str, list[dict]] = {}
-    for pod in obs.live.get("pods", []):
-        if any(o.get("kind") == "Job" for o in pod["metadata"].get("ownerReferences") or []):
-            continue  # a FATE job's pod: its outcome is the job's
+    for pod in obs.live.get("pods", []):  # a FATE job's pods (app fate-job) belong to no workload: jobs() reports it
         pods.setdefault((pod["metadata"].get("labels") or {}).get(APP, ""), []).append(pod)
     out = []
     for kind, resource in (("Deployment", "deployments"), ("StatefulSet", "statefulsets")):

@@ -190,7 +190,11 @@ def test_logs_follow_streams_new_lines(kube: Engine, log_dir: Path) -> None:
     try:
         assert follow.stdout is not None
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in follow.stdout or []], daemon=True).start()
+        def read() -> None:
+            for line in follow.stdout or []:
+                lines.put(line)
+
+        threading.Thread(target=read, daemon=True).start()
         assert lines.get(timeout=60) == f"[pod/python-0/fateflow] {FATEFLOW_LOG[1]}\n"
         later = "[INFO] job 202612080000000000001 submitted"
         with open(log_dir / "fateflow.log", "a") as log:
