@@ -7,7 +7,9 @@ derives itself (FATE Flow's service_conf.yaml, eggroll.properties ...) from the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Protocol, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Protocol, TypeVar
 
 import pulumi
 from pydantic import BaseModel
@@ -51,6 +53,11 @@ class Context(Protocol):
     def public_hosts(self) -> tuple[str, ...]:
         """Addresses other deployments reach this one at (publicHost): names its certificates must carry."""
 
+    @property
+    def fateflow_links(self) -> tuple[FateflowLink, ...]:
+        """What FATE Flow's service_conf.yaml holds to reach each federation module (components/registry.py
+        FATEFLOW_LINKS), deployed or not."""
+
     def section(self, model: type[S]) -> S:
         """The deployment's config section of this model (e.g. `section(PythonConfig)` is `fate:python`)."""
 
@@ -63,3 +70,18 @@ class Context(Protocol):
 
     def ingress(self, module: str) -> IngressRoute:
         """The Ingress hosts of a module's web UI (`fate:ingress.<module>`)."""
+
+
+@dataclass(frozen=True)
+class FateflowLink:
+    """What FATE Flow's service_conf.yaml holds to reach a federation module (that module's registry entry,
+    components/registry.py; FATE Flow reads them through `Context.fateflow_links`): `value(ctx, client)` at `path`,
+    appended to the section it is in (every party's FATE Flow has it, whether the module is deployed or not, as FATE's
+    template has every engine's). `client`: the key of FATE Flow's config section (`python.<client>`) whose settings
+    replace the module by an external service, handed to `value` (None without one). `secrets`: the keys of the value
+    that hold passwords (blanked in the python-config ConfigMap, kept in the python-secret Secret)."""
+
+    path: tuple[str, ...]
+    value: Callable[[Context, Any], dict[str, Any]]
+    client: Optional[str] = None
+    secrets: tuple[str, ...] = ()

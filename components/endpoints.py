@@ -7,6 +7,7 @@ The `key` of a port is how a stack config names it (``service.nodePorts.<key>``)
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,13 +38,14 @@ def cluster_names(service: str, namespace: str) -> list[str]:
     return [f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
 
 
-def namespace_of(host: str) -> Optional[str]:
-    """The namespace a host names when it is a Service of this cluster: `<FATE Service>.<ns>`, or any
+def namespace_of(host: str, services: Optional[Collection[str]] = None) -> Optional[str]:
+    """The namespace a host names when it is a Service of this cluster: `<FATE Service>.<ns>` (`services`: the
+    names that count, by default this table's; components/registry.py SERVICE_NAMES adds every module's), or any
     `<svc>.<ns>.svc[.cluster.local]`; None for other hosts (an IP, `db.bank.example`)."""
     labels = host.lower().split(".")
     if len(labels) >= 3 and labels[2] == "svc" and labels[3:] in ([], ["cluster", "local"]):
         return labels[1]
-    if len(labels) == 2 and labels[0] in SERVICE_NAMES:
+    if len(labels) == 2 and labels[0] in (SERVICE_NAMES if services is None else services):
         return labels[1]
     return None
 

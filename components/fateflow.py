@@ -21,14 +21,17 @@ from .kube import (
     config_checksum,
     env,
     env_from_secret,
+    http_probes,
     node_port_outputs,
     resources_of,
     tcp_probes,
 )
 from .mysql import Database, database
+from .nginx import NginxClient
 from .outputs import OrOutput, lift
-from .pulsar import PulsarConfig
-from .rabbitmq import RabbitmqConfig
+from .pulsar import PulsarClient, PulsarConfig
+from .rabbitmq import RabbitmqClient, RabbitmqConfig
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -64,29 +67,6 @@ class HdfsClient(Model):
         default=None, description="External HDFS, e.g. hdfs://nn:9000; unset = hdfs module"
     )
     path_prefix: Optional[str] = None
-
-
-class RabbitmqClient(Model):
-    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
-    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
-    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
-
-
-class PulsarClient(Model):
-    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
-    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
-    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
-    topic_ttl: int = Field(default=3, ge=0)
-    cluster: str = "standalone"
-    tenant: str = "fl-tenant"
-
-
-class NginxClient(Model):
-    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
-
-    host: Optional[Host] = None
-    http_port: Optional[Port] = None
-    grpc_port: Optional[Port] = None
 
 
 class HiveClient(Model):
@@ -144,12 +124,25 @@ DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}}
 WAIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-SECRET_FIELDS = (
+SECRET_FIELDS = (  # FATE Flow's own; a link's are its `secrets`
     ("database", "passwd"),
-    ("fate_on_spark", "rabbitmq", "password"),
     ("fate_on_spark", "hive", "password"),
     ("zookeeper", "password"),
 )
+
+# FATE 2.2 (fate:release "2.2"; docs/config-contract.md "FATE 2.2"). The image FATE's docker-compose for 2.2 names
+# (FATE PR #5741, deploy/docker-compose/README_zh.md L48-52); FATE Flow's directory in it, where FATE Flow 2.2 reads
+# conf/ and fateflow.env and writes logs/, jobs/, model/ and data/ (Flow@v2.2.0 python/fate_flow/utils/file_utils.py
+# L55-74: three levels above the package, which the image keeps outside the venv)
+FATEFLOW_22_TAG = "2.2.0-release"
+FATE_FLOW_22_DIR = f"{FATE_HOME}/fate_flow"
+SECRET_FIELDS_22 = (("database", "mysql", "passwd"), ("federation", "rabbitmq", "password"))
+# log_level is an integer (Flow@v2.2.0 runtime/system_settings.py L113: int(...))
+LOG_LEVEL_NUMBERS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+# computing.standalone.cores: the cores FATE Flow registers for its standalone engine; a job asking more fails
+# "Resource limit exceeded" (manager/service/resource_manager.py L90-96). FATE Flow's own default
+# (Flow@v2.2.0 conf/service_conf.yaml L50-51); jobs ask job_cores 4 (conf/job_default_config.yaml L2)
+STANDALONE_CORES_22 = 32
 
 
 def service_conf(ctx: Context) -> dict[str, Any]:
@@ -158,7 +151,7 @@ def service_conf(ctx: Context) -> dict[str, Any]:
     computing, federation, storage = ctx.engines
     py = ctx.section(PythonConfig)
     serving = ctx.section(ServingLink)
-    return {
+    conf = {
         **_switches(ctx.site.party_id, py, serving),
         "fateflow": _fateflow_address(computing),
         "database": _database(database(ctx), ctx.secret("mysqlPassword")),
@@ -170,7 +163,6 @@ def service_conf(ctx: Context) -> dict[str, Any]:
         "fate_on_standalone": {"standalone": {"cores_per_node": 20, "nodes": 1}},
         "fate_on_eggroll": {
             "clustermanager": {"cores_per_node": py.clustermanager.cores_per_node, "nodes": py.clustermanager.nodes},
-            "rollsite": {"host": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")},
         },
         "fate_on_spark": _fate_on_spark(ctx, py),
         "fateboard": {"host": endpoints.FATEBOARD.name, "port": endpoints.FATEBOARD.port("http")},
@@ -179,6 +171,64 @@ def service_conf(ctx: Context) -> dict[str, Any]:
                                 "Bucket": None},
         "servings": {"hosts": [f"{serving.host}:{serving.port}"] if serving.host else []},
         "zookeeper": _zookeeper(ctx, serving.zookeeper),
+    }
+    # what FATE Flow holds to reach the federation modules, after the sections they are in (components/routing.py
+    # FateflowLink; a link's `client` is the part of python's section that replaces the module by an external service)
+    for link in ctx.fateflow_links:
+        node = conf
+        for part in link.path[:-1]:
+            node = node.setdefault(part, {})
+        node[link.path[-1]] = link.value(ctx, getattr(py, link.client) if link.client else None)
+    return conf
+
+
+def service_conf_22(ctx: Context) -> dict[str, Any]:
+    """FATE Flow 2.2's service_conf.yaml as data, passwords included: every key as Flow@v2.2.0 reads it
+    (docs/config-contract.md "FATE 2.2"). Computing is FATE Flow's standalone engine in its own pod; jobs federate
+    through RabbitMQ (`mode: replication`: a broker per party, queues federated to each peer's broker from
+    rabbitmq_route_table.yaml); FATE Flow reaches partners through the party's nginx."""
+    py = ctx.section(PythonConfig)
+    db = database(ctx)
+    return {
+        "party_id": str(ctx.site.party_id),  # apps/client/site_app.py L23-27 answers it as given
+        "use_registry": False,  # no ZooKeeper (service_manager.py L508-521)
+        "log_level": LOG_LEVEL_NUMBERS[py.log_level],
+        "fateflow": {
+            "host": POD_IP_PLACEHOLDER,  # bound to, and announced to tasks (fate_flow_server.py L103-120)
+            "http_port": endpoints.FATEFLOW.port("http"),
+            "grpc_port": endpoints.FATEFLOW.port("grpc"),
+            "proxy_name": "nginx",  # utils/api_utils.py L142-145
+        },
+        "database": {
+            "engine": "mysql",  # db/base_models.py L175-181
+            "decrypt_key": None,
+            # hub/database/mysql.py L21-25: `name` popped, the rest passed to PooledMySQLDatabase
+            "mysql": {"name": db.name, "user": db.user, "passwd": ctx.secret("mysqlPassword"), "host": db.host,
+                      "port": db.port, "max_connections": 100, "stale_timeout": 30},
+        },
+        "default_engines": {"computing": "standalone", "federation": "rabbitmq", "storage": "standalone"},
+        "default_provider": {"name": "fate", "version": None, "device": "local"},  # version: fateflow.env's
+        "computing": {"standalone": {"cores": STANDALONE_CORES_22}},
+        "federation": {
+            # controller/parser.py L314-322 -> RabbitMQConfig (entity/spec/dag/_federation.py L62-69)
+            "rabbitmq": {
+                "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
+                "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
+                "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
+                "user": ctx.section(RabbitmqConfig).user,
+                "password": ctx.secret("rabbitmqPassword"),
+                "mode": "replication",
+                "max_message_size": 1048576,
+            },
+            "nginx": {
+                "host": py.nginx.host or endpoints.NGINX.name,
+                "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
+                "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
+                "protocol": "http",
+            },
+        },
+        "authentication": {"client": False, "site": False, "permission": False},
+        "model_store": {"engine": "file", "decrypt_key": None, "file": {"path": None}},  # fate_flow/model
     }
 
 
@@ -235,8 +285,8 @@ def _database(db: Database, password: OrOutput[str]) -> dict[str, Any]:
 
 
 def _fate_on_spark(ctx: Context, py: PythonConfig) -> dict[str, Any]:
-    """`fate_on_spark`: the Spark, HDFS and Hive FATE Flow submits to and the queues it federates through (the
-    party's own modules unless python.* names external ones)."""
+    """`fate_on_spark`: the Spark, HDFS and Hive FATE Flow submits to (the party's own modules unless python.* names
+    external ones); the queues and the proxy it federates through are their modules' links."""
     hive: dict[str, Any] = {}
     if py.hive is not None:
         hive = {"host": py.hive.host, "port": py.hive.port, "auth_mechanism": py.hive.auth_mechanism,
@@ -248,32 +298,6 @@ def _fate_on_spark(ctx: Context, py: PythonConfig) -> dict[str, Any]:
         "hive": {k: hive.get(k) for k in ("host", "port", "auth_mechanism", "username", "password")},
         "linkis_hive": {"host": "127.0.0.1", "port": 9001},
         "hdfs": {"name_node": py.hdfs.name_node or endpoints.NAMENODE_URL, "path_prefix": py.hdfs.path_prefix},
-        "rabbitmq": {
-            "host": py.rabbitmq.host or endpoints.RABBITMQ.name,
-            "mng_port": py.rabbitmq.mng_port or endpoints.RABBITMQ.port("management"),
-            "port": py.rabbitmq.port or endpoints.RABBITMQ.port("amqp"),
-            "user": ctx.section(RabbitmqConfig).user,
-            "password": ctx.secret("rabbitmqPassword") if ctx.engines[1] == "RabbitMQ" else None,
-            "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
-            "mode": "replication",
-            "max_message_size": 1048576,
-        },
-        "pulsar": {
-            "host": py.pulsar.host or endpoints.PULSAR.name,
-            "port": py.pulsar.port or endpoints.PULSAR.port("broker"),
-            "mng_port": py.pulsar.mng_port or endpoints.PULSAR.port("web"),
-            "topic_ttl": py.pulsar.topic_ttl,
-            "cluster": py.pulsar.cluster,
-            "tenant": py.pulsar.tenant,
-            "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
-            "mode": "replication",
-            "max_message_size": 1048576,
-        },
-        "nginx": {
-            "host": py.nginx.host or endpoints.NGINX.name,
-            "http_port": py.nginx.http_port or endpoints.NGINX.port("http"),
-            "grpc_port": py.nginx.grpc_port or endpoints.NGINX.port("grpc"),
-        },
     }
 
 
@@ -287,17 +311,35 @@ def _zookeeper(ctx: Context, zk: Optional[ZookeeperLink]) -> dict[str, Any]:
     }
 
 
-def redacted(conf: dict[str, Any]) -> dict[str, Any]:
-    """service_conf.yaml with every password emptied (the readable copy in ConfigMaps). Copies the sections on the
-    way to a password only (a password may be an Output, which cannot be copied)."""
+def redacted(ctx: Context, conf: dict[str, Any], fields: Optional[Sequence[tuple[str, ...]]] = None) -> dict[str, Any]:
+    """service_conf.yaml with every password emptied (the readable copy in ConfigMaps): `fields`, else FATE Flow
+    1.11's own and every federation link's. Copies the sections on the way to a password only (a password may be an
+    Output, which cannot be copied)."""
     out = dict(conf)
-    for path in SECRET_FIELDS:
+    if fields is None:
+        fields = (*SECRET_FIELDS, *((*link.path, key) for link in ctx.fateflow_links for key in link.secrets))
+    for path in fields:
         node = out
         for part in path[:-1]:
             node[part] = dict(node[part])
             node = node[part]
         node[path[-1]] = ""
     return out
+
+
+def routes(of: Sections) -> list[Route]:
+    """Where FATE Flow dials out of the deployment: FATE-Serving (its address, its ZooKeeper), and the external
+    RabbitMQ, Pulsar and nginx python.* names instead of the party's modules."""
+    serving = of.section(ServingLink)
+    out = [Route(serving.host, serving.port, "serving")] if serving.host and serving.port else []
+    for hp in serving.zookeeper.hosts if serving.zookeeper else []:
+        host, _, port = hp.rpartition(":")
+        out.append(Route(host, int(port), "zookeeper"))
+    py = of.section(PythonConfig)
+    external = (("rabbitmq", py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
+                ("pulsar", py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
+                ("nginx", py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
+    return out + [Route(host, port, what) for what, host, port in external if host]
 
 
 def spark_master(ctx: Context) -> str:
@@ -341,19 +383,26 @@ def pulsar_route_table(party_id: int, pulsar: PulsarConfig) -> dict[Any, Any]:
     return table
 
 
-def rabbitmq_route_table(party_id: int, rabbitmq: RabbitmqConfig) -> dict[Any, Any]:
-    return {party_id: {"host": endpoints.RABBITMQ.name, "port": endpoints.RABBITMQ.port("amqp")},
-            **{pid: r.model_dump() for pid, r in rabbitmq.route_table.items()}}
+def rabbitmq_route_table(party_id: int, rabbitmq: RabbitmqConfig, release: str = "1.11.2") -> dict[Any, Any]:
+    """rabbitmq_route_table.yaml: the own broker, then peers. FATE 2.2 validates it as Dict[str, {host, port}]
+    (Flow@v2.2.0 entity/spec/dag/_federation.py L56-73, pydantic) and looks peers up by party id string
+    (FATE@v2.2.0 python/fate/arch/federation/backends/rabbitmq/_federation.py L211-215): keys are strings there."""
+    table = {party_id: {"host": endpoints.RABBITMQ.name, "port": endpoints.RABBITMQ.port("amqp")},
+             **{pid: r.model_dump() for pid, r in rabbitmq.route_table.items()}}
+    return {str(k): v for k, v in table.items()} if release == "2.2" else table
 
 
 def python_config(ctx: Context) -> dict[str, str]:
     """The python-config ConfigMap: FATE's service_conf.yaml without passwords (nodemanagers' egg_pair processes read
-    it) and the driver's spark-defaults; FATE Flow itself reads the Secret's full copy."""
+    it) and the driver's spark-defaults; FATE Flow itself reads the Secret's full copy. FATE 2.2: the readable
+    service_conf.yaml only (no Spark in this step)."""
+    if ctx.site.release == "2.2":
+        return {"service_conf.yaml": to_yaml(redacted(ctx, service_conf_22(ctx), SECRET_FIELDS_22))}
     return {
         "spark-defaults.conf": render_spark_defaults(
             spark_defaults(ctx.section(PythonConfig).spark, spark_master(ctx))
         ),
-        "service_conf.yaml": to_yaml(redacted(service_conf(ctx))),
+        "service_conf.yaml": to_yaml(redacted(ctx, service_conf(ctx))),
     }
 
 
@@ -376,6 +425,7 @@ class FateFlowArgs:
     rabbitmq_routes: dict[Any, Any] = field(default_factory=dict)
     gpu_count: int = 0
     eggroll_config_checksum: Optional[str] = None
+    release: str = "1.11.2"
 
 
 class FateFlow(Module):
@@ -396,8 +446,12 @@ class FateFlow(Module):
         self.rabbitmq_routes = args.rabbitmq_routes
         self._config_objects(args)
         data_volume, claim = self.data_volume("python-data", section.storage)
-        mounts, volumes = self._volumes(args.engines, data_volume)
-        container = self._container(section, args, mounts)
+        if args.release == "2.2":
+            mounts, volumes = self._volumes_22(data_volume)
+            container = self._container_22(section, args, mounts)
+        else:
+            mounts, volumes = self._volumes(args.engines, data_volume)
+            container = self._container(section, args, mounts)
         # with Istio an init container has no network before the sidecar starts
         init = [] if site.istio else [self._wait_for_mysql(args.database)]
         pod = self.pod_spec(
@@ -420,7 +474,8 @@ class FateFlow(Module):
         """python-config, the route tables, and python-secret: service_conf.yaml with its passwords (written in the
         passwords' apply when one is an Output) and the MySQL password the start waits with."""
         self.config_map(CONFIG_MAP, args.python_config)
-        self.config_map(PULSAR_ROUTE_TABLE, {"pulsar_route_table.yaml": to_yaml(self.pulsar_routes)})
+        if args.release != "2.2":  # a 2.2 party federates through RabbitMQ only
+            self.config_map(PULSAR_ROUTE_TABLE, {"pulsar_route_table.yaml": to_yaml(self.pulsar_routes)})
         self.config_map(RABBITMQ_ROUTE_TABLE, {"rabbitmq_route_table.yaml": to_yaml(self.rabbitmq_routes)})
         self.secret(SECRET, {"service_conf.yaml": lift(to_yaml, self.service_conf),
                              "mysql-password": args.mysql_password})
@@ -507,6 +562,50 @@ class FateFlow(Module):
             **tcp_probes(http, liveness_delay=30, readiness_delay=5, timeout=5),
         )
 
+    def _volumes_22(self, data_volume: Optional[dict]) -> tuple[list[dict], list[dict]]:
+        """FATE 2.2: service_conf.yaml's Secret (copied into conf/ at start), rabbitmq_route_table.yaml at the path
+        FATE Flow 2.2 hard-codes (controller/parser.py L314-316: `<conf>/rabbitmq_route_table.yaml`; a subPath
+        keeps the image's other conf/ files visible), and the data volume's logs, jobs, models and standalone tables
+        (runtime/system_settings.py L107-110)."""
+        mounts: list[dict[str, Any]] = [
+            {"name": "python-secret", "mountPath": f"{FATE_FLOW_22_DIR}/conf-tmp", "readOnly": True},
+            {"name": "rabbitmq-route-table", "mountPath": f"{FATE_FLOW_22_DIR}/conf/rabbitmq_route_table.yaml",
+             "subPath": "rabbitmq_route_table.yaml", "readOnly": True},
+            *({"name": "python-data", "mountPath": f"{FATE_FLOW_22_DIR}/{d}", "subPath": d}
+              for d in ("logs", "jobs", "model", "data")),
+        ]
+        volumes: list[dict[str, Any]] = [
+            {"name": "python-secret",
+             "secret": {"secretName": SECRET, "items": [{"key": "service_conf.yaml", "path": "service_conf.yaml"}]}},
+            {"name": "rabbitmq-route-table", "configMap": {"name": RABBITMQ_ROUTE_TABLE}},
+        ]
+        if data_volume:
+            volumes.append(data_volume)
+        return mounts, volumes
+
+    def _container_22(self, section: PythonConfig, args: FateFlowArgs, mounts: list[dict]) -> dict:
+        """FATE Flow 2.2: the image's CMD does not start it (Builder docker-build/modules/fateflow/Dockerfile
+        L57-59), so the command puts the pod IP into its copy of service_conf.yaml and runs the server as FATE's
+        compose does (docker-compose-eggroll.yml L144-152), from the image's WORKDIR /data/projects/fate. Probed
+        on GET /v2/server/fateflow, which answers once start-up (database, providers) is done
+        (apps/client/server_app.py L25-28)."""
+        http, grpc = endpoints.FATEFLOW.port("http"), endpoints.FATEFLOW.port("grpc")
+        conf = f"{FATE_FLOW_22_DIR}/conf/service_conf.yaml"
+        command = "\n".join([
+            "set -e",
+            f"cp {FATE_FLOW_22_DIR}/conf-tmp/service_conf.yaml {conf}",
+            f'sed -i "s/host: {POD_IP_PLACEHOLDER}/host: ${{POD_IP}}/g" {conf}',
+            "exec python fate_flow/python/fate_flow/fate_flow_server.py",
+        ])
+        return self.container(
+            "fateflow", args.image, None, resources_of(section) or DEFAULT_RESOURCES,
+            command=["/bin/bash", "-c", command],
+            env=[{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+            ports=[{"name": "grpc-port", "containerPort": grpc}, {"name": "http-port", "containerPort": http}],
+            volumeMounts=mounts,
+            **http_probes(http, path="/v2/server/fateflow", liveness_delay=30, readiness_delay=5, timeout=5),
+        )
+
     def _wait_for_mysql(self, db: Database) -> dict:
         """FATE Flow exits when MySQL is not up yet (KubeFATE #13, #247): an init container waits for it instead of
         crash-looping."""
@@ -548,6 +647,13 @@ def fateflow_image(images: Images, computing: str, algorithm: str, device: str) 
 
 def build(ctx: Context) -> FateFlow:
     section = ctx.section(PythonConfig)
+    if ctx.site.release == "2.2":
+        return FateFlow("python", ctx.site, section, FateFlowArgs(
+            image=ctx.site.images.fate("fateflow", FATEFLOW_22_TAG), engines=ctx.engines,
+            service_conf=service_conf_22(ctx), python_config=python_config(ctx), database=database(ctx),
+            mysql_password=ctx.secret("mysqlPassword"),
+            rabbitmq_routes=rabbitmq_route_table(ctx.site.party_id, ctx.section(RabbitmqConfig), "2.2"),
+            release="2.2"), ctx.opts)
     return FateFlow("python", ctx.site, section, FateFlowArgs(
         image=fateflow_image(ctx.site.images, ctx.engines[0], ctx.algorithm, ctx.device),
         engines=ctx.engines, service_conf=service_conf(ctx), python_config=python_config(ctx),

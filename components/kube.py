@@ -97,6 +97,7 @@ class Site:
     party_id: int
     kind: str  # party | exchange | serving
     images: Images
+    release: str = "1.11.2"  # the FATE release (`fate:release`): 1.11.2 or 2.2
     persistence: bool = True
     retain_volumes: bool = True
     protect: bool = False  # Pulumi protect on the data that must not go by accident (MySQL, volume claims)

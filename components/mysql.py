@@ -13,12 +13,16 @@ from .context import Context
 from .eggroll_meta import create_tables_sql
 from .kube import MYSQL_IMAGE, Module, Site, env, env_from_secret, exec_probes
 from .outputs import OrOutput
-from .security import EXTRA_CAPABILITIES
 from .settings import ExposedModule, Host, Model, Port, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------
+
+
+# Beyond the root image set of components/kube.py: the mysql image's server raises its threads' priority
+# (KubeFATE's FATE chart adds it too). Pod Security "baseline" refuses it (registry `capabilities`).
+CAPABILITIES = ("SYS_NICE",)
 
 
 class ExternalMysql(Model):
@@ -84,7 +88,7 @@ class Mysql(Module):
         container = self.container(
             "mysql", site.images.third_party(MYSQL_IMAGE), section, DEFAULT_RESOURCES,
             # the mysql entrypoint raises the scheduling priority of its threads
-            securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["mysql"])}},
+            securityContext={"capabilities": {"add": list(CAPABILITIES)}},
             env=[
                 env("MYSQL_RANDOM_ROOT_PASSWORD", "yes"),
                 env("MYSQL_DATABASE", section.database),

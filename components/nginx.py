@@ -13,6 +13,7 @@ from . import endpoints
 from .context import Context
 from .files import to_yaml
 from .kube import Module, Site, http_probes, node_port_outputs
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, Model, PartyId, Port
 
 # --------------------------------------------------------------------------------------------------------------
@@ -31,6 +32,14 @@ class NginxRoute(Model):
 
     proxy: list[HttpGrpcEndpoint] = Field(default_factory=list)
     fateflow: list[HttpGrpcEndpoint] = Field(default_factory=list)
+
+
+class NginxClient(Model):
+    """The nginx FATE Flow sends federated control messages through; unset = the party's nginx module."""
+
+    host: Optional[Host] = None
+    http_port: Optional[Port] = None
+    grpc_port: Optional[Port] = None
 
 
 class NginxConfig(ExposedModule):
@@ -267,3 +276,22 @@ def build(ctx: Context) -> Nginx:
         ctx.site.party_id, peers(section), hop(ex.host, ex.http_port, ex.grpc_port) if ex else None
     )
     return Nginx("nginx", ctx.site, section, NginxArgs(image, table), ctx.opts)
+
+
+def routes(of: Sections) -> list[Route]:
+    """The exchange's nginx, and each peer's nginx or FATE Flow (their HTTP ports)."""
+    nginx = of.section(NginxConfig)
+    out = [Route(nginx.exchange.host, nginx.exchange.http_port, "exchange")] if nginx.exchange else []
+    for party, route in nginx.route_table.items():
+        out += [Route(h.host, h.http_port, str(party)) for h in route.proxy + route.fateflow]
+    return out
+
+
+def fateflow_link(ctx: Context, client: NginxClient) -> dict[str, Any]:
+    """service_conf.yaml `fate_on_spark.nginx`: the proxy FATE Flow sends federated control messages through
+    (python.nginx names another)."""
+    return {
+        "host": client.host or endpoints.NGINX.name,
+        "http_port": client.http_port or endpoints.NGINX.port("http"),
+        "grpc_port": client.grpc_port or endpoints.NGINX.port("grpc"),
+    }

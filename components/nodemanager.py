@@ -10,7 +10,6 @@ from . import eggroll, endpoints, fateflow
 from .context import Context
 from .eggroll import NodeManagerConfig
 from .kube import FLUENT_BIT_IMAGE, Module, Site, http_probes, tcp_probes
-from .security import EXTRA_CAPABILITIES
 
 LOG_CONFIG_MAP = "fluentd-config"  # KubeFATE's name; it now holds a config fluent-bit really reads
 LOG_DIR = f"{eggroll.EGGROLL_HOME}/logs"
@@ -44,6 +43,11 @@ def render_fluent_bit(sections: list[tuple[str, list[tuple[str, str]]]]) -> str:
         out.append(f"[{name}]")
         out += [f"    {k:<16} {v}" for k, v in entries]
     return "\n".join(out) + "\n"
+
+
+# Beyond the root image set of components/kube.py: kept from KubeFATE v1.11.2's nodemanager StatefulSet.
+# Pod Security "baseline" refuses it (registry `capabilities`).
+CAPABILITIES = ("SYS_PTRACE",)
 
 
 class NodeManager(Module):
@@ -99,7 +103,7 @@ class NodeManager(Module):
             ),
             env=[{"name": "HUGGINGFACE_HUB_CACHE", "value": "/data/projects/fate/llm"}],
             # egg_pair debugging (py-spy) needs ptrace, as in KubeFATE
-            securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["nodemanager"])}},
+            securityContext={"capabilities": {"add": list(CAPABILITIES)}},
             ports=[{"name": "nodemanager", "containerPort": port}],
             volumeMounts=[
                 {"name": "eggroll-log", "mountPath": LOG_DIR},

@@ -15,6 +15,7 @@ from .files import properties
 from .kube import Module, Site, node_port_outputs, tcp_probes
 from .outputs import OrOutput
 from .pulsar_standalone import CERT_DIR, standalone_conf
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, IngressRoute, K8sName, Model, PartyId, Port, ServiceSettings, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -33,6 +34,15 @@ class PulsarExchange(Model):
     host: Host
     port: Port
     domain: Host = "fate.org"
+
+
+class PulsarClient(Model):  # FATE Flow's settings of Pulsar (python.pulsar): an external one
+    host: Optional[Host] = Field(default=None, description="External Pulsar; unset = the pulsar module")
+    port: Optional[Port] = Field(default=None, description="default: the pulsar module's broker port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the pulsar module's admin port")
+    topic_ttl: int = Field(default=3, ge=0)
+    cluster: str = "standalone"
+    tenant: str = "fl-tenant"
 
 
 class PulsarConfs(Model):
@@ -139,3 +149,28 @@ def build(ctx: Context) -> Pulsar:
     tls = ctx.tls.pulsar_cert(ctx.site.party_id, section.exchange.domain, ctx.public_hosts) \
         if ctx.tls and section.exchange else None
     return Pulsar("pulsar", ctx.site, section, PulsarArgs(tls_material=tls, ingress=ctx.ingress("pulsar")), ctx.opts)
+
+
+def routes(of: Sections) -> list[Route]:
+    """The exchange's Traffic Server, and the peers' brokers (on their TLS port behind an exchange)."""
+    pulsar = of.section(PulsarConfig)
+    tls = pulsar.exchange is not None
+    out = [Route(pulsar.exchange.host, pulsar.exchange.port, "exchange", True)] if pulsar.exchange else []
+    return out + [Route(t.host, t.ssl_port if tls else t.port, str(party), tls)
+                  for party, t in pulsar.route_table.items()]
+
+
+def fateflow_link(ctx: Context, client: PulsarClient) -> dict[str, Any]:
+    """service_conf.yaml `fate_on_spark.pulsar`: the broker FATE Flow federates through (python.pulsar names an
+    external one); its route table is FATE Flow's pulsar-route-table."""
+    return {
+        "host": client.host or endpoints.PULSAR.name,
+        "port": client.port or endpoints.PULSAR.port("broker"),
+        "mng_port": client.mng_port or endpoints.PULSAR.port("web"),
+        "topic_ttl": client.topic_ttl,
+        "cluster": client.cluster,
+        "tenant": client.tenant,
+        "route_table": "conf/pulsar_route_table/pulsar_route_table.yaml",
+        "mode": "replication",
+        "max_message_size": 1048576,
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 from pydantic import Field
@@ -12,6 +12,7 @@ from . import endpoints
 from .context import Context
 from .kube import Module, Site, env, env_from_secret, http_probes, node_port_outputs
 from .outputs import OrOutput
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, IngressRoute, Model, PartyId, Port
 
 # --------------------------------------------------------------------------------------------------------------
@@ -27,6 +28,12 @@ class RabbitmqRoute(Model):
 class RabbitmqConfig(ExposedModule):
     user: str = Field(default="fate", min_length=1)
     route_table: dict[PartyId, RabbitmqRoute] = Field(default_factory=dict, description="Peers, keyed by party id")
+
+
+class RabbitmqClient(Model):  # FATE Flow's settings of RabbitMQ (python.rabbitmq): an external one
+    host: Optional[Host] = Field(default=None, description="External RabbitMQ; unset = the rabbitmq module")
+    port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's AMQP port")
+    mng_port: Optional[Port] = Field(default=None, description="default: the rabbitmq module's management port")
 
 
 IMAGE_TAG = "3.8.3-management"
@@ -88,3 +95,23 @@ class Rabbitmq(Module):
 def build(ctx: Context) -> Rabbitmq:
     return Rabbitmq("rabbitmq", ctx.site, ctx.section(RabbitmqConfig), RabbitmqArgs(
         password=ctx.secret("rabbitmqPassword"), ingress=ctx.ingress("rabbitmq")), ctx.opts)
+
+
+def routes(of: Sections) -> list[Route]:
+    """The peers' brokers rabbitmq federates with."""
+    return [Route(t.host, t.port, str(party)) for party, t in of.section(RabbitmqConfig).route_table.items()]
+
+
+def fateflow_link(ctx: Context, client: RabbitmqClient) -> dict[str, Any]:
+    """service_conf.yaml `fate_on_spark.rabbitmq`: the broker FATE Flow federates through (python.rabbitmq names an
+    external one); its route table is FATE Flow's rabbitmq-route-table."""
+    return {
+        "host": client.host or endpoints.RABBITMQ.name,
+        "mng_port": client.mng_port or endpoints.RABBITMQ.port("management"),
+        "port": client.port or endpoints.RABBITMQ.port("amqp"),
+        "user": ctx.section(RabbitmqConfig).user,
+        "password": ctx.secret("rabbitmqPassword") if ctx.engines[1] == "RabbitMQ" else None,
+        "route_table": "conf/rabbitmq_route_table/rabbitmq_route_table.yaml",
+        "mode": "replication",
+        "max_message_size": 1048576,
+    }

@@ -1,8 +1,10 @@
 """The FATE modules this program deploys: one entry per module, and every table the program needs derived from them.
 
-A module is its file (config section, component, `build`) plus one `ModuleSpec` here. The config schema
-(stacks/config/), the compositions (stacks/), the cloud profiles, the KubeFATE importer and the federation picture
-read these entries; a fact an entry forgets or contradicts fails at import time (`_check`), not at deploy time.
+A module is its file (config section, component, `build`, and for a module that dials others its routes, FATE Flow's
+link to it, its KubeFATE section: components/routing.py) plus one `ModuleSpec` here. The config schema
+(stacks/config/), the compositions (stacks/), the cloud profiles, FATE Flow's service_conf.yaml, the NetworkPolicies,
+the KubeFATE importer, preflight and the federation picture read these entries; a fact an entry forgets or
+contradicts fails at import time (`_check`), not at deploy time.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from . import (
     spark,
     trafficserver,
 )
-from .context import Context
+from .context import Context, FateflowLink
 from .eggroll import ClusterManagerConfig, NodeManagerConfig
 from .endpoints import Svc
 from .kube import Module
+from .routing import KubefateSection, Routes
 from .settings import ExposedModule, ModuleBase, ServiceSettings, StorageSettings
 
 Kind = Literal["party", "exchange", "serving"]
@@ -83,6 +86,12 @@ class ModuleSpec:
     ui: bool = False  # a web UI: `fate:ingress.<name>` gives it Ingress hosts
     passwords: tuple[Password, ...] = ()
     external: Optional[External] = None
+    capabilities: tuple[str, ...] = ()  # Linux capabilities its containers add back (its file's CAPABILITIES)
+    # a module that dials other deployments or services (components/routing.py): the addresses it dials
+    routes: Optional[Routes] = None
+    federation: Optional[str] = None  # the federation engine it is, in FATE's word (service_conf default_engines)
+    fateflow: Optional[FateflowLink] = None  # what FATE Flow's service_conf.yaml holds to reach it
+    kubefate: Optional[KubefateSection] = None  # how its section of a KubeFATE cluster file imports
 
     @property
     def kinds(self) -> tuple[Kind, ...]:
@@ -107,6 +116,10 @@ def snake(camel: str) -> str:
 
 MYSQL_PASSWORD = Password("mysqlPassword", "fate_dev", "password of the FATE MySQL user")
 SERVING_REDIS_PASSWORD = Password("servingRedisPassword", "fate_dev", "FATE-Serving Redis password")
+# what travels on routes, as `fate-pulumi picture` colours it: hues told apart with colour-blindness, dark enough for
+# the labels written in them
+PULSAR_TRAFFIC = ("Pulsar (via Traffic Server)", "#007a5a")
+SERVING_TRAFFIC = ("FATE-Serving", "#b0306a")
 
 def roles(backends: Iterable[str], role: Role) -> dict[str, Role]:
     return {b: role for b in backends}
@@ -126,6 +139,9 @@ MODULES: tuple[ModuleSpec, ...] = (
         services=(((), endpoints.ROLLSITE),),
         entry_point=True,
         connect="rollsite",
+        routes=Routes(rollsite.routes, traffic=("rollsite", "#0060a8")),
+        federation="Eggroll",
+        fateflow=FateflowLink(("fate_on_eggroll", "rollsite"), rollsite.fateflow_link),
     ),
     ModuleSpec(
         "clustermanager",
@@ -134,7 +150,8 @@ MODULES: tuple[ModuleSpec, ...] = (
         party={"eggroll": "required"},
         passwords=(MYSQL_PASSWORD,),
     ),
-    ModuleSpec("nodemanager", NodeManagerConfig, nodemanager.build, party={"eggroll": "required"}),
+    ModuleSpec("nodemanager", NodeManagerConfig, nodemanager.build, party={"eggroll": "required"},
+               capabilities=nodemanager.CAPABILITIES),
     ModuleSpec(
         "mysql",
         mysql.MysqlConfig,
@@ -143,6 +160,7 @@ MODULES: tuple[ModuleSpec, ...] = (
         services=(((), endpoints.MYSQL),),
         passwords=(MYSQL_PASSWORD,),
         external=External(("mysql", "external"), "set mysql.external"),
+        capabilities=mysql.CAPABILITIES,
     ),
     ModuleSpec(
         "python",
@@ -152,6 +170,7 @@ MODULES: tuple[ModuleSpec, ...] = (
         services=(((), endpoints.FATEFLOW_CLIENT),),
         connect="fateflow",
         passwords=(MYSQL_PASSWORD,),
+        routes=Routes(fateflow.routes, peers=False, traffic=SERVING_TRAFFIC),
     ),
     ModuleSpec(
         "fateboard",
@@ -197,6 +216,8 @@ MODULES: tuple[ModuleSpec, ...] = (
         services=(((), endpoints.TRAFFIC_SERVER),),
         entry_point=True,
         connect="trafficServer",
+        capabilities=trafficserver.CAPABILITIES,
+        routes=Routes(trafficserver.routes, traffic=PULSAR_TRAFFIC),
     ),
     ModuleSpec(
         "nginx",
@@ -207,6 +228,8 @@ MODULES: tuple[ModuleSpec, ...] = (
         services=(((), endpoints.NGINX),),
         entry_point=True,
         connect="nginx",
+        routes=Routes(nginx.routes, traffic=("nginx / FATE Flow", "#c05600")),
+        fateflow=FateflowLink(("fate_on_spark", "nginx"), nginx.fateflow_link, client="nginx"),
     ),
     ModuleSpec(
         "rabbitmq",
@@ -219,6 +242,10 @@ MODULES: tuple[ModuleSpec, ...] = (
         ui=True,
         passwords=(Password("rabbitmqPassword", "fate", "RabbitMQ user password"),),
         external=External(("python", "rabbitmq", "host"), "set python.rabbitmq.host (external RabbitMQ)"),
+        routes=Routes(rabbitmq.routes, traffic=("RabbitMQ", "#8a3f8a")),
+        federation="RabbitMQ",
+        fateflow=FateflowLink(("fate_on_spark", "rabbitmq"), rabbitmq.fateflow_link, client="rabbitmq",
+                              secrets=("password",)),
     ),
     ModuleSpec(
         "pulsar",
@@ -230,6 +257,9 @@ MODULES: tuple[ModuleSpec, ...] = (
         connect="pulsar",
         ui=True,
         external=External(("python", "pulsar", "host"), "set python.pulsar.host (external Pulsar)"),
+        routes=Routes(pulsar.routes, traffic=PULSAR_TRAFFIC),
+        federation="Pulsar",
+        fateflow=FateflowLink(("fate_on_spark", "pulsar"), pulsar.fateflow_link, client="pulsar"),
     ),
     ModuleSpec(
         "servingProxy",
@@ -240,6 +270,7 @@ MODULES: tuple[ModuleSpec, ...] = (
         entry_point=True,
         connect="servingProxy",
         ui=True,
+        routes=Routes(serving.proxy_routes, traffic=SERVING_TRAFFIC),
     ),
     ModuleSpec(
         "servingServer",
@@ -249,6 +280,7 @@ MODULES: tuple[ModuleSpec, ...] = (
         services=(((), endpoints.SERVING_SERVER),),
         connect="servingServer",
         passwords=(SERVING_REDIS_PASSWORD,),
+        routes=Routes(serving.server_routes, peers=False, traffic=SERVING_TRAFFIC),
     ),
     ModuleSpec(
         "servingRedis",
@@ -270,10 +302,21 @@ MODULES: tuple[ModuleSpec, ...] = (
 
 BY_NAME: dict[str, ModuleSpec] = {m.name: m for m in MODULES}
 
+# The federation engines (FATE's words), and what FATE Flow holds to reach each federation module: the engines'
+# first, then the others (the order of FATE's service_conf.yaml: fate_on_spark's rabbitmq, pulsar, then nginx).
+FEDERATIONS: tuple[str, ...] = tuple(m.federation for m in MODULES if m.federation)
+FATEFLOW_LINKS: tuple[FateflowLink, ...] = tuple(
+    m.fateflow for m in sorted(MODULES, key=lambda m: m.federation is None) if m.fateflow is not None)
+
 
 def of_kind(kind: str) -> tuple[str, ...]:
     """The modules a deployment of this kind may have, in order."""
     return tuple(m.name for m in MODULES if kind in m.kinds)
+
+
+def capabilities(modules: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The Linux capabilities these modules' containers add back, by module (those that add any)."""
+    return {m: BY_NAME[m].capabilities for m in modules if BY_NAME[m].capabilities}
 
 
 def party_backend(backend: str, role: Role) -> tuple[str, ...]:
@@ -307,6 +350,8 @@ def _has_field(model: type[BaseModel], name: str, kind: type) -> bool:
 MODULE_SECTIONS = sections(lambda model: issubclass(model, ModuleBase))
 STORAGE_SECTIONS = sections(lambda model: _has_field(model, "storage", StorageSettings))
 EXPOSED = tuple((m.name, (m.name, *path), svc) for m in MODULES for path, svc in m.services)
+# Service names a peer in another namespace may dial as `<name>.<namespace>`: endpoints.py's, and every module's
+SERVICE_NAMES = endpoints.SERVICE_NAMES | {svc.name for _m, _path, svc in EXPOSED}
 
 # Passwords by key: (modules that need it, development fallback, what it is), in the order the modules list them.
 PASSWORDS: dict[str, tuple[tuple[str, ...], str, str]] = {}
@@ -344,6 +389,24 @@ def _check() -> None:
                 problems.append(f"{m.name}: password {p.key} is defined twice, differently")
         if m.external is not None and not m.party:
             problems.append(f"{m.name}: only party modules can be external")
+        if m.fateflow is not None and not m.party:
+            problems.append(f"{m.name}: FATE Flow links only modules of a party")
+        if m.fateflow is not None and m.fateflow.client is not None:
+            if m.fateflow.client not in fateflow.PythonConfig.model_fields:
+                problems.append(f"{m.name}: its FATE Flow link's client python.{m.fateflow.client} does not exist")
+        if m.kubefate is not None:
+            ports = {key for path, svc in m.services if path == () for key in svc.keys}
+            for theirs, ours in m.kubefate.node_ports.items():
+                if ours not in ports:
+                    problems.append(f"{m.name}: kubefate maps {theirs} to {ours}, which is no port of its Service")
+            for ours in [*m.kubefate.keys.values(), *([m.kubefate.party_list] if m.kubefate.party_list else [])]:
+                if not any(info.alias == ours or name == ours for name, info in m.section.model_fields.items()):
+                    problems.append(f"{m.name}: kubefate maps to {m.name}.{ours}, which is no setting of its section")
+    for words in BACKEND_ENGINES.values():
+        if words[1] not in FEDERATIONS:
+            problems.append(f"no module is the federation engine {words[1]} (`federation`)")
+    if len(set(FEDERATIONS)) != len(FEDERATIONS):
+        problems.append("two modules are the same federation engine")
     if problems:
         raise RuntimeError("components/registry.py: " + "; ".join(problems))
 

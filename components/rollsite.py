@@ -15,6 +15,7 @@ from .files import properties, to_json
 from .kube import NGINX_IMAGE, Module, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
 from .outputs import OrOutput
+from .routing import Route, Sections
 from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
 
 # --------------------------------------------------------------------------------------------------------------
@@ -269,6 +270,22 @@ class Rollsite(Module):
         self.endpoint = pulumi.Output.from_input(f"{endpoints.ROLLSITE.name}.{site.namespace}:{port}")
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": self.endpoint, "nodePorts": self.node_ports, "routeTable": self.route_table})
+
+
+def routes(of: Sections) -> list[Route]:
+    """Where rollsite dials: its exchange, its peers, the balanced exchanges, the polling server."""
+    rs = of.section(RollsiteConfig)
+    out = [Route(rs.exchange.host, rs.exchange.port, "exchange", rs.exchange.secure)] if rs.exchange else []
+    out += [Route(p.host, p.port, str(p.party_id), p.secure) for p in rs.party_list]
+    out += [Route(e.host, e.port, "exchange") for e in rs.exchange_list]
+    if rs.polling.enabled and rs.polling.server:
+        out.append(Route(rs.polling.server.host, rs.polling.server.port, "polling server"))
+    return out
+
+
+def fateflow_link(ctx: Context, client: None) -> dict[str, Any]:
+    """service_conf.yaml `fate_on_eggroll.rollsite`: FATE Flow's eggroll client reaches rollsite in plaintext."""
+    return {"host": endpoints.ROLLSITE.name, "port": endpoints.ROLLSITE.port("rollsite")}
 
 
 def build(ctx: Context) -> Rollsite:

@@ -14,6 +14,7 @@ from .context import Context
 from .files import password_properties, properties, to_json
 from .kube import REDIS_IMAGE, ZOOKEEPER_IMAGE, Module, Site, env, exec_probes, node_port_outputs, tcp_probes
 from .outputs import OrOutput, lift
+from .routing import Route, Sections
 from .settings import Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -429,6 +430,19 @@ def _args(ctx: Context, image: str, ui: Optional[str] = None) -> ServingArgs:
     """`ui`: the module whose web UI gets the Ingress hosts of `fate:ingress.<ui>`."""
     return ServingArgs(ctx.site.images.fate(image), registry=ctx.enabled("servingZookeeper"),
                        ingress=ctx.ingress(ui) if ui else IngressRoute())
+
+
+def proxy_routes(of: Sections) -> list[Route]:
+    """serving-proxy's peers and its exchange."""
+    proxy = of.section(ServingProxyConfig)
+    return [Route(p.host, p.port, str(p.party_id)) for p in proxy.party_list] + (
+        [Route(proxy.exchange.host, proxy.exchange.port, "exchange")] if proxy.exchange else [])
+
+
+def server_routes(of: Sections) -> list[Route]:
+    """The party's FATE Flow serving-server fetches models from."""
+    flow = of.section(ServingServerConfig).fateflow
+    return [Route(flow.host, flow.port, "fateflow")] if flow else []
 
 
 def build_proxy(ctx: Context) -> ServingProxy:

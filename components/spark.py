@@ -120,4 +120,4 @@ def build(ctx: Context) -> Spark:
     master_image, worker_image = images(ctx.site, ctx.algorithm, ctx.device, section)
     return Spark("spark", ctx.site, section, SparkArgs(
         master_image=master_image, worker_image=worker_image,
-        worker_service_conf=fateflow.redacted(fateflow.service_conf(ctx)), ingress=ctx.ingress("spark")), ctx.opts)
+        worker_service_conf=fateflow.redacted(ctx, fateflow.service_conf(ctx)), ingress=ctx.ingress("spark")), ctx.opts)

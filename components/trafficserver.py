@@ -13,12 +13,16 @@ from .context import Context
 from .files import to_yaml
 from .kube import Module, Site, node_port_outputs, tcp_probes
 from .outputs import OrOutput
-from .security import EXTRA_CAPABILITIES
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, HostPort, K8sName, Model
 
 # --------------------------------------------------------------------------------------------------------------
 # Config section
 # --------------------------------------------------------------------------------------------------------------
+
+
+# Beyond the root image set of components/kube.py: traffic_manager binds 443 (registry `capabilities`).
+CAPABILITIES = ("NET_BIND_SERVICE",)
 
 
 class SniRoute(Model):
@@ -109,7 +113,7 @@ class TrafficServer(Module):
             command=[f"{PREFIX}/bin/traffic_manager"],
             # traffic_manager binds 443 as root and hands the socket to traffic_server, which runs as
             # proxy.config.admin.user_id (nobody); with ALL dropped, a port below 1024 needs this capability
-            securityContext={"capabilities": {"add": list(EXTRA_CAPABILITIES["trafficServer"])}},
+            securityContext={"capabilities": {"add": list(CAPABILITIES)}},
             ports=[
                 {"name": "http", "containerPort": endpoints.TRAFFIC_SERVER_HTTP_PORT},
                 {"name": "tls", "containerPort": tls},
@@ -136,6 +140,15 @@ class TrafficServer(Module):
         self.node_ports = node_port_outputs(self.service_obj)
         self.done({"endpoint": endpoints.TRAFFIC_SERVER.address("tls"), "nodePorts": self.node_ports,
                    "sniRoutes": [f"{r.fqdn} -> {r.tunnel_route}" for r in section.sni_routes]})
+
+
+def routes(of: Sections) -> list[Route]:
+    """The parties' Pulsar brokers (TLS) the SNI routes tunnel to."""
+    out = []
+    for sni in of.section(TrafficServerConfig).sni_routes:
+        host, _, port = sni.tunnel_route.rpartition(":")
+        out.append(Route(host, int(port), sni.fqdn, True))
+    return out
 
 
 def build(ctx: Context) -> TrafficServer:

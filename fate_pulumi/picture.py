@@ -160,16 +160,8 @@ def _wrap(words: list[str], width: int) -> list[str]:
     return lines
 
 
-# arrow colours by what travels on them (after the module that dials): hues told apart with colour-blindness,
-# dark enough for the labels written in them
-_TRAFFIC = {
-    "rollsite": ("rollsite", "#0060a8"),
-    "pulsar": ("Pulsar (via Traffic Server)", "#007a5a"), "trafficServer": ("Pulsar (via Traffic Server)", "#007a5a"),
-    "nginx": ("nginx / FATE Flow", "#c05600"),
-    "rabbitmq": ("RabbitMQ", "#8a3f8a"),
-    "servingProxy": ("FATE-Serving", "#b0306a"), "servingServer": ("FATE-Serving", "#b0306a"),
-    "python": ("FATE-Serving", "#b0306a"),
-}
+# arrow colours by what travels on them, after the module that dials (its registry entry's `routes.traffic`)
+_TRAFFIC = {m.name: m.routes.traffic for m in registry.MODULES if m.routes is not None and m.routes.traffic}
 _OTHER_TRAFFIC = ("other", "gray20")
 
 

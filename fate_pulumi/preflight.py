@@ -27,8 +27,8 @@ from components import endpoints, registry
 from stacks.common import EXPIRY_WARNING_DAYS, routes, tls_plan
 from stacks.config import DeploymentConfig, section_at
 
-# modules that federate: a route from one of them to a peer needs the peer's route back
-FEDERATION_MODULES = {"rollsite", "nginx", "pulsar", "rabbitmq", "trafficServer", "servingProxy"}
+# modules that federate (their routes lead to peers): a route from one of them to a peer needs the peer's route back
+FEDERATION_MODULES = {m.name for m in registry.MODULES if m.routes is not None and m.routes.peers}
 
 
 @dataclass(frozen=True)

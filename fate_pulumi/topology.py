@@ -23,6 +23,7 @@ from stacks.config import (
     PartyId,
     load_config,
 )
+from stacks.config.tables import Backend
 
 # what the topology itself decides for every stack; a site's `config:` may set anything else
 _TOPOLOGY_KEYS = ("kind", "partyId", "backend", "publicHost", "development", "kubernetes", "namespace")
@@ -72,7 +73,7 @@ class Site(_Model):
 
 class PartySpec(Site):
     party_id: PartyId = Field(alias="partyId")
-    backend: Literal[tuple(BACKEND_ENGINES)] = "eggroll"  # type: ignore[valid-type]
+    backend: Backend = "eggroll"
 
 
 class ExchangeSpec(Site):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -28,6 +27,7 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
         namespace=cfg.target_namespace,
         party_id=cfg.party_id,
         kind=cfg.kind,
+        release=cfg.release,
         images=kube.Images(
             registry=cfg.registry,
             tag=cfg.fate_image_tag,
@@ -56,79 +56,19 @@ def site_of(cfg: DeploymentConfig, prefix: str = "") -> kube.Site:
     )
 
 
-@dataclass(frozen=True)
-class Route:
-    """One address a deployed module dials, as the stack's config gives it: `peer` is what it leads to (a party id,
-    `exchange`, `default`, an SNI name, `serving`, `zookeeper` ...), `secure` whether the module dials it with TLS."""
-
-    module: str
-    peer: str
-    host: str
-    port: int
-    secure: bool = False
-
-
-def peer_routes(cfg: DeploymentConfig) -> list[Route]:
-    """Every address the deployed modules dial: peers, exchanges, FATE-Serving, external services (the stack output
-    `routes`; the NetworkPolicies and the federation picture read them through `routes`)."""
-    r: list[Route] = []
-    mods = set(cfg.enabled_modules)
-    if "rollsite" in mods:
-        rs = cfg.rollsite
-        if rs.exchange:
-            r.append(Route("rollsite", "exchange", rs.exchange.host, rs.exchange.port, rs.exchange.secure))
-        r += [Route("rollsite", str(p.party_id), p.host, p.port, p.secure) for p in rs.party_list]
-        r += [Route("rollsite", "exchange", e.host, e.port) for e in rs.exchange_list]
-        if rs.polling.enabled and rs.polling.server:
-            r.append(Route("rollsite", "polling server", rs.polling.server.host, rs.polling.server.port))
-    if "nginx" in mods:
-        if cfg.nginx.exchange:
-            r.append(Route("nginx", "exchange", cfg.nginx.exchange.host, cfg.nginx.exchange.http_port))
-        for party, route in cfg.nginx.route_table.items():
-            r += [Route("nginx", str(party), h.host, h.http_port) for h in route.proxy + route.fateflow]
-    if "pulsar" in mods:
-        # with an exchange, pulsar reaches it and every peer through Traffic Server on their TLS ports
-        secure = cfg.pulsar.exchange is not None
-        if cfg.pulsar.exchange:
-            r.append(Route("pulsar", "exchange", cfg.pulsar.exchange.host, cfg.pulsar.exchange.port, True))
-        r += [Route("pulsar", str(party), t.host, t.ssl_port if secure else t.port, secure)
-              for party, t in cfg.pulsar.route_table.items()]
-    if "rabbitmq" in mods:
-        r += [Route("rabbitmq", str(party), t.host, t.port) for party, t in cfg.rabbitmq.route_table.items()]
-    if "trafficServer" in mods:
-        for sni in cfg.traffic_server.sni_routes:
-            host, _, port = sni.tunnel_route.rpartition(":")
-            r.append(Route("trafficServer", sni.fqdn, host, int(port), True))  # a tunnel to the party's TLS port
-    if "servingProxy" in mods:
-        r += [Route("servingProxy", str(p.party_id), p.host, p.port) for p in cfg.serving_proxy.party_list]
-        if cfg.serving_proxy.exchange:
-            r.append(Route("servingProxy", "exchange", cfg.serving_proxy.exchange.host,
-                           cfg.serving_proxy.exchange.port))
-    if "servingServer" in mods and cfg.serving_server.fateflow:
-        r.append(Route("servingServer", "fateflow", cfg.serving_server.fateflow.host, cfg.serving_server.fateflow.port))
-    if cfg.kind == "party" and "python" in mods:
-        if cfg.serving.host and cfg.serving.port:
-            r.append(Route("python", "serving", cfg.serving.host, cfg.serving.port))
-        for hp in cfg.serving.zookeeper.hosts if cfg.serving.zookeeper else []:
-            host, _, port = hp.rpartition(":")
-            r.append(Route("python", "zookeeper", host, int(port)))
-        py = cfg.python
-        external = (("rabbitmq", py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
-                    ("pulsar", py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
-                    ("nginx", py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
-        r += [Route("python", what, host, port) for what, host, port in external if host]
-    return r
-
-
 def routes(cfg: DeploymentConfig) -> list[tuple[str, str, int]]:
-    """(module, host, port) of every address the deployed modules dial (peer_routes)."""
-    return [(r.module, r.host, r.port) for r in peer_routes(cfg)]
+    """(module, host, port) of every address the deployed modules dial, as the stack's config gives them: peers,
+    exchanges, FATE-Serving, external services (each module's `routes`, components/routing.py). The NetworkPolicies
+    and the federation picture read them."""
+    deployed = set(cfg.enabled_modules)
+    return [(m.name, host, port) for m in registry.MODULES if m.routes is not None and m.name in deployed
+            for host, port in m.routes.of(cfg)]
 
 
 def peer_namespaces(cfg: DeploymentConfig) -> tuple[str, ...]:
     """Namespaces of this cluster that the stack's routes name (`rollsite.fate-exchange`, `serving-zookeeper.fate-
     serving-9999:2181`, `x.ns.svc.cluster.local`): peers there connect back to this deployment's peer-facing modules."""
-    found = (endpoints.namespace_of(host) for _module, host, _port in routes(cfg))
+    found = (endpoints.namespace_of(host, registry.SERVICE_NAMES) for _module, host, _port in routes(cfg))
     return tuple(sorted({ns for ns in found if ns and ns != cfg.target_namespace}))
 
 
@@ -142,6 +82,7 @@ class Composition:
         self.site = site_of(cfg, prefix)
         self.opts = opts
         self.engines = cfg.engines
+        self.fateflow_links = registry.FATEFLOW_LINKS
         self.algorithm = cfg.algorithm
         self.device = cfg.device
         self.tls = tls_plan(cfg, today)
@@ -322,5 +263,10 @@ def connect_info(cfg: DeploymentConfig, node_ports: dict[str, pulumi.Output]) ->
 
 
 def route_info(cfg: DeploymentConfig) -> list[dict[str, Any]]:
-    """The stack output `routes`: {module, peer, host, port, secure} of every address the modules dial."""
-    return [asdict(r) for r in peer_routes(cfg)]
+    """The stack output `routes`: {module, peer, host, port, secure} of every address the modules dial (each
+    module's `routes`, components/routing.py: a Route says which peer and whether TLS, a bare address neither)."""
+    deployed = set(cfg.enabled_modules)
+    return [{"module": m.name, "peer": getattr(r, "peer", ""), "host": host, "port": port,
+             "secure": getattr(r, "secure", False)}
+            for m in registry.MODULES if m.routes is not None and m.name in deployed
+            for r in m.routes.of(cfg) for host, port in [r]]

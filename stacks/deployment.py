@@ -27,7 +27,7 @@ from stacks.common import (
     site_of,
     tls_plan,
 )
-from stacks.config import FATE_VERSION, SECRET_KEYS, ConfigError, DeploymentConfig, load_config
+from stacks.config import SECRET_KEYS, ConfigError, DeploymentConfig, load_config
 from stacks.exchange import exchange_parties
 from stacks.party import compose_party, party_summary
 from stacks.serving import compose_serving
@@ -97,7 +97,7 @@ class Deployment(pulumi.ComponentResource):
             "partyId": cfg.party_id,
             "name": cfg.deployment_name,
             "namespace": cfg.target_namespace,
-            "fateVersion": FATE_VERSION,
+            "fateVersion": cfg.fate_version,
             "modules": list(cfg.enabled_modules),
             "summary": self.describe(cfg),
             "connect": connect_info(cfg, result["nodePorts"]),

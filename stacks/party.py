@@ -40,6 +40,10 @@ def compose_party(ctx: Composition) -> dict[str, Any]:
 
 
 def party_summary(cfg: DeploymentConfig, site: Site) -> str:
+    if cfg.release == "2.2":
+        return (f"FATE {cfg.fate_version} party {cfg.party_id} (preview: computing standalone in FATE Flow, federation "
+                f"RabbitMQ, partner calls through nginx) '{site.name}' in namespace {site.namespace}: "
+                f"{', '.join(cfg.enabled_modules)}")
     computing, federation, storage = cfg.engines
     return (
         f"FATE party {cfg.party_id} ({cfg.backend}: computing {computing}, federation {federation}, storage {storage}; "

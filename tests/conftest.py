@@ -107,7 +107,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 # Tiers that run only when asked for (.ci/run does, after installing what they need); deselected, not skipped,
 # otherwise: option -> the tests it selects
-TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py"}
+TIERS = {"--engine": "tests/engine/", "--daemons": "tests/contract/test_daemons.py", "--fate": "tests/fate/"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -127,6 +127,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addoption("--daemons", action="store_true",
                      help="run the real-software tier (tests/contract/test_daemons.py); needs Debian's daemons")
+    parser.addoption("--fate", action="store_true",
+                     help="run the real-FATE tier (tests/fate): FATE 2.2 itself; needs tools/fate-2.2.sh's venv")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -117,8 +117,8 @@ def public_host(data: dict[str, Any], res: Result, peers: Sequence[tuple[str, di
     for source, doc in [("", data), *((f"{name}: ", peer) for name, peer in peers)]:
         for key, host, port in routes_to(doc, pid, res.kind):
             host = str(host or "").strip()
-            if (not host or _whole(port) not in ports or endpoints.namespace_of(host)
-                    or host.lower() in endpoints.SERVICE_NAMES):
+            if (not host or _whole(port) not in ports or endpoints.namespace_of(host, registry.SERVICE_NAMES)
+                    or host.lower() in registry.SERVICE_NAMES):
                 continue  # not this deployment's public address: another port, or an in-cluster name
             where = f"{source}{key}"
             if where not in found.setdefault(host, []):

@@ -44,6 +44,7 @@ def _pod_security(res: Result) -> None:
     baseline matches KubeFATE's policy (no privileged pods), unless a deployed module needs a capability it refuses."""
     if res.get("podSecurity.admission") != "baseline":
         return
+    from components.registry import capabilities
     from components.security import beyond_baseline
     from stacks.config import ConfigError, load_config
 
@@ -51,7 +52,7 @@ def _pod_security(res: Result) -> None:
         modules = set(load_config({**res.config, "development": True, "podSecurity": {}}).enabled_modules)
     except ConfigError:
         return  # reported by _required_secrets
-    refused = beyond_baseline(modules)
+    refused = beyond_baseline(capabilities(modules))
     if refused:
         res.set("podSecurity", {"admission": "privileged"})
     why = "; the baseline level would refuse " + ", ".join(f"{m} ({'/'.join(c)})" for m, c in refused.items()) \

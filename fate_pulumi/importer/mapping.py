@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from components import registry
+
 SCHEDULING = ("nodeSelector", "tolerations", "affinity")
 
 
@@ -231,3 +233,27 @@ def route_table(table: Any, key: str, res: Result, own: int, convert: Callable[[
 def camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(p.capitalize() for p in rest)
+
+
+def import_modules_by_registry(src: Section, res: Result) -> None:
+    """The sections of the modules whose registry entry says how KubeFATE's section of them imports
+    (components/routing.py KubefateSection): the Service, scheduling, a party list, plain settings."""
+    own = res.config["partyId"]
+    for m in registry.MODULES:
+        if m.kubefate is None or res.kind not in m.kinds:
+            continue
+        sec = src.sub(m.name)
+        if not sec.present:
+            continue
+        service(sec, m.name, res, dict(m.kubefate.node_ports))
+        scheduling(sec, m.name, res)
+        if m.kubefate.party_list:
+            dst = f"{m.name}.{m.kubefate.party_list}"
+            peers = party_routes(sec.take("partyList"), sec.key("partyList"), res, own, dst)
+            if peers:
+                res.set(dst, peers)
+        for theirs, ours in m.kubefate.keys.items():
+            value = sec.take(theirs)
+            if value is not None:
+                res.set(f"{m.name}.{ours}", value)
+                res.came_from(f"{m.name}.{ours}", sec.key(theirs))

@@ -20,6 +20,8 @@ from stacks.config.tables import (
     EXCHANGE_MODULES,
     FATE_VERSION,
     KIND_SECTIONS,
+    PARTY_22_BACKEND,
+    PARTY_22_MODULES,
     PARTY_MODULES,
     SERVING_MODULES,
 )
@@ -31,6 +33,10 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 def check(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
     """Every cross-section problem of `cfg`; `set_keys` are the top-level keys the stack sets."""
     modules = set(cfg.enabled_modules)
+    if cfg.release == "2.2":
+        refused = _check_release_22(cfg, set_keys)
+        if refused:  # what the 1.11 checks would add about the same keys would only repeat it in 1.11's words
+            return refused
     p = _check_kind_keys(cfg, set_keys)
     if cfg.modules is not None:
         p += _check_module_list(cfg, cfg.modules)
@@ -121,7 +127,69 @@ def _check_images(cfg: DeploymentConfig) -> list[Problem]:
     return p
 
 
+# What a FATE 2.2 party of this step is (README "FATE 2.2 (preview)"), said in every refusal.
+SUPPORTED_22 = (f"release 2.2 supports a party (kind party, backend {PARTY_22_BACKEND}, modules "
+                f"{', '.join(PARTY_22_MODULES)}): FATE Flow 2.2 computing standalone in its pod, federation RabbitMQ, "
+                "partner calls through nginx")
+# Top-level keys a 2.2 party does not take yet: what they change is 1.11's (images and engines of 1.11, FateJob's
+# 1.11 DSL runner, FATE-Serving 2.1 which serves no 2.x model: FATE #5624) or not wired for 2.2 yet.
+NOT_YET_22 = ("imageTag", "algorithm", "device", "computing", "federation", "storage", "serving", "jobs", "verify",
+              "istio", "tls", "adoptKubefate")
+
+
+def _check_release_22(cfg: DeploymentConfig, set_keys: set[str]) -> list[Problem]:
+    """`release: "2.2"`: what this step renders for FATE 2.2, and a one-line refusal of the rest."""
+    p: list[Problem] = []
+    if cfg.kind != "party":
+        p.append(Problem(config_key(["kind"]), f"{cfg.kind} is not deployable with release 2.2 yet; {SUPPORTED_22} "
+                                               "— set release: 1.11.2 for this deployment"))
+        return p
+    if cfg.backend != PARTY_22_BACKEND:
+        p.append(Problem(config_key(["backend"]), f"{cfg.backend} is not supported by release 2.2 yet (eggroll 3 + "
+                                                  f"OSX, Spark and Pulsar are not there); {SUPPORTED_22} — set "
+                                                  f"backend: {PARTY_22_BACKEND}"))
+    for key in NOT_YET_22:
+        if key in set_keys:
+            p.append(Problem(config_key([key]), f"not supported by release 2.2 yet; {SUPPORTED_22} — remove {key}"))
+    for i, m in enumerate(cfg.modules or ()):
+        if m not in PARTY_22_MODULES:
+            p.append(Problem(config_key(["modules", i]), f"{m!r} is not deployable with release 2.2 yet; "
+                                                         f"{SUPPORTED_22} — remove it"))
+    missing = [m for m in PARTY_22_MODULES if m not in cfg.enabled_modules and m not in cfg.external_services]
+    if missing:
+        p.append(Problem(config_key(["modules"]), f"release 2.2 needs module(s) {', '.join(missing)}; "
+                                                  f"{SUPPORTED_22} — add them or omit modules"))
+    for m in sorted(cfg.external_services):
+        ext = registry.BY_NAME[m].external
+        assert ext is not None
+        p.append(Problem(config_key(list(ext.key)), f"an external {m} is not supported by release 2.2 yet; "
+                                                    f"{SUPPORTED_22} — remove it to deploy the {m} module"))
+    py = cfg.python
+    if py.replicas != 1:
+        p.append(Problem(config_key(["python", "replicas"]), "release 2.2 runs one FATE Flow: its standalone "
+                                                              "computing keeps tables in the pod's volume — set 1"))
+    for key, value in (("hive", py.hive), ("gpuCount", py.gpu_count)):
+        if value is not None:
+            p.append(Problem(config_key(["python", key]), f"not supported by release 2.2 yet; {SUPPORTED_22} — "
+                                                          f"remove python.{key}"))
+    if cfg.nginx.exchange is not None:
+        p.append(Problem(config_key(["nginx", "exchange"]), f"an nginx exchange is not supported by release 2.2 "
+                                                            f"yet; {SUPPORTED_22} — route each peer in "
+                                                            "nginx.routeTable"))
+    for pid, route in cfg.nginx.route_table.items():
+        if not route.fateflow:
+            # FATE Flow 2.2 sends every partner call with `service: fateflow` (Flow@v2.2.0 runtime/system_settings.py
+            # L74-78); FATE's proxy then reads routeTable[<party>].fateflow and fails on a party without it
+            # (FATE@v2.2.0 c/proxy/lua/route_table.lua L74-95)
+            p.append(Problem(config_key(["nginx", "routeTable", pid]),
+                             "FATE Flow 2.2 reaches a peer as service fateflow: give fateflow: [{host, httpPort, "
+                             "grpcPort}] (the peer's nginx)"))
+    return p
+
+
 def _check_party(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
+    if cfg.release == "2.2":  # its modules are checked by _check_release_22
+        return _check_engines(cfg) + _check_serving_link(cfg)
     return (_check_engines(cfg) + _check_party_modules(cfg, modules) + _check_image_flavour(cfg)
             + _check_istio(cfg) + _check_spark_driver(cfg) + _check_serving_link(cfg)
             + _check_exchanges(cfg, modules) + _check_polling(cfg) + _check_rollsite_tls(cfg, modules))
@@ -530,7 +598,7 @@ def _check_storage(cfg: DeploymentConfig, modules: set[str]) -> list[Problem]:
 def check_admission(cfg: DeploymentConfig) -> list[Problem]:
     if cfg.pod_security.admission != "baseline":
         return []
-    refused = beyond_baseline(set(cfg.enabled_modules))
+    refused = beyond_baseline(registry.capabilities(cfg.enabled_modules))
     if not refused:
         return []
     why = ", ".join(f"{m} ({'/'.join(caps)})" for m, caps in refused.items())

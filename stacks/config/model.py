@@ -49,7 +49,10 @@ from stacks.config.tables import (
     BACKEND_MODULES,
     EXCHANGE_BACKEND_MODULES,
     EXCHANGE_MODULES,
+    FATE_22_VERSION,
     FATE_IMAGE_TAG,
+    FATE_VERSION,
+    PARTY_22_MODULES,
     PARTY_MODULES,
     SERVING_IMAGE_TAG,
     SERVING_MODULES,
@@ -60,6 +63,7 @@ from stacks.config.tables import (
     Federation,
     Kind,
     PullPolicy,
+    Release,
     StorageEngine,
 )
 
@@ -70,6 +74,8 @@ class DeploymentBase(Model):
     """One deployment: a FATE party, an exchange or a FATE-Serving cluster. The modules' sections (rollsite,
     python ...) are added from the registry (`DeploymentConfig`)."""
 
+    release: Release = Field(
+        default="1.11.2", description="FATE release: 1.11.2, or 2.2 (a preview: README \"FATE 2.2 (preview)\")")
     kind: Kind = "party"
     party_id: PartyId = Field(description="FATE party id (an exchange conventionally uses 1)")
     name: Optional[K8sName] = Field(
@@ -145,6 +151,11 @@ class DeploymentBase(Model):
         return BACKEND_ENGINES[self.backend]
 
     @property
+    def fate_version(self) -> str:
+        """The FATE version the deployment runs (the stack output `fateVersion`)."""
+        return FATE_22_VERSION if self.release == "2.2" else FATE_VERSION
+
+    @property
     def fate_image_tag(self) -> str:
         return self.image_tag or (SERVING_IMAGE_TAG if self.kind == "serving" else FATE_IMAGE_TAG)
 
@@ -157,6 +168,9 @@ class DeploymentBase(Model):
         if self.kind == "serving":
             chosen = self.modules if self.modules is not None else SERVING_MODULES
             return tuple(m for m in SERVING_MODULES if m in chosen)
+        if self.release == "2.2":  # this step's 2.2 party (stacks/config/checks.py refuses other modules)
+            chosen = self.modules if self.modules is not None else PARTY_22_MODULES
+            return tuple(m for m in PARTY_MODULES if m in chosen)
         spec = BACKEND_MODULES[self.backend]
         if self.modules is not None:
             party = set(self.modules)

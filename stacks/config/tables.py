@@ -3,7 +3,7 @@ backends, the modules of each (from components/registry.py), and the password ke
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from components import registry
 from components.registry import BACKEND_ENGINES
@@ -14,11 +14,28 @@ FATE_VERSION = "1.11.2"
 FATE_IMAGE_TAG = "1.11.2-release"
 SERVING_IMAGE_TAG = "2.1.6-release"
 
+# The FATE release a stack deploys (`fate:release`). "2.2" is a preview: what it renders and what the checks refuse
+# for it are in stacks/config/checks.py `_check_release_22` and README "FATE 2.2 (preview)".
+Release = Literal["1.11.2", "2.2"]
+FATE_22_VERSION = "2.2.0"
+# The modules a FATE 2.2 party has in this step: FATE Flow (computing standalone in its own pod), its MySQL, the
+# nginx its partner calls go through and the RabbitMQ its jobs federate through.
+PARTY_22_MODULES = ("mysql", "python", "nginx", "rabbitmq")
+PARTY_22_BACKEND = "spark_rabbitmq"
+
 Kind = Literal["party", "exchange", "serving"]
-Backend = Literal["eggroll", "spark_rabbitmq", "spark_pulsar", "spark_local_pulsar"]
-Computing = Literal["Eggroll", "Spark", "Spark_local"]
-Federation = Literal["Eggroll", "Pulsar", "RabbitMQ"]
-StorageEngine = Literal["Eggroll", "HDFS", "LocalFS"]
+# The backends and FATE's engine words come from the registry (BACKEND_ENGINES, the modules' `federation`); the type
+# checker sees them spelt out, and tests/config/test_static_types.py fails when the two differ.
+if TYPE_CHECKING:
+    Backend = Literal["eggroll", "spark_rabbitmq", "spark_pulsar", "spark_local_pulsar"]
+    Computing = Literal["Eggroll", "Spark", "Spark_local"]
+    Federation = Literal["Eggroll", "RabbitMQ", "Pulsar"]
+    StorageEngine = Literal["Eggroll", "HDFS", "LocalFS"]
+else:
+    Backend = Literal[tuple(BACKEND_ENGINES)]
+    Computing = Literal[tuple(dict.fromkeys(words[0] for words in BACKEND_ENGINES.values()))]
+    Federation = Literal[registry.FEDERATIONS]
+    StorageEngine = Literal[tuple(dict.fromkeys(words[2] for words in BACKEND_ENGINES.values()))]
 Algorithm = Literal["Basic", "NN", "ALL"]
 Device = Literal["CPU", "IPCL", "GPU"]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]

@@ -129,6 +129,48 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "fate:modules: empty module list",
         2,
     ),
+    # release 2.2 (a preview): what it does not support yet is refused, naming what it supports
+    "render-22-unknown-release": (
+        lambda t: ["render", str(_stack(t, release="2.1")), str(t / "out")],
+        "fate:release: '2.1' is not allowed; use '1.11.2' or '2.2'",
+        2,
+    ),
+    "render-22-eggroll": (
+        lambda t: ["render", str(_stack(t, release="2.2")), str(t / "out")],
+        "fate:backend: eggroll is not supported by release 2.2 yet (eggroll 3 + OSX, Spark and Pulsar are not there); "
+        "release 2.2 supports a party (kind party, backend spark_rabbitmq, modules mysql, python, nginx, rabbitmq)",
+        2,
+    ),
+    "render-22-exchange": (
+        lambda t: ["render", str(_stack(t, release="2.2", kind="exchange", backend="spark_pulsar")), str(t / "out")],
+        "fate:kind: exchange is not deployable with release 2.2 yet; release 2.2 supports a party",
+        2,
+    ),
+    "render-22-module": (
+        lambda t: ["render", str(_stack(t, release="2.2", backend="spark_rabbitmq",
+                                        modules=["mysql", "python", "nginx", "rabbitmq", "fateboard"])),
+                   str(t / "out")],
+        "fate:modules[4]: 'fateboard' is not deployable with release 2.2 yet; release 2.2 supports",
+        2,
+    ),
+    "render-22-toy-test": (
+        lambda t: ["render", str(_stack(t, release="2.2", backend="spark_rabbitmq", verify={"toy": [10000]})),
+                   str(t / "out")],
+        "fate:verify: not supported by release 2.2 yet; release 2.2 supports",
+        2,
+    ),
+    "render-22-external-mysql": (
+        lambda t: ["render", str(_stack(t, release="2.2", backend="spark_rabbitmq", modules=["python", "nginx",
+                                        "rabbitmq"], mysql={"external": {"host": "db.example"}})), str(t / "out")],
+        "fate:mysql.external: an external mysql is not supported by release 2.2 yet",
+        2,
+    ),
+    "render-22-peer-without-fateflow": (
+        lambda t: ["render", str(_stack(t, release="2.2", backend="spark_rabbitmq", nginx={"routeTable": {10000: {
+            "proxy": [{"host": "198.51.100.2", "httpPort": 9300, "grpcPort": 9310}]}}})), str(t / "out")],
+        "fate:nginx.routeTable[10000]: FATE Flow 2.2 reaches a peer as service fateflow: give fateflow:",
+        2,
+    ),
     "render-ca-certificate-garbage": (
         lambda t: ["render", str(_stack(t, tls={"generate": True, "caCertificate": "ca.pem"})), str(t / "out")],
         "fate:tls.caCertificate: not a PEM certificate",

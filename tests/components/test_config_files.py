@@ -95,7 +95,7 @@ def test_service_conf_redaction_empties_every_password():
     ctx = _context(backend="spark_rabbitmq", python={"hive": {"host": "hive.bank.example"}},
                    serving={"zookeeper": {"hosts": ["zk:2181"], "useAcl": True}})
     full = yaml.safe_load(yaml.safe_dump(service_conf(ctx)))
-    red = redacted(service_conf(ctx))
+    red = redacted(ctx, service_conf(ctx))
     secrets = [TEST_SECRETS[k] for k in ("mysqlPassword", "rabbitmqPassword", "hivePassword", "zookeeperPassword")]
     assert full["database"]["passwd"] == TEST_SECRETS["mysqlPassword"] and red["database"]["passwd"] == ""
     assert all(s in json.dumps(full) for s in secrets)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import typing
@@ -12,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from components import registry
-from stacks.config import STATIC_VIEWS, DeploymentBase, DeploymentConfig, ModuleSections
+from stacks.config import STATIC_VIEWS, DeploymentBase, DeploymentConfig, ModuleSections, tables
 from tests.conftest import ROOT
 
 
@@ -31,6 +32,28 @@ def test_the_static_view_spells_out_what_the_registry_generates(model, view):
 def test_the_module_sections_are_the_registry_entries():
     assert DeploymentConfig.__mro__[1] is DeploymentBase
     assert list(typing.get_type_hints(ModuleSections).items()) == [(m.attr, m.section) for m in registry.MODULES]
+
+
+def _spelt_out() -> dict[str, tuple[str, ...]]:
+    """The Literals stacks/config/tables.py spells out for the type checker (its `if TYPE_CHECKING:` block)."""
+    tree = ast.parse((ROOT / "stacks" / "config" / "tables.py").read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    out = {}
+    for node in block.body:
+        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript), ast.unparse(node)
+        out[ast.unparse(node.targets[0])] = tuple(ast.literal_eval(node.value.slice))
+    return out
+
+
+def test_the_engine_literals_the_type_checker_sees_are_the_registrys():
+    """Backends and engine words are derived from the registry when the program runs (a federation module's
+    `federation` adds its engine); the spelling the type checker sees must say the same."""
+    spelt = _spelt_out()
+    assert set(spelt) == {"Backend", "Computing", "Federation", "StorageEngine"}
+    for name, values in spelt.items():
+        assert typing.get_args(getattr(tables, name)) == values, name
+    assert typing.get_args(tables.Backend) == tuple(registry.BACKEND_ENGINES)
+    assert typing.get_args(tables.Federation) == tuple(m.federation for m in registry.MODULES if m.federation)
 
 
 CORRECT = """

@@ -61,13 +61,13 @@ def free_port(low: int = 0) -> int:
     raise RuntimeError("no free port")
 
 
-def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60, host: str = "127.0.0.1") -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"exited with {proc.returncode}: {log.read_text()[-3000:]}")
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
     raise AssertionError(f"nothing listens on {port} after {timeout}s: {log.read_text()[-3000:]}")
@@ -75,13 +75,17 @@ def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60)
 
 @contextmanager
 def daemon(
-    args: list[str], port: int, log: Path, env: Optional[dict] = None, timeout: float = 60
+    args: list[str], port: int, log: Path, env: Optional[dict] = None, timeout: float = 60, host: str = "127.0.0.1",
+    clean_env: bool = False,
 ) -> Iterator[subprocess.Popen]:
+    """A process in its own session, waited for until `host:port` answers, killed with its group at the end; its
+    environment is ours plus `env` (only `env` with `clean_env`)."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(env or {}) if clean_env else {**os.environ, **(env or {})},
                                 start_new_session=True)
     try:
-        wait_port(port, proc, log, timeout)
+        wait_port(port, proc, log, timeout, host)
         yield proc
     finally:
         if proc.poll() is None:
@@ -139,10 +143,10 @@ class MariaDB:
     first start (`first_start` does that start's steps). Clients find its socket through `<dir>/.my.cnf` (HOME=dir:
     read after Debian's /etc/mysql, whose socket would win over MYSQL_UNIX_PORT)."""
 
-    def __init__(self, tmp: Path, name: str = "mariadb"):
-        self.name, self.dir = name, tmp / name
+    def __init__(self, tmp: Path, name: str = "mariadb", host: str = "127.0.0.1", port: Optional[int] = None):
+        self.name, self.dir, self.host = name, tmp / name, host
         self.dir.mkdir()
-        self.data, self.sock, self.port = self.dir / "data", self.dir / "mysql.sock", free_port()
+        self.data, self.sock, self.port = self.dir / "data", self.dir / "mysql.sock", port or free_port()
         (self.dir / ".my.cnf").write_text(f"[client]\nsocket={self.sock}\n")
 
     @contextmanager
@@ -151,12 +155,14 @@ class MariaDB:
         subprocess.run(["mariadb-install-db", f"--datadir={self.data}", "--user=root",
                         "--auth-root-authentication-method=socket", "--skip-test-db"], check=True, capture_output=True)
         with daemon(["mariadbd", f"--datadir={self.data}", f"--socket={self.sock}", f"--port={self.port}",
-                     "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin"], self.port, self.dir / "mariadb.log"):
+                     f"--bind-address={self.host}", "--user=root", "--skip-log-bin"], self.port,
+                    self.dir / "mariadb.log", host=self.host):
             yield self
 
     def sql(self, statement: str, *args: str, user: str = "root", password: Optional[str] = None, db: str = "") -> str:
         cmd = ["mariadb", "--batch", "--skip-column-names", "--default-character-set=utf8mb4", *args]
-        cmd += [f"--socket={self.sock}", "-uroot"] if user == "root" else ["-h127.0.0.1", f"-P{self.port}", f"-u{user}"]
+        cmd += [f"--socket={self.sock}", "-uroot"] if user == "root" else [f"-h{self.host}", f"-P{self.port}",
+                                                                            f"-u{user}"]
         result = subprocess.run([*cmd, *([db] if db else [])], input=statement, capture_output=True, text=True,
                                 env={**os.environ, **({"MYSQL_PWD": password} if password is not None else {})})
         assert result.returncode == 0, f"{statement[:80]}: {result.stderr}"

@@ -13,6 +13,7 @@ from fate_pulumi.importer.mapping import (
     Section,
     address,
     camel,
+    import_modules_by_registry,
     party_routes,
     route_table,
     scheduling,
@@ -21,10 +22,8 @@ from fate_pulumi.importer.mapping import (
     whole_number,
 )
 
-# computing/federation/storage engines -> fate:backend
-ENGINES_TO_BACKEND = {v: k for k, v in {
-    "eggroll": ("Eggroll", "Eggroll", "Eggroll"), "spark_rabbitmq": ("Spark", "RabbitMQ", "HDFS"),
-    "spark_pulsar": ("Spark", "Pulsar", "HDFS"), "spark_local_pulsar": ("Spark_local", "Pulsar", "LocalFS")}.items()}
+# computing/federation/storage engines (KubeFATE's words are FATE's) -> fate:backend
+ENGINES_TO_BACKEND = {words: backend for backend, words in registry.BACKEND_ENGINES.items()}
 
 
 def import_party(src: Section, res: Result) -> None:
@@ -43,6 +42,7 @@ def import_party(src: Section, res: Result) -> None:
     import_nginx(src.sub("nginx"), res, modules, own)
     _import_rabbitmq(src, res, own)
     _import_pulsar(src, res, own)
+    import_modules_by_registry(src, res)
     res.set("modules", modules)
 
 

@@ -4,7 +4,7 @@ Pulsar)."""
 from __future__ import annotations
 
 from fate_pulumi.importer.kubefate_v1_11.shared import import_nginx, import_routes, rollsite_tls
-from fate_pulumi.importer.mapping import Result, Section, scheduling, service, whole_number
+from fate_pulumi.importer.mapping import Result, Section, import_modules_by_registry, scheduling, service, whole_number
 
 
 def import_exchange(src: Section, res: Result) -> None:
@@ -42,3 +42,4 @@ def import_exchange(src: Section, res: Result) -> None:
             "server refuses; add a trafficServer section with type NodePort"
         )
     import_nginx(src.sub("nginx"), res, modules, own)
+    import_modules_by_registry(src, res)

@@ -4,7 +4,16 @@ servingServer and its Redis, ZooKeeper, servingAdmin)."""
 from __future__ import annotations
 
 from fate_pulumi.importer.kubefate_v1_11.shared import LEAKS, import_routes, ingress
-from fate_pulumi.importer.mapping import Result, Section, address, scheduling, service, storage, whole_number
+from fate_pulumi.importer.mapping import (
+    Result,
+    Section,
+    address,
+    import_modules_by_registry,
+    scheduling,
+    service,
+    storage,
+    whole_number,
+)
 
 
 def import_serving(src: Section, res: Result) -> None:
@@ -16,6 +25,7 @@ def import_serving(src: Section, res: Result) -> None:
     _serving_redis(src, res, modules)
     _serving_zookeeper(src.sub("servingZookeeper"), res)
     _serving_admin(src.sub("servingAdmin"), res)
+    import_modules_by_registry(src, res)
     res.set("modules", modules)
 
 
