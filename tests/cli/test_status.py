@@ -207,3 +207,30 @@ def test_a_stacks_own_cluster(tmp_path: Path) -> None:
     assert status.stack_kubectl("p", tmp_path).base[1:] == ["--kubeconfig=/k/bank-a", "--context=bank-a"]
     (tmp_path / "Pulumi.q.yaml").write_text("config:\n  fate:partyId: 9999\n")
     assert status.stack_kubectl("q", tmp_path).base[1:] == []
+
+
+def test_a_topology_is_every_stack_of_its_federation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """--topology reads the stacks the federation driver names; one not created yet is degraded, not refused."""
+    (tmp_path / "Pulumi.yaml").write_text("name: fate\n")
+    topology = tmp_path / "fed.yaml"
+    topology.write_text("name: demo\nexchange: {address: 203.0.113.5}\nparties:\n"
+                        "  - {partyId: 10000, address: 203.0.113.11}\n  - {partyId: 9999, address: 203.0.113.10}\n")
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: f"/usr/bin/{name}")  # no CLI is run here
+    seen: list[str] = []
+
+    def observe(stack: str, work_dir: Path, kubectl: Any = None) -> status.Observed:
+        seen.append(stack)
+        if stack == "demo-party-10000":
+            return status.Observed(stack, {}, error="outputs: no stack named 'demo-party-10000' found")
+        obs = recorded()
+        obs.stack = stack
+        return obs
+
+    monkeypatch.setattr(status, "observe", observe)
+    assert status.main(["--topology", str(topology), "--work-dir", str(tmp_path), "--json"]) == 1
+    assert seen == ["demo-exchange", "demo-party-9999", "demo-party-10000"]
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["healthy"] is False
+    assert [(s["stack"], s["healthy"]) for s in doc["stacks"]] == [
+        ("demo-exchange", True), ("demo-party-9999", True), ("demo-party-10000", False)]
