@@ -31,7 +31,7 @@ from .nginx import NginxClient
 from .outputs import OrOutput, lift
 from .pulsar import PulsarClient, PulsarConfig
 from .rabbitmq import RabbitmqClient, RabbitmqConfig
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, HostPort, K8sName, Model, Port, ServiceSettings, ServiceType, StorageSettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -327,19 +327,19 @@ def redacted(ctx: Context, conf: dict[str, Any], fields: Optional[Sequence[tuple
     return out
 
 
-def routes(of: Sections) -> list[Address]:
+def routes(of: Sections) -> list[Route]:
     """Where FATE Flow dials out of the deployment: FATE-Serving (its address, its ZooKeeper), and the external
     RabbitMQ, Pulsar and nginx python.* names instead of the party's modules."""
     serving = of.section(ServingLink)
-    out = [(serving.host, serving.port)] if serving.host and serving.port else []
+    out = [Route(serving.host, serving.port, "serving")] if serving.host and serving.port else []
     for hp in serving.zookeeper.hosts if serving.zookeeper else []:
         host, _, port = hp.rpartition(":")
-        out.append((host, int(port)))
+        out.append(Route(host, int(port), "zookeeper"))
     py = of.section(PythonConfig)
-    external = ((py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
-                (py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
-                (py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
-    return out + [(host, port) for host, port in external if host]
+    external = (("rabbitmq", py.rabbitmq.host, py.rabbitmq.port or endpoints.RABBITMQ.port("amqp")),
+                ("pulsar", py.pulsar.host, py.pulsar.port or endpoints.PULSAR.port("broker")),
+                ("nginx", py.nginx.host, py.nginx.http_port or endpoints.NGINX.port("http")))
+    return out + [Route(host, port, what) for what, host, port in external if host]
 
 
 def spark_master(ctx: Context) -> str:

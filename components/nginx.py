@@ -13,7 +13,7 @@ from . import endpoints
 from .context import Context
 from .files import to_yaml
 from .kube import Module, Site, http_probes, node_port_outputs
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, Model, PartyId, Port
 
 # --------------------------------------------------------------------------------------------------------------
@@ -278,12 +278,12 @@ def build(ctx: Context) -> Nginx:
     return Nginx("nginx", ctx.site, section, NginxArgs(image, table), ctx.opts)
 
 
-def routes(of: Sections) -> list[Address]:
+def routes(of: Sections) -> list[Route]:
     """The exchange's nginx, and each peer's nginx or FATE Flow (their HTTP ports)."""
     nginx = of.section(NginxConfig)
-    out = [(nginx.exchange.host, nginx.exchange.http_port)] if nginx.exchange else []
-    for route in nginx.route_table.values():
-        out += [(h.host, h.http_port) for h in route.proxy + route.fateflow]
+    out = [Route(nginx.exchange.host, nginx.exchange.http_port, "exchange")] if nginx.exchange else []
+    for party, route in nginx.route_table.items():
+        out += [Route(h.host, h.http_port, str(party)) for h in route.proxy + route.fateflow]
     return out
 
 

@@ -15,7 +15,7 @@ from .files import properties
 from .kube import Module, Site, node_port_outputs, tcp_probes
 from .outputs import OrOutput
 from .pulsar_standalone import CERT_DIR, standalone_conf
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, IngressRoute, K8sName, Model, PartyId, Port, ServiceSettings, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -151,11 +151,13 @@ def build(ctx: Context) -> Pulsar:
     return Pulsar("pulsar", ctx.site, section, PulsarArgs(tls_material=tls, ingress=ctx.ingress("pulsar")), ctx.opts)
 
 
-def routes(of: Sections) -> list[Address]:
+def routes(of: Sections) -> list[Route]:
     """The exchange's Traffic Server, and the peers' brokers (on their TLS port behind an exchange)."""
     pulsar = of.section(PulsarConfig)
-    out = [(pulsar.exchange.host, pulsar.exchange.port)] if pulsar.exchange else []
-    return out + [(t.host, t.ssl_port if pulsar.exchange else t.port) for t in pulsar.route_table.values()]
+    tls = pulsar.exchange is not None
+    out = [Route(pulsar.exchange.host, pulsar.exchange.port, "exchange", True)] if pulsar.exchange else []
+    return out + [Route(t.host, t.ssl_port if tls else t.port, str(party), tls)
+                  for party, t in pulsar.route_table.items()]
 
 
 def fateflow_link(ctx: Context, client: PulsarClient) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from . import endpoints
 from .context import Context
 from .kube import Module, Site, env, env_from_secret, http_probes, node_port_outputs
 from .outputs import OrOutput
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, IngressRoute, Model, PartyId, Port
 
 # --------------------------------------------------------------------------------------------------------------
@@ -97,9 +97,9 @@ def build(ctx: Context) -> Rabbitmq:
         password=ctx.secret("rabbitmqPassword"), ingress=ctx.ingress("rabbitmq")), ctx.opts)
 
 
-def routes(of: Sections) -> list[Address]:
+def routes(of: Sections) -> list[Route]:
     """The peers' brokers rabbitmq federates with."""
-    return [(t.host, t.port) for t in of.section(RabbitmqConfig).route_table.values()]
+    return [Route(t.host, t.port, str(party)) for party, t in of.section(RabbitmqConfig).route_table.items()]
 
 
 def fateflow_link(ctx: Context, client: RabbitmqClient) -> dict[str, Any]:

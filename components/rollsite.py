@@ -15,7 +15,7 @@ from .files import properties, to_json
 from .kube import NGINX_IMAGE, Module, Site, node_port_outputs, tcp_probes
 from .nginx import render_nginx
 from .outputs import OrOutput
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import Endpoint, ExposedModule, Host, K8sName, Model, PartyId, PartyRoute, Port, TlsSecret
 
 # --------------------------------------------------------------------------------------------------------------
@@ -272,14 +272,14 @@ class Rollsite(Module):
         self.done({"endpoint": self.endpoint, "nodePorts": self.node_ports, "routeTable": self.route_table})
 
 
-def routes(of: Sections) -> list[Address]:
+def routes(of: Sections) -> list[Route]:
     """Where rollsite dials: its exchange, its peers, the balanced exchanges, the polling server."""
     rs = of.section(RollsiteConfig)
-    out = [(rs.exchange.host, rs.exchange.port)] if rs.exchange else []
-    out += [(p.host, p.port) for p in rs.party_list]
-    out += [(e.host, e.port) for e in rs.exchange_list]
+    out = [Route(rs.exchange.host, rs.exchange.port, "exchange", rs.exchange.secure)] if rs.exchange else []
+    out += [Route(p.host, p.port, str(p.party_id), p.secure) for p in rs.party_list]
+    out += [Route(e.host, e.port, "exchange") for e in rs.exchange_list]
     if rs.polling.enabled and rs.polling.server:
-        out.append((rs.polling.server.host, rs.polling.server.port))
+        out.append(Route(rs.polling.server.host, rs.polling.server.port, "polling server"))
     return out
 
 

@@ -9,15 +9,29 @@ the module by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Optional, Protocol, TypeVar
+from typing import Any, Optional, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 S = TypeVar("S", bound=BaseModel)
 
 Address = tuple[str, int]  # (host, port) as the config writes it
+
+
+@dataclass(frozen=True)
+class Route:
+    """One address a module dials, and what it leads to: `peer` a party id, `exchange`, an SNI name, `serving` ...;
+    `secure` dialled with TLS (the stack output `routes`, `fate-pulumi status`). Unpacks as its Address."""
+
+    host: str
+    port: int
+    peer: str = ""
+    secure: bool = False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.host, self.port))
 
 
 class Sections(Protocol):
@@ -33,7 +47,7 @@ class Routes:
     services): the NetworkPolicies admit the namespaces they name, `preflight` checks that a deployment exposes each,
     `picture` draws them."""
 
-    of: Callable[[Sections], Iterable[Address]]
+    of: Callable[[Sections], Iterable[Address | Route]]  # a Route says which peer, and whether TLS
     peers: bool = True  # they lead to other deployments' federation modules (preflight: those must route back)
     traffic: Optional[tuple[str, str]] = None  # picture: what travels on them (legend name, arrow colour)
 

@@ -14,7 +14,7 @@ from .context import Context
 from .files import password_properties, properties, to_json
 from .kube import REDIS_IMAGE, ZOOKEEPER_IMAGE, Module, Site, env, exec_probes, node_port_outputs, tcp_probes
 from .outputs import OrOutput, lift
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import Endpoint, ExposedModule, Host, IngressRoute, Model, ModuleBase, PartyRoute, Port, StorageSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -432,17 +432,17 @@ def _args(ctx: Context, image: str, ui: Optional[str] = None) -> ServingArgs:
                        ingress=ctx.ingress(ui) if ui else IngressRoute())
 
 
-def proxy_routes(of: Sections) -> list[Address]:
+def proxy_routes(of: Sections) -> list[Route]:
     """serving-proxy's peers and its exchange."""
     proxy = of.section(ServingProxyConfig)
-    return [(p.host, p.port) for p in proxy.party_list] + ([(proxy.exchange.host, proxy.exchange.port)]
-                                                           if proxy.exchange else [])
+    return [Route(p.host, p.port, str(p.party_id)) for p in proxy.party_list] + (
+        [Route(proxy.exchange.host, proxy.exchange.port, "exchange")] if proxy.exchange else [])
 
 
-def server_routes(of: Sections) -> list[Address]:
+def server_routes(of: Sections) -> list[Route]:
     """The party's FATE Flow serving-server fetches models from."""
     flow = of.section(ServingServerConfig).fateflow
-    return [(flow.host, flow.port)] if flow else []
+    return [Route(flow.host, flow.port, "fateflow")] if flow else []
 
 
 def build_proxy(ctx: Context) -> ServingProxy:

@@ -13,7 +13,7 @@ from .context import Context
 from .files import to_yaml
 from .kube import Module, Site, node_port_outputs, tcp_probes
 from .outputs import OrOutput
-from .routing import Address, Sections
+from .routing import Route, Sections
 from .settings import ExposedModule, Host, HostPort, K8sName, Model
 
 # --------------------------------------------------------------------------------------------------------------
@@ -142,12 +142,12 @@ class TrafficServer(Module):
                    "sniRoutes": [f"{r.fqdn} -> {r.tunnel_route}" for r in section.sni_routes]})
 
 
-def routes(of: Sections) -> list[Address]:
+def routes(of: Sections) -> list[Route]:
     """The parties' Pulsar brokers (TLS) the SNI routes tunnel to."""
     out = []
     for sni in of.section(TrafficServerConfig).sni_routes:
         host, _, port = sni.tunnel_route.rpartition(":")
-        out.append((host, int(port)))
+        out.append(Route(host, int(port), sni.fqdn, True))
     return out
 
 

@@ -2,7 +2,7 @@
 
 Exit status of every command: 0 done; 1 the operation failed (a stack, the engine); 2 bad input — a file, its YAML,
 the configuration or the command line (one line each: the file, the problem, the fix; nothing is written);
-3 drift found (drift, federation drift); 141 the reader of the output stopped early (`| head`).
+3 drift found (drift, federation drift); status: 1 degraded; 141 the reader of the output stopped early (`| head`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fate_pulumi.drift",
         "list what changed in the cluster behind a stack's back (exit 3 when something did)",
     ),
+    "status": ("fate_pulumi.status", "the state of deployed stacks: workloads, restarts, addresses, routes, "
+               "certificates, jobs (exit 1 when degraded)"),
+    "logs": ("fate_pulumi.logs", "the logs of one workload of a stack (kubectl logs by its labels; -f, --since, -p)"),
     "federation": ("fate_pulumi.federation", "preview / up / drift a whole federation from one topology file"),
     "preflight": ("fate_pulumi.preflight", "check a federation's addresses, routes and certificates before any up"),
     "picture": ("fate_pulumi.picture", "draw a federation (stack files or a topology) with Graphviz"),

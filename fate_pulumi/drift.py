@@ -7,7 +7,9 @@ For each drifted resource it prints the URN, the Kubernetes kind and name and th
 field manager that owns it now and since when (the object's managedFields: `kubectl-edit`, `kubectl-scale`, a
 controller), or that the object is gone. Fields the stack's `fate:driftIgnore` names (`Kind/name:field`, `*`
 matching any kind, name or field, e.g. `Deployment/*:spec.replicas` under an autoscaler) are not drift.
-Exit status: 0 no drift, 3 drift, 1 error. Nothing is changed; repair with `pulumi up --refresh`.
+Exit status: 0 no drift, 3 drift, 1 error. Nothing in the cluster or the state is changed (each check is recorded
+in two stack tags, `fate-pulumi:lastDriftCheck` and `fate-pulumi:lastDriftResult`, which `status` reads); repair
+with `pulumi up --refresh`.
 Uses the Pulumi Automation API with the project in this directory (or --work-dir) and the CLI on PATH.
 """
 
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
     from pulumi.automation.events import EngineEvent
 
 EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 3
+# the stack tags a check is recorded in (kept by every backend, the file backend too, so `status` run anywhere sees
+# them); a check is due once the last is older than the interval .github/workflows/drift.yml runs it at
+CHECKED_TAG, RESULT_TAG = "fate-pulumi:lastDriftCheck", "fate-pulumi:lastDriftResult"
+CHECK_INTERVAL = dt.timedelta(hours=6)
 _DRIFT_OPS = {"update": "changed", "delete": "deleted", "replace": "replaced", "create": "missing"}
 
 
@@ -225,13 +231,26 @@ def expiry_notice(outputs: dict, today: Optional[dt.date] = None) -> Optional[st
             "certificates are reissued) or set a new fate:tls.validFrom")
 
 
+def pulumi_cli(work_dir: Path, *args: str) -> str:
+    """The Pulumi CLI's standard output for `args` in the project; a failure raises RuntimeError with its reason."""
+    proc = subprocess.run([_pulumi().command, *args, "--non-interactive"], cwd=work_dir, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip() or f"pulumi {args[0]} failed ({proc.returncode})")
+    return proc.stdout
+
+
 def stack_outputs(stack_name: str, work_dir: Path) -> dict:
     """The stack's outputs as `pulumi stack output --json` shows them (secret ones masked: none is read here)."""
-    proc = subprocess.run([_pulumi().command, "stack", "output", "--json", "--stack", stack_name, "--non-interactive"],
-                          cwd=work_dir, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip() or f"pulumi stack output failed ({proc.returncode})")
-    return dict(json.loads(proc.stdout or "{}"))
+    return dict(json.loads(pulumi_cli(work_dir, "stack", "output", "--json", "--stack", stack_name) or "{}"))
+
+
+def record_check(stack_name: str, work_dir: Path, drifted: int, now: Optional[dt.datetime] = None) -> None:
+    """Record this check in the stack's tags: when (UTC, ISO 8601) and what it found (`clean`, `N drifted`)."""
+    when = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pulumi_cli(work_dir, "stack", "tag", "set", CHECKED_TAG, when, "--stack", stack_name)
+    pulumi_cli(work_dir, "stack", "tag", "set", RESULT_TAG, f"{drifted} drifted" if drifted else "clean",
+               "--stack", stack_name)
 
 
 def project_stacks(work_dir: Path) -> list[str]:
@@ -241,10 +260,36 @@ def project_stacks(work_dir: Path) -> list[str]:
     return [s.name for s in ws.list_stacks()]
 
 
-def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> int:
+def project_dir(work_dir: Path) -> Path:
+    """The Pulumi project directory a command runs in (bad input when it is not one), with the CLI on PATH."""
     import shutil
 
-    from fate_pulumi.inputs import InputError, OneLineParser, path_arg
+    from fate_pulumi.inputs import InputError
+
+    if work_dir.is_file():
+        raise InputError(f"{work_dir}: a file, not a directory — give the project directory (the one holding "
+                         "Pulumi.yaml) to --work-dir")
+    if not (work_dir / "Pulumi.yaml").exists():
+        raise InputError(f"{work_dir}: no Pulumi.yaml — run it in the fate-pulumi project or give --work-dir")
+    if shutil.which("pulumi") is None:
+        raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
+                         "toolchain's env.sh")
+    return work_dir
+
+
+def known_stack(stack: str, work_dir: Path) -> str:
+    """`stack` when the project has it; bad input naming the ones it has otherwise."""
+    from fate_pulumi.inputs import InputError
+
+    have = project_stacks(work_dir)
+    if stack not in have:
+        raise InputError(f"{work_dir / 'Pulumi.yaml'}: stack {stack!r}: no such stack — one of: "
+                         f"{', '.join(have) or '(none: pulumi stack init)'}")
+    return stack
+
+
+def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> int:
+    from fate_pulumi.inputs import OneLineParser, path_arg
 
     parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0],
                            epilog="exit status: 0 no drift, 3 drift found, 1 error, 2 bad input")
@@ -255,14 +300,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> i
     args = parser.parse_args(argv)
     if args.stack is not None and not args.stack.strip():
         parser.error("argument --stack: empty — name the stack (pulumi stack ls), or give --all")
-    if args.work_dir.is_file():
-        raise InputError(f"{args.work_dir}: a file, not a directory — give the project directory (the one holding "
-                         "Pulumi.yaml) to --work-dir")
-    if not (args.work_dir / "Pulumi.yaml").exists():
-        raise InputError(f"{args.work_dir}: no Pulumi.yaml — run it in the fate-pulumi project or give --work-dir")
-    if shutil.which("pulumi") is None:
-        raise InputError("pulumi: the Pulumi CLI is not on PATH — install it (README: Install Pulumi) or source the "
-                         "toolchain's env.sh")
+    project_dir(args.work_dir)
     try:
         stacks = project_stacks(args.work_dir) if args.all else [args.stack]
         drifted = 0
@@ -276,6 +314,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi drift") -> i
             notice = expiry_notice(outputs.result())
             if notice:
                 print(f"  warning: {notice}")
+            record_check(name, args.work_dir, len(found))
             drifted += bool(found)
     except Exception as err:  # noqa: BLE001 - any failure is an error exit, with the reason
         print(f"error: {err}", file=sys.stderr)

@@ -260,3 +260,13 @@ def module_opts(k8s_provider: pulumi.ProviderResource, ns: Optional[pulumi.Custo
 def connect_info(cfg: DeploymentConfig, node_ports: dict[str, pulumi.Output]) -> dict[str, Any]:
     """What another party needs to reach this deployment: party id, host and the NodePorts of its entry points."""
     return {"partyId": cfg.party_id, "host": cfg.public_host, "nodePorts": node_ports}
+
+
+def route_info(cfg: DeploymentConfig) -> list[dict[str, Any]]:
+    """The stack output `routes`: {module, peer, host, port, secure} of every address the modules dial (each
+    module's `routes`, components/routing.py: a Route says which peer and whether TLS, a bare address neither)."""
+    deployed = set(cfg.enabled_modules)
+    return [{"module": m.name, "peer": getattr(r, "peer", ""), "host": host, "port": port,
+             "secure": getattr(r, "secure", False)}
+            for m in registry.MODULES if m.routes is not None and m.name in deployed
+            for r in m.routes.of(cfg) for host, port in [r]]

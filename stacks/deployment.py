@@ -23,6 +23,7 @@ from stacks.common import (
     namespace,
     provider,
     retains_namespace,
+    route_info,
     site_of,
     tls_plan,
 )
@@ -32,8 +33,8 @@ from stacks.party import compose_party, party_summary
 from stacks.serving import compose_serving
 
 # what every deployment component exports (and the stack program exports as stack outputs)
-OUTPUTS = ("kind", "partyId", "name", "namespace", "fateVersion", "modules", "summary", "connect", "parties",
-           "tlsCaCertificate", "tlsCertificatesExpire", "jobs")
+OUTPUTS = ("kind", "partyId", "name", "namespace", "fateVersion", "modules", "summary", "connect", "routes",
+           "parties", "tlsCaCertificate", "tlsCertificatesExpire", "jobs")
 
 
 class Deployment(pulumi.ComponentResource):
@@ -100,6 +101,7 @@ class Deployment(pulumi.ComponentResource):
             "modules": list(cfg.enabled_modules),
             "summary": self.describe(cfg),
             "connect": connect_info(cfg, result["nodePorts"]),
+            "routes": route_info(cfg),
             "parties": exchange_parties(cfg) if cfg.kind == "exchange" else None,
             "tlsCaCertificate": None,
             "tlsCertificatesExpire": None,

@@ -549,6 +549,24 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
                               "a file, not a directory — give the project directory", 2),
     "drift-work-dir-empty": (lambda t: ["drift", "--stack", "x", "--work-dir", ""],
                              "argument --work-dir: an empty path", 2),
+    # status, logs (an unknown stack or workload needs a project's stacks: tests/engine/test_status.py)
+    "status-no-stack": (lambda t: ["status"], "no stack — name one or more (pulumi stack ls), or give --topology", 2),
+    "status-empty-stack": (lambda t: ["status", ""], "an empty stack name", 2),
+    "status-stacks-and-topology": (lambda t: ["status", "x", "--topology", str(_write(t, "fed.yaml", TOPOLOGY))],
+                                   "argument --topology: not with stack names", 2),
+    "status-no-project": (lambda t: ["status", "x", "--work-dir", str(t)], "no Pulumi.yaml", 2),
+    "status-topology-missing": (lambda t: ["status", "--topology", str(t / "nope.yaml")], "nope.yaml: no such file",
+                                2),
+    "status-topology-a-stack-file": (lambda t: ["status", "--topology", str(_stack(t))],
+                                     "a Pulumi stack file, not a topology", 2),
+    "status-bad-flag": (lambda t: ["status", "x", "--yaml"], "unrecognized arguments: --yaml", 2),
+    "logs-no-workload": (lambda t: ["logs", "x"], "the following arguments are required: WORKLOAD", 2),
+    "logs-follow-previous": (lambda t: ["logs", "x", "python", "-f", "-p"], "argument --follow: not with --previous",
+                             2),
+    "logs-since-not-a-duration": (lambda t: ["logs", "x", "python", "--since", "yesterday"],
+                                  "argument --since: 'yesterday' is not a duration — e.g. 30s, 10m, 2h", 2),
+    "logs-negative-tail": (lambda t: ["logs", "x", "python", "--tail", "-5"], "argument --tail: a negative count", 2),
+    "logs-no-project": (lambda t: ["logs", "x", "python", "--work-dir", str(t)], "no Pulumi.yaml", 2),
     # adopt
     "adopt-missing-stack-file": (
         lambda t: ["adopt", "take-over", str(t / "Pulumi.x.yaml"), "--backup", str(t / "b.json")],
@@ -773,6 +791,9 @@ def test_a_password_drift_and_federation_need_their_programs(tmp_path, capsys, m
     topology = _write(tmp_path, "fed.yaml", TOPOLOGY)
     assert cli.main(["federation", "preview", str(topology)]) == 2
     assert "the Pulumi CLI is not on PATH" in capsys.readouterr().err
+    for argv in (["status", "x"], ["logs", "x", "python"]):
+        assert cli.main([*argv, "--work-dir", str(tmp_path)]) == 2
+        assert "the Pulumi CLI is not on PATH" in capsys.readouterr().err
 
 
 def test_an_empty_notebook_password_is_refused(capsys, monkeypatch):

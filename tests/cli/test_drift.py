@@ -61,10 +61,14 @@ def test_exit_codes_and_report(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(
         drift, "stack_outputs", lambda name, work_dir: {"tlsCertificatesExpire": soon} if name == "drifted" else {}
     )
+    recorded: list[tuple[str, int]] = []
+    monkeypatch.setattr(drift, "record_check", lambda name, work_dir, drifted: recorded.append((name, drifted)))
     (tmp_path / "Pulumi.yaml").write_text("name: fate\n")
     monkeypatch.setattr("shutil.which", lambda name, *a, **k: f"/usr/bin/{name}")  # the CLI itself is not needed here
     assert drift.main(["--stack", "clean", "--work-dir", str(tmp_path)]) == drift.EXIT_CLEAN
     assert drift.main(["--all", "--work-dir", str(tmp_path)]) == drift.EXIT_DRIFT
+    # every check is recorded for `status` (tests/engine/test_status.py reads the tags back)
+    assert recorded == [("clean", 0), ("clean", 0), ("drifted", 1)]
     out = capsys.readouterr().out
     assert "clean: no drift" in out and "drifted: 1 drifted" in out
     assert "Deployment/fateboard  changed: spec.replicas" in out and DEPLOYMENT in out

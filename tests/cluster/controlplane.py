@@ -90,12 +90,15 @@ SUPERVISED = ("kube-controller-manager", "kube-scheduler", "kwok")
 
 class LocalCluster:
     def __init__(self, workdir: Path, nodes: int = 2, volumes: int = 40,
-                 stages: Optional[dict[str, Path]] = None, supervise: bool = False, real_node: bool = False):
+                 stages: Optional[dict[str, Path]] = None, supervise: bool = False, real_node: bool = False,
+                 serve: bool = False):
         """`stages`: kwok stage files that replace the default ones by name (e.g. "pod/fast/pod-complete.yaml")
         or come in addition. `supervise`: restart a controller-manager, scheduler or kwok that exits, as the kubelet
         restarts a real control plane's static pods (kube-scheduler exits on purpose when it finds its cache
         inconsistent, which an API server restart can cause). `real_node`: a real node beside kwok's `nodes`
-        (`self.node`, tests/cluster/realnode.py); the PersistentVolumes are then local volumes on it."""
+        (`self.node`, tests/cluster/realnode.py); the PersistentVolumes are then local volumes on it. `serve`: kwok
+        serves the kubelet API on a local port the nodes advertise (InternalIP 127.0.0.1), so `kubectl logs`
+        reaches it: container logs from the kwok ClusterLogs files given in `stages`."""
         self.dir = workdir
         self.stages = stages or {}
         self.nodes = nodes
@@ -104,6 +107,7 @@ class LocalCluster:
         self.args: dict[str, list[str]] = {}
         self.restarts: dict[str, int] = {}
         self._supervised = SUPERVISED if supervise else ()
+        self.serve = serve
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.port = free_port()
@@ -168,6 +172,12 @@ class LocalCluster:
         stages = Path((CACHE / "kwok-module-dir").read_text().strip()) / "kustomize" / "stage"
         kwok = [str(BIN / "kwok"), f"--kubeconfig={self.kubeconfig}",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"]
+        if self.serve:
+            # the API server dials a node's kubelet port without verifying its certificate (no
+            # --kubelet-certificate-authority): the cluster's own server certificate serves
+            kubelet = free_port()
+            kwok += ["--server-address", f"127.0.0.1:{kubelet}", "--node-ip", "127.0.0.1", "--node-port", str(kubelet),
+                     f"--tls-cert-file={pki['server.crt']}", f"--tls-private-key-file={pki['server.key']}"]
         for stage in dict.fromkeys([*KWOK_STAGES, *self.stages]):
             kwok += ["-c", str(self.stages.get(stage, stages / stage))]
         self._spawn("kwok", kwok)
