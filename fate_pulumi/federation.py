@@ -16,7 +16,8 @@ every stack succeeded (for drift: none drifted; 3 if any did).
 
 Once every stack is up, `up` verifies every route it derived: each pair of parties that federate (the same
 federation engine) runs FATE's toy test once, from the party with the lower id (`fate:verify.toy` on its stack),
-and the table shows each pair verified or failed with FATE's reason (`--no-verify` skips it).
+and the table shows each pair verified or failed with FATE's reason (`--no-verify` skips it). Stacks run --parallel N
+at a time (default: one per core): on `up` the exchange first, the parties once it succeeded.
 
     name: demo
     development: false                 # true: unset passwords fall back to defaults (test federations)
