@@ -2,7 +2,7 @@
 previewed by the real engine (no cluster: the provider previews offline). Prints the driver's table — the time of
 every stack's preview — and the whole run's wall time.
 
-    python -m bench.federation_scale [--parties 50] [--backend eggroll|spark_pulsar]
+    python -m bench.federation_scale [--parties 50] [--backend eggroll|spark_pulsar] [--parallel N]
 
 Needs `tools/build-toolchain.sh` (the pulumi CLI and the kubernetes plugin).
 """
@@ -38,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parties", type=int, default=50)
     parser.add_argument("--backend", default="eggroll", choices=("eggroll", "spark_pulsar"))
+    parser.add_argument("--parallel", help="the driver's --parallel (default: its own)")
     args = parser.parse_args()
     if not 1 <= args.parties <= 250:
         parser.error("--parties: 1 to 250 (one documentation address each)")
@@ -45,8 +46,9 @@ def main() -> int:
     path = engine.root / "federation.yaml"
     path.write_text(yaml.safe_dump(topology(args.parties, args.backend)))
     start = time.perf_counter()
+    parallel = ["--parallel", args.parallel] if args.parallel else []
     proc = subprocess.run([sys.executable, "-m", "fate_pulumi.federation", "preview", str(path),
-                           "--work-dir", str(engine.project)],
+                           "--work-dir", str(engine.project), *parallel],
                           env={**engine.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     wall = time.perf_counter() - start
     print(proc.stdout, end="")

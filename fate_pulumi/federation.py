@@ -16,7 +16,8 @@ every stack succeeded (for drift: none drifted; 3 if any did).
 
 Once every stack is up, `up` verifies every route it derived: each pair of parties that federate (the same
 federation engine) runs FATE's toy test once, from the party with the lower id (`fate:verify.toy` on its stack),
-and the table shows each pair verified or failed with FATE's reason (`--no-verify` skips it).
+and the table shows each pair verified or failed with FATE's reason (`--no-verify` skips it). Stacks run --parallel N
+at a time (default: one per core): on `up` the exchange first, the parties once it succeeded.
 
     name: demo
     development: false                 # true: unset passwords fall back to defaults (test federations)
@@ -36,6 +37,7 @@ and the table shows each pair verified or failed with FATE's reason (`--no-verif
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -202,45 +204,68 @@ def moved_ports(p: PlannedStack, work_dir: Path) -> Optional[str]:
             f"is not in {work_dir} — run in the project that deployed it (or restore the file); nothing was touched")
 
 
-def run(command: str, stacks: list[PlannedStack], work_dir: Path, out: IO[str] = sys.stdout,
-        verify: bool = True) -> list[Status]:
-    """Preview, bring up or check for drift every planned stack in order (the exchange first); after `up`, verify
-    every derived route with FATE's toy test."""
+def default_parallel() -> int:
+    """How many stacks run at once unless --parallel says: one per core. A stack's preview is mostly CPU (the Python
+    program renders, the engine diffs), so more than the cores only adds memory and contention (docs/performance.md)."""
+    return os.cpu_count() or 1
+
+
+def _run_one(command: str, p: PlannedStack, work_dir: Path) -> Status:
+    """Preview, bring up or check for drift one stack; an error is its row, the other stacks go on."""
     from fate_pulumi import drift
 
-    results: list[Status] = []
-    for p in stacks:
-        start = time.perf_counter()
-        try:
-            stack = _workspace_stack(p, work_dir)
-            if command == "preview":
-                res = stack.preview()
-                changes = {k.value if hasattr(k, "value") else k: v for k, v in (res.change_summary or {}).items()}
-                results.append(
-                    Status(p.name, p.kind, p.party_id, "ok", ", ".join(f"{v} {k}" for k, v in sorted(changes.items())))
-                )
-            elif command == "up":
-                up = stack.up()
-                ports = up.outputs["connect"].value.get("nodePorts", {}) if "connect" in up.outputs else {}
-                flat = ", ".join(
-                    f"{m}:{'/'.join(str(v) for v in ps.values())}" for m, ps in sorted(ports.items()) if ps
-                )
-                results.append(Status(p.name, p.kind, p.party_id, up.summary.result, flat))
-            elif command == "drift":
-                found = drift.check(p.name, work_dir)
-                results.append(Status(p.name, p.kind, p.party_id, "drift" if found else "clean",
-                                      "; ".join(f"{d.kind}/{d.name} {d.change}" for d in found)))
-        except Exception as err:  # noqa: BLE001 - reported in the table, the rest of the federation goes on
-            results.append(Status(p.name, p.kind, p.party_id, "error", str(err).strip().splitlines()[-1][:200]))
-            if command == "up" and p.kind == "exchange":
-                results[-1].seconds = time.perf_counter() - start
-                break  # parties need their exchange
-        results[-1].seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    try:
+        stack = _workspace_stack(p, work_dir)
+        if command == "preview":
+            res = stack.preview()
+            changes = {k.value if hasattr(k, "value") else k: v for k, v in (res.change_summary or {}).items()}
+            row = Status(p.name, p.kind, p.party_id, "ok", ", ".join(f"{v} {k}" for k, v in sorted(changes.items())))
+        elif command == "up":
+            up = stack.up()
+            ports = up.outputs["connect"].value.get("nodePorts", {}) if "connect" in up.outputs else {}
+            flat = ", ".join(f"{m}:{'/'.join(str(v) for v in ps.values())}" for m, ps in sorted(ports.items()) if ps)
+            row = Status(p.name, p.kind, p.party_id, up.summary.result, flat)
+        else:
+            found = drift.check(p.name, work_dir)
+            row = Status(p.name, p.kind, p.party_id, "drift" if found else "clean",
+                         "; ".join(f"{d.kind}/{d.name} {d.change}" for d in found))
+    except Exception as err:  # noqa: BLE001 - reported in the table, the rest of the federation goes on
+        row = Status(p.name, p.kind, p.party_id, "error", str(err).strip().splitlines()[-1][:200])
+    row.seconds = time.perf_counter() - start
+    return row
+
+
+def run(command: str, stacks: list[PlannedStack], work_dir: Path, out: IO[str] = sys.stdout,
+        verify: bool = True, parallel: int = 1) -> list[Status]:
+    """Preview, bring up or check for drift every planned stack, `parallel` at a time; after `up`, verify every
+    derived route with FATE's toy test. The table keeps the planned order whatever order the stacks finish in.
+
+    The first wave runs before any other stack: on `up` the exchange (no party is brought up without it: an exchange
+    that fails stops the run), otherwise the first stack alone — its run creates what a project's first run creates
+    and concurrent runs would race on: the virtualenv Pulumi.yaml names (Pulumi creates a missing one) and a new
+    backend's metadata. Each stack is its own LocalWorkspace over the shared project, which is safe: a stack's config is
+    its own Pulumi.<stack>.yaml, the project file is only read, plugin installs take Pulumi's file lock, and every
+    command names its stack (the "current stack" `select` records is written atomically and read by none of them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = [p for p in stacks if p.kind == "exchange"] if command == "up" else []
+    first = first or stacks[:1]
+    rest = [p for p in stacks if all(p.name != f.name for f in first)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        done = list(pool.map(lambda p: _run_one(command, p, work_dir), first))
+        if command == "up" and any(r.kind == "exchange" and r.result != "succeeded" for r in done):
+            rest = []  # parties need their exchange
+        done += pool.map(lambda p: _run_one(command, p, work_dir), rest)
+    wall = time.perf_counter() - start
+    order = {p.name: i for i, p in enumerate(stacks)}
+    results = sorted(done, key=lambda r: order[r.stack])
     if command == "up" and verify and all(r.result == "succeeded" for r in results):
         for p in stacks:
             if p.toy:
                 results += _verify(p, work_dir)
-    _print_table(results, out)
+    _print_table(results, out, wall, parallel)
     return results
 
 
@@ -281,7 +306,9 @@ def _verify_pairs(p: PlannedStack, work_dir: Path) -> list[Status]:
     return rows
 
 
-def _print_table(results: list[Status], out: IO[str]) -> None:
+def _print_table(results: list[Status], out: IO[str], wall: Optional[float] = None, parallel: int = 1) -> None:
+    """The table, in the order of `results`; the summary gives the stacks' wall time (without the toy tests), else the
+    sum of their times, and how many ran at once when more than one did."""
     rows = [("stack", "kind", "party", "result", "time", "detail")] + [
         (r.stack, r.kind, str(r.party_id), r.result, "-" if r.seconds is None else f"{r.seconds:.1f}s", r.detail)
         for r in results]
@@ -290,7 +317,10 @@ def _print_table(results: list[Status], out: IO[str]) -> None:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5], file=out)
     timed = [r.seconds for r in results if r.seconds is not None and r.kind != "verify"]
     if len(timed) > 1:
-        print(f"{len(timed)} stacks in {sum(timed):.1f}s, {statistics.median(timed):.1f}s per stack (median)", file=out)
+        took = sum(timed) if wall is None else wall
+        at_once = f", {parallel} at a time" if parallel > 1 else ""
+        median = statistics.median(timed)
+        print(f"{len(timed)} stacks in {took:.1f}s, {median:.1f}s per stack (median){at_once}", file=out)
 
 
 def _report_hand_set(stacks: list[PlannedStack], work_dir: Path, topology: Path, refuse: bool) -> int:
@@ -304,6 +334,19 @@ def _report_hand_set(stacks: list[PlannedStack], work_dir: Path, topology: Path,
               f"by hand, or by an earlier fate-pulumi){'' if refuse else ', and up refuses it'} — {home}, or remove "
               f"it: pulumi config rm fate:{key} --stack {s.name}", file=sys.stderr)
     return len(found)
+
+
+def _at_least_one(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number — give how many stacks run at once, "
+                                         "e.g. 2") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is below 1 — give how many stacks run at once (1: one after the other)")
+    return n
 
 
 def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation") -> int:
@@ -325,6 +368,9 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
                         help="plan: the directory to write Pulumi.<stack>.yaml files to (offline, nothing secret)")
     parser.add_argument("--no-verify", action="store_true",
                         help="up: skip FATE's toy test between every pair of federated parties")
+    parser.add_argument("--parallel", type=_at_least_one, default=default_parallel(), metavar="N",
+                        help="preview/up/drift: how many stacks run at once (default: one per core, "
+                             f"{default_parallel()} here; 1: one after the other); up brings the exchange up first")
     args = parser.parse_args(argv)
     if (args.command == "plan") != (args.out is not None):
         parser.error("-o DIR is where `plan` writes, and only `plan` takes it")
@@ -365,7 +411,7 @@ def main(argv: Optional[list[str]] = None, prog: str = "fate-pulumi federation")
             for why in moved:
                 print(f"error: {args.topology}: {why}", file=sys.stderr)
             return 2
-    results = run(args.command, stacks, args.work_dir, verify=not args.no_verify)
+    results = run(args.command, stacks, args.work_dir, verify=not args.no_verify, parallel=args.parallel)
     if any(r.result in ("error", "failed") for r in results):
         return 1
     if args.command == "drift" and any(r.result == "drift" for r in results):

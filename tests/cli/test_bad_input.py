@@ -500,6 +500,13 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, int]] = {
         "-o DIR is where `plan` writes",
         2,
     ),
+    # federation --parallel: how many stacks run at once, at least one (checked before the topology is read)
+    "federation-parallel-zero": (lambda t: ["federation", "preview", str(t / "fed.yaml"), "--parallel", "0"],
+                                 "argument --parallel: 0 is below 1", 2),
+    "federation-parallel-negative": (lambda t: ["federation", "up", str(t / "fed.yaml"), "--parallel", "-2"],
+                                     "argument --parallel: -2 is below 1", 2),
+    "federation-parallel-not-a-number": (lambda t: ["federation", "drift", str(t / "fed.yaml"), "--parallel", "two"],
+                                         "argument --parallel: 'two' is not a whole number", 2),
     "federation-plan-over-a-users-file": (
         lambda t: ["federation", "plan", str(_write(t, "fed.yaml", TOPOLOGY)), "-o", str(t), "--work-dir",
                    str(_write(_project(t), "Pulumi.demo-party-9999.yaml", {"config": {"fate:partyId": 9999}}).parent)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -375,6 +376,108 @@ def test_up_reports_each_pair_verified_or_failed_with_fates_reason(monkeypatch, 
     ran.clear()
     federation.run("up", plan(_topology(EGGROLL_STAR)), tmp_path, io.StringIO(), verify=False)
     assert not [v for _, v in ran if v]
+
+
+# ------------------------------------------------------------------ stacks run concurrently (issue 27, --parallel N)
+
+class _Recorder:
+    """The engine faked (`_workspace_stack` and `drift.check` replaced) to test only the driver's scheduling: when
+    each stack started and finished, and how many ran at once. A stack waits (up to 2 s) for the bound to be reached,
+    so a scheduler that runs fewer at once than it may is seen, not hidden by timing."""
+
+    def __init__(self, bound: int, fail: tuple[str, ...] = ()):
+        import threading
+
+        self.bound, self.fail, self.active, self.most = bound, fail, 0, 0
+        self.events: list[tuple[str, str]] = []  # ("start" | "end", stack), in the order they happened
+        self.cond = threading.Condition()
+
+    def work(self, name: str, result: Any) -> Any:
+        with self.cond:
+            self.active += 1
+            self.most = max(self.most, self.active)
+            self.events.append(("start", name))
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.active >= self.bound, timeout=2)
+        time.sleep(0.01 * (5 - len(self.events) % 5))  # later stacks finish first: the table must not follow that
+        with self.cond:
+            self.active -= 1
+            self.events.append(("end", name))
+        if name in self.fail:
+            raise RuntimeError(f"error: update failed\n  {name}: boom")
+        return result
+
+    def stack(self, p: PlannedStack, work_dir: Path) -> Any:
+        recorder = self
+
+        class Stack:
+            def preview(self):
+                return recorder.work(p.name, type("Preview", (), {"change_summary": {"create": 3}})())
+
+            def up(self):
+                return recorder.work(p.name, _UpResult({"connect": {"nodePorts": {"rollsite": {"tcp": 31001}}}}))
+
+        return Stack()
+
+    def started(self) -> list[str]:
+        return [name for what, name in self.events if what == "start"]
+
+
+def _scheduled(monkeypatch, command: str, parallel: int, topo: dict = EGGROLL_STAR, fail: tuple[str, ...] = ()):
+    from fate_pulumi import drift
+
+    recorder = _Recorder(parallel, fail)
+    monkeypatch.setattr(federation, "_workspace_stack", recorder.stack)
+    monkeypatch.setattr(drift, "check", lambda name, work_dir: recorder.work(name, []))
+    out = io.StringIO()
+    stacks = plan(_topology(topo))
+    results = federation.run(command, stacks, Path("unused"), out, verify=False, parallel=parallel)
+    return recorder, stacks, results, out.getvalue()
+
+
+@pytest.mark.parametrize("command", ["preview", "drift", "up"])
+@pytest.mark.parametrize("parallel", [1, 2, 3])
+def test_stacks_run_at_most_n_at_once_and_the_table_keeps_the_planned_order(monkeypatch, command, parallel):
+    recorder, stacks, results, out = _scheduled(monkeypatch, command, parallel)
+    # 4 stacks, the first (the exchange) alone: then the bound is reached, never passed (1: one after the other)
+    assert recorder.most == parallel
+    assert sorted(recorder.started()) == sorted(s.name for s in stacks)
+    assert [r.stack for r in results] == [s.name for s in stacks]  # planned order, whatever finished first
+    rows = [line.split()[0] for line in out.splitlines()[1:-1]]
+    assert rows == [s.name for s in stacks]
+    assert all(r.seconds is not None and r.seconds > 0 for r in results)
+    assert out.splitlines()[-1].endswith(f"(median), {parallel} at a time" if parallel > 1 else "(median)")
+
+
+@pytest.mark.parametrize("command", ["preview", "drift", "up"])
+def test_the_first_stack_finishes_before_any_other_starts(monkeypatch, command):
+    """On up, no party is brought up before its exchange; on preview/drift the first run creates what the project's
+    first run creates (its virtualenv, the backend's metadata) alone."""
+    recorder, stacks, _, _ = _scheduled(monkeypatch, command, 3)
+    assert stacks[0].kind == "exchange"
+    assert recorder.events[:2] == [("start", stacks[0].name), ("end", stacks[0].name)]
+
+
+def test_up_brings_no_party_up_when_the_exchange_fails(monkeypatch):
+    recorder, stacks, results, _ = _scheduled(monkeypatch, "up", 2, fail=("star-exchange",))
+    assert recorder.started() == ["star-exchange"]
+    assert [(r.stack, r.result) for r in results] == [("star-exchange", "error")]
+    assert results[0].detail.strip() == "star-exchange: boom"  # the engine error's last line
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_one_partys_error_stops_no_other_party(monkeypatch, command):
+    recorder, stacks, results, _ = _scheduled(monkeypatch, command, 2, fail=("star-party-10000",))
+    assert sorted(recorder.started()) == sorted(s.name for s in stacks)
+    ok = "succeeded" if command == "up" else "ok"
+    assert [(r.stack, r.result) for r in results] == [("star-exchange", ok), ("star-party-9999", ok),
+                                                      ("star-party-10000", "error"), ("star-party-10001", ok)]
+
+
+def test_peer_to_peer_up_runs_its_parties_concurrently(monkeypatch):
+    recorder, stacks, results, _ = _scheduled(monkeypatch, "up", 2, topo=PEER_TO_PEER)
+    assert all(s.kind == "party" for s in stacks) and recorder.most == 2
+    assert [r.result for r in results] == ["succeeded"] * len(stacks)
 
 
 # ------------------------------------------------------------------ NodePorts stay with their party (issue 23, item 4)

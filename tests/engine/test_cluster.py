@@ -235,20 +235,22 @@ TOPOLOGY: dict[str, Any] = {
 }
 
 
-def _federation(kube: Engine, command: str, topology: Path) -> subprocess.CompletedProcess:
+def _federation(kube: Engine, command: str, topology: Path, *options: str) -> subprocess.CompletedProcess:
     env = {**kube.env, "PYTHONPATH": str(ROOT)}
     for party in TOPOLOGY["parties"]:
         for key, ref in party["secrets"].items():
             env[ref.removeprefix("env:")] = PARTY_SECRETS[key]
     return subprocess.run([sys.executable, "-m", "fate_pulumi.federation", command, str(topology),
-                           "--work-dir", str(kube.project)], env=env, capture_output=True, text=True, timeout=1800)
+                           "--work-dir", str(kube.project), *options],
+                          env=env, capture_output=True, text=True, timeout=1800)
 
 
 def _rows(stdout: str, stacks: int = 3) -> list[list[str]]:
     """The federation table's rows (stack, kind, party, result, time, detail...), checking its summary line."""
     lines = stdout.splitlines()
     assert lines[0].split() == ["stack", "kind", "party", "result", "time", "detail"], stdout
-    assert re.fullmatch(rf"{stacks} stacks in [0-9.]+s, [0-9.]+s per stack \(median\)", lines[-1]), stdout
+    summary = rf"{stacks} stacks in [0-9.]+s, [0-9.]+s per stack \(median\)(, [0-9]+ at a time)?"
+    assert re.fullmatch(summary, lines[-1]), stdout
     rows = [line.split() for line in lines[1:-1]]
     assert all(re.fullmatch(r"[0-9]+\.[0-9]s", r[4]) for r in rows), stdout
     return rows
@@ -267,15 +269,17 @@ def _rollsite_node_port(cluster: LocalCluster, ns: str) -> int:
 def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(cluster, kube, tmp_path):
     topology = tmp_path / "federation.yaml"
     topology.write_text(yaml.safe_dump(TOPOLOGY))
-    preview = _federation(kube, "preview", topology)
+    # two stacks at once, whatever the machine's default (one per core); the drift test below runs one at a time
+    preview = _federation(kube, "preview", topology, "--parallel", "2")
     assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert preview.stdout.splitlines()[-1].endswith(", 2 at a time"), preview.stdout
     planned = _rows(preview.stdout)
     assert [(r[0], r[3]) for r in planned] == [("fed-exchange", "ok"), ("fed-party-9999", "ok"),
                                                ("fed-party-10000", "ok")], preview.stdout
     assert all("create" in " ".join(r[5:]) for r in planned), preview.stdout
     assert all(cluster.get(f"/api/v1/namespaces/{ns}") is None for ns in ("fed-exchange", "fed-9999", "fed-10000"))
 
-    res = _federation(kube, "up", topology)
+    res = _federation(kube, "up", topology, "--parallel", "2")
     assert res.returncode == 0, res.stdout + res.stderr
     rows = _rows(res.stdout)
     assert [(r[0], r[1], r[3]) for r in rows] == [
@@ -296,7 +300,7 @@ def test_federation_driver_deploys_exchange_and_parties_wired_to_each_other(clus
         assert _route(cluster, "fed-exchange", str(party["partyId"])) == ("127.0.0.1", _rollsite_node_port(cluster, ns))
         assert _route(cluster, ns, "default") == ("127.0.0.1", exchange_port)
 
-    drift = _federation(kube, "drift", topology)
+    drift = _federation(kube, "drift", topology, "--parallel", "2")
     assert drift.returncode == 0, drift.stdout + drift.stderr
     assert [r[3] for r in _rows(drift.stdout)] == ["clean"] * 3
 
@@ -305,8 +309,9 @@ def test_federation_driver_reports_drift_of_any_party(cluster, kube, tmp_path):
     topology = tmp_path / "federation.yaml"
     topology.write_text(yaml.safe_dump(TOPOLOGY))
     cluster.patch("/apis/apps/v1/namespaces/fed-10000/deployments/fateboard/scale", {"spec": {"replicas": 2}})
-    res = _federation(kube, "drift", topology)
+    res = _federation(kube, "drift", topology, "--parallel", "1")
     assert res.returncode == 3, res.stdout + res.stderr
+    assert res.stdout.splitlines()[-1].endswith("(median)"), res.stdout
     results = {r[0]: r[3] for r in _rows(res.stdout)}
     assert results == {"fed-exchange": "clean", "fed-party-9999": "clean", "fed-party-10000": "drift"}
 
