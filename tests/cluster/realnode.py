@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
-from tests.cluster.controlplane import BIN, free_port
+from tests.cluster.controlplane import BIN, free_port, terminate
 
 if TYPE_CHECKING:
     from tests.cluster.controlplane import LocalCluster
@@ -358,14 +358,8 @@ class RealNode:
 
     def _terminate(self, name: str) -> None:
         proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            terminate(proc, timeout=20)
 
     def _containerd(self) -> None:
         d = self.dir / "containerd"
